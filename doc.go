@@ -1,0 +1,29 @@
+// Package giftkit is an embeddable library for gift cards: activation codes,
+// single-use redemption into an account balance, and split-tender checkout
+// that spends the balance first and charges a bank card for the rest.
+//
+// This root package holds the vocabulary every other package shares:
+// [Currency] and [Money], an exact amount that never touches float64 and
+// never rounds silently.
+//
+// # Packages
+//
+//   - [github.com/giftkit/giftkit/codefmt]: parsing, normalising, generating,
+//     formatting and masking the 15-character activation codes
+//     (XXXX-XXXXXX-XXXXX) with a check that catches every typo and swap.
+//
+// # Money
+//
+// A [Money] is an int64 count of a currency's minor units. Constructors
+// reject amounts with more decimals than the currency has ([ErrPrecision]);
+// arithmetic returns [ErrOverflow] rather than wrapping and
+// [ErrCurrencyMismatch] across currencies; [Money.Allocate] splits an amount
+// by weights so that the parts sum back exactly. All errors are
+// [*AmountError] values that unwrap to those sentinels. Money and Currency are
+// immutable values, safe for concurrent use.
+//
+//	price := giftkit.MustParseMoney("12.50", giftkit.EUR)
+//	card, err := giftkit.NewMoney(decimal.RequireFromString("20"), giftkit.EUR)
+//	rest, err := card.Sub(price) // 7.50 EUR
+//	parts, err := price.Split(3) // 4.17 EUR, 4.17 EUR, 4.16 EUR
+package giftkit
