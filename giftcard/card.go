@@ -1,0 +1,270 @@
+package giftcard
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/codefmt"
+)
+
+// State is where a card is in its life.
+//
+//	pending ──activate──▶ active ──redeem──▶ redeemed
+//	   │                   │  ▲
+//	   │                 block unblock
+//	   │                   ▼  │
+//	   └────void────▶ voided ◀─ blocked
+//
+// Redeemed and voided are final. The zero State is not a valid state.
+type State uint8
+
+// The states of a card.
+const (
+	StatePending  State = iota + 1 // printed or issued, not yet sold: cannot be redeemed
+	StateActive                    // can be redeemed
+	StateRedeemed                  // credited to an account; final
+	StateBlocked                   // held for review; unblocking returns it to active
+	StateVoided                    // cancelled; final
+)
+
+var stateNames = [...]string{"", "pending", "active", "redeemed", "blocked", "voided"}
+
+// String returns the state's lower-case name, such as "active".
+func (s State) String() string {
+	if int(s) < len(stateNames) && s != 0 {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// MarshalText encodes the state as its name.
+func (s State) MarshalText() ([]byte, error) {
+	if s == 0 || int(s) >= len(stateNames) {
+		return nil, fmt.Errorf("giftcard: marshal invalid %v", s)
+	}
+	return []byte(stateNames[s]), nil
+}
+
+// UnmarshalText decodes a state's name.
+func (s *State) UnmarshalText(text []byte) error {
+	for i, name := range stateNames {
+		if i > 0 && name == string(text) {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("giftcard: unknown state %q", text)
+}
+
+// Hash is the keyed hash (HMAC-SHA256) of a card's canonical code. Stores
+// keep it instead of the code; without the key it reveals nothing.
+type Hash [sha256.Size]byte
+
+// String returns the hash in hex.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// MarshalText encodes the hash in hex.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText decodes a hash from hex.
+func (h *Hash) UnmarshalText(text []byte) error {
+	var out Hash
+	if n, err := hex.Decode(out[:], text); err != nil || n != len(out) || len(text) != 2*len(out) {
+		return fmt.Errorf("giftcard: invalid hash %q", text)
+	}
+	*h = out
+	return nil
+}
+
+// A Hasher computes the keyed hash of codes. It is safe for concurrent use.
+type Hasher struct{ key []byte }
+
+// MinKeyLen is the shortest HMAC key NewHasher accepts.
+const MinKeyLen = 32
+
+// NewHasher returns a Hasher with a secret key of at least [MinKeyLen] bytes,
+// which the host keeps outside the database (a secret manager, an
+// environment variable). Losing the key makes every stored card unfindable;
+// leaking it lets whoever has a copy of the database test guesses offline.
+func NewHasher(key []byte) (*Hasher, error) {
+	if len(key) < MinKeyLen {
+		return nil, fmt.Errorf("giftcard: hash key of %d bytes is shorter than %d", len(key), MinKeyLen)
+	}
+	return &Hasher{key: append([]byte(nil), key...)}, nil
+}
+
+// Hash returns the keyed hash of c's canonical form.
+func (h *Hasher) Hash(c codefmt.Code) Hash {
+	mac := hmac.New(sha256.New, h.key)
+	mac.Write([]byte(c.String()))
+	var out Hash
+	mac.Sum(out[:0])
+	return out
+}
+
+// A Card is a gift card: a value in a currency, and a code that only its
+// holder knows. The store keeps the keyed hash of the code and its last four
+// characters for display, never the code itself.
+//
+// Card is a value: its methods return a new Card and never change the
+// receiver. The zero Card is not a valid card.
+type Card struct {
+	ID          string
+	Hash        Hash
+	Suffix      string        // the code's last four characters, for display
+	Value       giftkit.Money // positive
+	State       State
+	BatchID     string    // the issuance that created the card
+	IssuedAt    time.Time // when the card was created
+	ActivatedAt time.Time // zero until activated
+	ExpiresAt   time.Time // after this instant the card cannot be redeemed; zero means never
+	RedeemedBy  string    // the owner of the account credited; set when redeemed
+	RedeemedAt  time.Time // set when redeemed
+	UpdatedAt   time.Time // the last transition
+}
+
+// Masked returns the code as a shopper may see it on a receipt: ****-******-*H567.
+func (c Card) Masked() string { return "****-******-*" + c.Suffix }
+
+// Errors that card transitions and the [Service] return, wrapped in an [*Error].
+var (
+	// ErrNotRedeemable: the code is unknown, or its card is pending, blocked
+	// or voided. These are deliberately one error so that guessing codes
+	// reveals nothing about which codes exist.
+	ErrNotRedeemable = errors.New("card cannot be redeemed")
+	// ErrAlreadyRedeemed: the card was redeemed before; [Error.SameAccount]
+	// tells whether by the same account.
+	ErrAlreadyRedeemed = errors.New("card already redeemed")
+	// ErrExpired: the card's expiry has passed.
+	ErrExpired = errors.New("card expired")
+	// ErrCurrencyMismatch: the card's currency is not the one required.
+	ErrCurrencyMismatch = errors.New("card currency mismatch")
+	// ErrInvalidTransition: the card's state does not allow the operation,
+	// such as activating a redeemed card.
+	ErrInvalidTransition = errors.New("invalid card state transition")
+	// ErrNotFound: no card has the given ID (administrative operations only;
+	// redemption says ErrNotRedeemable).
+	ErrNotFound = errors.New("card not found")
+	// ErrInvalidRequest: an issuance request is malformed (non-positive
+	// value, count out of range, expiry before issuance).
+	ErrInvalidRequest = errors.New("invalid card request")
+)
+
+// An Error describes a failed card operation. It unwraps to one of the
+// sentinel errors above, or to giftkit.ErrIdempotencyConflict or
+// giftkit.ErrKeyRequired. Its message names the operation and the card by ID
+// and masked code, never by its full code.
+type Error struct {
+	Op          string    `json:"op"`                     // "redeem", "activate", "issue", ...
+	CardID      string    `json:"card_id,omitempty"`      // empty when the card is unknown
+	Masked      string    `json:"masked,omitempty"`       // the masked code, when known
+	SameAccount bool      `json:"same_account,omitempty"` // for ErrAlreadyRedeemed: redeemed by the account asking
+	RedeemedAt  time.Time `json:"redeemed_at,omitzero"`   // for ErrAlreadyRedeemed
+	State       State     `json:"state,omitempty"`        // the card's state, for ErrInvalidTransition
+	Detail      string    `json:"detail,omitempty"`       // what was wrong with a request
+	Err         error     `json:"-"`
+}
+
+func (e *Error) Error() string {
+	msg := "giftcard: " + e.Op
+	if e.CardID != "" {
+		msg += " " + e.CardID
+	}
+	if e.Masked != "" {
+		msg += " (" + e.Masked + ")"
+	}
+	msg += ": " + e.Err.Error()
+	switch {
+	case e.Err == ErrAlreadyRedeemed && e.SameAccount:
+		msg += " by this account"
+	case e.Err == ErrAlreadyRedeemed:
+		msg += " by another account"
+	case e.Err == ErrInvalidTransition:
+		msg += " from " + e.State.String()
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func (c Card) fail(op string, err error) *Error {
+	return &Error{Op: op, CardID: c.ID, Masked: c.Masked(), State: c.State, Err: err}
+}
+
+// Redemption is the result of redeeming a card: the amount to credit and
+// until when the credit may be spent.
+type Redemption struct {
+	CardID    string
+	Owner     string
+	Amount    giftkit.Money
+	At        time.Time
+	ExpiresAt time.Time // the card's expiry, which the credit keeps; zero means never
+}
+
+// Redeem moves an active card to redeemed for owner at now, and returns the
+// credit it yields. It fails with [ErrAlreadyRedeemed], [ErrExpired] or
+// [ErrNotRedeemable] (pending, blocked, voided).
+func (c Card) Redeem(owner string, now time.Time) (Card, Redemption, error) {
+	switch c.State {
+	case StateActive:
+	case StateRedeemed:
+		e := c.fail("redeem", ErrAlreadyRedeemed)
+		e.SameAccount, e.RedeemedAt = c.RedeemedBy == owner, c.RedeemedAt
+		return c, Redemption{}, e
+	default:
+		return c, Redemption{}, c.fail("redeem", ErrNotRedeemable)
+	}
+	if c.Expired(now) {
+		return c, Redemption{}, c.fail("redeem", ErrExpired)
+	}
+	c.State, c.RedeemedBy, c.RedeemedAt, c.UpdatedAt = StateRedeemed, owner, now, now
+	return c, Redemption{CardID: c.ID, Owner: owner, Amount: c.Value, At: now, ExpiresAt: c.ExpiresAt}, nil
+}
+
+// Expired reports whether the card's expiry has passed at now.
+func (c Card) Expired(now time.Time) bool { return !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt) }
+
+// Activate moves a pending card to active, as when a physical card is sold.
+func (c Card) Activate(now time.Time) (Card, error) {
+	if c.State != StatePending {
+		return c, c.fail("activate", ErrInvalidTransition)
+	}
+	c.State, c.ActivatedAt, c.UpdatedAt = StateActive, now, now
+	return c, nil
+}
+
+// Block moves an active card to blocked, for example during a fraud review.
+func (c Card) Block(now time.Time) (Card, error) {
+	if c.State != StateActive {
+		return c, c.fail("block", ErrInvalidTransition)
+	}
+	c.State, c.UpdatedAt = StateBlocked, now
+	return c, nil
+}
+
+// Unblock returns a blocked card to active.
+func (c Card) Unblock(now time.Time) (Card, error) {
+	if c.State != StateBlocked {
+		return c, c.fail("unblock", ErrInvalidTransition)
+	}
+	c.State, c.UpdatedAt = StateActive, now
+	return c, nil
+}
+
+// Void cancels a card that has not been redeemed. It is final.
+func (c Card) Void(now time.Time) (Card, error) {
+	switch c.State {
+	case StatePending, StateActive, StateBlocked:
+		c.State, c.UpdatedAt = StateVoided, now
+		return c, nil
+	}
+	return c, c.fail("void", ErrInvalidTransition)
+}

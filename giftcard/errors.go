@@ -1,0 +1,62 @@
+package giftcard
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/giftkit/giftkit"
+)
+
+// errorCodes names every error an [Error] may wrap, for its JSON form.
+var errorCodes = map[string]error{
+	"not_redeemable":       ErrNotRedeemable,
+	"already_redeemed":     ErrAlreadyRedeemed,
+	"expired":              ErrExpired,
+	"currency_mismatch":    ErrCurrencyMismatch,
+	"invalid_transition":   ErrInvalidTransition,
+	"not_found":            ErrNotFound,
+	"invalid_request":      ErrInvalidRequest,
+	"idempotency_conflict": giftkit.ErrIdempotencyConflict,
+	"key_required":         giftkit.ErrKeyRequired,
+}
+
+// Code returns a stable snake_case name for the error e wraps, such as
+// "already_redeemed", for APIs and logs; "" if it wraps none of this
+// package's errors.
+func (e *Error) Code() string {
+	for code, err := range errorCodes {
+		if e.Err == err {
+			return code
+		}
+	}
+	return ""
+}
+
+type errorJSON Error
+
+// MarshalJSON encodes the error with its fields and its code, so that a
+// recorded failure can be replayed and an HTTP layer can transmit it.
+func (e *Error) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		*errorJSON
+		Error string `json:"error"`
+	}{(*errorJSON)(e), e.Code()})
+}
+
+// UnmarshalJSON decodes the form written by MarshalJSON.
+func (e *Error) UnmarshalJSON(data []byte) error {
+	v := struct {
+		*errorJSON
+		Error string `json:"error"`
+	}{errorJSON: (*errorJSON)(e)}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	sentinel, ok := errorCodes[v.Error]
+	if !ok {
+		return fmt.Errorf("giftcard: unknown error code %q", v.Error)
+	}
+	e.Err = sentinel
+	return nil
+}
+

@@ -1,0 +1,297 @@
+package giftcard
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/codefmt"
+	"github.com/giftkit/giftkit/internal/idem"
+)
+
+// Tx is what this package needs of a unit of work (see giftkit.Store). A
+// store's transaction type implements it along with wallet.Tx and
+// checkout.Tx. Values go in and come out as copies: changing a Card after
+// PutCard or after reading it changes nothing stored.
+type Tx interface {
+	// CardByID returns the card with the given ID; false if there is none.
+	CardByID(id string) (Card, bool, error)
+	// CardByHash returns the card whose code has the given hash; false if
+	// there is none.
+	CardByHash(h Hash) (Card, bool, error)
+	// PutCard inserts a new card or replaces the card with the same ID. A new
+	// card whose hash another card has fails with an error.
+	PutCard(c Card) error
+	// Idempotency returns the record of an earlier call; false if none.
+	Idempotency(scope, key string) (giftkit.IdempotencyRecord, bool, error)
+	// PutIdempotency stores the record of a completed call.
+	PutIdempotency(r giftkit.IdempotencyRecord) error
+}
+
+// MaxBatch is the largest number of cards one issuance creates.
+const MaxBatch = 10000
+
+// Config holds what a [Service] needs from its host.
+type Config struct {
+	// Hasher hashes codes with the host's secret key. Required.
+	Hasher *Hasher
+	// Now returns the current time. Required: the library never reads the
+	// clock itself, so that tests and replays control time.
+	Now func() time.Time
+	// Rand is the source of codes and IDs; nil means crypto/rand.
+	Rand io.Reader
+	// Denylist lists words no generated code may spell (see
+	// codefmt.GenerateAvoiding); nil means codefmt.DefaultDenylist.
+	Denylist []string
+}
+
+// A Service issues cards and runs their administrative transitions. Every
+// method is idempotent under its key and safe for concurrent use.
+// Redemption is wallet.Service's, since it credits an account.
+type Service struct {
+	store    giftkit.Store[Tx]
+	cfg      Config
+	denylist []string
+}
+
+// NewService returns a Service that keeps cards in store.
+func NewService[T Tx](store giftkit.Store[T], cfg Config) (*Service, error) {
+	if store == nil || cfg.Hasher == nil || cfg.Now == nil {
+		return nil, errors.New("giftcard: NewService needs a store, a Hasher and a clock")
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	deny := cfg.Denylist
+	if deny == nil {
+		deny = codefmt.DefaultDenylist()
+	}
+	erased := idem.Erase(store, func(tx T) Tx { return tx })
+	return &Service{store: erased, cfg: cfg, denylist: deny}, nil
+}
+
+// IssueRequest describes cards to issue.
+type IssueRequest struct {
+	Value     giftkit.Money // each card's value; positive
+	Count     int           // how many cards, 1 to MaxBatch; 0 means 1
+	BatchID   string        // optional; generated when empty
+	ExpiresAt time.Time     // optional; must be after the issue time
+	Pending   bool          // physical cards that need activation before use
+}
+
+// An IssuedCard is a new card and its code. The code exists only here:
+// stores keep its hash. Print it, send it, and forget it.
+type IssuedCard struct {
+	Card Card         `json:"card"`
+	Code codefmt.Code `json:"-"` // zero when the issuance is replayed
+}
+
+// Issued is the result of an issuance.
+type Issued struct {
+	BatchID  string       `json:"batch_id"`
+	Cards    []IssuedCard `json:"cards"`
+	Replayed bool         `json:"-"` // a retry: the cards are those first issued, without their codes
+}
+
+var replayable = idem.Errors{idem.KindOf[Error]("giftcard")}
+
+// Issue creates req.Count cards, each with a new random code, in one unit of
+// work. With the key of an earlier issuance it creates nothing and returns
+// that issuance's cards, without codes (codes are never stored): a caller
+// that lost the codes of a batch voids it and issues another.
+//
+// It fails with [ErrInvalidRequest], giftkit.ErrKeyRequired or
+// giftkit.ErrIdempotencyConflict, each in an [*Error], or with the store's
+// error.
+func (s *Service) Issue(ctx context.Context, req IssueRequest, key string) (Issued, error) {
+	if req.Count == 0 {
+		req.Count = 1
+	}
+	now := s.cfg.Now()
+	if err := s.checkIssue(req, now, key); err != nil {
+		return Issued{}, err
+	}
+	call := idem.Call{Scope: "giftcard.issue", Key: key, Now: now, Request: []string{
+		req.Value.String(), strconv.Itoa(req.Count), req.BatchID, req.ExpiresAt.UTC().String(), strconv.FormatBool(req.Pending),
+	}}
+	for attempt := 0; ; attempt++ {
+		batch, err := s.newBatch(req, now)
+		if err != nil {
+			return Issued{}, err
+		}
+		res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (Issued, error) {
+			for _, ic := range batch.Cards {
+				if _, taken, err := tx.CardByHash(ic.Card.Hash); err != nil {
+					return Issued{}, err
+				} else if taken {
+					return Issued{}, errCollision
+				}
+				if err := tx.PutCard(ic.Card); err != nil {
+					return Issued{}, err
+				}
+			}
+			return batch, nil
+		})
+		if errors.Is(err, errCollision) && attempt < 3 {
+			continue // a 65-bit collision: draw new codes
+		}
+		if err != nil {
+			return Issued{}, wrapKeyError("issue", err)
+		}
+		if res.Replayed {
+			out := res.Value
+			out.Replayed = true
+			return out, nil
+		}
+		return batch, nil
+	}
+}
+
+var errCollision = errors.New("giftcard: generated code collides with an existing card")
+
+func (s *Service) checkIssue(req IssueRequest, now time.Time, key string) error {
+	detail := ""
+	switch {
+	case !req.Value.IsValid() || !req.Value.IsPositive():
+		detail = "value must be positive, got " + req.Value.String()
+	case req.Count < 0 || req.Count > MaxBatch:
+		detail = fmt.Sprintf("count %d is not between 1 and %d", req.Count, MaxBatch)
+	case !req.ExpiresAt.IsZero() && !req.ExpiresAt.After(now):
+		detail = "expiry " + req.ExpiresAt.String() + " is not after now"
+	case len(req.BatchID) > 128:
+		detail = "batch ID longer than 128 bytes"
+	}
+	if detail != "" {
+		return &Error{Op: "issue", Detail: detail, Err: ErrInvalidRequest}
+	}
+	if err := idem.CheckKey(key); err != nil {
+		return &Error{Op: "issue", Detail: err.Error(), Err: giftkit.ErrKeyRequired}
+	}
+	return nil
+}
+
+// newBatch draws the codes and IDs of a batch. It runs outside the unit of
+// work, which must not draw randomness since it may run more than once.
+func (s *Service) newBatch(req IssueRequest, now time.Time) (Issued, error) {
+	batchID := req.BatchID
+	if batchID == "" {
+		id, err := s.newID("batch_")
+		if err != nil {
+			return Issued{}, err
+		}
+		batchID = id
+	}
+	state := StateActive
+	activated := now
+	if req.Pending {
+		state, activated = StatePending, time.Time{}
+	}
+	out := Issued{BatchID: batchID, Cards: make([]IssuedCard, req.Count)}
+	for i := range out.Cards {
+		code, err := codefmt.GenerateAvoiding(s.cfg.Rand, s.denylist)
+		if err != nil {
+			return Issued{}, fmt.Errorf("giftcard: issue: %w", err)
+		}
+		id, err := s.newID("card_")
+		if err != nil {
+			return Issued{}, err
+		}
+		out.Cards[i] = IssuedCard{Code: code, Card: Card{
+			ID: id, Hash: s.cfg.Hasher.Hash(code), Suffix: code.Suffix(), Value: req.Value,
+			State: state, BatchID: batchID, IssuedAt: now, ActivatedAt: activated,
+			ExpiresAt: req.ExpiresAt, UpdatedAt: now,
+		}}
+	}
+	return out, nil
+}
+
+func (s *Service) newID(prefix string) (string, error) {
+	var b [10]byte
+	if _, err := io.ReadFull(s.cfg.Rand, b[:]); err != nil {
+		return "", fmt.Errorf("giftcard: new ID: %w", err)
+	}
+	return prefix + hex.EncodeToString(b[:]), nil
+}
+
+// Card returns the card with the given ID, or [ErrNotFound].
+func (s *Service) Card(ctx context.Context, id string) (Card, error) {
+	var card Card
+	err := s.store.Update(ctx, func(tx Tx) error {
+		c, ok, err := tx.CardByID(id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &Error{Op: "get", CardID: id, Err: ErrNotFound}
+		}
+		card = c
+		return nil
+	})
+	return card, err
+}
+
+// Activate moves a pending card to active. See [Card.Activate].
+func (s *Service) Activate(ctx context.Context, cardID, key string) (Card, error) {
+	return s.transition(ctx, "activate", cardID, key, Card.Activate)
+}
+
+// Block moves an active card to blocked. See [Card.Block].
+func (s *Service) Block(ctx context.Context, cardID, key string) (Card, error) {
+	return s.transition(ctx, "block", cardID, key, Card.Block)
+}
+
+// Unblock returns a blocked card to active. See [Card.Unblock].
+func (s *Service) Unblock(ctx context.Context, cardID, key string) (Card, error) {
+	return s.transition(ctx, "unblock", cardID, key, Card.Unblock)
+}
+
+// Void cancels a card that was not redeemed. See [Card.Void].
+func (s *Service) Void(ctx context.Context, cardID, key string) (Card, error) {
+	return s.transition(ctx, "void", cardID, key, Card.Void)
+}
+
+// transition runs one administrative transition idempotently. It fails with
+// ErrNotFound, ErrInvalidTransition, or a key error, each in an *Error.
+func (s *Service) transition(ctx context.Context, op, cardID, key string, step func(Card, time.Time) (Card, error)) (Card, error) {
+	if err := idem.CheckKey(key); err != nil {
+		return Card{}, &Error{Op: op, CardID: cardID, Detail: err.Error(), Err: giftkit.ErrKeyRequired}
+	}
+	now := s.cfg.Now()
+	call := idem.Call{Scope: "giftcard." + op, Key: key, Now: now, Request: []string{cardID}}
+	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (Card, error) {
+		c, ok, err := tx.CardByID(cardID)
+		if err != nil {
+			return Card{}, err
+		}
+		if !ok {
+			return Card{}, &Error{Op: op, CardID: cardID, Err: ErrNotFound}
+		}
+		next, err := step(c, now)
+		if err != nil {
+			return Card{}, err
+		}
+		return next, tx.PutCard(next)
+	})
+	if err != nil {
+		return Card{}, wrapKeyError(op, err)
+	}
+	return res.Value, nil
+}
+
+// wrapKeyError puts an idempotency conflict into an *Error like every other
+// failure of this package; other errors pass through.
+func wrapKeyError(op string, err error) error {
+	if errors.Is(err, giftkit.ErrIdempotencyConflict) {
+		var e *Error
+		if !errors.As(err, &e) {
+			return &Error{Op: op, Err: giftkit.ErrIdempotencyConflict}
+		}
+	}
+	return err
+}

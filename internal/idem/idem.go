@@ -1,0 +1,233 @@
+// Package idem runs a use case exactly once per idempotency key, for every
+// service of giftkit.
+//
+// A call runs in one unit of work that first looks for a record under its
+// key. With none, it runs the operation and stores the result in the same
+// unit of work as the effects. If the operation fails with a business error
+// (one the Errors codec knows), that unit of work is rolled back, so nothing
+// of the operation is written, and a second unit of work records the failure,
+// which later retries replay. Any other error (the store's) records nothing,
+// so the caller may retry.
+package idem
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/giftkit/giftkit"
+)
+
+// Tx is what idem needs of a unit of work.
+type Tx interface {
+	// Idempotency returns the record stored under scope and key, if any.
+	Idempotency(scope, key string) (giftkit.IdempotencyRecord, bool, error)
+	// PutIdempotency stores a new record.
+	PutIdempotency(r giftkit.IdempotencyRecord) error
+}
+
+// A Kind is one type of business error that a call records: a pointer type
+// that marshals to and from JSON.
+type Kind struct {
+	name   string
+	encode func(error) ([]byte, bool)
+	decode func([]byte) (error, error)
+}
+
+// KindOf returns the Kind for errors of type *E, found with errors.As.
+func KindOf[E any, P interface {
+	*E
+	error
+}](name string) Kind {
+	return Kind{
+		name: name,
+		encode: func(err error) ([]byte, bool) {
+			var p P
+			if !errors.As(err, &p) {
+				return nil, false
+			}
+			data, merr := json.Marshal(p)
+			return data, merr == nil
+		},
+		decode: func(data []byte) (error, error) {
+			p := P(new(E))
+			return p, json.Unmarshal(data, p)
+		},
+	}
+}
+
+// Errors lists the business errors a use case records; any other error is
+// the store's, and is not recorded.
+type Errors []Kind
+
+func (k Errors) encode(err error) (string, []byte, bool) {
+	for _, kind := range k {
+		if data, ok := kind.encode(err); ok {
+			return kind.name, data, true
+		}
+	}
+	return "", nil, false
+}
+
+func (k Errors) decode(name string, data []byte) (error, error) {
+	for _, kind := range k {
+		if kind.name == name {
+			return kind.decode(data)
+		}
+	}
+	return nil, fmt.Errorf("unknown recorded error type %q", name)
+}
+
+// Call describes one idempotent call.
+type Call struct {
+	Scope   string    // operation and party, e.g. "wallet.redeem/alice"
+	Key     string    // the caller's key
+	Request []string  // the request's fields; their digest is the fingerprint
+	Now     time.Time // stored as the record's creation time
+}
+
+// Fingerprint returns the digest of the request fields.
+func (c Call) Fingerprint() string {
+	h := sha256.New()
+	for _, f := range c.Request {
+		fmt.Fprintf(h, "%d:%s;", len(f), f)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// CheckKey returns an error for a missing or oversized key.
+func CheckKey(key string) error {
+	switch {
+	case key == "":
+		return giftkit.ErrKeyRequired
+	case len(key) > giftkit.MaxKeyLen:
+		return fmt.Errorf("idempotency key of %d bytes is longer than %d: %w", len(key), giftkit.MaxKeyLen, giftkit.ErrKeyRequired)
+	}
+	return nil
+}
+
+type outcome[R any] struct {
+	Result    *R              `json:"result,omitempty"`
+	ErrorType string          `json:"error_type,omitempty"`
+	Error     json.RawMessage `json:"error,omitempty"`
+}
+
+// businessError carries a business failure out of the first unit of work so
+// that the store rolls it back.
+type businessError struct{ err error }
+
+func (e businessError) Error() string { return e.err.Error() }
+
+// Result reports how a call ended.
+type Result[R any] struct {
+	Value    R
+	Replayed bool // the outcome came from an earlier call with the same key
+}
+
+// Do runs op exactly once for call.Key within call.Scope and returns its
+// result, or the recorded outcome of the first completed call. A different
+// request under the same key fails with giftkit.ErrIdempotencyConflict.
+func Do[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, errs Errors, op func(tx T) (R, error)) (Result[R], error) {
+	fingerprint := call.Fingerprint()
+	var (
+		res    Result[R]
+		resErr error
+	)
+	// replay fills res/resErr from rec.
+	replay := func(rec giftkit.IdempotencyRecord) error {
+		res = Result[R]{Replayed: true}
+		if rec.Fingerprint != fingerprint {
+			resErr = giftkit.ErrIdempotencyConflict
+			return nil
+		}
+		var out outcome[R]
+		if err := json.Unmarshal(rec.Outcome, &out); err != nil {
+			return fmt.Errorf("decode idempotency record %s/%s: %w", call.Scope, call.Key, err)
+		}
+		if out.ErrorType != "" {
+			decoded, err := errs.decode(out.ErrorType, out.Error)
+			if err != nil {
+				return fmt.Errorf("decode recorded error of %s/%s: %w", call.Scope, call.Key, err)
+			}
+			resErr = decoded
+			return nil
+		}
+		if out.Result != nil {
+			res.Value = *out.Result
+		}
+		return nil
+	}
+	put := func(tx T, out outcome[R]) error {
+		data, err := json.Marshal(out)
+		if err != nil {
+			return fmt.Errorf("encode outcome of %s/%s: %w", call.Scope, call.Key, err)
+		}
+		return tx.PutIdempotency(giftkit.IdempotencyRecord{
+			Scope: call.Scope, Key: call.Key, Fingerprint: fingerprint, Outcome: data, CreatedAt: call.Now,
+		})
+	}
+
+	err := store.Update(ctx, func(tx T) error {
+		res, resErr = Result[R]{}, nil
+		rec, found, err := tx.Idempotency(call.Scope, call.Key)
+		if err != nil {
+			return err
+		}
+		if found {
+			return replay(rec)
+		}
+		v, err := op(tx)
+		if err != nil {
+			if _, _, ok := errs.encode(err); ok {
+				return businessError{err}
+			}
+			return err
+		}
+		res.Value = v
+		return put(tx, outcome[R]{Result: &v})
+	})
+	var be businessError
+	if !errors.As(err, &be) {
+		if err != nil {
+			return Result[R]{}, err
+		}
+		return res, resErr
+	}
+
+	// The operation failed on its merits: record the failure on its own.
+	typ, data, _ := errs.encode(be.err)
+	err = store.Update(ctx, func(tx T) error {
+		res, resErr = Result[R]{}, be.err
+		rec, found, err := tx.Idempotency(call.Scope, call.Key)
+		if err != nil {
+			return err
+		}
+		if found { // a concurrent call with the same key finished first
+			return replay(rec)
+		}
+		return put(tx, outcome[R]{ErrorType: typ, Error: data})
+	})
+	if err != nil {
+		return Result[R]{}, err
+	}
+	return res, resErr
+}
+
+// StoreFunc adapts a function to giftkit.Store.
+type StoreFunc[Tx any] func(context.Context, func(Tx) error) error
+
+// Update implements giftkit.Store.
+func (f StoreFunc[Tx]) Update(ctx context.Context, fn func(Tx) error) error { return f(ctx, fn) }
+
+// Erase turns a store of a concrete transaction type T into a store of the
+// interface I that T implements; asI is the conversion (func(t T) I { return t }),
+// which Go's generics cannot express as a constraint.
+func Erase[I, T any](store giftkit.Store[T], asI func(T) I) giftkit.Store[I] {
+	return StoreFunc[I](func(ctx context.Context, fn func(I) error) error {
+		return store.Update(ctx, func(tx T) error { return fn(asI(tx)) })
+	})
+}

@@ -1,0 +1,274 @@
+// Package memstore is giftkit's embedded, in-memory store: the default for
+// tests, examples and single-process applications.
+//
+// A [Store] runs one unit of work at a time under a mutex, so units of work
+// are serializable by construction. Writes are buffered in the [Tx] and
+// applied only when the callback returns nil; values are copied in and out,
+// so callers can never alias stored state. Nothing is persisted: the data
+// lives as long as the Store.
+//
+// The zero Store is not usable; call [New]. A Store is safe for concurrent
+// use; a Tx is valid only inside its callback.
+package memstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/wallet"
+)
+
+// Errors a Tx returns.
+var (
+	// ErrConflict: a write violates a uniqueness or ordering rule (two
+	// cards with one code hash, a journal entry out of sequence, a second
+	// idempotency record under one key).
+	ErrConflict = errors.New("memstore: conflicting write")
+	// ErrTxDone: the Tx was used after its callback returned.
+	ErrTxDone = errors.New("memstore: transaction used after its unit of work ended")
+)
+
+type accountKey struct {
+	owner    string
+	currency giftkit.Currency
+}
+
+type idemKey struct{ scope, key string }
+
+type state struct {
+	cards    map[string]giftcard.Card
+	byHash   map[giftcard.Hash]string
+	accounts map[accountKey]wallet.Account
+	journals map[accountKey][]wallet.Entry // entry i has Seq i+1
+	idem     map[idemKey]giftkit.IdempotencyRecord
+}
+
+// Store is the in-memory store.
+type Store struct {
+	mu sync.Mutex
+	state
+}
+
+var (
+	_ giftkit.Store[*Tx] = (*Store)(nil)
+	_ wallet.Tx          = (*Tx)(nil)
+)
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{state: state{
+		cards:    make(map[string]giftcard.Card),
+		byHash:   make(map[giftcard.Hash]string),
+		accounts: make(map[accountKey]wallet.Account),
+		journals: make(map[accountKey][]wallet.Entry),
+		idem:     make(map[idemKey]giftkit.IdempotencyRecord),
+	}}
+}
+
+// Update runs fn as one unit of work. It returns ctx's error without running
+// fn if ctx is done, fn's error unchanged after discarding fn's writes, or
+// nil after applying them. It runs fn exactly once.
+func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx := &Tx{s: s}
+	err := fn(tx)
+	tx.done = true
+	if err != nil {
+		return err
+	}
+	tx.commit()
+	return nil
+}
+
+// Tx is a unit of work on a [Store]. It implements giftcard.Tx and
+// wallet.Tx. Reads see the unit's own writes.
+type Tx struct {
+	s    *Store
+	done bool
+
+	cards    map[string]giftcard.Card
+	accounts map[accountKey]wallet.Account
+	appended map[accountKey][]wallet.Entry
+	idem     map[idemKey]giftkit.IdempotencyRecord
+}
+
+func (tx *Tx) commit() {
+	s := tx.s
+	for id, c := range tx.cards {
+		if old, ok := s.cards[id]; ok {
+			delete(s.byHash, old.Hash)
+		}
+		s.cards[id] = c
+		s.byHash[c.Hash] = id
+	}
+	for k, a := range tx.accounts {
+		s.accounts[k] = a
+	}
+	for k, es := range tx.appended {
+		s.journals[k] = append(s.journals[k], es...)
+	}
+	for k, r := range tx.idem {
+		s.idem[k] = r
+	}
+}
+
+func (tx *Tx) usable() error {
+	if tx.done {
+		return ErrTxDone
+	}
+	return nil
+}
+
+// CardByID implements giftcard.Tx.
+func (tx *Tx) CardByID(id string) (giftcard.Card, bool, error) {
+	if err := tx.usable(); err != nil {
+		return giftcard.Card{}, false, err
+	}
+	if c, ok := tx.cards[id]; ok {
+		return c, true, nil
+	}
+	c, ok := tx.s.cards[id]
+	return c, ok, nil
+}
+
+// CardByHash implements giftcard.Tx.
+func (tx *Tx) CardByHash(h giftcard.Hash) (giftcard.Card, bool, error) {
+	if err := tx.usable(); err != nil {
+		return giftcard.Card{}, false, err
+	}
+	for _, c := range tx.cards {
+		if c.Hash == h {
+			return c, true, nil
+		}
+	}
+	id, ok := tx.s.byHash[h]
+	if !ok {
+		return giftcard.Card{}, false, nil
+	}
+	return tx.CardByID(id)
+}
+
+// PutCard implements giftcard.Tx. It fails with [ErrConflict] if another
+// card has the same hash.
+func (tx *Tx) PutCard(c giftcard.Card) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if other, ok, _ := tx.CardByHash(c.Hash); ok && other.ID != c.ID {
+		return fmt.Errorf("%w: card %s has the same code hash as %s", ErrConflict, c.ID, other.ID)
+	}
+	if old, ok, _ := tx.CardByID(c.ID); ok && old.Hash != c.Hash {
+		return fmt.Errorf("%w: card %s: a card's code hash cannot change", ErrConflict, c.ID)
+	}
+	if tx.cards == nil {
+		tx.cards = make(map[string]giftcard.Card)
+	}
+	tx.cards[c.ID] = c
+	return nil
+}
+
+// Account implements wallet.Tx.
+func (tx *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, error) {
+	if err := tx.usable(); err != nil {
+		return wallet.Account{}, false, err
+	}
+	k := accountKey{owner, c}
+	if a, ok := tx.accounts[k]; ok {
+		return a.Clone(), true, nil
+	}
+	a, ok := tx.s.accounts[k]
+	return a.Clone(), ok, nil
+}
+
+// PutAccount implements wallet.Tx.
+func (tx *Tx) PutAccount(a wallet.Account) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if tx.accounts == nil {
+		tx.accounts = make(map[accountKey]wallet.Account)
+	}
+	tx.accounts[accountKey{a.Owner, a.Currency}] = a.Clone()
+	return nil
+}
+
+// AppendEntries implements wallet.Tx. It fails with [ErrConflict] unless
+// each entry's Seq follows the last of its journal.
+func (tx *Tx) AppendEntries(entries []wallet.Entry) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if tx.appended == nil {
+		tx.appended = make(map[accountKey][]wallet.Entry)
+	}
+	pending := make(map[accountKey][]wallet.Entry)
+	for _, e := range entries {
+		k := accountKey{e.Owner, e.Currency}
+		next := int64(len(tx.s.journals[k])+len(tx.appended[k])+len(pending[k])) + 1
+		if e.Seq != next {
+			return fmt.Errorf("%w: entry %d of %s/%s out of sequence (next is %d)", ErrConflict, e.Seq, e.Owner, e.Currency, next)
+		}
+		pending[k] = append(pending[k], e)
+	}
+	for k, es := range pending {
+		tx.appended[k] = append(tx.appended[k], es...)
+	}
+	return nil
+}
+
+// Entries implements wallet.Tx.
+func (tx *Tx) Entries(owner string, c giftkit.Currency, afterSeq int64, limit int) ([]wallet.Entry, error) {
+	if err := tx.usable(); err != nil {
+		return nil, err
+	}
+	k := accountKey{owner, c}
+	committed, added := tx.s.journals[k], tx.appended[k]
+	var out []wallet.Entry
+	for i := afterSeq; i < int64(len(committed)+len(added)) && len(out) < limit; i++ {
+		if i < int64(len(committed)) {
+			out = append(out, committed[i])
+		} else {
+			out = append(out, added[i-int64(len(committed))])
+		}
+	}
+	return out, nil
+}
+
+// Idempotency implements giftcard.Tx.
+func (tx *Tx) Idempotency(scope, key string) (giftkit.IdempotencyRecord, bool, error) {
+	if err := tx.usable(); err != nil {
+		return giftkit.IdempotencyRecord{}, false, err
+	}
+	k := idemKey{scope, key}
+	r, ok := tx.idem[k]
+	if !ok {
+		r, ok = tx.s.idem[k]
+	}
+	r.Outcome = append([]byte(nil), r.Outcome...)
+	return r, ok, nil
+}
+
+// PutIdempotency implements giftcard.Tx. It fails with [ErrConflict] if a
+// record exists under the same scope and key.
+func (tx *Tx) PutIdempotency(r giftkit.IdempotencyRecord) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if _, ok, _ := tx.Idempotency(r.Scope, r.Key); ok {
+		return fmt.Errorf("%w: idempotency record %s/%s exists", ErrConflict, r.Scope, r.Key)
+	}
+	if tx.idem == nil {
+		tx.idem = make(map[idemKey]giftkit.IdempotencyRecord)
+	}
+	r.Outcome = append([]byte(nil), r.Outcome...)
+	tx.idem[idemKey{r.Scope, r.Key}] = r
+	return nil
+}

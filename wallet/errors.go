@@ -1,0 +1,126 @@
+package wallet
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/giftkit/giftkit"
+)
+
+// Errors that wallet operations return, wrapped in an [*Error]. Redemption
+// also returns the errors of package giftcard (in a *giftcard.Error) and of
+// package codefmt (in a *codefmt.ParseError).
+var (
+	// ErrInsufficientFunds: the available balance is lower than the amount.
+	ErrInsufficientFunds = errors.New("insufficient funds")
+	// ErrTooManyAttempts: too many failed redemptions; retry after
+	// [Error.RetryAfter].
+	ErrTooManyAttempts = errors.New("too many failed redemption attempts")
+	// ErrHoldNotFound: no open hold has the given ID (it may have been
+	// captured, released or expired).
+	ErrHoldNotFound = errors.New("hold not found")
+	// ErrDuplicateHold: a hold with the given ID is already open.
+	ErrDuplicateHold = errors.New("hold already exists")
+	// ErrExceedsHold: a capture of more than the hold.
+	ErrExceedsHold = errors.New("amount exceeds the hold")
+	// ErrInvalidAmount: the amount is zero, negative, or too large.
+	ErrInvalidAmount = errors.New("invalid amount")
+	// ErrCurrencyMismatch: the amount is not in the account's currency.
+	ErrCurrencyMismatch = errors.New("currency mismatch")
+	// ErrInvalidOwner: the owner is empty or longer than MaxOwnerLen bytes.
+	ErrInvalidOwner = errors.New("invalid owner")
+)
+
+// An Error describes a failed wallet operation. It unwraps to one of the
+// sentinel errors above, or to giftkit.ErrIdempotencyConflict or
+// giftkit.ErrKeyRequired.
+type Error struct {
+	Op         string           `json:"op"` // "redeem", "hold", "capture", ...
+	Owner      string           `json:"owner,omitempty"`
+	Currency   giftkit.Currency `json:"currency,omitzero"`
+	Amount     giftkit.Money    `json:"amount,omitzero"`     // the amount asked for
+	Available  giftkit.Money    `json:"available,omitzero"`  // for ErrInsufficientFunds and ErrExceedsHold: what there was
+	HoldID     string           `json:"hold_id,omitempty"`   // for hold errors
+	RetryAfter time.Duration    `json:"retry_after,omitempty"` // for ErrTooManyAttempts
+	Detail     string           `json:"detail,omitempty"`
+	Err        error            `json:"-"`
+}
+
+func (e *Error) Error() string {
+	msg := "wallet: " + e.Op
+	if e.Owner != "" {
+		msg += " for " + e.Owner
+	}
+	if e.Amount.IsValid() {
+		msg += " of " + e.Amount.String()
+	}
+	if e.HoldID != "" {
+		msg += " on hold " + e.HoldID
+	}
+	msg += ": " + e.Err.Error()
+	switch {
+	case e.Available.IsValid():
+		msg += fmt.Sprintf(" (%s available)", e.Available)
+	case e.RetryAfter > 0:
+		msg += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+var errorCodes = map[string]error{
+	"insufficient_funds":   ErrInsufficientFunds,
+	"too_many_attempts":    ErrTooManyAttempts,
+	"hold_not_found":       ErrHoldNotFound,
+	"duplicate_hold":       ErrDuplicateHold,
+	"exceeds_hold":         ErrExceedsHold,
+	"invalid_amount":       ErrInvalidAmount,
+	"currency_mismatch":    ErrCurrencyMismatch,
+	"invalid_owner":        ErrInvalidOwner,
+	"idempotency_conflict": giftkit.ErrIdempotencyConflict,
+	"key_required":         giftkit.ErrKeyRequired,
+}
+
+// Code returns a stable snake_case name for the error e wraps, such as
+// "insufficient_funds"; "" if it wraps none of this package's errors.
+func (e *Error) Code() string {
+	for code, err := range errorCodes {
+		if e.Err == err {
+			return code
+		}
+	}
+	return ""
+}
+
+type errorJSON Error
+
+// MarshalJSON encodes the error with its fields and its code.
+func (e *Error) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		*errorJSON
+		Error string `json:"error"`
+	}{(*errorJSON)(e), e.Code()})
+}
+
+// UnmarshalJSON decodes the form written by MarshalJSON.
+func (e *Error) UnmarshalJSON(data []byte) error {
+	v := struct {
+		*errorJSON
+		Error string `json:"error"`
+	}{errorJSON: (*errorJSON)(e)}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	sentinel, ok := errorCodes[v.Error]
+	if !ok {
+		return fmt.Errorf("wallet: unknown error code %q", v.Error)
+	}
+	e.Err = sentinel
+	return nil
+}

@@ -1,0 +1,416 @@
+package wallet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/codefmt"
+	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/internal/idem"
+)
+
+// Tx is what this package needs of a unit of work (see giftkit.Store), on top
+// of giftcard.Tx. Values go in and come out as copies.
+type Tx interface {
+	giftcard.Tx
+	// Account returns the account of owner in currency c; false if none.
+	Account(owner string, c giftkit.Currency) (Account, bool, error)
+	// PutAccount inserts or replaces the account with a.Owner and a.Currency.
+	PutAccount(a Account) error
+	// AppendEntries adds entries to the end of their accounts' journals. An
+	// entry whose (owner, currency, seq) exists already is an error.
+	AppendEntries(entries []Entry) error
+	// Entries returns up to limit entries of an account's journal with
+	// sequence numbers above afterSeq, in order.
+	Entries(owner string, c giftkit.Currency, afterSeq int64, limit int) ([]Entry, error)
+}
+
+// MaxOwnerLen is the longest owner ID the wallet accepts, in bytes.
+const MaxOwnerLen = 128
+
+// Config holds what a [Service] needs from its host.
+type Config struct {
+	// Hasher hashes codes with the host's secret key; the same key the
+	// cards were issued with. Required.
+	Hasher *giftcard.Hasher
+	// Now returns the current time. Required: the library never reads the
+	// clock itself.
+	Now func() time.Time
+	// Limiter counts failed redemption attempts; nil means
+	// NewMemoryLimiter(0, 0, 0).
+	Limiter Limiter
+}
+
+// A Service runs the wallet's use cases: redeeming codes into accounts,
+// balances and history, and spending through holds. Every method that
+// changes state takes an idempotency key and runs in one unit of work; every
+// method touches an account only after applying its expired holds and
+// credits (see [Account.Sweep]). It is safe for concurrent use.
+type Service struct {
+	store giftkit.Store[Tx]
+	cfg   Config
+}
+
+// NewService returns a Service over store.
+func NewService[T Tx](store giftkit.Store[T], cfg Config) (*Service, error) {
+	if store == nil || cfg.Hasher == nil || cfg.Now == nil {
+		return nil, errors.New("wallet: NewService needs a store, a Hasher and a clock")
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = NewMemoryLimiter(0, 0, 0)
+	}
+	return &Service{store: idem.Erase(store, func(tx T) Tx { return tx }), cfg: cfg}, nil
+}
+
+// Balance is an account's position at one moment.
+type Balance struct {
+	Owner     string           `json:"owner"`
+	Currency  giftkit.Currency `json:"currency"`
+	Balance   giftkit.Money    `json:"balance"`   // all the money in the account
+	Held      giftkit.Money    `json:"held"`      // reserved for pending payments
+	Available giftkit.Money    `json:"available"` // Balance − Held: what can be spent
+}
+
+func balanceOf(a Account) Balance {
+	return Balance{Owner: a.Owner, Currency: a.Currency, Balance: a.Balance, Held: a.Held, Available: a.Available()}
+}
+
+// Redeemed is the result of a redemption.
+type Redeemed struct {
+	CardID   string        `json:"card_id"`
+	Amount   giftkit.Money `json:"amount"`
+	Balance  Balance       `json:"balance"`
+	Entry    Entry         `json:"entry"`
+	Replayed bool          `json:"-"` // the outcome of an earlier call with the same key
+}
+
+var replayable = idem.Errors{idem.KindOf[Error]("wallet"), idem.KindOf[giftcard.Error]("giftcard")}
+
+// Redeem reads the activation code as the shopper typed it, and credits the
+// card's value to owner's account in the card's currency: the card moves to
+// redeemed, the account gains a credit that keeps the card's expiry, and the
+// journal gains an entry, all in one unit of work. A retry with the same key
+// returns the first outcome, success or failure.
+//
+// It fails with
+//   - a *codefmt.ParseError for a code that does not read (nothing is looked
+//     up, and the attempt does not count against the limiter);
+//   - [ErrTooManyAttempts] when the limiter has locked owner out;
+//   - giftcard.ErrNotRedeemable for a code that is unknown, pending, blocked
+//     or voided, alike, giftcard.ErrAlreadyRedeemed (with SameAccount), or
+//     giftcard.ErrExpired, each in a *giftcard.Error; each counts as a failed
+//     attempt, except a repeat by the account that redeemed the card;
+//   - [ErrInvalidOwner], giftkit.ErrKeyRequired, giftkit.ErrIdempotencyConflict;
+//   - the store's error, after which the call may be retried with the same key.
+func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed, error) {
+	if err := s.check("redeem", owner, key); err != nil {
+		return Redeemed{}, err
+	}
+	parsed, err := codefmt.Parse(code)
+	if err != nil {
+		return Redeemed{}, err
+	}
+	now := s.cfg.Now()
+	if ok, wait := s.cfg.Limiter.Allow(owner, now); !ok {
+		return Redeemed{}, &Error{Op: "redeem", Owner: owner, RetryAfter: wait, Err: ErrTooManyAttempts}
+	}
+	hash := s.cfg.Hasher.Hash(parsed)
+	call := idem.Call{Scope: "wallet.redeem/" + owner, Key: key, Now: now, Request: []string{hash.String()}}
+	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (Redeemed, error) {
+		card, found, err := tx.CardByHash(hash)
+		if err != nil {
+			return Redeemed{}, err
+		}
+		if !found {
+			return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: parsed.Masked(), Err: giftcard.ErrNotRedeemable}
+		}
+		card, red, err := card.Redeem(owner, now)
+		if err != nil {
+			return Redeemed{}, hideCard(err, parsed)
+		}
+		acct, entries, err := load(tx, owner, red.Amount.Currency(), now)
+		if err != nil {
+			return Redeemed{}, err
+		}
+		acct, entry, err := acct.Credit(EntryCredit, card.ID, red.Amount, red.ExpiresAt, card.ID, key, now)
+		if err != nil {
+			return Redeemed{}, err
+		}
+		if err := tx.PutCard(card); err != nil {
+			return Redeemed{}, err
+		}
+		if err := save(tx, acct, append(entries, entry)); err != nil {
+			return Redeemed{}, err
+		}
+		return Redeemed{CardID: card.ID, Amount: red.Amount, Balance: balanceOf(acct), Entry: entry}, nil
+	})
+	if err != nil {
+		var ce *giftcard.Error
+		if errors.As(err, &ce) && !res.Replayed && !ce.SameAccount {
+			s.cfg.Limiter.Failed(owner, now)
+		}
+		return Redeemed{}, wrapConflict("redeem", owner, err)
+	}
+	if !res.Replayed {
+		s.cfg.Limiter.Succeeded(owner, now)
+	}
+	out := res.Value
+	out.Replayed = res.Replayed
+	return out, nil
+}
+
+// hideCard makes the refusal of a pending, blocked or voided card look
+// exactly like that of an unknown code: no card ID, no state.
+func hideCard(err error, code codefmt.Code) error {
+	var ce *giftcard.Error
+	if errors.As(err, &ce) && ce.Err == giftcard.ErrNotRedeemable {
+		return &giftcard.Error{Op: "redeem", Masked: code.Masked(), Err: giftcard.ErrNotRedeemable}
+	}
+	return err
+}
+
+func (s *Service) check(op, owner, key string) error {
+	if owner == "" || len(owner) > MaxOwnerLen {
+		return &Error{Op: op, Owner: owner, Err: ErrInvalidOwner}
+	}
+	if err := idem.CheckKey(key); err != nil {
+		return &Error{Op: op, Owner: owner, Detail: err.Error(), Err: giftkit.ErrKeyRequired}
+	}
+	return nil
+}
+
+// load returns owner's account in c, a new one if there is none, with
+// expired holds and credits applied; the entries of that sweep must be saved
+// with the account.
+func load(tx Tx, owner string, c giftkit.Currency, now time.Time) (Account, []Entry, error) {
+	acct, found, err := tx.Account(owner, c)
+	if err != nil {
+		return Account{}, nil, err
+	}
+	if !found {
+		acct = NewAccount(owner, c)
+	}
+	acct, entries := acct.Sweep(now)
+	return acct, entries, nil
+}
+
+// save writes an account and its new journal entries; nothing if no entry.
+func save(tx Tx, acct Account, entries []Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := tx.PutAccount(acct); err != nil {
+		return err
+	}
+	return tx.AppendEntries(entries)
+}
+
+// LoadAccount and SaveAccount let other packages' use cases (checkout) work
+// on an account inside their own unit of work, with the same sweeping rule.
+
+// LoadAccount returns owner's account in c inside a unit of work, after
+// applying expired holds and credits, and the entries that did so; pass them
+// to [SaveAccount] with the account's other new entries.
+func LoadAccount(tx Tx, owner string, c giftkit.Currency, now time.Time) (Account, []Entry, error) {
+	return load(tx, owner, c, now)
+}
+
+// SaveAccount writes an account and its new entries inside a unit of work;
+// it writes nothing when entries is empty.
+func SaveAccount(tx Tx, acct Account, entries []Entry) error { return save(tx, acct, entries) }
+
+// Balance returns owner's balance in currency c; zero for an account that
+// does not exist yet. It applies expired holds and credits first.
+func (s *Service) Balance(ctx context.Context, owner string, c giftkit.Currency) (Balance, error) {
+	if owner == "" || len(owner) > MaxOwnerLen {
+		return Balance{}, &Error{Op: "balance", Owner: owner, Err: ErrInvalidOwner}
+	}
+	if !c.IsValid() {
+		return Balance{}, &Error{Op: "balance", Owner: owner, Err: ErrCurrencyMismatch, Detail: "no currency"}
+	}
+	var out Balance
+	err := s.store.Update(ctx, func(tx Tx) error {
+		acct, entries, err := load(tx, owner, c, s.cfg.Now())
+		if err != nil {
+			return err
+		}
+		out = balanceOf(acct)
+		return save(tx, acct, entries)
+	})
+	return out, err
+}
+
+// DefaultPageSize and MaxPageSize bound [Service.History] pages.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// HistoryPage is one page of an account's journal, oldest entry first.
+type HistoryPage struct {
+	Entries []Entry `json:"entries"`
+	// Next is the cursor for the following page (pass it as after); 0 when
+	// this page is the last. Cursors are sequence numbers, so a page never
+	// changes once written: new entries only ever appear on later pages.
+	Next int64 `json:"next,omitempty"`
+}
+
+// History returns up to limit journal entries of owner's account in c with
+// sequence numbers above after (0 for the first page), oldest first. A
+// limit of 0 means DefaultPageSize; more than MaxPageSize is capped.
+func (s *Service) History(ctx context.Context, owner string, c giftkit.Currency, after int64, limit int) (HistoryPage, error) {
+	if owner == "" || len(owner) > MaxOwnerLen {
+		return HistoryPage{}, &Error{Op: "history", Owner: owner, Err: ErrInvalidOwner}
+	}
+	if !c.IsValid() || after < 0 || limit < 0 {
+		return HistoryPage{}, &Error{Op: "history", Owner: owner, Err: ErrInvalidAmount, Detail: "invalid currency, cursor or limit"}
+	}
+	if limit == 0 {
+		limit = DefaultPageSize
+	}
+	limit = min(limit, MaxPageSize)
+	var page HistoryPage
+	err := s.store.Update(ctx, func(tx Tx) error {
+		acct, swept, err := load(tx, owner, c, s.cfg.Now())
+		if err != nil {
+			return err
+		}
+		if err := save(tx, acct, swept); err != nil {
+			return err
+		}
+		entries, err := tx.Entries(owner, c, after, limit+1)
+		if err != nil {
+			return err
+		}
+		page = HistoryPage{Entries: entries}
+		if len(entries) > limit {
+			page.Entries = entries[:limit]
+			page.Next = entries[limit-1].Seq
+		}
+		return nil
+	})
+	return page, err
+}
+
+// HoldRequest describes a hold to place.
+type HoldRequest struct {
+	Amount    giftkit.Money
+	Reference string    // what the hold is for, such as an order ID
+	ExpiresAt time.Time // when the hold lapses if neither captured nor released; zero means never
+}
+
+// HoldID returns the ID of the hold that a call with owner and key places,
+// derived from them so that a retry finds the same hold.
+func HoldID(owner, key string) string {
+	sum := sha256.Sum256([]byte(owner + "\x00" + key))
+	return "hold_" + hex.EncodeToString(sum[:10])
+}
+
+// Hold reserves req.Amount of owner's available balance, soonest-expiring
+// credits first, and returns the hold, whose ID is [HoldID](owner, key). It
+// fails with [ErrInsufficientFunds], [ErrInvalidAmount],
+// [ErrCurrencyMismatch], or a key or owner error.
+func (s *Service) Hold(ctx context.Context, owner string, req HoldRequest, key string) (Hold, error) {
+	return change(ctx, s, "hold", owner, req.Amount.Currency(), key,
+		[]string{req.Amount.String(), req.Reference, req.ExpiresAt.UTC().String()},
+		func(a Account, now time.Time) (Account, []Entry, Hold, error) {
+			id := HoldID(owner, key)
+			a, e, err := a.PlaceHold(id, req.Amount, req.Reference, req.ExpiresAt, key, now)
+			h, _ := a.Hold(id)
+			return a, []Entry{e}, h, err
+		})
+}
+
+// Release closes an open hold without spending it. It fails with
+// [ErrHoldNotFound] if the hold is not open (captured, released, expired).
+func (s *Service) Release(ctx context.Context, owner string, c giftkit.Currency, holdID, key string) (Balance, error) {
+	return change(ctx, s, "release", owner, c, key, []string{holdID},
+		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
+			a, e, err := a.Release(holdID, key, now)
+			return a, []Entry{e}, balanceOf(a), err
+		})
+}
+
+// Capture spends amount of an open hold and releases the rest of it. It
+// fails with [ErrHoldNotFound], [ErrExceedsHold], [ErrInvalidAmount] or
+// [ErrCurrencyMismatch].
+func (s *Service) Capture(ctx context.Context, owner, holdID string, amount giftkit.Money, key string) (Balance, error) {
+	return change(ctx, s, "capture", owner, amount.Currency(), key, []string{holdID, amount.String()},
+		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
+			a, entries, err := a.Capture(holdID, amount, key, now)
+			return a, entries, balanceOf(a), err
+		})
+}
+
+// Debit spends amount of the available balance at once (a hold and its
+// capture, journaled as both). It fails with [ErrInsufficientFunds],
+// [ErrInvalidAmount] or [ErrCurrencyMismatch].
+func (s *Service) Debit(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (Balance, error) {
+	return change(ctx, s, "debit", owner, amount.Currency(), key, []string{amount.String(), reference},
+		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
+			id := HoldID(owner, key)
+			a, hold, err := a.PlaceHold(id, amount, reference, time.Time{}, key, now)
+			if err != nil {
+				return a, nil, Balance{}, err
+			}
+			a, captured, err := a.Capture(id, amount, key, now)
+			return a, append([]Entry{hold}, captured...), balanceOf(a), err
+		})
+}
+
+// Refund returns amount to owner's balance as a new credit that never
+// expires. It fails with [ErrInvalidAmount] or [ErrCurrencyMismatch].
+func (s *Service) Refund(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (Balance, error) {
+	return change(ctx, s, "refund", owner, amount.Currency(), key, []string{amount.String(), reference},
+		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
+			a, e, err := a.Credit(EntryRefund, reference, amount, time.Time{}, reference, key, now)
+			return a, []Entry{e}, balanceOf(a), err
+		})
+}
+
+// Sweep applies expired holds and credits to owner's account in c now,
+// rather than the next time the account is touched. Sweeping is idempotent
+// by nature, so it takes no key.
+func (s *Service) Sweep(ctx context.Context, owner string, c giftkit.Currency) (Balance, error) {
+	return s.Balance(ctx, owner, c)
+}
+
+// change runs an idempotent account operation: load and sweep the account,
+// apply step, save. step's error leaves nothing written.
+func change[R any](ctx context.Context, s *Service, op, owner string, c giftkit.Currency, key string, request []string,
+	step func(Account, time.Time) (Account, []Entry, R, error)) (R, error) {
+	var zero R
+	if err := s.check(op, owner, key); err != nil {
+		return zero, err
+	}
+	if !c.IsValid() {
+		return zero, &Error{Op: op, Owner: owner, Err: ErrInvalidAmount, Detail: "amount has no currency"}
+	}
+	now := s.cfg.Now()
+	call := idem.Call{Scope: "wallet." + op + "/" + owner, Key: key, Now: now, Request: append([]string{c.Code()}, request...)}
+	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (R, error) {
+		acct, swept, err := load(tx, owner, c, now)
+		if err != nil {
+			return zero, err
+		}
+		acct, entries, out, err := step(acct, now)
+		if err != nil {
+			return zero, err
+		}
+		return out, save(tx, acct, append(swept, entries...))
+	})
+	return res.Value, wrapConflict(op, owner, err)
+}
+
+// wrapConflict puts an idempotency conflict into an *Error like every other
+// failure of this package; other errors pass through.
+func wrapConflict(op, owner string, err error) error {
+	if errors.Is(err, giftkit.ErrIdempotencyConflict) {
+		return &Error{Op: op, Owner: owner, Err: giftkit.ErrIdempotencyConflict}
+	}
+	return err
+}
