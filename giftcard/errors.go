@@ -59,4 +59,3 @@ func (e *Error) UnmarshalJSON(data []byte) error {
 	e.Err = sentinel
 	return nil
 }
-

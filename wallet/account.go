@@ -68,12 +68,12 @@ type EntryKind uint8
 
 // The kinds of journal entries.
 const (
-	EntryCredit     EntryKind = iota + 1 // a redeemed card's value
-	EntryHold                            // part of the balance reserved for a payment
-	EntryRelease                         // a hold released, in part or whole
-	EntryCapture                         // held money spent
-	EntryRefund                          // money returned to the balance
-	EntryExpiry                          // an expired credit leaves the balance
+	EntryCredit  EntryKind = iota + 1 // a redeemed card's value
+	EntryHold                         // part of the balance reserved for a payment
+	EntryRelease                      // a hold released, in part or whole
+	EntryCapture                      // held money spent
+	EntryRefund                       // money returned to the balance
+	EntryExpiry                       // an expired credit leaves the balance
 )
 
 var kindNames = [...]string{"", "credit", "hold", "release", "capture", "refund", "expiry"}
