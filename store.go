@@ -32,7 +32,7 @@ type Store[Tx any] interface {
 // (success or failure) that a retry with the same key returns. Services write
 // it in the same unit of work as the call's effects.
 type IdempotencyRecord struct {
-	Scope       string    // the operation and the party it acts for, e.g. "wallet.redeem/alice"
+	Scope       string    // the party whose keys these are, e.g. "wallet/alice"
 	Key         string    // the caller's idempotency key
 	Fingerprint string    // a digest of the request; a different request under the same key is a conflict
 	Outcome     []byte    // the encoded outcome, opaque to the store

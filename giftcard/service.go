@@ -117,8 +117,8 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest, key string) (Issu
 	if err := s.checkIssue(req, now, key); err != nil {
 		return Issued{}, err
 	}
-	call := idem.Call{Scope: "giftcard.issue", Key: key, Now: now, Request: []string{
-		req.Value.String(), strconv.Itoa(req.Count), req.BatchID, req.ExpiresAt.UTC().String(), strconv.FormatBool(req.Pending),
+	call := idem.Call{Scope: "giftcard", Key: key, Now: now, Request: []string{
+		"issue", req.Value.String(), strconv.Itoa(req.Count), req.BatchID, req.ExpiresAt.UTC().String(), strconv.FormatBool(req.Pending),
 	}}
 	for attempt := 0; ; attempt++ {
 		batch, err := s.newBatch(req, now)
@@ -263,7 +263,7 @@ func (s *Service) transition(ctx context.Context, op, cardID, key string, step f
 		return Card{}, &Error{Op: op, CardID: cardID, Detail: err.Error(), Err: giftkit.ErrKeyRequired}
 	}
 	now := s.cfg.Now()
-	call := idem.Call{Scope: "giftcard." + op, Key: key, Now: now, Request: []string{cardID}}
+	call := idem.Call{Scope: "giftcard", Key: key, Now: now, Request: []string{op, cardID}}
 	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (Card, error) {
 		c, ok, err := tx.CardByID(cardID)
 		if err != nil {

@@ -119,7 +119,7 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 		return Redeemed{}, &Error{Op: "redeem", Owner: owner, RetryAfter: wait, Err: ErrTooManyAttempts}
 	}
 	hash := s.cfg.Hasher.Hash(parsed)
-	call := idem.Call{Scope: "wallet.redeem/" + owner, Key: key, Now: now, Request: []string{hash.String()}}
+	call := idem.Call{Scope: "wallet/" + owner, Key: key, Now: now, Request: []string{"redeem", hash.String()}}
 	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (Redeemed, error) {
 		card, found, err := tx.CardByHash(hash)
 		if err != nil {
@@ -391,7 +391,7 @@ func change[R any](ctx context.Context, s *Service, op, owner string, c giftkit.
 		return zero, &Error{Op: op, Owner: owner, Err: ErrInvalidAmount, Detail: "amount has no currency"}
 	}
 	now := s.cfg.Now()
-	call := idem.Call{Scope: "wallet." + op + "/" + owner, Key: key, Now: now, Request: append([]string{c.Code()}, request...)}
+	call := idem.Call{Scope: "wallet/" + owner, Key: key, Now: now, Request: append([]string{op, c.Code()}, request...)}
 	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (R, error) {
 		acct, swept, err := load(tx, owner, c, now)
 		if err != nil {

@@ -84,9 +84,9 @@ func (k Errors) decode(name string, data []byte) (error, error) {
 
 // Call describes one idempotent call.
 type Call struct {
-	Scope   string    // operation and party, e.g. "wallet.redeem/alice"
+	Scope   string    // the party whose keys these are, e.g. "wallet/alice": one key, one call, whatever the operation
 	Key     string    // the caller's key
-	Request []string  // the request's fields; their digest is the fingerprint
+	Request []string  // the operation and its arguments; their digest is the fingerprint
 	Now     time.Time // stored as the record's creation time
 }
 

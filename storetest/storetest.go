@@ -1,0 +1,584 @@
+// Package storetest is the conformance suite for giftkit stores, in the
+// manner of testing/fstest.TestFS: a store implementation proves itself with
+// one call from its tests,
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) giftkit.Store[*mystore.Tx] { return mystore.New(...) })
+//	}
+//
+// Run checks round trips of every stored type, copy semantics, rollback when
+// the callback fails, isolation of concurrent units of work, and, through
+// the real services, that 64 goroutines redeeming one card produce exactly one
+// credit, that concurrent debits never overdraw an account, that idempotent
+// replays agree under concurrency, and that history pages stay stable while
+// entries are appended. Every subtest gets a fresh store from newStore.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/codefmt"
+	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/wallet"
+)
+
+// Workers is how many goroutines the concurrency tests run at once.
+const Workers = 64
+
+// Run runs the conformance suite against stores made by newStore.
+func Run[T wallet.Tx](t *testing.T, newStore func(t *testing.T) giftkit.Store[T]) {
+	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, newStore(t)) })
+	t.Run("Copies", func(t *testing.T) { testCopies(t, newStore(t)) })
+	t.Run("Rollback", func(t *testing.T) { testRollback(t, newStore(t)) })
+	t.Run("Constraints", func(t *testing.T) { testConstraints(t, newStore(t)) })
+	t.Run("Isolation", func(t *testing.T) { testIsolation(t, newStore(t)) })
+	t.Run("RedeemRace", func(t *testing.T) { testRedeemRace(t, newStore(t)) })
+	t.Run("DebitRace", func(t *testing.T) { testDebitRace(t, newStore(t)) })
+	t.Run("ReplayRace", func(t *testing.T) { testReplayRace(t, newStore(t)) })
+	t.Run("HistoryPaging", func(t *testing.T) { testHistoryPaging(t, newStore(t)) })
+}
+
+var (
+	eur   = giftkit.EUR
+	epoch = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+)
+
+// Env bundles services over one store with a fixed clock and a seeded
+// random source, for this suite and for the property tests of the stores.
+type Env struct {
+	Cards  *giftcard.Service
+	Wallet *wallet.Service
+	Clock  *Clock
+}
+
+// Clock is a manual clock, safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock reading t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// lockedReader makes a ChaCha8 source safe for concurrent use.
+type lockedReader struct {
+	mu sync.Mutex
+	r  *rand.ChaCha8
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
+
+// TB is the part of testing.TB the helpers use; *testing.T and *rapid.T
+// both have it.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// TestHashKey is the HMAC key the suite's services use.
+var TestHashKey = []byte("storetest-hash-key-0123456789abcdef")
+
+// NewEnv returns services over store with a clock at a fixed instant, a
+// deterministic random source, and a limiter that never locks anyone out.
+func NewEnv[T wallet.Tx](t TB, store giftkit.Store[T], seed byte) Env {
+	t.Helper()
+	hasher, err := giftcard.NewHasher(TestHashKey)
+	if err != nil {
+		t.Fatalf("NewHasher: %v", err)
+	}
+	clock := NewClock(epoch)
+	cards, err := giftcard.NewService(store, giftcard.Config{
+		Hasher: hasher, Now: clock.Now, Rand: &lockedReader{r: rand.NewChaCha8([32]byte{seed})},
+	})
+	if err != nil {
+		t.Fatalf("giftcard.NewService: %v", err)
+	}
+	w, err := wallet.NewService(store, wallet.Config{
+		Hasher: hasher, Now: clock.Now, Limiter: wallet.NewMemoryLimiter(1<<30, time.Hour, time.Second),
+	})
+	if err != nil {
+		t.Fatalf("wallet.NewService: %v", err)
+	}
+	return Env{Cards: cards, Wallet: w, Clock: clock}
+}
+
+// Issue issues one active card of value and returns its code.
+func (e Env) Issue(t TB, value giftkit.Money, key string) (giftcard.Card, codefmt.Code) {
+	t.Helper()
+	out, err := e.Cards.Issue(context.Background(), giftcard.IssueRequest{Value: value}, key)
+	if err != nil {
+		t.Fatalf("Issue(%v): %v", value, err)
+	}
+	return out.Cards[0].Card, out.Cards[0].Code
+}
+
+// Fund gives owner a balance of amount by issuing and redeeming a card.
+func (e Env) Fund(t TB, owner string, amount giftkit.Money) {
+	t.Helper()
+	_, code := e.Issue(t, amount, "fund-issue-"+owner+amount.String())
+	if _, err := e.Wallet.Redeem(context.Background(), owner, code.String(), "fund-redeem-"+owner+amount.String()); err != nil {
+		t.Fatalf("Redeem for %s: %v", owner, err)
+	}
+}
+
+func money(s string) giftkit.Money { return giftkit.MustParseMoney(s, eur) }
+
+func update[T wallet.Tx](t *testing.T, s giftkit.Store[T], fn func(tx wallet.Tx) error) {
+	t.Helper()
+	if err := s.Update(context.Background(), func(tx T) error { return fn(tx) }); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+func sampleCard(id string, b byte) giftcard.Card {
+	var h giftcard.Hash
+	h[0], h[1] = b, 0x5a
+	return giftcard.Card{
+		ID: id, Hash: h, Suffix: "AB12", Value: money("25.00"), State: giftcard.StateActive,
+		BatchID: "batch-1", IssuedAt: epoch, ActivatedAt: epoch, ExpiresAt: epoch.Add(365 * 24 * time.Hour), UpdatedAt: epoch,
+	}
+}
+
+func sampleAccount(owner string) (wallet.Account, []wallet.Entry) {
+	a := wallet.NewAccount(owner, eur)
+	a, e1, _ := a.Credit(wallet.EntryCredit, "card-1", money("30.00"), epoch.Add(time.Hour), "card-1", "k1", epoch)
+	a, e2, _ := a.Credit(wallet.EntryRefund, "order-9", money("5.00"), time.Time{}, "order-9", "k2", epoch)
+	a, e3, _ := a.PlaceHold("hold-1", money("12.00"), "order-10", epoch.Add(time.Minute), "k3", epoch)
+	return a, []wallet.Entry{e1, e2, e3}
+}
+
+// cmpOpts compares domain values: Money and Currency by ==, times by Equal
+// (a store may drop the monotonic reading or change the location).
+var cmpOpts = cmp.Options{
+	cmp.Comparer(func(a, b giftkit.Money) bool { return a == b }),
+	cmp.Comparer(func(a, b giftkit.Currency) bool { return a == b }),
+	cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),
+}
+
+func testRoundTrip[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
+	card := sampleCard("card-1", 1)
+	acct, entries := sampleAccount("alice")
+	rec := giftkit.IdempotencyRecord{Scope: "wallet/alice", Key: "k1", Fingerprint: "f", Outcome: []byte(`{"x":1}`), CreatedAt: epoch}
+	update(t, s, func(tx wallet.Tx) error {
+		if err := tx.PutCard(card); err != nil {
+			return err
+		}
+		if err := tx.PutAccount(acct); err != nil {
+			return err
+		}
+		if err := tx.AppendEntries(entries); err != nil {
+			return err
+		}
+		// A unit of work reads its own writes.
+		if got, ok, err := tx.CardByHash(card.Hash); err != nil || !ok || got.ID != card.ID {
+			return fmt.Errorf("CardByHash in the writing unit = %v, %v, %v", got.ID, ok, err)
+		}
+		return tx.PutIdempotency(rec)
+	})
+	update(t, s, func(tx wallet.Tx) error {
+		for name, get := range map[string]func() (giftcard.Card, bool, error){
+			"CardByID":   func() (giftcard.Card, bool, error) { return tx.CardByID(card.ID) },
+			"CardByHash": func() (giftcard.Card, bool, error) { return tx.CardByHash(card.Hash) },
+		} {
+			got, ok, err := get()
+			if err != nil || !ok {
+				t.Errorf("%s = %v, %v", name, ok, err)
+			}
+			if diff := cmp.Diff(card, got, cmpOpts); diff != "" {
+				t.Errorf("%s mismatch (-want +got):\n%s", name, diff)
+			}
+		}
+		gotAcct, ok, err := tx.Account("alice", eur)
+		if err != nil || !ok {
+			t.Errorf("Account = %v, %v", ok, err)
+		}
+		if diff := cmp.Diff(acct, gotAcct, cmpOpts); diff != "" {
+			t.Errorf("Account mismatch (-want +got):\n%s", diff)
+		}
+		gotEntries, err := tx.Entries("alice", eur, 0, 10)
+		if err != nil {
+			t.Errorf("Entries: %v", err)
+		}
+		if diff := cmp.Diff(entries, gotEntries, cmpOpts); diff != "" {
+			t.Errorf("Entries mismatch (-want +got):\n%s", diff)
+		}
+		if tail, _ := tx.Entries("alice", eur, 1, 1); len(tail) != 1 || tail[0].Seq != 2 {
+			t.Errorf("Entries(after 1, limit 1) = %v; want entry 2", tail)
+		}
+		gotRec, ok, err := tx.Idempotency(rec.Scope, rec.Key)
+		if err != nil || !ok {
+			t.Errorf("Idempotency = %v, %v", ok, err)
+		}
+		if diff := cmp.Diff(rec, gotRec, cmpOpts); diff != "" {
+			t.Errorf("Idempotency mismatch (-want +got):\n%s", diff)
+		}
+		for name, found := range map[string]func() (bool, error){
+			"CardByID(unknown)":    func() (bool, error) { _, ok, err := tx.CardByID("nope"); return ok, err },
+			"CardByHash(unknown)":  func() (bool, error) { _, ok, err := tx.CardByHash(giftcard.Hash{9}); return ok, err },
+			"Account(unknown)":     func() (bool, error) { _, ok, err := tx.Account("bob", eur); return ok, err },
+			"Account(other cur)":   func() (bool, error) { _, ok, err := tx.Account("alice", giftkit.USD); return ok, err },
+			"Idempotency(unknown)": func() (bool, error) { _, ok, err := tx.Idempotency(rec.Scope, "other"); return ok, err },
+		} {
+			if ok, err := found(); ok || err != nil {
+				t.Errorf("%s = %v, %v; want not found", name, ok, err)
+			}
+		}
+		return nil
+	})
+}
+
+func testCopies[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
+	acct, entries := sampleAccount("alice")
+	rec := giftkit.IdempotencyRecord{Scope: "s", Key: "k", Fingerprint: "f", Outcome: []byte("abc"), CreatedAt: epoch}
+	update(t, s, func(tx wallet.Tx) error {
+		if err := tx.PutAccount(acct); err != nil {
+			return err
+		}
+		if err := tx.AppendEntries(entries); err != nil {
+			return err
+		}
+		return tx.PutIdempotency(rec)
+	})
+	// Changing what was put, or what was read, must not reach the store.
+	acct.Lots[0].Remaining = money("999.00")
+	acct.Holds[0].Parts[0].Amount = money("999.00")
+	rec.Outcome[0] = 'X'
+	update(t, s, func(tx wallet.Tx) error {
+		got, _, _ := tx.Account("alice", eur)
+		got.Lots[0].Source = "changed"
+		r, _, _ := tx.Idempotency("s", "k")
+		r.Outcome[1] = 'Y'
+		return nil
+	})
+	update(t, s, func(tx wallet.Tx) error {
+		got, _, _ := tx.Account("alice", eur)
+		if got.Lots[0].Remaining == money("999.00") || got.Holds[0].Parts[0].Amount == money("999.00") || got.Lots[0].Source == "changed" {
+			t.Errorf("stored account aliases caller memory: %+v", got)
+		}
+		r, _, _ := tx.Idempotency("s", "k")
+		if string(r.Outcome) != "abc" {
+			t.Errorf("stored outcome = %q; want %q (aliased)", r.Outcome, "abc")
+		}
+		return nil
+	})
+}
+
+func testRollback[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
+	acct, entries := sampleAccount("alice")
+	boom := errors.New("boom")
+	err := s.Update(context.Background(), func(tx T) error {
+		_ = tx.PutCard(sampleCard("card-1", 1))
+		_ = tx.PutAccount(acct)
+		_ = tx.AppendEntries(entries)
+		_ = tx.PutIdempotency(giftkit.IdempotencyRecord{Scope: "s", Key: "k", Fingerprint: "f", CreatedAt: epoch})
+		return boom
+	})
+	if err != boom {
+		t.Fatalf("Update returned %v; want the callback's error unchanged", err)
+	}
+	update(t, s, func(tx wallet.Tx) error {
+		if _, ok, _ := tx.CardByID("card-1"); ok {
+			t.Error("card written by a failed unit of work is visible")
+		}
+		if _, ok, _ := tx.CardByHash(sampleCard("card-1", 1).Hash); ok {
+			t.Error("card hash written by a failed unit of work is visible")
+		}
+		if _, ok, _ := tx.Account("alice", eur); ok {
+			t.Error("account written by a failed unit of work is visible")
+		}
+		if es, _ := tx.Entries("alice", eur, 0, 10); len(es) != 0 {
+			t.Errorf("entries written by a failed unit of work are visible: %v", es)
+		}
+		if _, ok, _ := tx.Idempotency("s", "k"); ok {
+			t.Error("idempotency record written by a failed unit of work is visible")
+		}
+		return nil
+	})
+	// A cancelled context runs nothing.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	if err := s.Update(ctx, func(T) error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
+		t.Errorf("Update(cancelled) = %v, ran=%v; want context.Canceled without running", err, ran)
+	}
+}
+
+func testConstraints[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
+	update(t, s, func(tx wallet.Tx) error { return tx.PutCard(sampleCard("card-1", 1)) })
+	rec := giftkit.IdempotencyRecord{Scope: "s", Key: "k", Fingerprint: "f", CreatedAt: epoch}
+	update(t, s, func(tx wallet.Tx) error { return tx.PutIdempotency(rec) })
+	acct, entries := sampleAccount("alice")
+	update(t, s, func(tx wallet.Tx) error {
+		if err := tx.PutAccount(acct); err != nil {
+			return err
+		}
+		return tx.AppendEntries(entries)
+	})
+	for name, fn := range map[string]func(tx wallet.Tx) error{
+		"second card with the same hash": func(tx wallet.Tx) error { return tx.PutCard(sampleCard("card-2", 1)) },
+		"second record under one key":    func(tx wallet.Tx) error { return tx.PutIdempotency(rec) },
+		"entry out of sequence":          func(tx wallet.Tx) error { return tx.AppendEntries(entries[:1]) },
+	} {
+		err := s.Update(context.Background(), func(tx T) error { return fn(tx) })
+		if err == nil {
+			t.Errorf("%s: Update succeeded; want an error", name)
+		}
+	}
+}
+
+// testIsolation runs read-modify-write units of work concurrently on one
+// account; a store that loses an update fails.
+func testIsolation[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
+	update(t, s, func(tx wallet.Tx) error { return tx.PutAccount(wallet.NewAccount("alice", eur)) })
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i := 0; i < Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Update(context.Background(), func(tx T) error {
+				a, _, err := tx.Account("alice", eur)
+				if err != nil {
+					return err
+				}
+				a.Version++
+				return tx.PutAccount(a)
+			})
+			if err != nil {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	update(t, s, func(tx wallet.Tx) error {
+		a, _, _ := tx.Account("alice", eur)
+		if a.Version != Workers-failed.Load() {
+			t.Errorf("after %d increments (%d failed), version = %d: an update was lost", Workers, failed.Load(), a.Version)
+		}
+		return nil
+	})
+}
+
+func testRedeemRace[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
+	env := NewEnv(t, s, 1)
+	card, code := env.Issue(t, money("50.00"), "issue")
+	var wg sync.WaitGroup
+	results := make([]error, Workers)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, results[i] = env.Wallet.Redeem(context.Background(), fmt.Sprintf("shopper-%d", i), code.String(), "redeem")
+		}()
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range results {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("shoppers %d and %d both redeemed the card", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, giftcard.ErrAlreadyRedeemed):
+			t.Errorf("shopper %d: %v; want ErrAlreadyRedeemed", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("nobody redeemed the card")
+	}
+	total := giftkit.Zero(eur)
+	for i := range results {
+		b, err := env.Wallet.Balance(context.Background(), fmt.Sprintf("shopper-%d", i), eur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total, _ = total.Add(b.Balance)
+	}
+	if total != card.Value {
+		t.Errorf("balances sum to %v; want the card's %v credited exactly once", total, card.Value)
+	}
+	got, err := env.Cards.Card(context.Background(), card.ID)
+	if err != nil || got.State != giftcard.StateRedeemed || got.RedeemedBy != fmt.Sprintf("shopper-%d", winner) {
+		t.Errorf("card after the race: %v by %q, %v; want redeemed by shopper-%d", got.State, got.RedeemedBy, err, winner)
+	}
+}
+
+func testDebitRace[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
+	env := NewEnv(t, s, 2)
+	env.Fund(t, "alice", money("100.00"))
+	var wg sync.WaitGroup
+	var spent atomic.Int64
+	for i := 0; i < Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			amount := giftkit.FromMinor(int64(300+i*17), eur) // 3.00 to 13.71
+			_, err := env.Wallet.Debit(context.Background(), "alice", amount, "order", fmt.Sprintf("debit-%d", i))
+			switch {
+			case err == nil:
+				spent.Add(amount.Minor())
+			case !errors.Is(err, wallet.ErrInsufficientFunds):
+				t.Errorf("debit %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	b, err := env.Wallet.Balance(context.Background(), "alice", eur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Balance.IsNegative() || b.Available.IsNegative() {
+		t.Fatalf("overdrawn: %+v", b)
+	}
+	if got := 10000 - spent.Load(); b.Balance.Minor() != got {
+		t.Errorf("balance %v; want 100.00 − successful debits = %v", b.Balance, giftkit.FromMinor(got, eur))
+	}
+	if b.Available.Minor() >= 300 {
+		t.Errorf("%v left although a 3.00 debit was refused", b.Available)
+	}
+	checkJournal(t, s, "alice", b.Balance)
+}
+
+// checkJournal checks that the account's journal sums to balance and that
+// its sequence numbers run 1, 2, 3, ...
+func checkJournal[T wallet.Tx](t *testing.T, s giftkit.Store[T], owner string, balance giftkit.Money) {
+	t.Helper()
+	update(t, s, func(tx wallet.Tx) error {
+		entries, err := tx.Entries(owner, balance.Currency(), 0, 1<<20)
+		if err != nil {
+			return err
+		}
+		sum := giftkit.Zero(balance.Currency())
+		for i, e := range entries {
+			if e.Seq != int64(i+1) {
+				t.Errorf("entry %d has seq %d", i, e.Seq)
+			}
+			sum, _ = sum.Add(e.Amount)
+		}
+		if sum != balance {
+			t.Errorf("journal of %s sums to %v; balance is %v", owner, sum, balance)
+		}
+		return nil
+	})
+}
+
+func testReplayRace[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
+	env := NewEnv(t, s, 3)
+	_, code := env.Issue(t, money("20.00"), "issue")
+	var wg sync.WaitGroup
+	out := make([]wallet.Redeemed, Workers)
+	errs := make([]error, Workers)
+	for i := range out {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = env.Wallet.Redeem(context.Background(), "alice", code.String(), "same-key")
+		}()
+	}
+	wg.Wait()
+	first := 0
+	for i := range out {
+		if errs[i] != nil {
+			t.Fatalf("retry %d: %v", i, errs[i])
+		}
+		if !out[i].Replayed {
+			first++
+		}
+		if out[i].Entry.Seq != out[0].Entry.Seq || out[i].Balance != out[0].Balance {
+			t.Errorf("retry %d returned %+v; want the same outcome as %+v", i, out[i], out[0])
+		}
+	}
+	if first != 1 {
+		t.Errorf("%d calls ran the redemption; want exactly 1", first)
+	}
+	b, _ := env.Wallet.Balance(context.Background(), "alice", eur)
+	if b.Balance != money("20.00") {
+		t.Errorf("balance %v after %d retries; want 20.00 EUR", b.Balance, Workers)
+	}
+	// The same key with another request is a conflict, even concurrently.
+	_, other := env.Issue(t, money("5.00"), "issue-2")
+	if _, err := env.Wallet.Redeem(context.Background(), "alice", other.String(), "same-key"); !errors.Is(err, giftkit.ErrIdempotencyConflict) {
+		t.Errorf("same key, other code: %v; want ErrIdempotencyConflict", err)
+	}
+}
+
+func testHistoryPaging[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
+	env := NewEnv(t, s, 4)
+	env.Fund(t, "alice", money("10.00"))
+	const appends = 200
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < appends; i++ {
+			if _, err := env.Wallet.Refund(context.Background(), "alice", money("0.01"), "r", fmt.Sprintf("refund-%d", i)); err != nil {
+				t.Errorf("refund %d: %v", i, err)
+				return
+			}
+		}
+	}()
+	// Page through while entries are appended: pages must join without gaps
+	// or repeats, and a page read again must start the same way.
+	var seen []wallet.Entry
+	after := int64(0)
+	for {
+		page, err := env.Wallet.History(context.Background(), "alice", eur, after, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Entries {
+			if e.Seq != int64(len(seen)+1) {
+				t.Fatalf("entry seq %d after %d entries: gap or repeat", e.Seq, len(seen))
+			}
+			seen = append(seen, e)
+		}
+		again, err := env.Wallet.History(context.Background(), "alice", eur, after, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again.Entries) < len(page.Entries) || cmp.Diff(page.Entries, again.Entries[:len(page.Entries)], cmpOpts) != "" {
+			t.Fatalf("page after %d changed when read again", after)
+		}
+		if page.Next == 0 {
+			select {
+			case <-done:
+				if len(seen) < appends+1 {
+					after = int64(len(seen))
+					continue
+				}
+				return
+			default:
+				after = int64(len(seen))
+				continue
+			}
+		}
+		after = page.Next
+	}
+}
