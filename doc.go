@@ -11,6 +11,16 @@
 //   - [github.com/giftkit/giftkit/codefmt]: parsing, normalising, generating,
 //     formatting and masking the 15-character activation codes
 //     (XXXX-XXXXXX-XXXXX) with a check that catches every typo and swap.
+//   - [github.com/giftkit/giftkit/giftcard]: cards, issuance, life cycle, and
+//     the rules of single-use redemption.
+//   - [github.com/giftkit/giftkit/wallet]: account balances: redemption into
+//     them, holds, captures, refunds, expiry and the journal.
+//   - [github.com/giftkit/giftkit/memstore]: the embedded store;
+//     [github.com/giftkit/giftkit/storetest]: the suite every store passes.
+//
+// The packages are pure domain code: values with methods that take the time
+// as an argument, and services that run each use case in one unit of work
+// on a [Store]. Every state-changing call carries an idempotency key.
 //
 // # Money
 //

@@ -448,7 +448,15 @@ func (m Money) MarshalJSON() ([]byte, error) {
 	if !m.cur.IsValid() {
 		return []byte("null"), nil
 	}
-	return json.Marshal(moneyJSON{Amount: m.Amount(), Currency: m.cur.Code()})
+	// Built by hand: amounts and codes need no escaping, and this runs for
+	// every amount of every recorded outcome.
+	b := make([]byte, 0, 48)
+	b = append(b, `{"amount":"`...)
+	b = m.appendAmount(b)
+	b = append(b, `","currency":"`...)
+	code := m.cur.code()
+	b = append(b, code[:]...)
+	return append(b, `"}`...), nil
 }
 
 // UnmarshalJSON decodes the form written by [Money.MarshalJSON], validating it

@@ -95,6 +95,7 @@ type Tx struct {
 	done bool
 
 	cards    map[string]giftcard.Card
+	byHash   map[giftcard.Hash]string
 	accounts map[accountKey]wallet.Account
 	appended map[accountKey][]wallet.Entry
 	idem     map[idemKey]giftkit.IdempotencyRecord
@@ -144,10 +145,8 @@ func (tx *Tx) CardByHash(h giftcard.Hash) (giftcard.Card, bool, error) {
 	if err := tx.usable(); err != nil {
 		return giftcard.Card{}, false, err
 	}
-	for _, c := range tx.cards {
-		if c.Hash == h {
-			return c, true, nil
-		}
+	if id, ok := tx.byHash[h]; ok {
+		return tx.cards[id], true, nil
 	}
 	id, ok := tx.s.byHash[h]
 	if !ok {
@@ -170,8 +169,10 @@ func (tx *Tx) PutCard(c giftcard.Card) error {
 	}
 	if tx.cards == nil {
 		tx.cards = make(map[string]giftcard.Card)
+		tx.byHash = make(map[giftcard.Hash]string)
 	}
 	tx.cards[c.ID] = c
+	tx.byHash[c.Hash] = c.ID
 	return nil
 }
 

@@ -32,10 +32,11 @@ type Account struct {
 	UpdatedAt time.Time
 }
 
-// A Lot is one credit to an account, spent in order of expiry.
+// A Lot is the credit of an account that expires at one instant (or never),
+// spent in order of expiry.
 type Lot struct {
-	ID        string        // unique within the account: "lot-" and the sequence number of its entry
-	Source    string        // what the credit came from: the card ID, or the refund's reference
+	ID        string        // unique within the account: "lot-" and the sequence number of its first entry
+	Source    string        // what the first credit with this expiry came from: a card ID or a refund's reference
 	Remaining giftkit.Money // not yet spent or expired
 	Reserved  giftkit.Money // the part of Remaining that holds reserve
 	ExpiresAt time.Time     // zero means never
@@ -195,23 +196,31 @@ func (a Account) Credit(kind EntryKind, source string, amount giftkit.Money, exp
 	}
 	a = a.clone()
 	a.Balance = bal
-	lot := Lot{ID: "lot-" + strconv.FormatInt(a.NextSeq, 10), Source: source, Remaining: amount, Reserved: giftkit.Zero(a.Currency), ExpiresAt: expiresAt, CreatedAt: now}
-	// Keep lots sorted: soonest expiry first, never-expiring last, then by age.
-	i := sort.Search(len(a.Lots), func(i int) bool { return lotBefore(lot, a.Lots[i]) })
-	a.Lots = append(a.Lots, Lot{})
-	copy(a.Lots[i+1:], a.Lots[i:])
-	a.Lots[i] = lot
+	// Keep lots sorted, soonest expiry first and never-expiring last. Credits
+	// with the same expiry share a lot: the order in which they are spent
+	// makes no difference, and it bounds an account's lots by its distinct
+	// expiries rather than by its credits.
+	i := sort.Search(len(a.Lots), func(i int) bool { return !expiresBefore(a.Lots[i].ExpiresAt, expiresAt) })
+	if i < len(a.Lots) && a.Lots[i].ExpiresAt.Equal(expiresAt) {
+		if a.Lots[i].Remaining, err = a.Lots[i].Remaining.Add(amount); err != nil {
+			return a, Entry{}, a.mathError(kind.String(), err)
+		}
+	} else {
+		lot := Lot{ID: "lot-" + strconv.FormatInt(a.NextSeq, 10), Source: source, Remaining: amount,
+			Reserved: giftkit.Zero(a.Currency), ExpiresAt: expiresAt, CreatedAt: now}
+		a.Lots = append(a.Lots, Lot{})
+		copy(a.Lots[i+1:], a.Lots[i:])
+		a.Lots[i] = lot
+	}
 	return a, a.journal(kind, amount, giftkit.Zero(a.Currency), ref, key, now), nil
 }
 
-func lotBefore(x, y Lot) bool {
-	switch {
-	case x.ExpiresAt.IsZero() != y.ExpiresAt.IsZero():
-		return !x.ExpiresAt.IsZero()
-	case !x.ExpiresAt.Equal(y.ExpiresAt):
-		return x.ExpiresAt.Before(y.ExpiresAt)
+// expiresBefore orders expiries, with zero (never) after every instant.
+func expiresBefore(x, y time.Time) bool {
+	if x.IsZero() || y.IsZero() {
+		return !x.IsZero() && y.IsZero()
 	}
-	return x.CreatedAt.Before(y.CreatedAt)
+	return x.Before(y)
 }
 
 // PlaceHold reserves amount of the available balance for a payment, from

@@ -1,0 +1,54 @@
+package giftcard_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/memstore"
+)
+
+// Issue a batch of physical cards that must be activated when sold.
+func ExampleService_Issue() {
+	ctx := context.Background()
+	hasher, _ := giftcard.NewHasher([]byte("a secret of at least 32 bytes!!!"))
+	now := func() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }
+	cards, _ := giftcard.NewService(memstore.New(), giftcard.Config{Hasher: hasher, Now: now})
+
+	batch, err := cards.Issue(ctx, giftcard.IssueRequest{
+		Value:   giftkit.MustParseMoney("50.00", giftkit.EUR),
+		Count:   3,
+		BatchID: "store-42-december",
+		Pending: true,
+	}, "issue-store-42-december")
+	if err != nil {
+		panic(err)
+	}
+	for _, ic := range batch.Cards {
+		fmt.Println(ic.Card.Value, ic.Card.State, len(ic.Code.String())) // print ic.Code on the card
+	}
+
+	sold, err := cards.Activate(ctx, batch.Cards[0].Card.ID, "activate-at-till-7")
+	fmt.Println(sold.State, err)
+	// Output:
+	// 50.00 EUR pending 17
+	// 50.00 EUR pending 17
+	// 50.00 EUR pending 17
+	// active <nil>
+}
+
+func ExampleCard_Redeem() {
+	now := time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC)
+	card := giftcard.Card{ID: "card_1", Suffix: "H567", Value: giftkit.MustParseMoney("25", giftkit.EUR), State: giftcard.StateActive}
+
+	redeemed, credit, err := card.Redeem("alice", now)
+	fmt.Println(redeemed.State, credit.Amount, err)
+
+	_, _, err = redeemed.Redeem("bob", now)
+	fmt.Println(err)
+	// Output:
+	// redeemed 25.00 EUR <nil>
+	// giftcard: redeem card_1 (****-******-*H567): card already redeemed by another account
+}

@@ -1,0 +1,69 @@
+package wallet_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/memstore"
+	"github.com/giftkit/giftkit/wallet"
+)
+
+// Issue a card, then redeem its code as a shopper would type it.
+func ExampleService_Redeem() {
+	ctx := context.Background()
+	store := memstore.New()
+	hasher, _ := giftcard.NewHasher([]byte("a secret of at least 32 bytes!!!"))
+	now := func() time.Time { return time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC) }
+	cards, _ := giftcard.NewService(store, giftcard.Config{Hasher: hasher, Now: now})
+	accounts, _ := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: now})
+
+	issued, err := cards.Issue(ctx, giftcard.IssueRequest{Value: giftkit.MustParseMoney("25.00", giftkit.EUR)}, "issue-1")
+	if err != nil {
+		panic(err)
+	}
+	code := issued.Cards[0].Code // printed on the card; shown once
+
+	got, err := accounts.Redeem(ctx, "alice", code.String(), "redeem-1")
+	fmt.Println(got.Amount, got.Balance.Available, err)
+
+	_, err = accounts.Redeem(ctx, "alice", code.String(), "redeem-2")
+	fmt.Println(errors.Is(err, giftcard.ErrAlreadyRedeemed))
+	// Output:
+	// 25.00 EUR 25.00 EUR <nil>
+	// true
+}
+
+func ExampleService_History() {
+	ctx := context.Background()
+	store := memstore.New()
+	hasher, _ := giftcard.NewHasher([]byte("a secret of at least 32 bytes!!!"))
+	now := func() time.Time { return time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC) }
+	accounts, _ := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: now})
+
+	_, _ = accounts.Refund(ctx, "alice", giftkit.MustParseMoney("30.00", giftkit.EUR), "order-7", "refund-1")
+	_, _ = accounts.Debit(ctx, "alice", giftkit.MustParseMoney("12.50", giftkit.EUR), "order-8", "debit-1")
+
+	page, _ := accounts.History(ctx, "alice", giftkit.EUR, 0, 10)
+	for _, e := range page.Entries {
+		fmt.Printf("%d %-8s %10s  balance %s\n", e.Seq, e.Kind, e.Amount, e.BalanceAfter)
+	}
+	// Output:
+	// 1 refund    30.00 EUR  balance 30.00 EUR
+	// 2 hold       0.00 EUR  balance 30.00 EUR
+	// 3 capture  -12.50 EUR  balance 17.50 EUR
+}
+
+func ExampleAccount_PlaceHold() {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	a := wallet.NewAccount("alice", giftkit.EUR)
+	a, _, _ = a.Credit(wallet.EntryCredit, "card_1", giftkit.MustParseMoney("20", giftkit.EUR), time.Time{}, "card_1", "k1", t0)
+
+	_, _, err := a.PlaceHold("hold_1", giftkit.MustParseMoney("25", giftkit.EUR), "order-1", time.Time{}, "k2", t0)
+	fmt.Println(err)
+	// Output:
+	// wallet: hold for alice of 25.00 EUR: insufficient funds (20.00 EUR available)
+}
