@@ -142,7 +142,8 @@ var (
 	ErrAlreadyRedeemed = errors.New("card already redeemed")
 	// ErrExpired: the card's expiry has passed.
 	ErrExpired = errors.New("card expired")
-	// ErrCurrencyMismatch: the card's currency is not the one required.
+	// ErrCurrencyMismatch: the card's currency is not one the wallet holds
+	// (see wallet.Config.Currencies).
 	ErrCurrencyMismatch = errors.New("card currency mismatch")
 	// ErrInvalidTransition: the card's state does not allow the operation,
 	// such as activating a redeemed card.

@@ -43,6 +43,10 @@ type Config struct {
 	// Limiter counts failed redemption attempts; nil means
 	// NewMemoryLimiter(0, 0, 0).
 	Limiter Limiter
+	// Currencies, if not empty, are the only currencies accounts may hold:
+	// redeeming a card in another fails with giftcard.ErrCurrencyMismatch
+	// and leaves the card active.
+	Currencies []giftkit.Currency
 }
 
 // A Service runs the wallet's use cases: redeeming codes into accounts,
@@ -101,9 +105,10 @@ var replayable = idem.Errors{idem.KindOf[Error]("wallet"), idem.KindOf[giftcard.
 //     up, and the attempt does not count against the limiter);
 //   - [ErrTooManyAttempts] when the limiter has locked owner out;
 //   - giftcard.ErrNotRedeemable for a code that is unknown, pending, blocked
-//     or voided, alike, giftcard.ErrAlreadyRedeemed (with SameAccount), or
-//     giftcard.ErrExpired, each in a *giftcard.Error; each counts as a failed
-//     attempt, except a repeat by the account that redeemed the card;
+//     or voided, alike, giftcard.ErrAlreadyRedeemed (with SameAccount),
+//     giftcard.ErrExpired, or giftcard.ErrCurrencyMismatch (a currency
+//     outside Config.Currencies), each in a *giftcard.Error; each counts as a
+//     failed attempt, except a repeat by the account that redeemed the card;
 //   - [ErrInvalidOwner], giftkit.ErrKeyRequired, giftkit.ErrIdempotencyConflict;
 //   - the store's error, after which the call may be retried with the same key.
 func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed, error) {
@@ -127,6 +132,10 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 		}
 		if !found {
 			return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: parsed.Masked(), Err: giftcard.ErrNotRedeemable}
+		}
+		if !s.accepts(card.Value.Currency()) {
+			return Redeemed{}, &giftcard.Error{Op: "redeem", CardID: card.ID, Masked: card.Masked(), Err: giftcard.ErrCurrencyMismatch,
+				Detail: "this wallet does not hold " + card.Value.Currency().Code()}
 		}
 		card, red, err := card.Redeem(owner, now)
 		if err != nil {
@@ -161,6 +170,18 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 	out := res.Value
 	out.Replayed = res.Replayed
 	return out, nil
+}
+
+func (s *Service) accepts(c giftkit.Currency) bool {
+	if len(s.cfg.Currencies) == 0 {
+		return true
+	}
+	for _, ok := range s.cfg.Currencies {
+		if ok == c {
+			return true
+		}
+	}
+	return false
 }
 
 // hideCard makes the refusal of a pending, blocked or voided card look

@@ -357,3 +357,25 @@ func TestBalanceOverflow(t *testing.T) {
 		t.Errorf("the failed refund changed the account: %+v", after)
 	}
 }
+
+func TestCurrencyRestriction(t *testing.T) {
+	store := memstore.New()
+	env := storetest.NewEnv(t, store, 6)
+	hasher, _ := giftcard.NewHasher(storetest.TestHashKey)
+	eurOnly, err := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: env.Clock.Now, Currencies: []giftkit.Currency{eur}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	card, code := env.Issue(t, giftkit.MustParseMoney("10", giftkit.USD), "usd")
+	if _, err := eurOnly.Redeem(ctx, "alice", code.String(), "r1"); !errors.Is(err, giftcard.ErrCurrencyMismatch) {
+		t.Fatalf("redeeming USD into an EUR-only wallet: %v; want ErrCurrencyMismatch", err)
+	}
+	if c, _ := env.Cards.Card(ctx, card.ID); c.State != giftcard.StateActive {
+		t.Errorf("refused card is %v; want still active", c.State)
+	}
+	_, eurCode := env.Issue(t, eurs("10"), "eur")
+	if _, err := eurOnly.Redeem(ctx, "alice", eurCode.String(), "r2"); err != nil {
+		t.Errorf("redeeming EUR: %v", err)
+	}
+}
