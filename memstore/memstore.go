@@ -15,9 +15,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/wallet"
 )
@@ -45,6 +47,7 @@ type state struct {
 	accounts map[accountKey]wallet.Account
 	journals map[accountKey][]wallet.Entry // entry i has Seq i+1
 	idem     map[idemKey]giftkit.IdempotencyRecord
+	payments map[string]checkout.Payment
 }
 
 // Store is the in-memory store.
@@ -55,7 +58,7 @@ type Store struct {
 
 var (
 	_ giftkit.Store[*Tx] = (*Store)(nil)
-	_ wallet.Tx          = (*Tx)(nil)
+	_ checkout.Tx        = (*Tx)(nil)
 )
 
 // New returns an empty Store.
@@ -66,6 +69,7 @@ func New() *Store {
 		accounts: make(map[accountKey]wallet.Account),
 		journals: make(map[accountKey][]wallet.Entry),
 		idem:     make(map[idemKey]giftkit.IdempotencyRecord),
+		payments: make(map[string]checkout.Payment),
 	}}
 }
 
@@ -88,8 +92,8 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	return nil
 }
 
-// Tx is a unit of work on a [Store]. It implements giftcard.Tx and
-// wallet.Tx. Reads see the unit's own writes.
+// Tx is a unit of work on a [Store]. It implements giftcard.Tx, wallet.Tx
+// and checkout.Tx. Reads see the unit's own writes.
 type Tx struct {
 	s    *Store
 	done bool
@@ -99,6 +103,7 @@ type Tx struct {
 	accounts map[accountKey]wallet.Account
 	appended map[accountKey][]wallet.Entry
 	idem     map[idemKey]giftkit.IdempotencyRecord
+	payments map[string]checkout.Payment
 }
 
 func (tx *Tx) commit() {
@@ -118,6 +123,9 @@ func (tx *Tx) commit() {
 	}
 	for k, r := range tx.idem {
 		s.idem[k] = r
+	}
+	for id, p := range tx.payments {
+		s.payments[id] = p
 	}
 }
 
@@ -272,4 +280,58 @@ func (tx *Tx) PutIdempotency(r giftkit.IdempotencyRecord) error {
 	r.Outcome = append([]byte(nil), r.Outcome...)
 	tx.idem[idemKey{r.Scope, r.Key}] = r
 	return nil
+}
+
+// Payment implements checkout.Tx.
+func (tx *Tx) Payment(id string) (checkout.Payment, bool, error) {
+	if err := tx.usable(); err != nil {
+		return checkout.Payment{}, false, err
+	}
+	p, ok := tx.payments[id]
+	if !ok {
+		p, ok = tx.s.payments[id]
+	}
+	return p.Clone(), ok, nil
+}
+
+// PutPayment implements checkout.Tx.
+func (tx *Tx) PutPayment(p checkout.Payment) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if tx.payments == nil {
+		tx.payments = make(map[string]checkout.Payment)
+	}
+	tx.payments[p.ID] = p.Clone()
+	return nil
+}
+
+// OpenPayments implements checkout.Tx. It scans every payment: memstore
+// is for data that fits in memory.
+func (tx *Tx) OpenPayments(afterID string, limit int) ([]checkout.Payment, error) {
+	if err := tx.usable(); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for id := range tx.s.payments {
+		if _, shadowed := tx.payments[id]; !shadowed && id > afterID {
+			ids = append(ids, id)
+		}
+	}
+	for id := range tx.payments {
+		if id > afterID {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	var out []checkout.Payment
+	for _, id := range ids {
+		if len(out) == limit {
+			break
+		}
+		if p, _, _ := tx.Payment(id); p.NeedsWork() {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }

@@ -1,0 +1,330 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/wallet"
+)
+
+// The saga. Each payment moves through its states one recorded step at a
+// time. A step that needs the processor calls it outside any unit of work,
+// then records the answer in a unit of work that first checks the payment is
+// still in the state the step started from: if a concurrent caller got there
+// first, the step records nothing and the loop carries on from the state it
+// finds. Processor calls carry keys derived from the payment, so repeating a
+// step repeats the call exactly, and the processor acts once.
+
+// processorKey is the idempotency key of one processor call of p.
+func processorKey(p Payment, call string) string { return "giftkit/" + p.ID + "/" + call }
+
+// maxSteps bounds the loop: a payment reaches a waiting or final state in at
+// most a handful of steps (pending, authorized, capturing, captured, plus
+// refunds), so more means a bug, not progress.
+const maxSteps = 64
+
+// drive advances p until it waits for its caller (authorized, to be captured
+// later) or for nothing (final, no refund outstanding), or until a processor
+// call fails without an answer.
+func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, error) {
+	for range maxSteps {
+		now := s.cfg.Now()
+		var (
+			err  error
+			perr error // the processor's
+		)
+		switch {
+		case p.State == StatePending && !now.Before(p.ExpiresAt):
+			p, err = s.step(ctx, p, StatePending, func(tx Tx, p *Payment, now time.Time) error {
+				p.State, p.UnwindTo, p.Failure = StateUnwinding, StateExpired, "not authorised before the hold lapsed"
+				return s.releaseHold(tx, p, "", now)
+			})
+
+		case p.State == StatePending && !p.Card.Planned.IsPositive():
+			p, err = s.step(ctx, p, StatePending, func(_ Tx, p *Payment, _ time.Time) error {
+				p.State, p.AuthUnknown = StateAuthorized, false
+				return nil
+			})
+
+		case p.State == StatePending:
+			var authID string
+			authID, perr = s.proc.Authorize(ctx, p.Instrument, p.Card.Planned, processorKey(p, "authorize"))
+			if perr != nil && !errors.Is(perr, ErrDeclined) {
+				return p, unavailable(op, p, perr)
+			}
+			p, err = s.step(ctx, p, StatePending, func(tx Tx, p *Payment, now time.Time) error {
+				p.AuthUnknown = false
+				if perr != nil { // declined: nothing was authorised
+					p.State, p.Failure, p.FailedWith = StateFailed, declineReason(perr), "declined"
+					return s.releaseHold(tx, p, p.PayKey, now)
+				}
+				p.State, p.AuthID, p.Card.Authorized = StateAuthorized, authID, p.Card.Planned
+				return nil
+			})
+
+		case p.State == StateAuthorized && !now.Before(p.ExpiresAt):
+			p, err = s.step(ctx, p, StateAuthorized, func(tx Tx, p *Payment, now time.Time) error {
+				p.State, p.UnwindTo, p.Failure = StateUnwinding, StateExpired, "not captured before the hold lapsed"
+				return s.releaseHold(tx, p, "", now)
+			})
+
+		case p.State == StateAuthorized && p.CaptureWant.IsValid():
+			p, err = s.step(ctx, p, StateAuthorized, s.captureBalance)
+
+		case p.State == StateAuthorized:
+			return p, nil // waiting for Capture or Cancel
+
+		case p.State == StateCapturing:
+			cardPart, _ := p.CaptureWant.Sub(p.Balance.Captured)
+			if cardPart.IsPositive() {
+				perr = s.proc.Capture(ctx, p.AuthID, cardPart, processorKey(p, "capture"))
+			} else { // the balance covered the capture: the authorisation is not needed
+				perr = s.proc.Void(ctx, p.AuthID, processorKey(p, "void"))
+			}
+			if perr != nil && !errors.Is(perr, ErrDeclined) {
+				return p, unavailable(op, p, perr)
+			}
+			p, err = s.step(ctx, p, StateCapturing, func(tx Tx, p *Payment, now time.Time) error {
+				if perr == nil {
+					p.State = StateCaptured
+					if cardPart.IsPositive() {
+						p.Card.Captured = cardPart
+					}
+					return nil
+				}
+				// The card capture was refused: give the balance part back and
+				// unwind, so the shopper is charged nothing.
+				p.State, p.UnwindTo, p.Failure, p.FailedWith = StateUnwinding, StateFailed, declineReason(perr), "declined"
+				return s.creditBalance(tx, p, p.Balance.Captured, "compensation", now)
+			})
+
+		case p.State == StateUnwinding && p.AuthUnknown:
+			// An authorisation may exist that was never recorded: repeating the
+			// call with its key returns it, or its decline.
+			var authID string
+			authID, perr = s.proc.Authorize(ctx, p.Instrument, p.Card.Planned, processorKey(p, "authorize"))
+			if perr != nil && !errors.Is(perr, ErrDeclined) {
+				return p, unavailable(op, p, perr)
+			}
+			p, err = s.step(ctx, p, StateUnwinding, func(_ Tx, p *Payment, _ time.Time) error {
+				p.AuthUnknown = false
+				if perr == nil {
+					p.AuthID, p.Card.Authorized = authID, p.Card.Planned
+				}
+				return nil
+			})
+
+		case p.State == StateUnwinding:
+			if p.AuthID != "" {
+				perr = s.proc.Void(ctx, p.AuthID, processorKey(p, "void"))
+				if perr != nil && !errors.Is(perr, ErrDeclined) {
+					return p, unavailable(op, p, perr)
+				}
+			}
+			p, err = s.step(ctx, p, StateUnwinding, func(_ Tx, p *Payment, _ time.Time) error {
+				p.State = p.UnwindTo
+				return nil
+			})
+
+		case p.State == StateCaptured && p.hasPendingRefund():
+			r := p.pendingRefund()
+			perr = s.proc.Refund(ctx, p.AuthID, r.Card, processorKey(p, "refund/"+r.Key))
+			if perr != nil && !errors.Is(perr, ErrDeclined) {
+				return p, unavailable(op, p, perr)
+			}
+			p, err = s.step(ctx, p, StateCaptured, func(tx Tx, p *Payment, now time.Time) error {
+				i := p.refundIndex(r.Key)
+				if p.Refunds[i].Done {
+					return nil
+				}
+				if perr != nil {
+					// The card refund was refused: the refund fails whole.
+					p.Refunds[i].Done, p.Refunds[i].Failed = true, declineReason(perr)
+					return nil
+				}
+				p.Card.Refunded, _ = p.Card.Refunded.Add(r.Card)
+				return s.settleRefund(tx, p, i, now)
+			})
+
+		default:
+			return p, outcome(op, p)
+		}
+		if err != nil {
+			return p, err
+		}
+	}
+	return p, &Error{Op: op, PaymentID: p.ID, State: p.State, Err: ErrInvalidState, Detail: "saga did not settle"}
+}
+
+// step runs fn on the stored payment in one unit of work if the payment is
+// still in state from, and returns the payment as stored afterwards.
+func (s *Service) step(ctx context.Context, p Payment, from State, fn func(Tx, *Payment, time.Time) error) (Payment, error) {
+	var out Payment
+	err := s.store.Update(ctx, func(tx Tx) error {
+		cur, found, err := tx.Payment(p.ID)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return &Error{Op: "step", PaymentID: p.ID, Err: ErrPaymentNotFound}
+		}
+		out = cur
+		if cur.State != from {
+			return nil // a concurrent caller took this step
+		}
+		now := s.cfg.Now()
+		if err := fn(tx, &out, now); err != nil {
+			return err
+		}
+		out.UpdatedAt = now
+		return tx.PutPayment(out)
+	})
+	return out, err
+}
+
+// captureBalance is the capture step: the balance part of the capture is
+// taken from the hold (the rest of the hold released), and the card part
+// is left to the processor. Capturing the balance first, in the same unit of
+// work that records the decision, means the hold can no longer lapse under a
+// capture in progress.
+func (s *Service) captureBalance(tx Tx, p *Payment, now time.Time) error {
+	key := p.CaptureKey
+	if key == "" {
+		key = p.PayKey
+	}
+	fromBalance, _ := p.CaptureWant.Min(p.Balance.Authorized)
+	if p.Balance.Authorized.IsPositive() {
+		acct, entries, err := wallet.LoadAccount(tx, p.Owner, p.Total.Currency(), now)
+		if err != nil {
+			return err
+		}
+		var more []wallet.Entry
+		if fromBalance.IsPositive() {
+			acct, more, err = acct.Capture(p.HoldID, fromBalance, key, now)
+		} else {
+			var e wallet.Entry
+			acct, e, err = acct.Release(p.HoldID, key, now)
+			more = []wallet.Entry{e}
+		}
+		if err != nil {
+			return err
+		}
+		if err := wallet.SaveAccount(tx, acct, append(entries, more...)); err != nil {
+			return err
+		}
+	}
+	p.Balance.Captured = fromBalance
+	if p.AuthID == "" {
+		p.State = StateCaptured
+	} else {
+		p.State = StateCapturing
+	}
+	return nil
+}
+
+// releaseHold releases the balance hold of an uncaptured payment. A hold the
+// wallet already released (it lapsed and the account was swept) is fine.
+func (s *Service) releaseHold(tx Tx, p *Payment, key string, now time.Time) error {
+	if p.HoldID == "" || !p.Balance.Authorized.IsPositive() {
+		return nil
+	}
+	acct, entries, err := wallet.LoadAccount(tx, p.Owner, p.Total.Currency(), now)
+	if err != nil {
+		return err
+	}
+	if _, held := acct.Hold(p.HoldID); held {
+		var e wallet.Entry
+		if acct, e, err = acct.Release(p.HoldID, key, now); err != nil {
+			return err
+		}
+		entries = append(entries, e)
+	}
+	return wallet.SaveAccount(tx, acct, entries)
+}
+
+// creditBalance returns amount to the payment's owner as a refund entry.
+func (s *Service) creditBalance(tx Tx, p *Payment, amount giftkit.Money, why string, now time.Time) error {
+	if !amount.IsPositive() {
+		return nil
+	}
+	acct, entries, err := wallet.LoadAccount(tx, p.Owner, amount.Currency(), now)
+	if err != nil {
+		return err
+	}
+	acct, e, err := acct.Credit(wallet.EntryRefund, p.ID, amount, time.Time{}, p.ID, why, now)
+	if err != nil {
+		return err
+	}
+	p.Balance.Refunded, _ = p.Balance.Refunded.Add(amount)
+	return wallet.SaveAccount(tx, acct, append(entries, e))
+}
+
+// settleRefund credits the balance part of refund i and marks it done.
+func (s *Service) settleRefund(tx Tx, p *Payment, i int, now time.Time) error {
+	r := &p.Refunds[i]
+	if err := s.creditBalance(tx, p, r.Balance, r.Key, now); err != nil {
+		return err
+	}
+	r.Done = true
+	return nil
+}
+
+// settleBalanceRefunds settles, in the unit of work that records them, the
+// refunds that need no processor call.
+func (s *Service) settleBalanceRefunds(tx Tx, p *Payment, now time.Time) error {
+	for i, r := range p.Refunds {
+		if !r.Done && !r.Card.IsPositive() {
+			if err := s.settleRefund(tx, p, i, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p Payment) pendingRefund() Refund {
+	for _, r := range p.Refunds {
+		if !r.Done {
+			return r
+		}
+	}
+	return Refund{}
+}
+
+func (p Payment) refundIndex(key string) int {
+	for i, r := range p.Refunds {
+		if r.Key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+func declineReason(err error) string {
+	var d *DeclineError
+	if errors.As(err, &d) {
+		return d.Reason
+	}
+	return "declined"
+}
+
+func unavailable(op string, p Payment, cause error) error {
+	return &Error{Op: op, PaymentID: p.ID, State: p.State, Err: ErrProcessorUnavailable, Cause: cause}
+}
+
+// outcome is the error, if any, that a call reports for a payment that has
+// settled: a declined or expired payment fails the call that paid or
+// captured it, and every retry of that call.
+func outcome(op string, p Payment) error {
+	switch {
+	case op != "pay" && op != "capture":
+		return nil
+	case p.State == StateFailed && p.FailedWith == "declined":
+		return &Error{Op: op, PaymentID: p.ID, Amount: p.Card.Planned, Detail: p.Failure, Err: ErrDeclined}
+	case p.State == StateExpired:
+		return &Error{Op: op, PaymentID: p.ID, Err: ErrExpired}
+	}
+	return nil
+}
