@@ -15,6 +15,8 @@
 //     the rules of single-use redemption.
 //   - [github.com/giftkit/giftkit/wallet]: account balances: redemption into
 //     them, holds, captures, refunds, expiry and the journal.
+//   - [github.com/giftkit/giftkit/checkout]: split-tender payment, balance
+//     first and the bank card for the rest, as a recoverable saga.
 //   - [github.com/giftkit/giftkit/memstore]: the embedded store;
 //     [github.com/giftkit/giftkit/storetest]: the suite every store passes.
 //

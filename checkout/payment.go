@@ -153,7 +153,8 @@ type Payment struct {
 	CaptureWant giftkit.Money `json:"capture_want,omitzero"`  // the total to capture, once capture is asked for
 	Refunds     []Refund      `json:"refunds,omitempty"`      // in order
 	Failure     string        `json:"failure,omitempty"`      // why the payment failed or was unwound
-	FailedWith  string        `json:"failed_with,omitempty"`  // the error code of a failure, for replays
+	FailedWith  string        `json:"failed_with,omitempty"`  // "declined" or "expired": why the payment ended unpaid
+	FailedAt    State         `json:"failed_at,omitempty"`    // the state it failed from: which call's outcome the failure is
 	PayKey      string        `json:"pay_key"`                // the key of the Pay call
 	Fingerprint string        `json:"fingerprint"`            // of the Pay request
 	CaptureKey  string        `json:"capture_key,omitempty"`  // the key of the Capture call

@@ -39,6 +39,7 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 		case p.State == StatePending && !now.Before(p.ExpiresAt):
 			p, err = s.step(ctx, p, StatePending, func(tx Tx, p *Payment, now time.Time) error {
 				p.State, p.UnwindTo, p.Failure = StateUnwinding, StateExpired, "not authorised before the hold lapsed"
+				p.FailedWith, p.FailedAt = "expired", StatePending
 				return s.releaseHold(tx, p, "", now)
 			})
 
@@ -57,7 +58,7 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 			p, err = s.step(ctx, p, StatePending, func(tx Tx, p *Payment, now time.Time) error {
 				p.AuthUnknown = false
 				if perr != nil { // declined: nothing was authorised
-					p.State, p.Failure, p.FailedWith = StateFailed, declineReason(perr), "declined"
+					p.State, p.Failure, p.FailedWith, p.FailedAt = StateFailed, declineReason(perr), "declined", StatePending
 					return s.releaseHold(tx, p, p.PayKey, now)
 				}
 				p.State, p.AuthID, p.Card.Authorized = StateAuthorized, authID, p.Card.Planned
@@ -67,6 +68,7 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 		case p.State == StateAuthorized && !now.Before(p.ExpiresAt):
 			p, err = s.step(ctx, p, StateAuthorized, func(tx Tx, p *Payment, now time.Time) error {
 				p.State, p.UnwindTo, p.Failure = StateUnwinding, StateExpired, "not captured before the hold lapsed"
+				p.FailedWith, p.FailedAt = "expired", StateAuthorized
 				return s.releaseHold(tx, p, "", now)
 			})
 
@@ -96,7 +98,8 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 				}
 				// The card capture was refused: give the balance part back and
 				// unwind, so the shopper is charged nothing.
-				p.State, p.UnwindTo, p.Failure, p.FailedWith = StateUnwinding, StateFailed, declineReason(perr), "declined"
+				p.State, p.UnwindTo, p.Failure = StateUnwinding, StateFailed, declineReason(perr)
+				p.FailedWith, p.FailedAt = "declined", StateCapturing
 				return s.creditBalance(tx, p, p.Balance.Captured, "compensation", now)
 			})
 
@@ -315,16 +318,20 @@ func unavailable(op string, p Payment, cause error) error {
 }
 
 // outcome is the error, if any, that a call reports for a payment that has
-// settled: a declined or expired payment fails the call that paid or
-// captured it, and every retry of that call.
+// settled. A failure is the outcome of the call during which it happened:
+// Pay's if the payment failed before it was authorised (or at any step of a
+// CaptureNow payment), Capture's if it failed afterwards. A payment that
+// was paid and lapsed later does not make its Pay fail on retry.
 func outcome(op string, p Payment) error {
-	switch {
-	case op != "pay" && op != "capture":
+	if p.FailedWith == "" {
 		return nil
-	case p.State == StateFailed && p.FailedWith == "declined":
-		return &Error{Op: op, PaymentID: p.ID, Amount: p.Card.Planned, Detail: p.Failure, Err: ErrDeclined}
-	case p.State == StateExpired:
+	}
+	inPay := p.FailedAt == StatePending || p.Mode == CaptureNow
+	if !(op == "pay" && inPay) && !(op == "capture" && !inPay) {
+		return nil
+	}
+	if p.FailedWith == "expired" {
 		return &Error{Op: op, PaymentID: p.ID, Err: ErrExpired}
 	}
-	return nil
+	return &Error{Op: op, PaymentID: p.ID, Amount: p.Card.Planned, Detail: p.Failure, Err: ErrDeclined}
 }

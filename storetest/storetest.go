@@ -27,6 +27,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/checkout"
+	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/wallet"
@@ -36,7 +38,7 @@ import (
 const Workers = 64
 
 // Run runs the conformance suite against stores made by newStore.
-func Run[T wallet.Tx](t *testing.T, newStore func(t *testing.T) giftkit.Store[T]) {
+func Run[T checkout.Tx](t *testing.T, newStore func(t *testing.T) giftkit.Store[T]) {
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, newStore(t)) })
 	t.Run("Copies", func(t *testing.T) { testCopies(t, newStore(t)) })
 	t.Run("Rollback", func(t *testing.T) { testRollback(t, newStore(t)) })
@@ -46,6 +48,8 @@ func Run[T wallet.Tx](t *testing.T, newStore func(t *testing.T) giftkit.Store[T]
 	t.Run("DebitRace", func(t *testing.T) { testDebitRace(t, newStore(t)) })
 	t.Run("ReplayRace", func(t *testing.T) { testReplayRace(t, newStore(t)) })
 	t.Run("HistoryPaging", func(t *testing.T) { testHistoryPaging(t, newStore(t)) })
+	t.Run("Payments", func(t *testing.T) { testPayments(t, newStore(t)) })
+	t.Run("CheckoutRace", func(t *testing.T) { testCheckoutRace(t, newStore(t)) })
 }
 
 var (
@@ -581,4 +585,131 @@ func testHistoryPaging[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 		}
 		after = page.Next
 	}
+}
+
+func samplePayment(id string, state checkout.State) checkout.Payment {
+	zero := money("0")
+	return checkout.Payment{
+		ID: id, Owner: "alice", Total: money("40.00"), Mode: checkout.CaptureLater, Instrument: "tok",
+		State:   state,
+		Balance: checkout.Tender{Planned: money("25.00"), Authorized: money("25.00"), Captured: zero, Refunded: zero},
+		Card:    checkout.Tender{Planned: money("15.00"), Authorized: money("15.00"), Captured: zero, Refunded: zero},
+		HoldID:  "pay/" + id, AuthID: "auth_1", CaptureWant: money("40.00"), PayKey: "k", Fingerprint: "f",
+		Refunds:   []checkout.Refund{{Key: "r1", Amount: money("1.00"), Balance: zero, Card: money("1.00"), Done: true, At: epoch}},
+		ExpiresAt: epoch.Add(time.Hour), CreatedAt: epoch, UpdatedAt: epoch,
+	}
+}
+
+func testPayments[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
+	ctx := context.Background()
+	in := []checkout.Payment{
+		samplePayment("p3", checkout.StateAuthorized),
+		samplePayment("p1", checkout.StateCaptured), // done: not open
+		samplePayment("p2", checkout.StatePending),
+		samplePayment("p4", checkout.StateCaptured),
+	}
+	in[3].Refunds = append(in[3].Refunds, checkout.Refund{Key: "r2", Amount: money("2.00"), Balance: money("0"), Card: money("2.00"), At: epoch})
+	err := s.Update(ctx, func(tx T) error {
+		for _, p := range in {
+			if err := tx.PutPayment(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in[0].Refunds[0].Key = "changed" // must not reach the store
+	_ = s.Update(ctx, func(tx T) error {
+		got, ok, err := tx.Payment("p3")
+		if err != nil || !ok {
+			t.Fatalf("Payment(p3) = %v, %v", ok, err)
+		}
+		if diff := cmp.Diff(samplePayment("p3", checkout.StateAuthorized), got, cmpOpts); diff != "" {
+			t.Errorf("Payment mismatch (-want +got):\n%s", diff)
+		}
+		if _, ok, _ := tx.Payment("nope"); ok {
+			t.Error("Payment(unknown) found")
+		}
+		open, err := tx.OpenPayments("", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, p := range open {
+			ids = append(ids, p.ID)
+		}
+		if diff := cmp.Diff([]string{"p2", "p3", "p4"}, ids); diff != "" {
+			t.Errorf("OpenPayments mismatch (-want +got):\n%s", diff)
+		}
+		page, _ := tx.OpenPayments("p2", 1)
+		if len(page) != 1 || page[0].ID != "p3" {
+			t.Errorf("OpenPayments(after p2, 1) = %v; want [p3]", page)
+		}
+		return nil
+	})
+	// A payment that settles leaves the open set.
+	_ = s.Update(ctx, func(tx T) error {
+		p, _, _ := tx.Payment("p2")
+		p.State = checkout.StateFailed
+		return tx.PutPayment(p)
+	})
+	_ = s.Update(ctx, func(tx T) error {
+		open, _ := tx.OpenPayments("", 10)
+		for _, p := range open {
+			if p.ID == "p2" {
+				t.Error("a failed payment is still open")
+			}
+		}
+		return nil
+	})
+}
+
+// testCheckoutRace pays many orders from one account at once: the balance
+// is never overdrawn, every payment's parts sum to its total, and the
+// balance pays exactly what it had.
+func testCheckoutRace[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
+	env := NewEnv(t, s, 5)
+	env.Fund(t, "alice", money("100.00"))
+	co, err := checkout.NewService(s, processortest.New(), checkout.Config{Now: env.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := co.Pay(context.Background(), checkout.PayRequest{
+				PaymentID: fmt.Sprint("order-", i), Owner: "alice", Total: giftkit.FromMinor(int64(500+i*11), eur), Instrument: "tok_visa",
+			}, fmt.Sprint("pay-", i))
+			if err != nil {
+				t.Errorf("Pay %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	b, err := env.Wallet.Balance(context.Background(), "alice", eur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Balance.IsNegative() || b.Available.IsNegative() || !b.Held.IsZero() {
+		t.Fatalf("after %d checkouts: %+v", Workers, b)
+	}
+	var fromBalance int64
+	for i := 0; i < Workers; i++ {
+		p, err := co.Payment(context.Background(), fmt.Sprint("order-", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum, _ := p.Balance.Captured.Add(p.Card.Captured); sum != p.Total || p.State != checkout.StateCaptured {
+			t.Errorf("payment %s: %v, balance %v + card %v != %v", p.ID, p.State, p.Balance.Captured, p.Card.Captured, p.Total)
+		}
+		fromBalance += p.Balance.Captured.Minor()
+	}
+	if fromBalance+b.Balance.Minor() != 10000 {
+		t.Errorf("the balance paid %d and kept %v of 100.00", fromBalance, b.Balance)
+	}
+	checkJournal(t, s, "alice", b.Balance)
 }

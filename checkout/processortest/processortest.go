@@ -98,6 +98,13 @@ func (p *Processor) Queue(op string, outcomes ...Outcome) {
 	p.script[op] = append(p.script[op], outcomes...)
 }
 
+// Clear drops every outcome queued and not yet used.
+func (p *Processor) Clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.script = map[string][]Outcome{}
+}
+
 // Calls returns how many calls of op reached the processor, repeats included.
 func (p *Processor) Calls(op string) int {
 	p.mu.Lock()

@@ -1,0 +1,65 @@
+package checkout_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/checkout"
+	"github.com/giftkit/giftkit/checkout/processortest"
+	"github.com/giftkit/giftkit/memstore"
+	"github.com/giftkit/giftkit/storetest"
+)
+
+// BenchmarkCheckout measures a whole payment of 2.00 EUR captured at once on
+// memstore with the fake processor. "balance" pays it from the balance (hold
+// and capture, in two units of work); "card" pays it by card (authorise and
+// capture through the processor, three units of work). "uncontended" gives
+// every goroutine its own account; "hot" puts them all on one.
+func BenchmarkCheckout(b *testing.B) {
+	for _, tc := range []struct {
+		name      string
+		hot, card bool
+	}{{"balance/uncontended", false, false}, {"balance/hot", true, false}, {"card/uncontended", false, true}, {"card/hot", true, true}} {
+		hot := tc.hot
+		b.Run(tc.name, func(b *testing.B) {
+			store := memstore.New()
+			env := storetest.NewEnv(b, store, 4)
+			co, err := checkout.NewService(store, processortest.New(), checkout.Config{Now: env.Clock.Now})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var worker, next atomic.Int64
+			fund := func(owner string) {
+				_, err := env.Wallet.Refund(context.Background(), owner, giftkit.FromMinor(int64(b.N)*100+100, eur), "fund", "fund-"+owner)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			fund("hot")
+			for i := 1; i <= 64; i++ {
+				fund(fmt.Sprint("shopper-", i))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				owner := fmt.Sprint("shopper-", worker.Add(1))
+				if hot {
+					owner = "hot"
+				}
+				for pb.Next() {
+					id := fmt.Sprint("order-", next.Add(1))
+					_, err := co.Pay(context.Background(), checkout.PayRequest{
+						PaymentID: id, Owner: owner, Total: eurs("2.00"), Instrument: "tok_visa", SkipBalance: tc.card,
+					}, id)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,46 @@
+// Package checkout pays orders with split tender: the shopper's gift card
+// balance first, their bank card for the rest.
+//
+// # Planning
+//
+// [Plan] is the pure rule: the balance pays min(available, total) unless the
+// shopper opts out, the card pays the rest, and the two parts sum to the
+// total exactly. A zero card part never calls the processor; a zero balance
+// part places no hold.
+//
+// # The saga
+//
+// [Service.Pay] runs each payment as a saga of recorded steps: hold the
+// balance part on the account (the hold expires), authorise the card part,
+// and capture both, now ([CaptureNow]) or at shipment ([CaptureLater] and
+// [Service.Capture], which may capture less and releases the rest). If the
+// card is declined, or the payment is cancelled or not captured in time, the
+// hold is released and the authorisation voided: the shopper is charged
+// nothing. Captured payments take refunds ([Service.Refund]), several if need
+// be, never more than captured per tender, split between tenders by a
+// [RefundPolicy] exact to the cent.
+//
+// Every step is recorded before the next runs, and every [Processor] call
+// carries a key derived from the payment, so a call interrupted by a crash or
+// a processor outage is completed or unwound by calling it again with the
+// same key, by [Service.Resume], or by a periodic [Service.Sweep]; the
+// processor acts once. No unit of work stays open across a processor call.
+//
+// A call's outcome (success, or its typed error) is what its retries keep;
+// the [Payment] they return is the payment as it stands, which later calls
+// may have moved on (a payment authorised by Pay and cancelled since is
+// returned cancelled, and the retried Pay still succeeds).
+//
+// The services are safe for concurrent use; their zero values are not
+// usable. Package processortest has a deterministic fake [Processor] for
+// tests and examples.
+//
+// # Errors
+//
+// Failures are [*Error] values that unwrap to [ErrInvalidOrder],
+// [ErrCurrencyMismatch], [ErrInstrumentRequired], [ErrDeclined] (with the
+// processor's reason), [ErrProcessorUnavailable] (retry with the same key),
+// [ErrPaymentNotFound], [ErrInvalidState], [ErrExceedsAuthorized],
+// [ErrExceedsCaptured], [ErrExpired], or the shared giftkit and wallet errors,
+// and to the processor's or store's error that caused them.
+package checkout
