@@ -435,11 +435,13 @@ func testRedeemRace[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 	}
 }
 
-func testDebitRace[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
+func testDebitRace[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 	env := NewEnv(t, s, 2)
 	env.Fund(t, "alice", money("100.00"))
 	var wg sync.WaitGroup
 	var spent atomic.Int64
+	var mu sync.Mutex
+	smallestRefused := int64(1 << 62)
 	for i := 0; i < Workers; i++ {
 		wg.Add(1)
 		go func() {
@@ -449,7 +451,11 @@ func testDebitRace[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 			switch {
 			case err == nil:
 				spent.Add(amount.Minor())
-			case !errors.Is(err, wallet.ErrInsufficientFunds):
+			case errors.Is(err, wallet.ErrInsufficientFunds):
+				mu.Lock()
+				smallestRefused = min(smallestRefused, amount.Minor())
+				mu.Unlock()
+			default:
 				t.Errorf("debit %d: %v", i, err)
 			}
 		}()
@@ -465,8 +471,10 @@ func testDebitRace[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 	if got := 10000 - spent.Load(); b.Balance.Minor() != got {
 		t.Errorf("balance %v; want 100.00 − successful debits = %v", b.Balance, giftkit.FromMinor(got, eur))
 	}
-	if b.Available.Minor() >= 300 {
-		t.Errorf("%v left although a 3.00 debit was refused", b.Available)
+	// The balance only falls during the race, so a debit refused for want
+	// of funds proves that less than its amount is left.
+	if b.Available.Minor() >= smallestRefused {
+		t.Errorf("%v left although a debit of %v was refused", b.Available, giftkit.FromMinor(smallestRefused, eur))
 	}
 	checkJournal(t, s, "alice", b.Balance)
 }
