@@ -24,6 +24,30 @@
 // as an argument, and services that run each use case in one unit of work
 // on a [Store]. Every state-changing call carries an idempotency key.
 //
+// # The whole flow
+//
+//	store := memstore.New()                               // or a PostgreSQL store
+//	hasher, _ := giftcard.NewHasher(secret)               // 32+ bytes, outside the database
+//	cards, _ := giftcard.NewService(store, giftcard.Config{Hasher: hasher, Now: time.Now})
+//	accounts, _ := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: time.Now})
+//	shop, _ := checkout.NewService(store, processor, checkout.Config{Now: time.Now})
+//
+//	// A card is issued; its code is printed and never stored.
+//	batch, _ := cards.Issue(ctx, giftcard.IssueRequest{Value: giftkit.MustParseMoney("50", giftkit.EUR)}, "issue-1")
+//
+//	// The shopper types the code however they like; the value is credited once.
+//	_, err := accounts.Redeem(ctx, "ana", " gnn8 1bykms 00d7r ", "redeem-1")
+//
+//	// At checkout the balance pays first and the bank card the rest.
+//	p, err := shop.Pay(ctx, checkout.PayRequest{PaymentID: "A-1002", Owner: "ana",
+//		Total: giftkit.MustParseMoney("80", giftkit.EUR), Instrument: cardToken}, "pay-A-1002")
+//	// p.Balance.Captured = 50.00 EUR, p.Card.Captured = 30.00 EUR
+//
+//	page, _ := accounts.History(ctx, "ana", giftkit.EUR, 0, 50) // the statement
+//
+// examples/journey runs this flow step by step; examples/httpserver serves
+// it over HTTP.
+//
 // # Money
 //
 // A [Money] is an int64 count of a currency's minor units. Constructors

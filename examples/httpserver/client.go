@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// call sends one JSON request and decodes the JSON answer into out.
+func call(method, url, token, key string, body, out any) (int, error) {
+	var payload io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		payload = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, url, payload)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: decode %d response: %w", method, url, resp.StatusCode, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// smokeSession is the scripted session of -smoke: the admin issues a card,
+// alice redeems it, checks her balance and pays an order larger than it.
+func smokeSession(w io.Writer, base, admin, alice string) error {
+	eur := func(amount string) map[string]string { return map[string]string{"amount": amount, "currency": "EUR"} }
+	var issued struct {
+		Cards []struct{ Code string } `json:"cards"`
+	}
+	if status, err := call("POST", base+"/cards", admin, "issue-1", map[string]any{"value": eur("25.00")}, &issued); err != nil || status != http.StatusCreated {
+		return fmt.Errorf("issue: %d %v", status, err)
+	}
+	fmt.Fprintln(w, "POST /cards -> 201: one card of 25.00 EUR")
+
+	var problem map[string]any
+	status, err := call("POST", base+"/accounts/alice/redeem", alice, "redeem-1", map[string]string{"code": issued.Cards[0].Code}, &problem)
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("redeem: %d %v %v", status, err, problem)
+	}
+	fmt.Fprintln(w, "POST /accounts/alice/redeem -> 200")
+
+	var balance struct{ Available struct{ Amount string } }
+	if status, err := call("GET", base+"/accounts/alice/balance?currency=EUR", alice, "", nil, &balance); err != nil || status != http.StatusOK {
+		return fmt.Errorf("balance: %d %v", status, err)
+	}
+	fmt.Fprintf(w, "GET /accounts/alice/balance -> 200: %s EUR available\n", balance.Available.Amount)
+
+	var payment struct {
+		State   string
+		Balance struct{ Captured struct{ Amount string } }
+		Card    struct{ Captured struct{ Amount string } }
+	}
+	status, err = call("POST", base+"/orders/order-1/pay", alice, "pay-1", map[string]any{"total": eur("40.00"), "instrument": "tok_visa"}, &payment)
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("pay: %d %v", status, err)
+	}
+	fmt.Fprintf(w, "POST /orders/order-1/pay -> 200: %s, %s from the balance, %s by card\n",
+		payment.State, payment.Balance.Captured.Amount, payment.Card.Captured.Amount)
+
+	status, err = call("GET", base+"/accounts/bob/balance", alice, "", nil, &problem)
+	if err != nil || status != http.StatusForbidden {
+		return fmt.Errorf("alice reading bob's balance: %d %v", status, err)
+	}
+	fmt.Fprintln(w, "GET /accounts/bob/balance as alice -> 403")
+	return nil
+}

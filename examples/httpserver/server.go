@@ -1,0 +1,490 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/checkout"
+	"github.com/giftkit/giftkit/codefmt"
+	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/wallet"
+)
+
+// maxBody is the largest request body accepted; every request here is small.
+const maxBody = 16 << 10
+
+// principal is who a bearer token stands for.
+type principal struct {
+	name  string
+	admin bool
+}
+
+// server holds the services and the token table. Its handlers are safe for
+// concurrent use, as the services are.
+type server struct {
+	cards    *giftcard.Service
+	wallet   *wallet.Service
+	checkout *checkout.Service
+	tokens   map[string]principal
+	log      *slog.Logger
+}
+
+// parseTokens reads "token=name,token=name"; the name "admin" is the admin.
+func parseTokens(spec string) (map[string]principal, error) {
+	tokens := map[string]principal{}
+	for _, pair := range strings.Split(spec, ",") {
+		token, name, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok || len(token) < 16 || name == "" {
+			return nil, fmt.Errorf("token entry %q: want token=name with a token of 16 or more characters", pair)
+		}
+		tokens[token] = principal{name: name, admin: name == "admin"}
+	}
+	return tokens, nil
+}
+
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /cards", s.admin(s.issueCards))
+	mux.HandleFunc("POST /accounts/{id}/redeem", s.owner(s.redeem))
+	mux.HandleFunc("GET /accounts/{id}/balance", s.reader(s.balance))
+	mux.HandleFunc("GET /accounts/{id}/history", s.reader(s.history))
+	mux.HandleFunc("POST /orders/{id}/pay", s.shopper(s.pay))
+	mux.HandleFunc("POST /orders/{id}/capture", s.admin(s.capture))
+	mux.HandleFunc("POST /orders/{id}/refund", s.admin(s.refund))
+	return mux
+}
+
+// handler is a route that returns a status and a JSON body, or an error that
+// becomes a problem response.
+type handler func(r *http.Request, who principal) (int, any, error)
+
+// authenticate finds the principal of the request's bearer token, comparing
+// in constant time against every token so that timing tells nothing.
+func (s *server) authenticate(r *http.Request) (principal, bool) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return principal{}, false
+	}
+	var found principal
+	ok = false
+	for t, p := range s.tokens {
+		if subtle.ConstantTimeCompare([]byte(t), []byte(token)) == 1 {
+			found, ok = p, true
+		}
+	}
+	return found, ok
+}
+
+// guard wraps a handler with authentication and an authorisation rule.
+func (s *server) guard(allow func(r *http.Request, who principal) bool, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		who, ok := s.authenticate(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="giftkit"`)
+			s.problem(w, r, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required", nil)
+			return
+		}
+		if !allow(r, who) {
+			s.problem(w, r, http.StatusForbidden, "forbidden", "this token may not act here", nil)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		status, body, err := h(r, who)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, status, body)
+	}
+}
+
+// admin: only the admin token.
+func (s *server) admin(h handler) http.HandlerFunc {
+	return s.guard(func(_ *http.Request, who principal) bool { return who.admin }, h)
+}
+
+// owner: only the shopper whose account {id} is.
+func (s *server) owner(h handler) http.HandlerFunc {
+	return s.guard(func(r *http.Request, who principal) bool { return !who.admin && who.name == r.PathValue("id") }, h)
+}
+
+// reader: the account's shopper, or the admin (customer support).
+func (s *server) reader(h handler) http.HandlerFunc {
+	return s.guard(func(r *http.Request, who principal) bool { return who.admin || who.name == r.PathValue("id") }, h)
+}
+
+// shopper: any shopper, acting on their own account.
+func (s *server) shopper(h handler) http.HandlerFunc {
+	return s.guard(func(_ *http.Request, who principal) bool { return !who.admin }, h)
+}
+
+// errBadRequest marks a malformed request: bad JSON, a missing header.
+var errBadRequest = errors.New("bad request")
+
+type requestError struct{ detail string }
+
+func (e *requestError) Error() string { return e.detail }
+func (e *requestError) Unwrap() error { return errBadRequest }
+
+func badRequest(format string, args ...any) error {
+	return &requestError{detail: fmt.Sprintf(format, args...)}
+}
+
+// decode reads a JSON body strictly: unknown fields and trailing data are
+// errors, and the body is limited to maxBody bytes.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return badRequest("request body: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("request body: more than one JSON value")
+	}
+	return nil
+}
+
+func idempotencyKey(r *http.Request) (string, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		return "", badRequest("the Idempotency-Key header is required")
+	}
+	return key, nil
+}
+
+func currencyParam(r *http.Request) (giftkit.Currency, error) {
+	code := r.URL.Query().Get("currency")
+	if code == "" {
+		code = "EUR"
+	}
+	c, err := giftkit.ParseCurrency(code)
+	if err != nil {
+		return c, badRequest("currency: %v", err)
+	}
+	return c, nil
+}
+
+// Requests and responses. The library's types carry fields a client has no
+// use for (keys, fingerprints), so the API has its own.
+
+type issueRequest struct {
+	Value     giftkit.Money `json:"value"`
+	Count     int           `json:"count"`
+	BatchID   string        `json:"batch_id"`
+	ExpiresAt time.Time     `json:"expires_at"`
+	Pending   bool          `json:"pending"`
+}
+
+type cardJSON struct {
+	ID        string        `json:"id"`
+	Code      string        `json:"code,omitempty"` // only in the issuance response, once
+	Value     giftkit.Money `json:"value"`
+	State     string        `json:"state"`
+	ExpiresAt *time.Time    `json:"expires_at,omitempty"`
+}
+
+func (s *server) issueCards(r *http.Request, _ principal) (int, any, error) {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req issueRequest
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	out, err := s.cards.Issue(r.Context(), giftcard.IssueRequest{
+		Value: req.Value, Count: req.Count, BatchID: req.BatchID, ExpiresAt: req.ExpiresAt, Pending: req.Pending,
+	}, key)
+	if err != nil {
+		return 0, nil, err
+	}
+	cards := make([]cardJSON, len(out.Cards))
+	for i, ic := range out.Cards {
+		cards[i] = cardJSON{ID: ic.Card.ID, Code: ic.Code.String(), Value: ic.Card.Value, State: ic.Card.State.String()}
+		if !ic.Card.ExpiresAt.IsZero() {
+			cards[i].ExpiresAt = &ic.Card.ExpiresAt
+		}
+	}
+	status := http.StatusCreated
+	if out.Replayed {
+		status = http.StatusOK // the codes are not stored, so a replay cannot show them
+	}
+	return status, map[string]any{"batch_id": out.BatchID, "cards": cards}, nil
+}
+
+type balanceJSON struct {
+	Balance   giftkit.Money `json:"balance"`
+	Held      giftkit.Money `json:"held"`
+	Available giftkit.Money `json:"available"`
+}
+
+func balanceOf(b wallet.Balance) balanceJSON {
+	return balanceJSON{Balance: b.Balance, Held: b.Held, Available: b.Available}
+}
+
+func (s *server) redeem(r *http.Request, who principal) (int, any, error) {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req struct {
+		Code string `json:"code"`
+	}
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	got, err := s.wallet.Redeem(r.Context(), who.name, req.Code, key)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"card_id": got.CardID, "amount": got.Amount, "balance": balanceOf(got.Balance)}, nil
+}
+
+func (s *server) balance(r *http.Request, _ principal) (int, any, error) {
+	c, err := currencyParam(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	b, err := s.wallet.Balance(r.Context(), r.PathValue("id"), c)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, balanceOf(b), nil
+}
+
+type entryJSON struct {
+	Seq          int64         `json:"seq"`
+	Kind         string        `json:"kind"`
+	Amount       giftkit.Money `json:"amount"`
+	Held         giftkit.Money `json:"held"`
+	BalanceAfter giftkit.Money `json:"balance_after"`
+	Reference    string        `json:"reference"`
+	At           time.Time     `json:"at"`
+}
+
+func (s *server) history(r *http.Request, _ principal) (int, any, error) {
+	c, err := currencyParam(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	q := r.URL.Query()
+	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	page, err := s.wallet.History(r.Context(), r.PathValue("id"), c, after, limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	entries := make([]entryJSON, len(page.Entries))
+	for i, e := range page.Entries {
+		entries[i] = entryJSON{Seq: e.Seq, Kind: e.Kind.String(), Amount: e.Amount, Held: e.Held,
+			BalanceAfter: e.BalanceAfter, Reference: e.Reference, At: e.At}
+	}
+	body := map[string]any{"entries": entries}
+	if page.Next != 0 {
+		body["next"] = page.Next
+	}
+	return http.StatusOK, body, nil
+}
+
+type paymentJSON struct {
+	ID      string        `json:"id"`
+	State   string        `json:"state"`
+	Total   giftkit.Money `json:"total"`
+	Balance tenderJSON    `json:"balance"`
+	Card    tenderJSON    `json:"card"`
+	Refunds []refundJSON  `json:"refunds,omitempty"`
+}
+
+type tenderJSON struct {
+	Planned  giftkit.Money `json:"planned"`
+	Captured giftkit.Money `json:"captured"`
+	Refunded giftkit.Money `json:"refunded"`
+}
+
+type refundJSON struct {
+	Amount  giftkit.Money `json:"amount"`
+	Balance giftkit.Money `json:"balance"`
+	Card    giftkit.Money `json:"card"`
+	Done    bool          `json:"done"`
+}
+
+func paymentOf(p checkout.Payment) paymentJSON {
+	out := paymentJSON{ID: p.ID, State: p.State.String(), Total: p.Total,
+		Balance: tenderJSON{p.Balance.Planned, p.Balance.Captured, p.Balance.Refunded},
+		Card:    tenderJSON{p.Card.Planned, p.Card.Captured, p.Card.Refunded}}
+	for _, r := range p.Refunds {
+		out.Refunds = append(out.Refunds, refundJSON{r.Amount, r.Balance, r.Card, r.Done})
+	}
+	return out
+}
+
+func (s *server) pay(r *http.Request, who principal) (int, any, error) {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req struct {
+		Total       giftkit.Money `json:"total"`
+		Instrument  string        `json:"instrument"`
+		Capture     string        `json:"capture"` // "now" (default) or "later"
+		SkipBalance bool          `json:"skip_balance"`
+	}
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	mode := checkout.CaptureNow
+	switch req.Capture {
+	case "", "now":
+	case "later":
+		mode = checkout.CaptureLater
+	default:
+		return 0, nil, badRequest(`capture must be "now" or "later"`)
+	}
+	p, err := s.checkout.Pay(r.Context(), checkout.PayRequest{
+		PaymentID: r.PathValue("id"), Owner: who.name, Total: req.Total,
+		Instrument: req.Instrument, Mode: mode, SkipBalance: req.SkipBalance,
+	}, who.name+"/"+key) // one shopper's keys cannot collide with another's
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, paymentOf(p), nil
+}
+
+func (s *server) capture(r *http.Request, _ principal) (int, any, error) {
+	return s.amountCommand(r, s.checkout.Capture)
+}
+
+func (s *server) refund(r *http.Request, _ principal) (int, any, error) {
+	return s.amountCommand(r, s.checkout.Refund)
+}
+
+// amountCommand runs a capture or refund: a JSON body {"amount": ...} and
+// the Idempotency-Key header.
+func (s *server) amountCommand(r *http.Request, run func(context.Context, string, giftkit.Money, string) (checkout.Payment, error)) (int, any, error) {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req struct {
+		Amount giftkit.Money `json:"amount"`
+	}
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	p, err := run(r.Context(), r.PathValue("id"), req.Amount, key)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, paymentOf(p), nil
+}
+
+// writeJSON writes body as JSON with the status.
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// problem writes an RFC 9457 problem document.
+func (s *server) problem(w http.ResponseWriter, r *http.Request, status int, kind, detail string, extra map[string]any) {
+	body := map[string]any{
+		"type":     "https://giftkit.example/problems/" + kind,
+		"title":    http.StatusText(status),
+		"status":   status,
+		"detail":   detail,
+		"instance": r.URL.Path,
+	}
+	for k, v := range extra {
+		body[k] = v
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// fail maps an error of the library to a status and a problem document.
+// The detail of a 5xx is generic: its cause goes to the log, not the client.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		pe       *codefmt.ParseError
+		ce       *giftcard.Error
+		we       *wallet.Error
+		tooBig   *http.MaxBytesError
+		status   int
+		kind     string
+		extra    map[string]any
+		retryFor time.Duration
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		status, kind = http.StatusRequestEntityTooLarge, "too-large"
+	case errors.Is(err, errBadRequest), errors.Is(err, giftkit.ErrKeyRequired):
+		status, kind = http.StatusBadRequest, "bad-request"
+	case errors.As(err, &pe):
+		status, kind = http.StatusUnprocessableEntity, "invalid-code"
+		extra = map[string]any{"index": pe.Index, "offset": pe.Offset}
+		if len(pe.Suggestions) > 0 {
+			// The shopper typed this code: showing them the correction
+			// reveals nothing they did not have.
+			var s []string
+			for _, c := range pe.Suggestions {
+				s = append(s, c.String())
+			}
+			extra["suggestions"] = s
+		}
+	case errors.Is(err, giftcard.ErrAlreadyRedeemed):
+		status, kind = http.StatusConflict, "already-redeemed"
+		if errors.As(err, &ce) {
+			extra = map[string]any{"same_account": ce.SameAccount}
+		}
+	case errors.Is(err, giftcard.ErrNotRedeemable):
+		status, kind = http.StatusUnprocessableEntity, "not-redeemable"
+	case errors.Is(err, giftcard.ErrExpired), errors.Is(err, checkout.ErrExpired):
+		status, kind = http.StatusGone, "expired"
+	case errors.Is(err, wallet.ErrTooManyAttempts):
+		status, kind = http.StatusTooManyRequests, "too-many-attempts"
+		if errors.As(err, &we) {
+			retryFor = we.RetryAfter
+		}
+	case errors.Is(err, checkout.ErrDeclined), errors.Is(err, wallet.ErrInsufficientFunds):
+		status, kind = http.StatusPaymentRequired, "payment-declined"
+	case errors.Is(err, checkout.ErrProcessorUnavailable):
+		status, kind, retryFor = http.StatusServiceUnavailable, "processor-unavailable", 5*time.Second
+	case errors.Is(err, giftkit.ErrIdempotencyConflict):
+		status, kind = http.StatusUnprocessableEntity, "idempotency-key-reused"
+	case errors.Is(err, checkout.ErrPaymentNotFound), errors.Is(err, giftcard.ErrNotFound):
+		status, kind = http.StatusNotFound, "not-found"
+	case errors.Is(err, checkout.ErrInvalidState):
+		status, kind = http.StatusConflict, "invalid-state"
+	case errors.Is(err, checkout.ErrExceedsAuthorized), errors.Is(err, checkout.ErrExceedsCaptured):
+		status, kind = http.StatusUnprocessableEntity, "amount-too-large"
+	case errors.Is(err, checkout.ErrInvalidOrder), errors.Is(err, checkout.ErrCurrencyMismatch),
+		errors.Is(err, checkout.ErrInstrumentRequired), errors.Is(err, wallet.ErrInvalidAmount),
+		errors.Is(err, wallet.ErrCurrencyMismatch), errors.Is(err, wallet.ErrInvalidOwner),
+		errors.Is(err, giftcard.ErrInvalidRequest), errors.Is(err, giftcard.ErrCurrencyMismatch):
+		status, kind = http.StatusBadRequest, "invalid-request"
+	default:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.problem(w, r, http.StatusInternalServerError, "internal", "internal error", nil)
+		return
+	}
+	if retryFor > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryFor.Seconds()))))
+	}
+	s.problem(w, r, status, kind, err.Error(), extra)
+}

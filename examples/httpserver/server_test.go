@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+const (
+	adminToken = "admin-token-0123456789"
+	aliceToken = "alice-token-0123456789"
+	bobToken   = "bob-token-0123456789ab"
+)
+
+// newTestServer starts the service over real HTTP with admin, alice, bob
+// and shoppers s0…s31.
+func newTestServer(t *testing.T) string {
+	t.Helper()
+	spec := adminToken + "=admin," + aliceToken + "=alice," + bobToken + "=bob"
+	for i := 0; i < 32; i++ {
+		spec += fmt.Sprintf(",shopper-token-%04d=s%d", i, i)
+	}
+	s, err := newServer(spec, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.routes())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func eur(amount string) map[string]string {
+	return map[string]string{"amount": amount, "currency": "EUR"}
+}
+
+// issue has the admin issue one card of value and returns its code.
+func issue(t *testing.T, base, value, key string) string {
+	t.Helper()
+	var out struct {
+		Cards []struct{ Code string } `json:"cards"`
+	}
+	status, err := call("POST", base+"/cards", adminToken, key, map[string]any{"value": eur(value)}, &out)
+	if err != nil || status != http.StatusCreated || len(out.Cards) != 1 {
+		t.Fatalf("issue: %d %v %+v", status, err, out)
+	}
+	return out.Cards[0].Code
+}
+
+type problem struct {
+	Type        string   `json:"type"`
+	Status      int      `json:"status"`
+	Detail      string   `json:"detail"`
+	Index       *int     `json:"index"`
+	Suggestions []string `json:"suggestions"`
+	SameAccount *bool    `json:"same_account"`
+}
+
+func TestAuthorization(t *testing.T) {
+	base := newTestServer(t)
+	for _, tc := range []struct {
+		name, method, path, token string
+		want                      int
+	}{
+		{"no token", "GET", "/accounts/alice/balance", "", http.StatusUnauthorized},
+		{"unknown token", "GET", "/accounts/alice/balance", "nope-nope-nope-nope", http.StatusUnauthorized},
+		{"shopper issues cards", "POST", "/cards", aliceToken, http.StatusForbidden},
+		{"shopper refunds", "POST", "/orders/o1/refund", aliceToken, http.StatusForbidden},
+		{"other account's balance", "GET", "/accounts/bob/balance", aliceToken, http.StatusForbidden},
+		{"other account's history", "GET", "/accounts/bob/history", aliceToken, http.StatusForbidden},
+		{"redeem into another account", "POST", "/accounts/bob/redeem", aliceToken, http.StatusForbidden},
+		{"admin redeems for a shopper", "POST", "/accounts/alice/redeem", adminToken, http.StatusForbidden},
+		{"admin pays for a shopper", "POST", "/orders/o1/pay", adminToken, http.StatusForbidden},
+		{"own balance", "GET", "/accounts/alice/balance", aliceToken, http.StatusOK},
+		{"support reads a balance", "GET", "/accounts/alice/balance", adminToken, http.StatusOK},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader("{}"))
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: %s %s = %d; want %d", tc.name, tc.method, tc.path, resp.StatusCode, tc.want)
+		}
+		if tc.want == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: 401 without WWW-Authenticate", tc.name)
+		}
+		if tc.want >= 400 && resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: content type %q; want application/problem+json", tc.name, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func TestRedeemFlow(t *testing.T) {
+	base := newTestServer(t)
+	code := issue(t, base, "25.00", "issue-1")
+	messy := " " + strings.ToLower(strings.ReplaceAll(code, "-", " ")) + " "
+
+	var first, again map[string]any
+	if status, err := call("POST", base+"/accounts/alice/redeem", aliceToken, "r1", map[string]string{"code": messy}, &first); err != nil || status != http.StatusOK {
+		t.Fatalf("redeem: %d %v", status, err)
+	}
+	// The same key returns the first outcome.
+	if status, _ := call("POST", base+"/accounts/alice/redeem", aliceToken, "r1", map[string]string{"code": messy}, &again); status != http.StatusOK || fmt.Sprint(first) != fmt.Sprint(again) {
+		t.Errorf("replay: %d %v; want %v", status, again, first)
+	}
+	var p problem
+	status, _ := call("POST", base+"/accounts/alice/redeem", aliceToken, "r2", map[string]string{"code": code}, &p)
+	if status != http.StatusConflict || p.SameAccount == nil || !*p.SameAccount || !strings.HasSuffix(p.Type, "/already-redeemed") {
+		t.Errorf("second redemption: %d %+v; want 409 already-redeemed by the same account", status, p)
+	}
+	if strings.Contains(p.Detail, code) {
+		t.Errorf("problem detail %q reveals the code", p.Detail)
+	}
+	status, _ = call("POST", base+"/accounts/bob/redeem", bobToken, "r1", map[string]string{"code": code}, &p)
+	if status != http.StatusConflict || p.SameAccount == nil || *p.SameAccount {
+		t.Errorf("bob redeeming alice's card: %d %+v", status, p)
+	}
+
+	var balance struct {
+		Available struct{ Amount, Currency string }
+	}
+	if status, _ := call("GET", base+"/accounts/alice/balance?currency=EUR", aliceToken, "", nil, &balance); status != 200 || balance.Available.Amount != "25.00" {
+		t.Errorf("balance: %d %+v", status, balance)
+	}
+	var history struct {
+		Entries []struct {
+			Seq  int64
+			Kind string
+		}
+	}
+	if status, _ := call("GET", base+"/accounts/alice/history", aliceToken, "", nil, &history); status != 200 || len(history.Entries) != 1 || history.Entries[0].Kind != "credit" {
+		t.Errorf("history: %d %+v", status, history)
+	}
+}
+
+func TestBadCodes(t *testing.T) {
+	base := newTestServer(t)
+	code := issue(t, base, "10.00", "issue-1")
+	typo := []byte(code)
+	typo[2] = map[bool]byte{true: 'X', false: 'Y'}[typo[2] != 'X']
+	withU := code[:16] + "U"
+
+	var p problem
+	status, _ := call("POST", base+"/accounts/alice/redeem", aliceToken, "k1", map[string]string{"code": string(typo)}, &p)
+	if status != http.StatusUnprocessableEntity || p.Index == nil || *p.Index != 2 || len(p.Suggestions) != 1 || p.Suggestions[0] != code {
+		t.Errorf("typo: %d %+v; want 422 at index 2 suggesting the code", status, p)
+	}
+	p = problem{}
+	status, _ = call("POST", base+"/accounts/alice/redeem", aliceToken, "k2", map[string]string{"code": withU}, &p)
+	if status != http.StatusUnprocessableEntity || !strings.Contains(p.Detail, "did you mean") {
+		t.Errorf("U: %d %+v", status, p)
+	}
+	p = problem{}
+	status, _ = call("POST", base+"/accounts/alice/redeem", aliceToken, "k3", map[string]string{"code": "1G06-02M06R-1GGZ1"}, &p)
+	if status != http.StatusUnprocessableEntity || !strings.HasSuffix(p.Type, "/not-redeemable") {
+		t.Errorf("unknown code: %d %+v", status, p)
+	}
+}
+
+func TestTooManyAttempts(t *testing.T) {
+	base := newTestServer(t)
+	var resp *http.Response
+	for i := 0; i < 11; i++ {
+		body := `{"code":"1G06-02M06R-1GGZ1"}` // valid, but no card has it
+		req, _ := http.NewRequest("POST", base+"/accounts/alice/redeem", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+aliceToken)
+		req.Header.Set("Idempotency-Key", fmt.Sprint("guess-", i))
+		var err error
+		if resp, err = http.DefaultClient.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "3600" {
+		t.Errorf("eleventh guess: %d Retry-After %q; want 429 with Retry-After 3600", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+func TestRequestHygiene(t *testing.T) {
+	base := newTestServer(t)
+	send := func(body, key string) int {
+		req, _ := http.NewRequest("POST", base+"/accounts/alice/redeem", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+aliceToken)
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for name, tc := range map[string]struct {
+		body, key string
+		want      int
+	}{
+		"no idempotency key": {`{"code":"x"}`, "", http.StatusBadRequest},
+		"not JSON":           {`code=x`, "k1", http.StatusBadRequest},
+		"unknown field":      {`{"code":"x","admin":true}`, "k2", http.StatusBadRequest},
+		"two values":         {`{"code":"x"}{"code":"y"}`, "k3", http.StatusBadRequest},
+		"too large":          {`{"code":"` + strings.Repeat("a", maxBody) + `"}`, "k4", http.StatusRequestEntityTooLarge},
+	} {
+		if got := send(tc.body, tc.key); got != tc.want {
+			t.Errorf("%s: %d; want %d", name, got, tc.want)
+		}
+	}
+}
+
+func TestPayRefundCapture(t *testing.T) {
+	base := newTestServer(t)
+	code := issue(t, base, "30.00", "issue-1")
+	if status, err := call("POST", base+"/accounts/alice/redeem", aliceToken, "r1", map[string]string{"code": code}, nil); err != nil || status != 200 {
+		t.Fatalf("redeem: %d %v", status, err)
+	}
+	type tender struct{ Captured, Refunded struct{ Amount string } }
+	var paid struct {
+		State         string
+		Balance, Card tender
+	}
+	status, _ := call("POST", base+"/orders/o1/pay", aliceToken, "p1", map[string]any{"total": eur("45.00"), "instrument": "tok_visa"}, &paid)
+	if status != 200 || paid.State != "captured" || paid.Balance.Captured.Amount != "30.00" || paid.Card.Captured.Amount != "15.00" {
+		t.Fatalf("pay: %d %+v", status, paid)
+	}
+	var p problem
+	status, _ = call("POST", base+"/orders/o1/pay", aliceToken, "p1", map[string]any{"total": eur("46.00"), "instrument": "tok_visa"}, &p)
+	if status != http.StatusUnprocessableEntity || !strings.HasSuffix(p.Type, "/idempotency-key-reused") {
+		t.Errorf("key reused for another request: %d %+v", status, p)
+	}
+	status, _ = call("POST", base+"/orders/o2/pay", aliceToken, "p2", map[string]any{"total": eur("5.00"), "instrument": "tok_declined"}, &p)
+	if status != http.StatusPaymentRequired {
+		t.Errorf("declined card: %d %+v; want 402", status, p)
+	}
+	status, _ = call("POST", base+"/orders/o1/refund", adminToken, "f1", map[string]any{"amount": eur("20.00")}, &paid)
+	if status != 200 || paid.Card.Refunded.Amount != "15.00" || paid.Balance.Refunded.Amount != "5.00" {
+		t.Errorf("refund: %d %+v", status, paid)
+	}
+	status, _ = call("POST", base+"/orders/o1/refund", adminToken, "f2", map[string]any{"amount": eur("25.01")}, &p)
+	if status != http.StatusUnprocessableEntity {
+		t.Errorf("refund beyond the capture: %d %+v", status, p)
+	}
+	status, _ = call("POST", base+"/orders/o3/pay", aliceToken, "p3", map[string]any{"total": eur("8.00"), "instrument": "tok_visa", "capture": "later"}, &paid)
+	if status != 200 || paid.State != "authorized" {
+		t.Fatalf("pay later: %d %+v", status, paid)
+	}
+	status, _ = call("POST", base+"/orders/o3/capture", adminToken, "c1", map[string]any{"amount": eur("6.00")}, &paid)
+	if status != 200 || paid.State != "captured" || paid.Balance.Captured.Amount != "5.00" || paid.Card.Captured.Amount != "1.00" {
+		t.Errorf("capture: %d %+v", status, paid)
+	}
+	status, _ = call("POST", base+"/orders/nope/capture", adminToken, "c2", map[string]any{"amount": eur("6.00")}, &p)
+	if status != http.StatusNotFound {
+		t.Errorf("capture of an unknown order: %d", status)
+	}
+}
+
+// TestConcurrentRedemptions: 32 shoppers send the same code at once over
+// HTTP; exactly one is credited.
+func TestConcurrentRedemptions(t *testing.T) {
+	base := newTestServer(t)
+	code := issue(t, base, "50.00", "issue-1")
+	statuses := make([]int, 32)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			token := fmt.Sprintf("shopper-token-%04d", i)
+			statuses[i], _ = call("POST", fmt.Sprintf("%s/accounts/s%d/redeem", base, i), token, "r", map[string]string{"code": code}, nil)
+		}()
+	}
+	wg.Wait()
+	counts := map[int]int{}
+	for _, s := range statuses {
+		counts[s]++
+	}
+	if counts[http.StatusOK] != 1 || counts[http.StatusConflict] != 31 {
+		t.Errorf("statuses %v; want one 200 and 31 409", counts)
+	}
+}
+
+func TestSmoke(t *testing.T) {
+	var out bytes.Buffer
+	if err := runSmoke(&out, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "25.00 from the balance, 15.00 by card") {
+		t.Errorf("smoke output:\n%s", out.String())
+	}
+}
+
+func TestParseTokens(t *testing.T) {
+	for _, bad := range []string{"", "short=alice", "no-equals-sign-here", "0123456789abcdef="} {
+		if _, err := parseTokens(bad); err == nil {
+			t.Errorf("parseTokens(%q) succeeded", bad)
+		}
+	}
+	got, err := parseTokens(adminToken + "=admin, " + aliceToken + "=alice")
+	if err != nil || !got[adminToken].admin || got[aliceToken].admin || got[aliceToken].name != "alice" {
+		t.Errorf("parseTokens = %v, %v", got, err)
+	}
+}
