@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/checkout"
@@ -182,6 +183,7 @@ func sampleAccount(owner string) (wallet.Account, []wallet.Entry) {
 // cmpOpts compares domain values: Money and Currency by ==, times by Equal
 // (a store may drop the monotonic reading or change the location).
 var cmpOpts = cmp.Options{
+	cmpopts.EquateEmpty(),
 	cmp.Comparer(func(a, b giftkit.Money) bool { return a == b }),
 	cmp.Comparer(func(a, b giftkit.Currency) bool { return a == b }),
 	cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),
@@ -547,6 +549,7 @@ func testHistoryPaging[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 	env.Fund(t, "alice", money("10.00"))
 	const appends = 200
 	done := make(chan struct{})
+	defer func() { <-done }() // the writer must finish before the store is closed
 	go func() {
 		defer close(done)
 		for i := 0; i < appends; i++ {
@@ -575,8 +578,11 @@ func testHistoryPaging[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(again.Entries) < len(page.Entries) || cmp.Diff(page.Entries, again.Entries[:len(page.Entries)], cmpOpts) != "" {
-			t.Fatalf("page after %d changed when read again", after)
+		if len(again.Entries) < len(page.Entries) {
+			t.Fatalf("page after %d shrank when read again: %d entries, then %d", after, len(page.Entries), len(again.Entries))
+		}
+		if diff := cmp.Diff(page.Entries, again.Entries[:len(page.Entries)], cmpOpts); diff != "" {
+			t.Fatalf("page after %d changed when read again (-first +second):\n%s", after, diff)
 		}
 		if page.Next == 0 {
 			select {

@@ -139,7 +139,7 @@ func Do[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, err
 	)
 	// replay fills res/resErr from rec.
 	replay := func(rec giftkit.IdempotencyRecord) error {
-		res = Result[R]{Replayed: true}
+		res, resErr = Result[R]{Replayed: true}, nil
 		if rec.Fingerprint != fingerprint {
 			resErr = giftkit.ErrIdempotencyConflict
 			return nil

@@ -1,0 +1,100 @@
+package idem_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/internal/idem"
+)
+
+// memTx is a map-backed Tx; its store runs units of work one at a time.
+type memTx struct{ records map[string]giftkit.IdempotencyRecord }
+
+func (t *memTx) Idempotency(scope, key string) (giftkit.IdempotencyRecord, bool, error) {
+	r, ok := t.records[scope+"/"+key]
+	return r, ok, nil
+}
+
+func (t *memTx) PutIdempotency(r giftkit.IdempotencyRecord) error {
+	t.records[r.Scope+"/"+r.Key] = r
+	return nil
+}
+
+type memStore struct {
+	tx      *memTx
+	between func() // runs before each unit of work
+}
+
+func (s *memStore) Update(ctx context.Context, fn func(tx *memTx) error) error {
+	if s.between != nil {
+		s.between()
+	}
+	snapshot := map[string]giftkit.IdempotencyRecord{}
+	for k, v := range s.tx.records {
+		snapshot[k] = v
+	}
+	if err := fn(s.tx); err != nil {
+		s.tx.records = snapshot // roll back
+		return err
+	}
+	return nil
+}
+
+type failure struct{ Reason string }
+
+func (f *failure) Error() string { return "failure: " + f.Reason }
+
+var kinds = idem.Errors{idem.KindOf[failure]("failure")}
+
+// A call that fails on its merits while a concurrent call with the same key
+// succeeds must return the success that was recorded, not its own failure.
+// This is the interleaving a database store gives and a mutex-serialized one
+// never does: it was found by storetest's ReplayRace on PostgreSQL.
+func TestFailureLosesToConcurrentSuccess(t *testing.T) {
+	store := &memStore{tx: &memTx{records: map[string]giftkit.IdempotencyRecord{}}}
+	call := idem.Call{Scope: "s", Key: "k", Request: []string{"r"}}
+	units := 0
+	store.between = func() {
+		units++
+		if units == 2 { // between the failed unit and the one that records it
+			res, err := idem.Do(context.Background(), giftkit.Store[*memTx](&memStore{tx: store.tx}), call, kinds,
+				func(*memTx) (string, error) { return "won", nil })
+			if err != nil || res.Value != "won" {
+				t.Fatalf("concurrent call: %v, %v", res, err)
+			}
+		}
+	}
+	res, err := idem.Do(context.Background(), giftkit.Store[*memTx](store), call, kinds,
+		func(*memTx) (string, error) { return "", &failure{"lost the race"} })
+	if err != nil || res.Value != "won" || !res.Replayed {
+		t.Fatalf("Do = %+v, %v; want the concurrent success replayed", res, err)
+	}
+}
+
+func TestReplaysAndConflicts(t *testing.T) {
+	store := &memStore{tx: &memTx{records: map[string]giftkit.IdempotencyRecord{}}}
+	ctx := context.Background()
+	call := idem.Call{Scope: "s", Key: "k", Request: []string{"r"}}
+	runs := 0
+	fail := func(*memTx) (string, error) { runs++; return "", &failure{"no"} }
+	_, err1 := idem.Do(ctx, giftkit.Store[*memTx](store), call, kinds, fail)
+	_, err2 := idem.Do(ctx, giftkit.Store[*memTx](store), call, kinds, fail)
+	var f *failure
+	if !errors.As(err2, &f) || f.Reason != "no" || err1.Error() != err2.Error() || runs != 1 {
+		t.Errorf("replayed failure = %v (ran %d times); want the first failure, run once", err2, runs)
+	}
+	other := idem.Call{Scope: "s", Key: "k", Request: []string{"other"}}
+	if _, err := idem.Do(ctx, giftkit.Store[*memTx](store), other, kinds, fail); !errors.Is(err, giftkit.ErrIdempotencyConflict) {
+		t.Errorf("same key, other request: %v; want ErrIdempotencyConflict", err)
+	}
+	storeErr := errors.New("disk on fire")
+	if _, err := idem.Do(ctx, giftkit.Store[*memTx](store), idem.Call{Scope: "s", Key: "k2"}, kinds,
+		func(*memTx) (string, error) { return "", storeErr }); err != storeErr {
+		t.Errorf("store error: %v; want it unchanged", err)
+	}
+	if _, ok, _ := store.tx.Idempotency("s", "k2"); ok {
+		t.Error("a store error was recorded")
+	}
+}

@@ -1,0 +1,314 @@
+// Package pgstore is the PostgreSQL store of giftkit, for services that run
+// several instances on several machines against one database.
+//
+//	store, err := pgstore.Open(ctx, os.Getenv("DATABASE_URL"))
+//	if err != nil { ... }
+//	defer store.Close()
+//	if err := store.Migrate(ctx); err != nil { ... } // idempotent; safe when instances start together
+//	accounts, err := wallet.NewService(store, wallet.Config{...})
+//
+// # Units of work
+//
+// [Store.Update] runs each unit of work in one READ COMMITTED transaction in
+// which every read locks the rows it returns (SELECT ... FOR UPDATE). The
+// domain's units of work read in a fixed order (idempotency record, card,
+// payment, account), so concurrent units touching the same card, account
+// or payment run one after the other, and deadlocks cannot arise between
+// them; one that does arise, a serialization failure, or a unique violation
+// from two units creating the same row at once makes Update run the unit
+// again, a bounded number of times. No transaction is held open across a
+// call to the card processor: checkout records each step in its own unit.
+//
+// The schema's constraints back the invariants: CHECK (balance >= 0),
+// CHECK (held <= balance), one card per code hash, one record per
+// idempotency key, journal entries keyed by account and sequence number with
+// a foreign key to their account. Amounts are bigint minor units next to
+// their currency; never float or money.
+//
+// # Errors
+//
+// Errors are [*Error] values that unwrap to [ErrConflict] (a constraint or
+// uniqueness violation, or contention that outlasted the retries),
+// [ErrUnavailable] (the database could not be reached, or a commit's outcome
+// is unknown: retry the call with its idempotency key) or [ErrTxDone]. No
+// pgx type reaches the caller. A context's error is returned as it is.
+//
+// Payments are kept as JSON, so they must be in ISO 4217 currencies; cards
+// and accounts may use any currency made by giftkit.NewCurrency.
+//
+// A Store is safe for concurrent use; a Tx is valid only inside its callback.
+package pgstore
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/checkout"
+)
+
+// Errors that a [*Error] unwraps to.
+var (
+	// ErrConflict: a write broke a uniqueness or check constraint, or
+	// contention outlasted the retries.
+	ErrConflict = errors.New("pgstore: conflicting write")
+	// ErrUnavailable: the database could not be reached or did not answer;
+	// after a failed commit, whether the unit of work committed is unknown.
+	ErrUnavailable = errors.New("pgstore: database unavailable")
+	// ErrTxDone: a Tx was used after its callback returned.
+	ErrTxDone = errors.New("pgstore: transaction used after its unit of work ended")
+)
+
+// An Error is a failed database operation. It unwraps to one of the errors
+// above; its message includes the database's, but no driver type is exposed.
+type Error struct {
+	Op    string // the operation, such as "put card" or "commit"
+	Err   error  // ErrConflict, ErrUnavailable or ErrTxDone
+	cause string // the database's message
+	retry bool   // running the unit of work again may succeed
+}
+
+func (e *Error) Error() string {
+	if e.cause == "" {
+		return "pgstore: " + e.Op + ": " + e.Err.Error()
+	}
+	return "pgstore: " + e.Op + ": " + e.Err.Error() + ": " + e.cause
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// translate turns a driver error into the store's own.
+func translate(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("pgstore: %s: %w", op, contextError(err))
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		e := &Error{Op: op, Err: ErrConflict, cause: pg.Message + " (SQLSTATE " + pg.Code + ")"}
+		switch pg.Code {
+		case "40001", "40P01": // serialization failure, deadlock
+			e.retry = true
+		case "23505": // unique violation: a concurrent unit created the row first
+			e.retry = true
+		case "23514", "23503", "23502": // check, foreign key, not null
+		default:
+			e.Err = ErrUnavailable
+		}
+		return e
+	}
+	return &Error{Op: op, Err: ErrUnavailable, cause: err.Error()}
+}
+
+func contextError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return context.DeadlineExceeded
+	}
+	return context.Canceled
+}
+
+// Store is the PostgreSQL store. Create it with [Open].
+type Store struct {
+	pool    *pgxpool.Pool
+	schema  string
+	retries int
+}
+
+var _ giftkit.Store[*Tx] = (*Store)(nil)
+var _ checkout.Tx = (*Tx)(nil)
+
+// An Option configures [Open].
+type Option func(*config)
+
+type config struct {
+	schema   string
+	retries  int
+	maxConns int32
+}
+
+// WithSchema keeps giftkit's tables in the named schema (created by
+// Migrate) instead of the connection's default.
+func WithSchema(name string) Option { return func(c *config) { c.schema = name } }
+
+// WithRetries sets how many times Update runs a unit of work again after a
+// serialization failure, deadlock or unique violation; the default is 20.
+func WithRetries(n int) Option { return func(c *config) { c.retries = n } }
+
+// WithMaxConns sets the size of the connection pool; the default is
+// pgxpool's (the greater of 4 and the number of CPUs).
+func WithMaxConns(n int32) Option { return func(c *config) { c.maxConns = n } }
+
+// Open connects to the database at dsn (a PostgreSQL URL or key=value
+// string). It fails with ErrUnavailable if the database cannot be reached.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	cfg := config{retries: 20}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, &Error{Op: "open", Err: ErrUnavailable, cause: "invalid DSN"}
+	}
+	if cfg.schema != "" {
+		if !validIdent(cfg.schema) {
+			return nil, &Error{Op: "open", Err: ErrUnavailable, cause: "invalid schema name " + strconv.Quote(cfg.schema)}
+		}
+		pc.ConnConfig.RuntimeParams["search_path"] = cfg.schema
+	}
+	if cfg.maxConns > 0 {
+		pc.MaxConns = cfg.maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, translate("open", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, translate("open", err)
+	}
+	return &Store{pool: pool, schema: cfg.schema, retries: cfg.retries}, nil
+}
+
+func validIdent(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() { s.pool.Close() }
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrationLock is the advisory lock key that serializes Migrate across
+// instances: "giftkit" in ASCII.
+const migrationLock = 0x67696674_6b6974
+
+// Migrate brings the schema up to date, applying each embedded migration
+// not yet applied, in order, in one transaction. It is idempotent, and safe
+// when several instances run it at once: an advisory lock makes them take
+// turns, and each sees what the others applied.
+func (s *Store) Migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return translate("migrate", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
+		return translate("migrate: lock", err)
+	}
+	setup := `CREATE TABLE IF NOT EXISTS giftkit_schema_migrations (
+		version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`
+	if s.schema != "" {
+		setup = "CREATE SCHEMA IF NOT EXISTS " + s.schema + "; " + setup
+	}
+	if err := simpleExec(ctx, tx, setup); err != nil {
+		return translate("migrate: setup", err)
+	}
+	for _, name := range names {
+		version, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("pgstore: migration %s: name must start with a version number", name)
+		}
+		var applied bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM giftkit_schema_migrations WHERE version = $1)", version).Scan(&applied); err != nil {
+			return translate("migrate", err)
+		}
+		if applied {
+			continue
+		}
+		sql, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if err := simpleExec(ctx, tx, string(sql)); err != nil {
+			return translate("migrate "+name, err)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO giftkit_schema_migrations (version) VALUES ($1)", version); err != nil {
+			return translate("migrate", err)
+		}
+	}
+	return translate("migrate: commit", tx.Commit(ctx))
+}
+
+// simpleExec runs several statements at once, which only the simple query
+// protocol allows.
+func simpleExec(ctx context.Context, tx pgx.Tx, sql string) error {
+	_, err := tx.Conn().PgConn().Exec(ctx, sql).ReadAll()
+	return err
+}
+
+// Update runs fn as one unit of work (see giftkit.Store). fn may run more
+// than once: after a serialization failure, a deadlock or a unique violation
+// the transaction is rolled back and fn runs again, up to the retry limit.
+// If fn returns an error, Update rolls back and returns it unchanged;
+// otherwise it returns the commit's error, if any.
+func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.attempt(ctx, fn)
+		var e *Error
+		if err == nil || !errors.As(err, &e) || !e.retry {
+			return err
+		}
+		if attempt >= s.retries {
+			return &Error{Op: e.Op, Err: ErrConflict, cause: fmt.Sprintf("%s; gave up after %d attempts", e.cause, attempt+1)}
+		}
+		// Back off a little, more each time, so that contenders interleave.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * time.Millisecond):
+		}
+	}
+}
+
+func (s *Store) attempt(ctx context.Context, fn func(tx *Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return translate("begin", err)
+	}
+	tx := &Tx{ctx: ctx, tx: ptx}
+	err = fn(tx)
+	tx.done = true
+	if err != nil {
+		_ = ptx.Rollback(ctx)
+		return err
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		e := translate("commit", err)
+		var pe *Error
+		if errors.As(e, &pe) && !pe.retry {
+			pe.Err = ErrUnavailable // the outcome of a failed commit is unknown
+		}
+		return e
+	}
+	return nil
+}
