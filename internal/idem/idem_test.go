@@ -10,7 +10,9 @@ import (
 )
 
 // memTx is a map-backed Tx; its store runs units of work one at a time.
-type memTx struct{ records map[string]giftkit.IdempotencyRecord }
+type memTx struct {
+	records map[string]giftkit.IdempotencyRecord
+}
 
 func (t *memTx) Idempotency(scope, key string) (giftkit.IdempotencyRecord, bool, error) {
 	r, ok := t.records[scope+"/"+key]
