@@ -71,3 +71,18 @@ CREATE TABLE giftkit_payments (
 
 -- Sweep looks only at payments with a step outstanding.
 CREATE INDEX giftkit_payments_open ON giftkit_payments (id) WHERE needs_work;
+
+-- Redeemed and voided are final: the database refuses to change such a card,
+-- so a card cannot be redeemed twice even by a unit of work that forgot its
+-- lock.
+CREATE FUNCTION giftkit_cards_final() RETURNS trigger AS $$
+BEGIN
+    IF OLD.state IN ('redeemed', 'voided') THEN
+        RAISE EXCEPTION 'card % is %, which is final', OLD.id, OLD.state USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER giftkit_cards_final BEFORE UPDATE ON giftkit_cards
+    FOR EACH ROW EXECUTE FUNCTION giftkit_cards_final();
