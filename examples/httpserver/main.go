@@ -16,12 +16,16 @@
 // the library's idempotency keys: a retry returns the first outcome. Errors
 // are RFC 9457 problem documents.
 //
-//	go run ./examples/httpserver -addr 127.0.0.1:8080 -tokens "$GIFTKIT_TOKENS"
-//	go run ./examples/httpserver -smoke   # start, run a scripted shopper, stop
+//	go run -C examples/httpserver . -addr 127.0.0.1:8080 -tokens "$GIFTKIT_TOKENS"
+//	go run -C examples/httpserver . -smoke   # start, run a scripted shopper, stop
 //
-// The store is in memory and the card processor is the fake one from
-// checkout/processortest: a real service passes its own processor, and a
-// store shared by its instances.
+// The store is in memory, or PostgreSQL with -dsn (or GIFTKIT_PG_DSN), which
+// every instance of the service can share; the schema is migrated at start.
+// The card processor is the fake one from checkout/processortest: a real
+// service passes its own.
+//
+// This example is a module of its own, so that the PostgreSQL driver stays
+// out of giftkit's core module: run it with go run -C examples/httpserver .
 package main
 
 import (
@@ -39,17 +43,20 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/memstore"
+	"github.com/giftkit/giftkit/pgstore"
 	"github.com/giftkit/giftkit/wallet"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	tokens := flag.String("tokens", os.Getenv("GIFTKIT_TOKENS"), `bearer tokens, "token=name,..."; the name "admin" is the admin`)
-	hashKey := flag.String("hash-key", os.Getenv("GIFTKIT_HASH_KEY"), "secret for hashing codes, 32+ bytes; random if empty (fine for a memory store)")
+	hashKey := flag.String("hash-key", os.Getenv("GIFTKIT_HASH_KEY"), "secret for hashing codes, 32+ bytes; random if empty (fine for a memory store, not for PostgreSQL)")
+	dsn := flag.String("dsn", os.Getenv("GIFTKIT_PG_DSN"), "PostgreSQL URL; empty for the in-memory store")
 	smoke := flag.Bool("smoke", false, "start on a free port, run a scripted shopper against the server, and stop")
 	flag.Parse()
 
@@ -63,30 +70,64 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, *addr, *tokens, *hashKey, log, nil); err != nil {
+	cfg := serverConfig{Tokens: *tokens, HashKey: *hashKey, DSN: *dsn}
+	if err := serve(ctx, *addr, cfg, log, nil); err != nil {
 		log.Error("httpserver stopped", "err", err)
 		os.Exit(1)
 	}
 }
 
-// newServer wires the services over a memory store.
-func newServer(tokenSpec, hashKey string, log *slog.Logger) (*server, error) {
-	tokens, err := parseTokens(tokenSpec)
+// serverConfig says how to build the server.
+type serverConfig struct {
+	Tokens  string // "token=name,..."
+	HashKey string // the codes' HMAC key; random when empty
+	DSN     string // PostgreSQL; empty for memory
+	Schema  string // PostgreSQL schema; empty for the default
+}
+
+// newServer wires the services over the configured store. The returned
+// function releases the store.
+func newServer(ctx context.Context, cfg serverConfig, log *slog.Logger) (*server, func(), error) {
+	tokens, err := parseTokens(cfg.Tokens)
 	if err != nil {
-		return nil, fmt.Errorf("tokens: %w", err)
+		return nil, nil, fmt.Errorf("tokens: %w", err)
 	}
-	key := []byte(hashKey)
+	key := []byte(cfg.HashKey)
 	if len(key) == 0 {
+		if cfg.DSN != "" {
+			return nil, nil, errors.New("a PostgreSQL store needs -hash-key: with a random one, no stored card could be found after a restart")
+		}
 		key = make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	hasher, err := giftcard.NewHasher(key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	store := memstore.New()
+	if cfg.DSN == "" {
+		s, err := build(memstore.New(), hasher, tokens, log)
+		return s, func() {}, err
+	}
+	var opts []pgstore.Option
+	if cfg.Schema != "" {
+		opts = append(opts, pgstore.WithSchema(cfg.Schema))
+	}
+	store, err := pgstore.Open(ctx, cfg.DSN, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	s, err := build(store, hasher, tokens, log)
+	return s, store.Close, err
+}
+
+// build wires the services over any store.
+func build[T checkout.Tx](store giftkit.Store[T], hasher *giftcard.Hasher, tokens map[string]principal, log *slog.Logger) (*server, error) {
 	cards, err := giftcard.NewService(store, giftcard.Config{Hasher: hasher, Now: time.Now})
 	if err != nil {
 		return nil, err
@@ -105,11 +146,12 @@ func newServer(tokenSpec, hashKey string, log *slog.Logger) (*server, error) {
 // serve runs the server on addr until ctx is done, then shuts it down
 // gracefully: it stops accepting and waits up to 10 s for requests in
 // flight. If ready is not nil, it receives the listening address.
-func serve(ctx context.Context, addr, tokens, hashKey string, log *slog.Logger, ready chan<- string) error {
-	s, err := newServer(tokens, hashKey, log)
+func serve(ctx context.Context, addr string, cfg serverConfig, log *slog.Logger, ready chan<- string) error {
+	s, release, err := newServer(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer release()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -152,7 +194,7 @@ func runSmoke(w io.Writer, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, "127.0.0.1:0", tokens, "", log, ready) }()
+	go func() { done <- serve(ctx, "127.0.0.1:0", serverConfig{Tokens: tokens}, log, ready) }()
 	var addr string
 	select {
 	case addr = <-ready:

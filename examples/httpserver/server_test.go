@@ -2,14 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 const (
@@ -19,20 +25,40 @@ const (
 )
 
 // newTestServer starts the service over real HTTP with admin, alice, bob
-// and shoppers s0…s31.
+// and shoppers s0…s31, on the in-memory store, or on PostgreSQL in a schema
+// of its own when GIFTKIT_PG_STORE_TESTS is set (with GIFTKIT_PG_DSN).
 func newTestServer(t *testing.T) string {
 	t.Helper()
 	spec := adminToken + "=admin," + aliceToken + "=alice," + bobToken + "=bob"
 	for i := 0; i < 32; i++ {
 		spec += fmt.Sprintf(",shopper-token-%04d=s%d", i, i)
 	}
-	s, err := newServer(spec, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := serverConfig{Tokens: spec}
+	if dsn := os.Getenv("GIFTKIT_PG_DSN"); dsn != "" && os.Getenv("GIFTKIT_PG_STORE_TESTS") != "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		cfg.DSN, cfg.Schema, cfg.HashKey = dsn, "http_"+hex.EncodeToString(b[:]), "httpserver-test-hash-key-0123456789"
+		t.Cleanup(func() { dropSchema(t, dsn, cfg.Schema) })
+	}
+	s, release, err := newServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s.routes())
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() { srv.Close(); release() })
 	return srv.URL
+}
+
+func dropSchema(t *testing.T, dsn, schema string) {
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+		t.Error(err)
+	}
 }
 
 func eur(amount string) map[string]string {

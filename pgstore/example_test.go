@@ -1,0 +1,32 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/pgstore"
+	"github.com/giftkit/giftkit/wallet"
+)
+
+// Open the store, migrate it, and give it to the services: the same code as
+// with the in-memory store.
+func Example() {
+	ctx := context.Background()
+	store, err := pgstore.Open(ctx, os.Getenv("GIFTKIT_PG_DSN"))
+	if err != nil {
+		fmt.Println("no database:", err != nil)
+		return
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil { // idempotent; safe from many instances at once
+		panic(err)
+	}
+	hasher, _ := giftcard.NewHasher([]byte(os.Getenv("GIFTKIT_HASH_KEY")))
+	accounts, _ := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: time.Now})
+	b, _ := accounts.Balance(ctx, "alice", giftkit.EUR)
+	fmt.Println(b.Available)
+}
