@@ -31,10 +31,7 @@ const maxSteps = 64
 func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, error) {
 	for range maxSteps {
 		now := s.cfg.Now()
-		var (
-			err  error
-			perr error // the processor's
-		)
+		var err error
 		switch {
 		case p.State == StatePending && !now.Before(p.ExpiresAt):
 			p, err = s.step(ctx, p, StatePending, func(tx Tx, p *Payment, now time.Time) error {
@@ -50,10 +47,9 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 			})
 
 		case p.State == StatePending:
-			var authID string
-			authID, perr = s.proc.Authorize(ctx, p.Instrument, p.Card.Planned, processorKey(p, "authorize"))
-			if perr != nil && !errors.Is(perr, ErrDeclined) {
-				return p, unavailable(op, p, perr)
+			authID, perr := s.proc.Authorize(ctx, p.Instrument, p.Card.Planned, processorKey(p, "authorize"))
+			if perr, err = answered(op, p, perr); err != nil {
+				return p, err
 			}
 			p, err = s.step(ctx, p, StatePending, func(tx Tx, p *Payment, now time.Time) error {
 				p.AuthUnknown = false
@@ -80,13 +76,14 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 
 		case p.State == StateCapturing:
 			cardPart, _ := p.CaptureWant.Sub(p.Balance.Captured)
+			var perr error
 			if cardPart.IsPositive() {
 				perr = s.proc.Capture(ctx, p.AuthID, cardPart, processorKey(p, "capture"))
 			} else { // the balance covered the capture: the authorisation is not needed
 				perr = s.proc.Void(ctx, p.AuthID, processorKey(p, "void"))
 			}
-			if perr != nil && !errors.Is(perr, ErrDeclined) {
-				return p, unavailable(op, p, perr)
+			if perr, err = answered(op, p, perr); err != nil {
+				return p, err
 			}
 			p, err = s.step(ctx, p, StateCapturing, func(tx Tx, p *Payment, now time.Time) error {
 				if perr == nil {
@@ -106,10 +103,9 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 		case p.State == StateUnwinding && p.AuthUnknown:
 			// An authorisation may exist that was never recorded: repeating the
 			// call with its key returns it, or its decline.
-			var authID string
-			authID, perr = s.proc.Authorize(ctx, p.Instrument, p.Card.Planned, processorKey(p, "authorize"))
-			if perr != nil && !errors.Is(perr, ErrDeclined) {
-				return p, unavailable(op, p, perr)
+			authID, perr := s.proc.Authorize(ctx, p.Instrument, p.Card.Planned, processorKey(p, "authorize"))
+			if perr, err = answered(op, p, perr); err != nil {
+				return p, err
 			}
 			p, err = s.step(ctx, p, StateUnwinding, func(_ Tx, p *Payment, _ time.Time) error {
 				p.AuthUnknown = false
@@ -121,9 +117,9 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 
 		case p.State == StateUnwinding:
 			if p.AuthID != "" {
-				perr = s.proc.Void(ctx, p.AuthID, processorKey(p, "void"))
-				if perr != nil && !errors.Is(perr, ErrDeclined) {
-					return p, unavailable(op, p, perr)
+				// A refused void means the authorisation is closed already.
+				if _, err := answered(op, p, s.proc.Void(ctx, p.AuthID, processorKey(p, "void"))); err != nil {
+					return p, err
 				}
 			}
 			p, err = s.step(ctx, p, StateUnwinding, func(_ Tx, p *Payment, _ time.Time) error {
@@ -133,9 +129,9 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 
 		case p.State == StateCaptured && p.hasPendingRefund():
 			r := p.pendingRefund()
-			perr = s.proc.Refund(ctx, p.AuthID, r.Card, processorKey(p, "refund/"+r.Key))
-			if perr != nil && !errors.Is(perr, ErrDeclined) {
-				return p, unavailable(op, p, perr)
+			var perr error
+			if perr, err = answered(op, p, s.proc.Refund(ctx, p.AuthID, r.Card, processorKey(p, "refund/"+r.Key))); err != nil {
+				return p, err
 			}
 			p, err = s.step(ctx, p, StateCaptured, func(tx Tx, p *Payment, now time.Time) error {
 				i := p.refundIndex(r.Key)
@@ -166,12 +162,9 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 func (s *Service) step(ctx context.Context, p Payment, from State, fn func(Tx, *Payment, time.Time) error) (Payment, error) {
 	var out Payment
 	err := s.store.Update(ctx, func(tx Tx) error {
-		cur, found, err := tx.Payment(p.ID)
+		cur, err := loadPayment(tx, "step", p.ID)
 		if err != nil {
 			return err
-		}
-		if !found {
-			return &Error{Op: "step", PaymentID: p.ID, Err: ErrPaymentNotFound}
 		}
 		out = cur
 		if cur.State != from {
@@ -315,6 +308,16 @@ func declineReason(err error) string {
 
 func unavailable(op string, p Payment, cause error) error {
 	return &Error{Op: op, PaymentID: p.ID, State: p.State, Err: ErrProcessorUnavailable, Cause: cause}
+}
+
+// answered sorts a processor call's result: nil or a decline is an answer,
+// which the next step records; anything else leaves the outcome unknown,
+// and drive stops with ErrProcessorUnavailable.
+func answered(op string, p Payment, perr error) (declined error, stop error) {
+	if perr != nil && !errors.Is(perr, ErrDeclined) {
+		return nil, unavailable(op, p, perr)
+	}
+	return perr, nil
 }
 
 // outcome is the error, if any, that a call reports for a payment that has

@@ -363,17 +363,24 @@ func (p Payment) hasPendingRefund() bool {
 func (s *Service) Payment(ctx context.Context, id string) (Payment, error) {
 	var p Payment
 	err := s.store.Update(ctx, func(tx Tx) error {
-		got, found, err := tx.Payment(id)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return &Error{Op: "get", PaymentID: id, Err: ErrPaymentNotFound}
-		}
-		p = got
-		return nil
+		var err error
+		p, err = loadPayment(tx, "get", id)
+		return err
 	})
 	return p, err
+}
+
+// loadPayment reads a payment inside a unit of work, or fails with
+// ErrPaymentNotFound.
+func loadPayment(tx Tx, op, id string) (Payment, error) {
+	p, found, err := tx.Payment(id)
+	if err != nil {
+		return Payment{}, err
+	}
+	if !found {
+		return Payment{}, &Error{Op: op, PaymentID: id, Err: ErrPaymentNotFound}
+	}
+	return p, nil
 }
 
 // command records a caller's request on a payment in one unit of work, then
@@ -386,12 +393,9 @@ func (s *Service) command(ctx context.Context, op, id string, amount giftkit.Mon
 	}
 	var p Payment
 	err := s.store.Update(ctx, func(tx Tx) error {
-		got, found, err := tx.Payment(id)
+		got, err := loadPayment(tx, op, id)
 		if err != nil {
 			return err
-		}
-		if !found {
-			return &Error{Op: op, PaymentID: id, Err: ErrPaymentNotFound}
 		}
 		now := s.cfg.Now()
 		next, changed, err := decide(got, now)

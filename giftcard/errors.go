@@ -2,13 +2,13 @@ package giftcard
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/internal/errcode"
 )
 
 // errorCodes names every error an [Error] may wrap, for its JSON form.
-var errorCodes = map[string]error{
+var errorCodes = errcode.Table{
 	"not_redeemable":       ErrNotRedeemable,
 	"already_redeemed":     ErrAlreadyRedeemed,
 	"expired":              ErrExpired,
@@ -23,14 +23,7 @@ var errorCodes = map[string]error{
 // Code returns a stable snake_case name for the error e wraps, such as
 // "already_redeemed", for APIs and logs; "" if it wraps none of this
 // package's errors.
-func (e *Error) Code() string {
-	for code, err := range errorCodes {
-		if e.Err == err {
-			return code
-		}
-	}
-	return ""
-}
+func (e *Error) Code() string { return errorCodes.Code(e.Err) }
 
 type errorJSON Error
 
@@ -52,10 +45,7 @@ func (e *Error) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &v); err != nil {
 		return err
 	}
-	sentinel, ok := errorCodes[v.Error]
-	if !ok {
-		return fmt.Errorf("giftcard: unknown error code %q", v.Error)
-	}
+	sentinel, err := errorCodes.Sentinel("giftcard", v.Error)
 	e.Err = sentinel
-	return nil
+	return err
 }

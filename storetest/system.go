@@ -29,7 +29,7 @@ type SystemOptions struct {
 
 var (
 	sysOwners     = []string{"alice", "bob", "carol"}
-	sysCurrencies = []giftkit.Currency{giftkit.EUR, giftkit.JPY}
+	sysCurrencies = []giftkit.Currency{giftkit.EUR, giftkit.JPY, giftkit.KWD}
 	holdFor       = 48 * time.Hour
 )
 

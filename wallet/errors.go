@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/internal/errcode"
 )
 
 // Errors that wallet operations return, wrapped in an [*Error]. Redemption
@@ -74,7 +75,7 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-var errorCodes = map[string]error{
+var errorCodes = errcode.Table{
 	"insufficient_funds":   ErrInsufficientFunds,
 	"too_many_attempts":    ErrTooManyAttempts,
 	"hold_not_found":       ErrHoldNotFound,
@@ -89,14 +90,7 @@ var errorCodes = map[string]error{
 
 // Code returns a stable snake_case name for the error e wraps, such as
 // "insufficient_funds"; "" if it wraps none of this package's errors.
-func (e *Error) Code() string {
-	for code, err := range errorCodes {
-		if e.Err == err {
-			return code
-		}
-	}
-	return ""
-}
+func (e *Error) Code() string { return errorCodes.Code(e.Err) }
 
 type errorJSON Error
 
@@ -117,10 +111,7 @@ func (e *Error) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &v); err != nil {
 		return err
 	}
-	sentinel, ok := errorCodes[v.Error]
-	if !ok {
-		return fmt.Errorf("wallet: unknown error code %q", v.Error)
-	}
+	sentinel, err := errorCodes.Sentinel("wallet", v.Error)
 	e.Err = sentinel
-	return nil
+	return err
 }
