@@ -18,6 +18,8 @@
 //   - [github.com/giftkit/giftkit/checkout]: split-tender payment, balance
 //     first and the bank card for the rest, as a recoverable saga.
 //   - [github.com/giftkit/giftkit/memstore]: the embedded store;
+//     github.com/giftkit/giftkit/pgstore (a module of its own): the
+//     PostgreSQL store for many instances sharing one database;
 //     [github.com/giftkit/giftkit/storetest]: the suite every store passes.
 //
 // The packages are pure domain code: values with methods that take the time

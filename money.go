@@ -50,10 +50,12 @@ type AmountError struct {
 	Err   error  // the cause
 }
 
+// Error returns the message of the AmountError.
 func (e *AmountError) Error() string {
 	return "giftkit: " + e.Op + " " + e.Input + ": " + e.Err.Error()
 }
 
+// Unwrap returns the error the AmountError wraps.
 func (e *AmountError) Unwrap() error { return e.Err }
 
 func amountError(op, input string, err error) error {

@@ -214,6 +214,7 @@ type Error struct {
 	Cause     error         // the underlying error, if any (a processor's or the store's)
 }
 
+// Error returns the message of the Error.
 func (e *Error) Error() string {
 	msg := "checkout: " + e.Op
 	if e.PaymentID != "" {
@@ -271,6 +272,7 @@ type DeclineError struct {
 	Reason string // such as "insufficient_funds" or "do_not_honor"
 }
 
+// Error returns the message of the DeclineError.
 func (e *DeclineError) Error() string { return "card declined: " + e.Reason }
 
 // Unwrap returns ErrDeclined.

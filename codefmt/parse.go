@@ -49,6 +49,7 @@ type ParseError struct {
 	Err error
 }
 
+// Error returns the message of the ParseError.
 func (e *ParseError) Error() string {
 	msg := "codefmt: "
 	switch {
@@ -73,6 +74,7 @@ func (e *ParseError) Error() string {
 	return msg
 }
 
+// Unwrap returns the error the ParseError wraps.
 func (e *ParseError) Unwrap() error { return e.Err }
 
 // Character classes of the ASCII table, for the allocation-free fast path.

@@ -171,6 +171,7 @@ type Error struct {
 	Err         error     `json:"-"`
 }
 
+// Error returns the message of the Error.
 func (e *Error) Error() string {
 	msg := "giftcard: " + e.Op
 	if e.CardID != "" {
@@ -194,6 +195,7 @@ func (e *Error) Error() string {
 	return msg
 }
 
+// Unwrap returns the error the Error wraps.
 func (e *Error) Unwrap() error { return e.Err }
 
 func (c Card) fail(op string, err error) *Error {

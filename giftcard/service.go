@@ -142,7 +142,7 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest, key string) (Issu
 			continue // a 65-bit collision: draw new codes
 		}
 		if err != nil {
-			return Issued{}, wrapKeyError("issue", err)
+			return Issued{}, wrapConflict("issue", "", err)
 		}
 		if res.Replayed {
 			out := res.Value
@@ -279,19 +279,17 @@ func (s *Service) transition(ctx context.Context, op, cardID, key string, step f
 		return next, tx.PutCard(next)
 	})
 	if err != nil {
-		return Card{}, wrapKeyError(op, err)
+		return Card{}, wrapConflict(op, cardID, err)
 	}
 	return res.Value, nil
 }
 
-// wrapKeyError puts an idempotency conflict into an *Error like every other
-// failure of this package; other errors pass through.
-func wrapKeyError(op string, err error) error {
-	if errors.Is(err, giftkit.ErrIdempotencyConflict) {
-		var e *Error
-		if !errors.As(err, &e) {
-			return &Error{Op: op, Err: giftkit.ErrIdempotencyConflict}
-		}
+// wrapConflict puts an idempotency conflict, which idem reports bare, into
+// an *Error like every other failure of this package; other errors pass
+// through.
+func wrapConflict(op, cardID string, err error) error {
+	if err == giftkit.ErrIdempotencyConflict {
+		return &Error{Op: op, CardID: cardID, Err: err}
 	}
 	return err
 }

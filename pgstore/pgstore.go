@@ -79,6 +79,7 @@ type Error struct {
 	retry bool   // running the unit of work again may succeed
 }
 
+// Error returns the message of the Error.
 func (e *Error) Error() string {
 	if e.cause == "" {
 		return "pgstore: " + e.Op + ": " + e.Err.Error()
@@ -86,6 +87,7 @@ func (e *Error) Error() string {
 	return "pgstore: " + e.Op + ": " + e.Err.Error() + ": " + e.cause
 }
 
+// Unwrap returns the error the Error wraps.
 func (e *Error) Unwrap() error { return e.Err }
 
 // translate turns a driver error into the store's own.

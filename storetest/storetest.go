@@ -6,12 +6,20 @@
 //		storetest.Run(t, func(t *testing.T) giftkit.Store[*mystore.Tx] { return mystore.New(...) })
 //	}
 //
-// Run checks round trips of every stored type, copy semantics, rollback when
-// the callback fails, isolation of concurrent units of work, and, through
-// the real services, that 64 goroutines redeeming one card produce exactly one
-// credit, that concurrent debits never overdraw an account, that idempotent
-// replays agree under concurrency, and that history pages stay stable while
-// entries are appended. Every subtest gets a fresh store from newStore.
+// [Run] checks round trips of every stored type, copy semantics, rollback
+// when the callback fails, constraints, isolation of concurrent units of
+// work, and, through the real services, that 64 goroutines redeeming one card
+// produce exactly one credit, that concurrent debits and concurrent
+// checkouts never overdraw an account, that idempotent replays agree under
+// concurrency, and that history pages stay stable while entries are
+// appended. Every subtest gets a fresh store from newStore.
+//
+// [System] is the whole-system property test: a rapid state machine over
+// cards, wallets and checkout, with injected store and processor faults,
+// compared with a plain model after every step.
+//
+// [Env], [Clock] and [NewEnv] are the helpers both use, exported for stores'
+// own tests.
 package storetest
 
 import (

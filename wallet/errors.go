@@ -49,6 +49,7 @@ type Error struct {
 	Err        error            `json:"-"`
 }
 
+// Error returns the message of the Error.
 func (e *Error) Error() string {
 	msg := "wallet: " + e.Op
 	if e.Owner != "" {
@@ -73,6 +74,7 @@ func (e *Error) Error() string {
 	return msg
 }
 
+// Unwrap returns the error the Error wraps.
 func (e *Error) Unwrap() error { return e.Err }
 
 var errorCodes = errcode.Table{

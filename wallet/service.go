@@ -430,8 +430,8 @@ func change[R any](ctx context.Context, s *Service, op, owner string, c giftkit.
 // wrapConflict puts an idempotency conflict into an *Error like every other
 // failure of this package; other errors pass through.
 func wrapConflict(op, owner string, err error) error {
-	if errors.Is(err, giftkit.ErrIdempotencyConflict) {
-		return &Error{Op: op, Owner: owner, Err: giftkit.ErrIdempotencyConflict}
+	if err == giftkit.ErrIdempotencyConflict { // idem reports it bare
+		return &Error{Op: op, Owner: owner, Err: err}
 	}
 	return err
 }

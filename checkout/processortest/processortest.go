@@ -35,6 +35,7 @@ const (
 
 var outcomeNames = [...]string{"approve", "decline", "fail", "timeout", "lose-reply"}
 
+// String returns the Outcome's name.
 func (o Outcome) String() string {
 	if int(o) < len(outcomeNames) {
 		return outcomeNames[o]
