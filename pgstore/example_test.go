@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -29,4 +30,13 @@ func Example() {
 	accounts, _ := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: time.Now})
 	b, _ := accounts.Balance(ctx, "alice", giftkit.EUR)
 	fmt.Println(b.Available)
+}
+
+// A database that cannot be reached is ErrUnavailable, with no driver type
+// in the chain.
+func ExampleOpen_unavailable() {
+	_, err := pgstore.Open(context.Background(), "postgres://nobody@127.0.0.1:1/giftkit?sslmode=disable&connect_timeout=2")
+	fmt.Println(errors.Is(err, pgstore.ErrUnavailable))
+	// Output:
+	// true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"pgregory.net/rapid"
@@ -41,7 +42,8 @@ var (
 //     spent − refunded + expired + voided, from the system's own journals;
 //  2. no account is ever below zero, and every balance equals the sum of its
 //     journal;
-//  3. every card is redeemed at most once, and its value credited once;
+//  3. every card is redeemed at most once, and its value credited once, even
+//     when several shoppers redeem it at the same moment;
 //  4. every payment's balance and card parts sum to its total, captured ≤
 //     authorised and refunded ≤ captured per tender, and the processor holds
 //     exactly what the payment records;
@@ -78,7 +80,15 @@ var errInjected = errors.New("storetest: injected store fault")
 // it committed (the ambiguous answer a network gives).
 type faultStore[T any] struct {
 	inner giftkit.Store[T]
+	mu    sync.Mutex // RedeemRace calls Update from several goroutines
 	fault fault
+}
+
+// arm sets the fault of the next unit of work.
+func (f *faultStore[T]) arm(x fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fault = x
 }
 
 type fault uint8
@@ -90,8 +100,10 @@ const (
 )
 
 func (f *faultStore[T]) Update(ctx context.Context, fn func(tx T) error) error {
+	f.mu.Lock()
 	armed := f.fault
 	f.fault = noFault
+	f.mu.Unlock()
 	switch armed {
 	case failBeforeCommit:
 		err := f.inner.Update(ctx, func(tx T) error {
@@ -316,7 +328,7 @@ func (m *system[T]) armFaults(t *rapid.T) {
 	if !m.opts.Faults {
 		return
 	}
-	m.faults.fault = rapid.SampledFrom([]fault{noFault, noFault, noFault, failBeforeCommit, failAfterCommit}).Draw(t, "store fault")
+	m.faults.arm(rapid.SampledFrom([]fault{noFault, noFault, noFault, failBeforeCommit, failAfterCommit}).Draw(t, "store fault"))
 	if o := rapid.SampledFrom([]processortest.Outcome{processortest.Approve, processortest.Approve, processortest.Fail,
 		processortest.Timeout, processortest.LoseReply}).Draw(t, "processor fault"); o != processortest.Approve {
 		m.proc.Queue(rapid.SampledFrom([]string{processortest.OpAuthorize, processortest.OpCapture,
@@ -332,7 +344,7 @@ func interrupted(err error) bool {
 
 // disarm clears any fault left unused by the last call.
 func (m *system[T]) disarm() {
-	m.faults.fault = noFault
+	m.faults.arm(noFault)
 	m.proc.Clear()
 }
 
@@ -487,6 +499,50 @@ func (m *system[T]) Redeem(t *rapid.T) {
 		m.applyRedeem(c, owner)
 	}
 }
+
+// RedeemRace has several shoppers redeem one card at the same moment: at
+// most one may win, and only if the card could be redeemed.
+func (m *system[T]) RedeemRace(t *rapid.T) {
+	c := m.pickCard(t)
+	if m.openRedeem(c.id, nil) {
+		return // the card's state is uncertain until the redemption is retried
+	}
+	racers := rapid.IntRange(2, 4).Draw(t, "racers")
+	want := m.redeemOutcome(c, "")
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = m.env.Wallet.Redeem(context.Background(), sysOwners[i%len(sysOwners)], c.code.String(), m.raceKey(i))
+		}()
+	}
+	wg.Wait()
+	m.n += racers
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("card %s redeemed by racers %d and %d", c.id, winner, i)
+		case err == nil:
+			winner = i
+		case want == nil && !errors.Is(err, giftcard.ErrAlreadyRedeemed):
+			t.Fatalf("racer %d for %s: %v; want success or ErrAlreadyRedeemed", i, c.id, err)
+		case want != nil && want != giftcard.ErrAlreadyRedeemed && !errors.Is(err, want):
+			t.Fatalf("racer %d for %s: %v; want %v", i, c.id, err, want)
+		}
+	}
+	if (winner >= 0) != (want == nil) {
+		t.Fatalf("card %s: winner %d; the model expected %v", c.id, winner, want)
+	}
+	if winner >= 0 {
+		m.applyRedeem(c, sysOwners[winner%len(sysOwners)])
+	}
+}
+
+// raceKey is the key of racer i in the coming RedeemRace.
+func (m *system[T]) raceKey(i int) string { return fmt.Sprintf("race-%d-%d", m.n, i) }
 
 func (m *system[T]) RedeemTypo(t *rapid.T) {
 	c := m.pickCard(t)
