@@ -536,3 +536,32 @@ func TestConcurrentCheckoutsNeverOverdraw(t *testing.T) {
 		t.Errorf("the balance paid %d cents in all; want exactly 10000", fromBalance)
 	}
 }
+
+func TestRefundDeclinedRefundsNothing(t *testing.T) {
+	f := newFixture(t, checkout.Config{})
+	ctx := context.Background()
+	f.Fund(t, "alice", eurs("20.00"))
+	if _, err := f.pay(t, "o1", "40.00", checkout.CaptureNow); err != nil {
+		t.Fatal(err)
+	}
+	f.proc.Queue(processortest.OpRefund, processortest.Decline)
+	p, err := f.co.Refund(ctx, "o1", eurs("25.00"), "r1")
+	if !errors.Is(err, checkout.ErrDeclined) {
+		t.Fatalf("Refund with the card refund refused: %v; want ErrDeclined", err)
+	}
+	if len(p.Refunds) != 1 || p.Refunds[0].Failed == "" || !p.Card.Refunded.IsZero() || !p.Balance.Refunded.IsZero() {
+		t.Errorf("payment after the refused refund: %+v", p)
+	}
+	if b := f.balance(t); !b.Balance.IsZero() {
+		t.Errorf("the balance part of a refused refund was credited: %+v", b)
+	}
+	if _, err := f.co.Refund(ctx, "o1", eurs("25.00"), "r1"); !errors.Is(err, checkout.ErrDeclined) {
+		t.Errorf("retry of the refused refund: %v; want the same ErrDeclined", err)
+	}
+	// The amount is refundable again under a new key.
+	p, err = f.co.Refund(ctx, "o1", eurs("40.00"), "r2")
+	if err != nil || p.Card.Refunded != eurs("20.00") || p.Balance.Refunded != eurs("20.00") {
+		t.Errorf("refund after the refusal: %+v, %v", p, err)
+	}
+	f.checkProcessor(t, p)
+}

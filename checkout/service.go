@@ -240,9 +240,24 @@ func (s *Service) Cancel(ctx context.Context, paymentID, key string) (Payment, e
 // several times, each with its own key; a retry with the same key returns the
 // payment. It fails with [ErrPaymentNotFound], [ErrInvalidState] (not
 // captured), [ErrExceedsCaptured], [ErrInvalidOrder], [ErrCurrencyMismatch],
-// [ErrProcessorUnavailable] (the refund stays outstanding: retry), or
-// giftkit.ErrKeyRequired / giftkit.ErrIdempotencyConflict.
+// [ErrDeclined] (the processor refused the card part: nothing was refunded,
+// and the refund is recorded as failed), [ErrProcessorUnavailable] (the
+// refund stays outstanding: retry), or giftkit.ErrKeyRequired /
+// giftkit.ErrIdempotencyConflict.
 func (s *Service) Refund(ctx context.Context, paymentID string, amount giftkit.Money, key string) (Payment, error) {
+	p, err := s.refund(ctx, paymentID, amount, key)
+	if err != nil {
+		return p, err
+	}
+	if i := p.refundIndex(key); i >= 0 && p.Refunds[i].Failed != "" {
+		// The processor refused the card part: nothing was refunded, and the
+		// amount may be refunded again under a new key.
+		return p, &Error{Op: "refund", PaymentID: paymentID, Amount: amount, Detail: p.Refunds[i].Failed, Err: ErrDeclined}
+	}
+	return p, nil
+}
+
+func (s *Service) refund(ctx context.Context, paymentID string, amount giftkit.Money, key string) (Payment, error) {
 	return s.command(ctx, "refund", paymentID, amount, key, func(p Payment, now time.Time) (Payment, bool, error) {
 		for _, r := range p.Refunds {
 			if r.Key == key {

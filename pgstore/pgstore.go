@@ -298,12 +298,18 @@ func (s *Store) attempt(ctx context.Context, fn func(tx *Tx) error) error {
 		return translate("begin", err)
 	}
 	tx := &Tx{ctx: ctx, tx: ptx}
-	err = fn(tx)
-	tx.done = true
-	if err != nil {
-		_ = ptx.Rollback(ctx)
+	committed := false
+	defer func() {
+		tx.done = true
+		if !committed { // fn failed or panicked: give the connection back clean
+			_ = ptx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := fn(tx); err != nil {
 		return err
 	}
+	tx.done = true
+	committed = true // whatever Commit answers, the transaction is over
 	if err := ptx.Commit(ctx); err != nil {
 		e := translate("commit", err)
 		var pe *Error

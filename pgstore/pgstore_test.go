@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"pgregory.net/rapid"
@@ -145,5 +146,27 @@ func TestErrors(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprintf("%T", errors.Unwrap(err)), "pgconn") {
 		t.Errorf("a driver type leaks: %T", errors.Unwrap(err))
+	}
+}
+
+// A callback that panics must not leak its connection: after more panics
+// than the pool has connections, the store still works.
+func TestPanicReleasesConnection(t *testing.T) {
+	s := newStore(t) // a pool of 32
+	// A leaked connection makes later units wait for one forever: the
+	// deadline turns that into a failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := 0; i < 40; i++ {
+		func() {
+			defer func() { _ = recover() }()
+			_ = s.Update(ctx, func(tx *pgstore.Tx) error {
+				_, _, _ = tx.CardByID("x")
+				panic("boom")
+			})
+		}()
+	}
+	if err := s.Update(ctx, func(tx *pgstore.Tx) error { _, _, err := tx.CardByID("x"); return err }); err != nil {
+		t.Fatalf("Update after panics: %v", err)
 	}
 }
