@@ -1,8 +1,6 @@
 package giftcard
 
 import (
-	"encoding/json"
-
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/internal/errcode"
 )
@@ -25,27 +23,16 @@ var errorCodes = errcode.Table{
 // package's errors.
 func (e *Error) Code() string { return errorCodes.Code(e.Err) }
 
+// errorJSON has Error's fields without its methods, for encoding.
 type errorJSON Error
 
 // MarshalJSON encodes the error with its fields and its code, so that a
 // recorded failure can be replayed and an HTTP layer can transmit it.
-func (e *Error) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		*errorJSON
-		Error string `json:"error"`
-	}{(*errorJSON)(e), e.Code()})
-}
+func (e *Error) MarshalJSON() ([]byte, error) { return errcode.Marshal((*errorJSON)(e), e.Code()) }
 
 // UnmarshalJSON decodes the form written by MarshalJSON.
 func (e *Error) UnmarshalJSON(data []byte) error {
-	v := struct {
-		*errorJSON
-		Error string `json:"error"`
-	}{errorJSON: (*errorJSON)(e)}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return err
-	}
-	sentinel, err := errorCodes.Sentinel("giftcard", v.Error)
+	sentinel, err := errorCodes.Unmarshal("giftcard", data, (*errorJSON)(e))
 	e.Err = sentinel
 	return err
 }

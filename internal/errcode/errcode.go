@@ -2,7 +2,10 @@
 // codes, for the JSON form of its typed error.
 package errcode
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // A Table maps codes to sentinel errors.
 type Table map[string]error
@@ -25,4 +28,38 @@ func (t Table) Sentinel(pkg, code string) (error, error) {
 		return nil, fmt.Errorf("%s: unknown error code %q", pkg, code)
 	}
 	return e, nil
+}
+
+// Marshal encodes fields, the error's fields as a type without MarshalJSON
+// (a plain alias of the error type), as one JSON object with "error": code.
+func Marshal(fields any, code string) ([]byte, error) {
+	obj, err := json.Marshal(fields)
+	if err != nil {
+		return nil, err
+	}
+	codeJSON, _ := json.Marshal(code)
+	sep := ","
+	if len(obj) == 2 { // "{}"
+		sep = ""
+	}
+	out := make([]byte, 0, len(obj)+len(sep)+len(`"error":`)+len(codeJSON))
+	out = append(out, obj[:len(obj)-1]...)
+	out = append(out, sep+`"error":`...)
+	out = append(out, codeJSON...)
+	return append(out, '}'), nil
+}
+
+// Unmarshal decodes the form written by Marshal into fields and returns the
+// sentinel named by its "error" member.
+func (t Table) Unmarshal(pkg string, data []byte, fields any) (error, error) {
+	var code struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(data, &code); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data, fields); err != nil {
+		return nil, err
+	}
+	return t.Sentinel(pkg, code.Error)
 }
