@@ -37,8 +37,9 @@
 //	// A card is issued; its code is printed and never stored.
 //	batch, _ := cards.Issue(ctx, giftcard.IssueRequest{Value: giftkit.MustParseMoney("50", giftkit.EUR)}, "issue-1")
 //
-//	// The shopper types the code however they like; the value is credited once.
-//	_, err := accounts.Redeem(ctx, "ana", " gnn8 1bykms 00d7r ", "redeem-1")
+//	// The shopper types the code however they like (" gnn8 1bykms 00d7r "); the
+//	// value is credited once.
+//	_, err := accounts.Redeem(ctx, "ana", batch.Cards[0].Code.String(), "redeem-1")
 //
 //	// At checkout the balance pays first and the bank card the rest.
 //	p, err := shop.Pay(ctx, checkout.PayRequest{PaymentID: "A-1002", Owner: "ana",

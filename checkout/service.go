@@ -86,8 +86,8 @@ type PayRequest struct {
 }
 
 func (r PayRequest) fingerprint() string {
-	return idem.Call{Request: []string{r.PaymentID, r.Owner, r.Total.String(), r.Instrument,
-		r.Mode.string(), map[bool]string{true: "skip", false: "use"}[r.SkipBalance]}}.Fingerprint()
+	return idem.Fingerprint(r.PaymentID, r.Owner, r.Total.String(), r.Instrument,
+		r.Mode.string(), map[bool]string{true: "skip", false: "use"}[r.SkipBalance])
 }
 
 func (m CaptureMode) string() string {
@@ -351,7 +351,10 @@ func (s *Service) Sweep(ctx context.Context, limit int) (resumed, stillOpen int,
 	for _, p := range open {
 		p, err := s.drive(ctx, "sweep", p)
 		resumed++
-		if err != nil && !errors.Is(err, ErrProcessorUnavailable) && !errors.Is(err, ErrDeclined) && !errors.Is(err, ErrExpired) {
+		// A sweep reports no payment's failure (see outcome): only an
+		// unanswered processor, which leaves the payment for the next sweep,
+		// and the store's errors come back.
+		if err != nil && !errors.Is(err, ErrProcessorUnavailable) {
 			return resumed, stillOpen, err
 		}
 		if p.NeedsWork() {

@@ -229,8 +229,8 @@ func TestParseNormalisation(t *testing.T) {
 	}
 }
 
-// lookAlikes replaces 0 by O and 1 by I or l where k has them, and adds an
-// O and an l by changing a code with those digits; k must be canonical.
+// lookAlikes spells the 0s of k as O and its 1s as l. The known code has a
+// 0; TestLookAlikesMapToDigits covers every look-alike on codes made of them.
 func lookAlikes(k string) string {
 	r := strings.NewReplacer("0", "O", "1", "l")
 	return r.Replace(k)

@@ -36,8 +36,7 @@ func dsn(t testing.TB) string {
 // schema when the test ends.
 func newStore(t testing.TB) *pgstore.Store {
 	t.Helper()
-	s, schema, drop := openSchema(t, "")
-	_ = schema
+	s, _, drop := openSchema(t, "")
 	t.Cleanup(drop)
 	return s
 }

@@ -164,9 +164,10 @@ func (e Env) Fund(t TB, owner string, amount giftkit.Money) {
 
 func money(s string) giftkit.Money { return giftkit.MustParseMoney(s, eur) }
 
-func update[T wallet.Tx](t *testing.T, s giftkit.Store[T], fn func(tx wallet.Tx) error) {
+// update runs fn in a unit of work and fails the test if it fails.
+func update[T any](t *testing.T, s giftkit.Store[T], fn func(tx T) error) {
 	t.Helper()
-	if err := s.Update(context.Background(), func(tx T) error { return fn(tx) }); err != nil {
+	if err := s.Update(context.Background(), fn); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 }
@@ -201,7 +202,7 @@ func testRoundTrip[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 	card := sampleCard("card-1", 1)
 	acct, entries := sampleAccount("alice")
 	rec := giftkit.IdempotencyRecord{Scope: "wallet/alice", Key: "k1", Fingerprint: "f", Outcome: []byte(`{"x":1}`), CreatedAt: epoch}
-	update(t, s, func(tx wallet.Tx) error {
+	update(t, s, func(tx T) error {
 		if err := tx.PutCard(card); err != nil {
 			return err
 		}
@@ -217,7 +218,7 @@ func testRoundTrip[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 		}
 		return tx.PutIdempotency(rec)
 	})
-	update(t, s, func(tx wallet.Tx) error {
+	update(t, s, func(tx T) error {
 		for name, get := range map[string]func() (giftcard.Card, bool, error){
 			"CardByID":   func() (giftcard.Card, bool, error) { return tx.CardByID(card.ID) },
 			"CardByHash": func() (giftcard.Card, bool, error) { return tx.CardByHash(card.Hash) },
@@ -272,7 +273,7 @@ func testRoundTrip[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 func testCopies[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 	acct, entries := sampleAccount("alice")
 	rec := giftkit.IdempotencyRecord{Scope: "s", Key: "k", Fingerprint: "f", Outcome: []byte("abc"), CreatedAt: epoch}
-	update(t, s, func(tx wallet.Tx) error {
+	update(t, s, func(tx T) error {
 		if err := tx.PutAccount(acct); err != nil {
 			return err
 		}
@@ -285,14 +286,14 @@ func testCopies[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 	acct.Lots[0].Remaining = money("999.00")
 	acct.Holds[0].Parts[0].Amount = money("999.00")
 	rec.Outcome[0] = 'X'
-	update(t, s, func(tx wallet.Tx) error {
+	update(t, s, func(tx T) error {
 		got, _, _ := tx.Account("alice", eur)
 		got.Lots[0].Source = "changed"
 		r, _, _ := tx.Idempotency("s", "k")
 		r.Outcome[1] = 'Y'
 		return nil
 	})
-	update(t, s, func(tx wallet.Tx) error {
+	update(t, s, func(tx T) error {
 		got, _, _ := tx.Account("alice", eur)
 		if got.Lots[0].Remaining == money("999.00") || got.Holds[0].Parts[0].Amount == money("999.00") || got.Lots[0].Source == "changed" {
 			t.Errorf("stored account aliases caller memory: %+v", got)
@@ -318,7 +319,7 @@ func testRollback[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 	if err != boom {
 		t.Fatalf("Update returned %v; want the callback's error unchanged", err)
 	}
-	update(t, s, func(tx wallet.Tx) error {
+	update(t, s, func(tx T) error {
 		if _, ok, _ := tx.CardByID("card-1"); ok {
 			t.Error("card written by a failed unit of work is visible")
 		}
@@ -346,11 +347,11 @@ func testRollback[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 }
 
 func testConstraints[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
-	update(t, s, func(tx wallet.Tx) error { return tx.PutCard(sampleCard("card-1", 1)) })
+	update(t, s, func(tx T) error { return tx.PutCard(sampleCard("card-1", 1)) })
 	rec := giftkit.IdempotencyRecord{Scope: "s", Key: "k", Fingerprint: "f", CreatedAt: epoch}
-	update(t, s, func(tx wallet.Tx) error { return tx.PutIdempotency(rec) })
+	update(t, s, func(tx T) error { return tx.PutIdempotency(rec) })
 	acct, entries := sampleAccount("alice")
-	update(t, s, func(tx wallet.Tx) error {
+	update(t, s, func(tx T) error {
 		if err := tx.PutAccount(acct); err != nil {
 			return err
 		}
@@ -371,7 +372,7 @@ func testConstraints[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 // testIsolation runs read-modify-write units of work concurrently on one
 // account; a store that loses an update fails.
 func testIsolation[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
-	update(t, s, func(tx wallet.Tx) error { return tx.PutAccount(wallet.NewAccount("alice", eur)) })
+	update(t, s, func(tx T) error { return tx.PutAccount(wallet.NewAccount("alice", eur)) })
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	for i := 0; i < Workers; i++ {
@@ -392,7 +393,7 @@ func testIsolation[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 		}()
 	}
 	wg.Wait()
-	update(t, s, func(tx wallet.Tx) error {
+	update(t, s, func(tx T) error {
 		a, _, _ := tx.Account("alice", eur)
 		if a.Version != Workers-failed.Load() {
 			t.Errorf("after %d increments (%d failed), version = %d: an update was lost", Workers, failed.Load(), a.Version)
@@ -493,7 +494,7 @@ func testDebitRace[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 // its sequence numbers run 1, 2, 3, ...
 func checkJournal[T wallet.Tx](t *testing.T, s giftkit.Store[T], owner string, balance giftkit.Money) {
 	t.Helper()
-	update(t, s, func(tx wallet.Tx) error {
+	update(t, s, func(tx T) error {
 		entries, err := tx.Entries(owner, balance.Currency(), 0, 1<<20)
 		if err != nil {
 			return err
@@ -643,7 +644,7 @@ func testPayments[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 		t.Fatal(err)
 	}
 	in[0].Refunds[0].Key = "changed" // must not reach the store
-	_ = s.Update(ctx, func(tx T) error {
+	update(t, s, func(tx T) error {
 		got, ok, err := tx.Payment("p3")
 		if err != nil || !ok {
 			t.Fatalf("Payment(p3) = %v, %v", ok, err)
@@ -672,12 +673,12 @@ func testPayments[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 		return nil
 	})
 	// A payment that settles leaves the open set.
-	_ = s.Update(ctx, func(tx T) error {
+	update(t, s, func(tx T) error {
 		p, _, _ := tx.Payment("p2")
 		p.State = checkout.StateFailed
 		return tx.PutPayment(p)
 	})
-	_ = s.Update(ctx, func(tx T) error {
+	update(t, s, func(tx T) error {
 		open, _ := tx.OpenPayments("", 10)
 		for _, p := range open {
 			if p.ID == "p2" {

@@ -848,6 +848,7 @@ func (m *system[T]) settle(t *rapid.T) {
 			t.Fatalf("final sweep: %d open, %v", open, err)
 		}
 	}
+	m.applySweep()
 	m.check(t, true)
 }
 
@@ -871,8 +872,7 @@ func (m *system[T]) check(t *rapid.T, settled bool) {
 	m.disarm()
 	flows := map[giftkit.Currency]map[wallet.EntryKind]int64{}
 	balances := map[giftkit.Currency]int64{}
-	uncertainOwners := m.uncertainAccounts
-	heldByPayments := map[sysKey]int64{}
+	held := map[sysKey]int64{} // what each account holds
 	for _, owner := range sysOwners {
 		for _, cur := range sysCurrencies {
 			k := sysKey{owner, cur}
@@ -883,7 +883,7 @@ func (m *system[T]) check(t *rapid.T, settled bool) {
 			if b.Balance.IsNegative() || b.Available.IsNegative() || b.Held.IsNegative() {
 				t.Fatalf("%s %v: %+v is below zero", owner, cur, b)
 			}
-			if !uncertainOwners[k] {
+			if !m.uncertainAccounts[k] {
 				total, held := m.touch(k).balance()
 				if b.Balance.Minor() != total || b.Held.Minor() != held {
 					t.Fatalf("%s %v: balance %v held %v; the model says %d held %d", owner, cur, b.Balance, b.Held, total, held)
@@ -912,7 +912,7 @@ func (m *system[T]) check(t *rapid.T, settled bool) {
 				t.Fatalf("%s %v: journal sums to %d held %d; balance %v held %v", owner, cur, sum, heldSum, b.Balance, b.Held)
 			}
 			balances[cur] += b.Balance.Minor()
-			heldByPayments[k] = b.Held.Minor()
+			held[k] = b.Held.Minor()
 		}
 	}
 
@@ -974,13 +974,10 @@ func (m *system[T]) check(t *rapid.T, settled bool) {
 			}
 		}
 		if mp.uncertain {
-			if settled { // after Settle the system has decided: adopt it
-				m.adopt(mp, p)
-			}
-			continue
+			continue // an interrupted call decided it; the invariants above still hold
 		}
 		onItsWay := p.State == checkout.StateUnwinding && p.UnwindTo == mp.state // the void is outstanding
-		if p.State != mp.state && !onItsWay && !(mp.state == checkout.StateAuthorized && p.State == checkout.StateExpired) {
+		if p.State != mp.state && !onItsWay {
 			t.Fatalf("payment %s is %v; the model says %v", id, p.State, mp.state)
 		}
 		want := [4]int64{mp.capturedBalance, mp.capturedCard, mp.refundedBalance, mp.refundedCard}
@@ -989,9 +986,9 @@ func (m *system[T]) check(t *rapid.T, settled bool) {
 			t.Fatalf("payment %s: captured/refunded %v; the model says %v", id, got, want)
 		}
 	}
-	for k, held := range heldByPayments {
-		if held != openHolds[k] && !uncertainOwners[k] {
-			t.Fatalf("%v: %d held, but open payments hold %d: an orphan hold", k, held, openHolds[k])
+	for k, h := range held {
+		if h != openHolds[k] && !m.uncertainAccounts[k] {
+			t.Fatalf("%v: %d held, but open payments hold %d: an orphan hold", k, h, openHolds[k])
 		}
 	}
 	if settled {
@@ -1012,15 +1009,6 @@ func (m *system[T]) openRedeem(cardID string, except *sysCall) bool {
 		}
 	}
 	return false
-}
-
-// adopt takes the system's word for a payment whose call was interrupted,
-// once every call has been retried: the model then applies what happened.
-func (m *system[T]) adopt(mp *mPayment, p checkout.Payment) {
-	mp.uncertain = false
-	mp.state = p.State
-	mp.capturedBalance, mp.capturedCard = p.Balance.Captured.Minor(), p.Card.Captured.Minor()
-	mp.refundedBalance, mp.refundedCard = p.Balance.Refunded.Minor(), p.Card.Refunded.Minor()
 }
 
 // checkPayment checks the invariants of one payment against itself and

@@ -141,7 +141,7 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 		if err != nil {
 			return Redeemed{}, hideCard(err, parsed)
 		}
-		acct, entries, err := load(tx, owner, red.Amount.Currency(), now)
+		acct, entries, err := LoadAccount(tx, owner, red.Amount.Currency(), now)
 		if err != nil {
 			return Redeemed{}, err
 		}
@@ -152,7 +152,7 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 		if err := tx.PutCard(card); err != nil {
 			return Redeemed{}, err
 		}
-		if err := save(tx, acct, append(entries, entry)); err != nil {
+		if err := SaveAccount(tx, acct, append(entries, entry)); err != nil {
 			return Redeemed{}, err
 		}
 		return Redeemed{CardID: card.ID, Amount: red.Amount, Balance: balanceOf(acct), Entry: entry}, nil
@@ -204,10 +204,12 @@ func (s *Service) check(op, owner, key string) error {
 	return nil
 }
 
-// load returns owner's account in c, a new one if there is none, with
-// expired holds and credits applied; the entries of that sweep must be saved
-// with the account.
-func load(tx Tx, owner string, c giftkit.Currency, now time.Time) (Account, []Entry, error) {
+// LoadAccount returns owner's account in c inside a unit of work (a new one
+// if there is none) after applying expired holds and credits, and the
+// entries that did so: pass them to [SaveAccount] with the account's other
+// new entries. Every use case that touches an account, this package's and
+// checkout's, loads it this way, so the passage of time is never skipped.
+func LoadAccount(tx Tx, owner string, c giftkit.Currency, now time.Time) (Account, []Entry, error) {
 	acct, found, err := tx.Account(owner, c)
 	if err != nil {
 		return Account{}, nil, err
@@ -219,8 +221,9 @@ func load(tx Tx, owner string, c giftkit.Currency, now time.Time) (Account, []En
 	return acct, entries, nil
 }
 
-// save writes an account and its new journal entries; nothing if no entry.
-func save(tx Tx, acct Account, entries []Entry) error {
+// SaveAccount writes an account and its new journal entries inside a unit
+// of work; it writes nothing when entries is empty.
+func SaveAccount(tx Tx, acct Account, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -229,20 +232,6 @@ func save(tx Tx, acct Account, entries []Entry) error {
 	}
 	return tx.AppendEntries(entries)
 }
-
-// LoadAccount and SaveAccount let other packages' use cases (checkout) work
-// on an account inside their own unit of work, with the same sweeping rule.
-
-// LoadAccount returns owner's account in c inside a unit of work, after
-// applying expired holds and credits, and the entries that did so; pass them
-// to [SaveAccount] with the account's other new entries.
-func LoadAccount(tx Tx, owner string, c giftkit.Currency, now time.Time) (Account, []Entry, error) {
-	return load(tx, owner, c, now)
-}
-
-// SaveAccount writes an account and its new entries inside a unit of work;
-// it writes nothing when entries is empty.
-func SaveAccount(tx Tx, acct Account, entries []Entry) error { return save(tx, acct, entries) }
 
 // Balance returns owner's balance in currency c; zero for an account that
 // does not exist yet. It applies expired holds and credits first.
@@ -255,12 +244,12 @@ func (s *Service) Balance(ctx context.Context, owner string, c giftkit.Currency)
 	}
 	var out Balance
 	err := s.store.Update(ctx, func(tx Tx) error {
-		acct, entries, err := load(tx, owner, c, s.cfg.Now())
+		acct, entries, err := LoadAccount(tx, owner, c, s.cfg.Now())
 		if err != nil {
 			return err
 		}
 		out = balanceOf(acct)
-		return save(tx, acct, entries)
+		return SaveAccount(tx, acct, entries)
 	})
 	return out, err
 }
@@ -296,11 +285,11 @@ func (s *Service) History(ctx context.Context, owner string, c giftkit.Currency,
 	limit = min(limit, MaxPageSize)
 	var page HistoryPage
 	err := s.store.Update(ctx, func(tx Tx) error {
-		acct, swept, err := load(tx, owner, c, s.cfg.Now())
+		acct, swept, err := LoadAccount(tx, owner, c, s.cfg.Now())
 		if err != nil {
 			return err
 		}
-		if err := save(tx, acct, swept); err != nil {
+		if err := SaveAccount(tx, acct, swept); err != nil {
 			return err
 		}
 		entries, err := tx.Entries(owner, c, after, limit+1)
@@ -414,7 +403,7 @@ func change[R any](ctx context.Context, s *Service, op, owner string, c giftkit.
 	now := s.cfg.Now()
 	call := idem.Call{Scope: "wallet/" + owner, Key: key, Now: now, Request: append([]string{op, c.Code()}, request...)}
 	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (R, error) {
-		acct, swept, err := load(tx, owner, c, now)
+		acct, swept, err := LoadAccount(tx, owner, c, now)
 		if err != nil {
 			return zero, err
 		}
@@ -422,7 +411,7 @@ func change[R any](ctx context.Context, s *Service, op, owner string, c giftkit.
 		if err != nil {
 			return zero, err
 		}
-		return out, save(tx, acct, append(swept, entries...))
+		return out, SaveAccount(tx, acct, append(swept, entries...))
 	})
 	return res.Value, wrapConflict(op, owner, err)
 }

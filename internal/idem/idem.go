@@ -91,9 +91,13 @@ type Call struct {
 }
 
 // Fingerprint returns the digest of the request fields.
-func (c Call) Fingerprint() string {
+func (c Call) Fingerprint() string { return Fingerprint(c.Request...) }
+
+// Fingerprint returns a digest of fields that no other list of fields has:
+// each is prefixed by its length, so ("ab", "c") and ("a", "bc") differ.
+func Fingerprint(fields ...string) string {
 	h := sha256.New()
-	for _, f := range c.Request {
+	for _, f := range fields {
 		fmt.Fprintf(h, "%d:%s;", len(f), f)
 	}
 	return hex.EncodeToString(h.Sum(nil))
