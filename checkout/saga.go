@@ -198,10 +198,10 @@ func (s *Service) captureBalance(tx Tx, p *Payment, now time.Time) error {
 		}
 		var more []wallet.Entry
 		if fromBalance.IsPositive() {
-			acct, more, err = acct.Capture(p.HoldID, fromBalance, key, now)
+			acct, more, err = acct.Capture(p.HoldID, Placer, fromBalance, key, now)
 		} else {
 			var e wallet.Entry
-			acct, e, err = acct.Release(p.HoldID, key, now)
+			acct, e, err = acct.Release(p.HoldID, Placer, key, now)
 			more = []wallet.Entry{e}
 		}
 		if err != nil {
@@ -232,7 +232,7 @@ func (s *Service) releaseHold(tx Tx, p *Payment, key string, now time.Time) erro
 	}
 	if _, held := acct.Hold(p.HoldID); held {
 		var e wallet.Entry
-		if acct, e, err = acct.Release(p.HoldID, key, now); err != nil {
+		if acct, e, err = acct.Release(p.HoldID, Placer, key, now); err != nil {
 			return err
 		}
 		entries = append(entries, e)

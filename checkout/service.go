@@ -46,6 +46,11 @@ type Config struct {
 	HoldFor time.Duration
 }
 
+// Placer is the wallet.Hold.Placer of the holds checkout places: only
+// checkout captures or releases them (wallet.Service refuses them with
+// wallet.ErrForeignHold).
+const Placer = "checkout"
+
 // MaxIDLen is the longest payment ID accepted, in bytes.
 const MaxIDLen = 128
 
@@ -165,7 +170,7 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (Payment,
 		if split.Balance.IsPositive() {
 			p.HoldID = "pay/" + p.ID
 			var hold wallet.Entry
-			acct, hold, err = acct.PlaceHold(p.HoldID, split.Balance, p.ID, p.ExpiresAt, key, now)
+			acct, hold, err = acct.PlaceHold(p.HoldID, Placer, split.Balance, p.ID, p.ExpiresAt, key, now)
 			if err != nil {
 				return err
 			}

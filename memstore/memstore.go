@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/checkout"
@@ -48,6 +49,7 @@ type state struct {
 	journals map[accountKey][]wallet.Entry // entry i has Seq i+1
 	idem     map[idemKey]giftkit.IdempotencyRecord
 	payments map[string]checkout.Payment
+	attempts map[string]wallet.AttemptLog
 }
 
 // Store is the in-memory store.
@@ -59,6 +61,7 @@ type Store struct {
 var (
 	_ giftkit.Store[*Tx] = (*Store)(nil)
 	_ checkout.Tx        = (*Tx)(nil)
+	_ wallet.LimiterTx   = (*Tx)(nil)
 )
 
 // New returns an empty Store.
@@ -70,6 +73,7 @@ func New() *Store {
 		journals: make(map[accountKey][]wallet.Entry),
 		idem:     make(map[idemKey]giftkit.IdempotencyRecord),
 		payments: make(map[string]checkout.Payment),
+		attempts: make(map[string]wallet.AttemptLog),
 	}}
 }
 
@@ -104,6 +108,7 @@ type Tx struct {
 	appended map[accountKey][]wallet.Entry
 	idem     map[idemKey]giftkit.IdempotencyRecord
 	payments map[string]checkout.Payment
+	attempts map[string]*wallet.AttemptLog // nil: deleted
 }
 
 func (tx *Tx) commit() {
@@ -126,6 +131,13 @@ func (tx *Tx) commit() {
 	}
 	for id, p := range tx.payments {
 		s.payments[id] = p
+	}
+	for subject, l := range tx.attempts {
+		if l == nil {
+			delete(s.attempts, subject)
+		} else {
+			s.attempts[subject] = *l
+		}
 	}
 }
 
@@ -334,4 +346,38 @@ func (tx *Tx) OpenPayments(afterID string, limit int) ([]checkout.Payment, error
 		}
 	}
 	return out, nil
+}
+
+// AttemptLog implements wallet.LimiterTx.
+func (tx *Tx) AttemptLog(subject string) (wallet.AttemptLog, bool, error) {
+	if err := tx.usable(); err != nil {
+		return wallet.AttemptLog{}, false, err
+	}
+	l, ok := tx.s.attempts[subject]
+	if p, shadowed := tx.attempts[subject]; shadowed {
+		l, ok = wallet.AttemptLog{}, p != nil
+		if ok {
+			l = *p
+		}
+	}
+	l.Attempts = append([]time.Time(nil), l.Attempts...)
+	return l, ok, nil
+}
+
+// PutAttemptLog implements wallet.LimiterTx. A log with no attempts and no
+// lockout is deleted.
+func (tx *Tx) PutAttemptLog(l wallet.AttemptLog) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if tx.attempts == nil {
+		tx.attempts = make(map[string]*wallet.AttemptLog)
+	}
+	if len(l.Attempts) == 0 && l.LockedUntil.IsZero() {
+		tx.attempts[l.Subject] = nil
+		return nil
+	}
+	l.Attempts = append([]time.Time(nil), l.Attempts...)
+	tx.attempts[l.Subject] = &l
+	return nil
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/internal/idem"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -59,6 +60,7 @@ func Run[T checkout.Tx](t *testing.T, newStore func(t *testing.T) giftkit.Store[
 	t.Run("HistoryPaging", func(t *testing.T) { testHistoryPaging(t, newStore(t)) })
 	t.Run("Payments", func(t *testing.T) { testPayments(t, newStore(t)) })
 	t.Run("CheckoutRace", func(t *testing.T) { testCheckoutRace(t, newStore(t)) })
+	t.Run("Limiter", func(t *testing.T) { testLimiter(t, newStore(t)) })
 }
 
 var (
@@ -185,7 +187,7 @@ func sampleAccount(owner string) (wallet.Account, []wallet.Entry) {
 	a := wallet.NewAccount(owner, eur)
 	a, e1, _ := a.Credit(wallet.EntryCredit, "card-1", money("30.00"), epoch.Add(time.Hour), "card-1", "k1", epoch)
 	a, e2, _ := a.Credit(wallet.EntryRefund, "order-9", money("5.00"), time.Time{}, "order-9", "k2", epoch)
-	a, e3, _ := a.PlaceHold("hold-1", money("12.00"), "order-10", epoch.Add(time.Minute), "k3", epoch)
+	a, e3, _ := a.PlaceHold("hold-1", wallet.PlacerWallet, money("12.00"), "order-10", epoch.Add(time.Minute), "k3", epoch)
 	return a, []wallet.Entry{e1, e2, e3}
 }
 
@@ -735,4 +737,94 @@ func testCheckoutRace[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 		t.Errorf("the balance paid %d and kept %v of 100.00", fromBalance, b.Balance)
 	}
 	checkJournal(t, s, "alice", b.Balance)
+}
+
+// testLimiter checks a store's wallet.LimiterTx, if it has one: logs round
+// trip and vanish when empty, and a StoreLimiter over it lets exactly its
+// limit of concurrent guesses through, for one owner, then locks it out.
+func testLimiter[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
+	if _, ok := any(*new(T)).(wallet.LimiterTx); !ok {
+		t.Skip("the store's Tx does not implement wallet.LimiterTx")
+	}
+	ctx := context.Background()
+	logs := idem.StoreFunc[wallet.LimiterTx](func(ctx context.Context, fn func(wallet.LimiterTx) error) error {
+		return s.Update(ctx, func(tx T) error { return fn(any(tx).(wallet.LimiterTx)) })
+	})
+	want := wallet.AttemptLog{Subject: "owner:ünïcode\x00/owner", Attempts: []time.Time{epoch, epoch.Add(time.Second)}, LockedUntil: epoch.Add(time.Hour)}
+	if err := logs.Update(ctx, func(tx wallet.LimiterTx) error { return tx.PutAttemptLog(want) }); err != nil {
+		t.Fatalf("PutAttemptLog: %v", err)
+	}
+	var got wallet.AttemptLog
+	var found bool
+	read := func() {
+		t.Helper()
+		if err := logs.Update(ctx, func(tx wallet.LimiterTx) (err error) {
+			got, found, err = tx.AttemptLog(want.Subject)
+			return err
+		}); err != nil {
+			t.Fatalf("AttemptLog: %v", err)
+		}
+	}
+	if read(); !found || !cmp.Equal(want, got, cmpOpts) {
+		t.Fatalf("AttemptLog = %+v, %v; want %+v", got, found, want)
+	}
+	if err := logs.Update(ctx, func(tx wallet.LimiterTx) error { return tx.PutAttemptLog(wallet.AttemptLog{Subject: want.Subject}) }); err != nil {
+		t.Fatalf("PutAttemptLog(empty): %v", err)
+	}
+	if read(); found && (len(got.Attempts) > 0 || !got.LockedUntil.IsZero()) {
+		t.Fatalf("an emptied log reads back as %+v", got)
+	}
+
+	const limit = 3
+	limiter, err := wallet.NewStoreLimiter[wallet.LimiterTx](logs, wallet.LimitRule{Max: limit, Window: time.Hour, Lockout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := NewEnv(t, s, 9)
+	hasher, _ := giftcard.NewHasher(TestHashKey)
+	w, err := wallet.NewService(s, wallet.Config{Hasher: hasher, Now: env.Clock.Now, Limiter: limiter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	results := make([]error, Workers)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			guess, err := codefmt.Generate(rand.NewChaCha8([32]byte{byte(i), 1}))
+			if err != nil {
+				panic(err)
+			}
+			_, results[i] = w.Redeem(wallet.WithClient(ctx, "203.0.113.7"), "mallory", guess.String(), fmt.Sprintf("guess-%d", i))
+		}()
+	}
+	wg.Wait()
+	looked := 0
+	for i, err := range results {
+		switch {
+		case errors.Is(err, giftcard.ErrNotRedeemable):
+			looked++
+		case !errors.Is(err, wallet.ErrTooManyAttempts):
+			t.Errorf("guess %d: %v; want ErrNotRedeemable or ErrTooManyAttempts", i, err)
+		}
+	}
+	if looked != limit {
+		t.Errorf("%d of %d concurrent guesses reached the lookup; the limit is %d", looked, Workers, limit)
+	}
+	// The client is locked out too, for another owner.
+	guess, _ := codefmt.Generate(rand.NewChaCha8([32]byte{99}))
+	if _, err := w.Redeem(wallet.WithClient(ctx, "203.0.113.7"), "trudy", guess.String(), "guess-other"); !errors.Is(err, wallet.ErrTooManyAttempts) {
+		t.Errorf("another owner from the locked-out client: %v; want ErrTooManyAttempts", err)
+	}
+	// A replay of a call that completed keeps its outcome during the lockout.
+	for i, first := range results {
+		if errors.Is(first, giftcard.ErrNotRedeemable) {
+			guess, _ := codefmt.Generate(rand.NewChaCha8([32]byte{byte(i), 1}))
+			if _, err := w.Redeem(ctx, "mallory", guess.String(), fmt.Sprintf("guess-%d", i)); !errors.Is(err, giftcard.ErrNotRedeemable) {
+				t.Errorf("replay of guess %d during the lockout: %v; want its first outcome, ErrNotRedeemable", i, err)
+			}
+			break
+		}
+	}
 }

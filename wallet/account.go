@@ -53,6 +53,10 @@ type Hold struct {
 	ID        string
 	Amount    giftkit.Money
 	Reference string // what the hold is for, such as a payment ID
+	// Placer is the party that placed the hold and alone may capture or
+	// release it: [PlacerWallet] for [Service.Hold], the checkout package
+	// for a payment's balance part.
+	Placer    string
 	Parts     []HoldPart
 	ExpiresAt time.Time // released automatically from then on
 	CreatedAt time.Time
@@ -223,14 +227,23 @@ func expiresBefore(x, y time.Time) bool {
 	return x.Before(y)
 }
 
-// PlaceHold reserves amount of the available balance for a payment, from
-// the credits that expire soonest, until expiresAt. It fails with
-// [ErrInsufficientFunds] if the unexpired available balance is lower, with
-// [ErrDuplicateHold] if a hold with that ID is open, and with
-// [ErrInvalidAmount] or [ErrCurrencyMismatch].
-func (a Account) PlaceHold(holdID string, amount giftkit.Money, ref string, expiresAt time.Time, key string, now time.Time) (Account, Entry, error) {
+// PlacerWallet is the [Hold.Placer] of holds placed through [Service.Hold]
+// and [Service.Debit].
+const PlacerWallet = "wallet"
+
+// PlaceHold reserves amount of the available balance for placer (see
+// [Hold.Placer]), from the credits that expire soonest, until expiresAt
+// (zero: until captured or released). It fails with [ErrInsufficientFunds]
+// if the unexpired available balance is lower, with [ErrDuplicateHold] if a
+// hold with that ID is open, with [ErrInvalidExpiry] if expiresAt is not
+// after now, and with [ErrInvalidAmount] or [ErrCurrencyMismatch].
+func (a Account) PlaceHold(holdID, placer string, amount giftkit.Money, ref string, expiresAt time.Time, key string, now time.Time) (Account, Entry, error) {
 	if err := a.checkAmount("hold", amount); err != nil {
 		return a, Entry{}, err
+	}
+	if !expiresAt.IsZero() && !expiresAt.After(now) {
+		return a, Entry{}, &Error{Op: "hold", Owner: a.Owner, Currency: a.Currency, Amount: amount, HoldID: holdID,
+			Detail: "expiry " + expiresAt.UTC().Format(time.RFC3339Nano) + " is not after " + now.UTC().Format(time.RFC3339Nano), Err: ErrInvalidExpiry}
 	}
 	if _, ok := a.hold(holdID); ok {
 		return a, Entry{}, &Error{Op: "hold", Owner: a.Owner, Currency: a.Currency, HoldID: holdID, Err: ErrDuplicateHold}
@@ -265,7 +278,7 @@ func (a Account) PlaceHold(holdID string, amount giftkit.Money, ref string, expi
 		return a, Entry{}, a.mathError("hold", err)
 	}
 	a.Held = held
-	a.Holds = append(a.Holds, Hold{ID: holdID, Amount: amount, Reference: ref, Parts: parts, ExpiresAt: expiresAt, CreatedAt: now})
+	a.Holds = append(a.Holds, Hold{ID: holdID, Amount: amount, Reference: ref, Placer: placer, Parts: parts, ExpiresAt: expiresAt, CreatedAt: now})
 	return a, a.journal(EntryHold, giftkit.Zero(a.Currency), amount, ref, key, now), nil
 }
 
@@ -296,13 +309,32 @@ func (a Account) lot(id string) int {
 	return -1
 }
 
-// Release closes an open hold without spending it, making its amount
-// available again. It fails with [ErrHoldNotFound].
-func (a Account) Release(holdID, key string, now time.Time) (Account, Entry, error) {
+// openHold returns the index of the open hold holdID if placer placed it.
+// It fails with [ErrHoldNotFound] or [ErrForeignHold].
+func (a Account) openHold(op, holdID, placer string) (int, error) {
 	i, ok := a.hold(holdID)
 	if !ok {
-		return a, Entry{}, &Error{Op: "release", Owner: a.Owner, Currency: a.Currency, HoldID: holdID, Err: ErrHoldNotFound}
+		return -1, &Error{Op: op, Owner: a.Owner, Currency: a.Currency, HoldID: holdID, Err: ErrHoldNotFound}
 	}
+	if a.Holds[i].Placer != placer {
+		return -1, &Error{Op: op, Owner: a.Owner, Currency: a.Currency, HoldID: holdID, Err: ErrForeignHold}
+	}
+	return i, nil
+}
+
+// Release closes an open hold that placer placed without spending it,
+// making its amount available again. It fails with [ErrHoldNotFound] or
+// [ErrForeignHold].
+func (a Account) Release(holdID, placer, key string, now time.Time) (Account, Entry, error) {
+	i, err := a.openHold("release", holdID, placer)
+	if err != nil {
+		return a, Entry{}, err
+	}
+	return a.release(i, key, now)
+}
+
+// release closes hold i without spending it.
+func (a Account) release(i int, key string, now time.Time) (Account, Entry, error) {
 	a = a.clone()
 	h := a.Holds[i]
 	a.unreserve(h.Parts)
@@ -321,19 +353,20 @@ func (a *Account) unreserve(parts []HoldPart) {
 	}
 }
 
-// Capture spends amount of an open hold, from the hold's soonest-expiring
+// Capture spends amount of an open hold that placer placed, from the hold's soonest-expiring
 // credits first, and releases the rest of the hold: a capture of less than
 // the hold is a partial capture, and the hold is closed either way. It
 // returns a capture entry and, after a partial capture, a release entry. It
-// fails with [ErrHoldNotFound], with [ErrExceedsHold] if amount is more than
-// the hold, and with [ErrInvalidAmount] or [ErrCurrencyMismatch].
-func (a Account) Capture(holdID string, amount giftkit.Money, key string, now time.Time) (Account, []Entry, error) {
+// fails with [ErrHoldNotFound], [ErrForeignHold], with [ErrExceedsHold] if
+// amount is more than the hold, and with [ErrInvalidAmount] or
+// [ErrCurrencyMismatch].
+func (a Account) Capture(holdID, placer string, amount giftkit.Money, key string, now time.Time) (Account, []Entry, error) {
 	if err := a.checkAmount("capture", amount); err != nil {
 		return a, nil, err
 	}
-	i, ok := a.hold(holdID)
-	if !ok {
-		return a, nil, &Error{Op: "capture", Owner: a.Owner, Currency: a.Currency, HoldID: holdID, Err: ErrHoldNotFound}
+	i, err := a.openHold("capture", holdID, placer)
+	if err != nil {
+		return a, nil, err
 	}
 	if c, _ := amount.Cmp(a.Holds[i].Amount); c > 0 {
 		return a, nil, &Error{Op: "capture", Owner: a.Owner, Currency: a.Currency, HoldID: holdID, Amount: amount, Available: a.Holds[i].Amount, Err: ErrExceedsHold}
@@ -381,12 +414,14 @@ func (a *Account) dropEmptyLots() {
 // Services sweep an account every time they touch it.
 func (a Account) Sweep(now time.Time) (Account, []Entry) {
 	var entries []Entry
-	for _, h := range a.Holds {
-		if !h.ExpiresAt.IsZero() && !now.Before(h.ExpiresAt) {
-			var e Entry
-			a, e, _ = a.Release(h.ID, "", now) // cannot fail: the hold is open
-			entries = append(entries, e)
+	for i := 0; i < len(a.Holds); {
+		if h := a.Holds[i]; h.ExpiresAt.IsZero() || now.Before(h.ExpiresAt) {
+			i++
+			continue
 		}
+		var e Entry
+		a, e, _ = a.release(i, "", now) // cannot fail: the hold is open
+		entries = append(entries, e)
 	}
 	for _, l := range a.Lots {
 		if !l.expired(now) {

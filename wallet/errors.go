@@ -21,6 +21,11 @@ var (
 	// ErrHoldNotFound: no open hold has the given ID (it may have been
 	// captured, released or expired).
 	ErrHoldNotFound = errors.New("hold not found")
+	// ErrForeignHold: the hold was placed by another party (such as a
+	// checkout payment), which alone may capture or release it.
+	ErrForeignHold = errors.New("hold placed by another party")
+	// ErrInvalidExpiry: a hold's expiry is not after the time it is placed.
+	ErrInvalidExpiry = errors.New("expiry is not in the future")
 	// ErrDuplicateHold: a hold with the given ID is already open.
 	ErrDuplicateHold = errors.New("hold already exists")
 	// ErrExceedsHold: a capture of more than the hold.
@@ -81,6 +86,8 @@ var errorCodes = errcode.Table{
 	"too_many_attempts":    ErrTooManyAttempts,
 	"hold_not_found":       ErrHoldNotFound,
 	"duplicate_hold":       ErrDuplicateHold,
+	"foreign_hold":         ErrForeignHold,
+	"invalid_expiry":       ErrInvalidExpiry,
 	"exceeds_hold":         ErrExceedsHold,
 	"invalid_amount":       ErrInvalidAmount,
 	"currency_mismatch":    ErrCurrencyMismatch,

@@ -62,7 +62,7 @@ func ExampleAccount_PlaceHold() {
 	a := wallet.NewAccount("alice", giftkit.EUR)
 	a, _, _ = a.Credit(wallet.EntryCredit, "card_1", giftkit.MustParseMoney("20", giftkit.EUR), time.Time{}, "card_1", "k1", t0)
 
-	_, _, err := a.PlaceHold("hold_1", giftkit.MustParseMoney("25", giftkit.EUR), "order-1", time.Time{}, "k2", t0)
+	_, _, err := a.PlaceHold("hold_1", wallet.PlacerWallet, giftkit.MustParseMoney("25", giftkit.EUR), "order-1", time.Time{}, "k2", t0)
 	fmt.Println(err)
 	// Output:
 	// wallet: hold for alice of 25.00 EUR: insufficient funds (20.00 EUR available)

@@ -2,8 +2,6 @@ package wallet
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"time"
 
@@ -40,12 +38,15 @@ type Config struct {
 	// Now returns the current time. Required: the library never reads the
 	// clock itself.
 	Now func() time.Time
-	// Limiter counts failed redemption attempts; nil means
-	// NewMemoryLimiter(0, 0, 0).
+	// Limiter counts redemption attempts per owner (and per client, see
+	// WithClient); nil means NewMemoryLimiter(0, 0, 0). Use a StoreLimiter
+	// when several instances share one database.
 	Limiter Limiter
 	// Currencies, if not empty, are the only currencies accounts may hold:
 	// redeeming a card in another fails with giftcard.ErrCurrencyMismatch
-	// and leaves the card active.
+	// and leaves the card active, and every other call that changes an
+	// account in another currency (Refund, Hold, Debit, ...) fails with
+	// ErrCurrencyMismatch, so no account is ever opened in one.
 	Currencies []giftkit.Currency
 }
 
@@ -120,11 +121,28 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 		return Redeemed{}, err
 	}
 	now := s.cfg.Now()
-	if ok, wait := s.cfg.Limiter.Allow(owner, now); !ok {
-		return Redeemed{}, &Error{Op: "redeem", Owner: owner, RetryAfter: wait, Err: ErrTooManyAttempts}
-	}
 	hash := s.cfg.Hasher.Hash(parsed)
 	call := idem.Call{Scope: "wallet/" + owner, Key: key, Now: now, Request: []string{"redeem", hash.String()}}
+	attempt := Attempt{Owner: owner, Client: clientOf(ctx), At: now}
+	ok, wait, err := s.cfg.Limiter.Reserve(ctx, attempt)
+	if err != nil {
+		return Redeemed{}, err
+	}
+	if !ok {
+		// A call that completed keeps its outcome, locked out or not.
+		res, recorded, found, err := idem.Replay[Tx, Redeemed](ctx, s.store, call, replayable)
+		switch {
+		case err != nil:
+			return Redeemed{}, err
+		case !found:
+			return Redeemed{}, &Error{Op: "redeem", Owner: owner, RetryAfter: wait, Err: ErrTooManyAttempts}
+		case recorded != nil:
+			return Redeemed{}, wrapConflict("redeem", owner, recorded)
+		}
+		out := res.Value
+		out.Replayed = true
+		return out, nil
+	}
 	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (Redeemed, error) {
 		card, found, err := tx.CardByHash(hash)
 		if err != nil {
@@ -134,12 +152,12 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 			return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: parsed.Masked(), Err: giftcard.ErrNotRedeemable}
 		}
 		if !s.accepts(card.Value.Currency()) {
-			return Redeemed{}, &giftcard.Error{Op: "redeem", CardID: card.ID, Masked: card.Masked(), Err: giftcard.ErrCurrencyMismatch,
+			return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: parsed.Masked(), Err: giftcard.ErrCurrencyMismatch,
 				Detail: "this wallet does not hold " + card.Value.Currency().Code()}
 		}
 		card, red, err := card.Redeem(owner, now)
 		if err != nil {
-			return Redeemed{}, hideCard(err, parsed)
+			return Redeemed{}, refusal(err, parsed)
 		}
 		acct, entries, err := LoadAccount(tx, owner, red.Amount.Currency(), now)
 		if err != nil {
@@ -157,15 +175,20 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 		}
 		return Redeemed{CardID: card.ID, Amount: red.Amount, Balance: balanceOf(acct), Entry: entry}, nil
 	})
-	if err != nil {
-		var ce *giftcard.Error
-		if errors.As(err, &ce) && !res.Replayed && !ce.SameAccount {
-			s.cfg.Limiter.Failed(owner, now)
-		}
-		return Redeemed{}, wrapConflict("redeem", owner, err)
+	// The attempt is settled at its best: a limiter that cannot record the
+	// result leaves the attempt counted as failed, which costs the shopper at
+	// most one attempt and never the outcome, already committed.
+	var ce *giftcard.Error
+	switch {
+	case res.Replayed || (err != nil && !errors.As(err, &ce)) || (ce != nil && ce.SameAccount):
+		_ = s.cfg.Limiter.Settle(ctx, attempt, AttemptVoid)
+	case err != nil:
+		_ = s.cfg.Limiter.Settle(ctx, attempt, AttemptFailed)
+	default:
+		_ = s.cfg.Limiter.Settle(ctx, attempt, AttemptSucceeded)
 	}
-	if !res.Replayed {
-		s.cfg.Limiter.Succeeded(owner, now)
+	if err != nil {
+		return Redeemed{}, wrapConflict("redeem", owner, err)
 	}
 	out := res.Value
 	out.Replayed = res.Replayed
@@ -184,14 +207,22 @@ func (s *Service) accepts(c giftkit.Currency) bool {
 	return false
 }
 
-// hideCard makes the refusal of a pending, blocked or voided card look
-// exactly like that of an unknown code: no card ID, no state.
-func hideCard(err error, code codefmt.Code) error {
+// refusal rewrites a card's refusal of a redemption so that it says only
+// what the shopper who typed the code needs, and nothing of a card that is
+// not theirs: a pending, blocked or voided card reads exactly like an unknown
+// code (no card ID, no state); a card redeemed by another account, an
+// expired card and a card in a refused currency are named by the masked code
+// the shopper typed, without the card's ID, redemption time or state. A card
+// this account redeemed is its own: that refusal keeps the card ID and when.
+func refusal(err error, code codefmt.Code) error {
 	var ce *giftcard.Error
-	if errors.As(err, &ce) && ce.Err == giftcard.ErrNotRedeemable {
-		return &giftcard.Error{Op: "redeem", Masked: code.Masked(), Err: giftcard.ErrNotRedeemable}
+	if !errors.As(err, &ce) {
+		return err
 	}
-	return err
+	if ce.Err == giftcard.ErrAlreadyRedeemed && ce.SameAccount {
+		return &giftcard.Error{Op: "redeem", CardID: ce.CardID, Masked: code.Masked(), SameAccount: true, RedeemedAt: ce.RedeemedAt, Err: ce.Err}
+	}
+	return &giftcard.Error{Op: "redeem", Masked: code.Masked(), Err: ce.Err}
 }
 
 func (s *Service) check(op, owner, key string) error {
@@ -314,44 +345,49 @@ type HoldRequest struct {
 }
 
 // HoldID returns the ID of the hold that a call with owner and key places,
-// derived from them so that a retry finds the same hold.
+// derived from them (length-prefixed, so that no two pairs share an ID) so
+// that a retry finds the same hold.
 func HoldID(owner, key string) string {
-	sum := sha256.Sum256([]byte(owner + "\x00" + key))
-	return "hold_" + hex.EncodeToString(sum[:10])
+	return "hold_" + idem.Fingerprint(owner, key)[:20]
 }
 
 // Hold reserves req.Amount of owner's available balance, soonest-expiring
-// credits first, and returns the hold, whose ID is [HoldID](owner, key). It
-// fails with [ErrInsufficientFunds], [ErrInvalidAmount],
-// [ErrCurrencyMismatch], or a key or owner error.
+// credits first, and returns the hold, whose ID is [HoldID](owner, key) and
+// whose placer is [PlacerWallet]. It fails with [ErrInsufficientFunds],
+// [ErrInvalidAmount], [ErrInvalidExpiry] (an expiry not after now),
+// [ErrCurrencyMismatch] (also for a currency outside Config.Currencies), or a
+// key or owner error.
 func (s *Service) Hold(ctx context.Context, owner string, req HoldRequest, key string) (Hold, error) {
 	return change(ctx, s, "hold", owner, req.Amount.Currency(), key,
 		[]string{req.Amount.String(), req.Reference, req.ExpiresAt.UTC().String()},
 		func(a Account, now time.Time) (Account, []Entry, Hold, error) {
 			id := HoldID(owner, key)
-			a, e, err := a.PlaceHold(id, req.Amount, req.Reference, req.ExpiresAt, key, now)
+			a, e, err := a.PlaceHold(id, PlacerWallet, req.Amount, req.Reference, req.ExpiresAt, key, now)
 			h, _ := a.Hold(id)
 			return a, []Entry{e}, h, err
 		})
 }
 
-// Release closes an open hold without spending it. It fails with
-// [ErrHoldNotFound] if the hold is not open (captured, released, expired).
+// Release closes an open hold placed through this service without spending
+// it. It fails with [ErrHoldNotFound] if the hold is not open (captured,
+// released, expired), and with [ErrForeignHold] for a hold another party
+// placed (a checkout payment's, which only checkout may release).
 func (s *Service) Release(ctx context.Context, owner string, c giftkit.Currency, holdID, key string) (Balance, error) {
 	return change(ctx, s, "release", owner, c, key, []string{holdID},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
-			a, e, err := a.Release(holdID, key, now)
+			a, e, err := a.Release(holdID, PlacerWallet, key, now)
 			return a, []Entry{e}, balanceOf(a), err
 		})
 }
 
-// Capture spends amount of an open hold and releases the rest of it. It
-// fails with [ErrHoldNotFound], [ErrExceedsHold], [ErrInvalidAmount] or
+// Capture spends amount of an open hold placed through this service and
+// releases the rest of it. It fails with [ErrHoldNotFound],
+// [ErrForeignHold], [ErrExceedsHold], [ErrInvalidAmount] or
 // [ErrCurrencyMismatch].
 func (s *Service) Capture(ctx context.Context, owner, holdID string, amount giftkit.Money, key string) (Balance, error) {
 	return change(ctx, s, "capture", owner, amount.Currency(), key, []string{holdID, amount.String()},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
-			a, entries, err := a.Capture(holdID, amount, key, now)
+			a, entries, err := a.Capture(holdID, PlacerWallet, amount, key, now)
 			return a, entries, balanceOf(a), err
 		})
 }
@@ -363,17 +399,18 @@ func (s *Service) Debit(ctx context.Context, owner string, amount giftkit.Money,
 	return change(ctx, s, "debit", owner, amount.Currency(), key, []string{amount.String(), reference},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			id := HoldID(owner, key)
-			a, hold, err := a.PlaceHold(id, amount, reference, time.Time{}, key, now)
+			a, hold, err := a.PlaceHold(id, PlacerWallet, amount, reference, time.Time{}, key, now)
 			if err != nil {
 				return a, nil, Balance{}, err
 			}
-			a, captured, err := a.Capture(id, amount, key, now)
+			a, captured, err := a.Capture(id, PlacerWallet, amount, key, now)
 			return a, append([]Entry{hold}, captured...), balanceOf(a), err
 		})
 }
 
 // Refund returns amount to owner's balance as a new credit that never
-// expires. It fails with [ErrInvalidAmount] or [ErrCurrencyMismatch].
+// expires. It fails with [ErrInvalidAmount] or [ErrCurrencyMismatch] (also
+// for a currency outside Config.Currencies, in which no account is opened).
 func (s *Service) Refund(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (Balance, error) {
 	return change(ctx, s, "refund", owner, amount.Currency(), key, []string{amount.String(), reference},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
@@ -399,6 +436,9 @@ func change[R any](ctx context.Context, s *Service, op, owner string, c giftkit.
 	}
 	if !c.IsValid() {
 		return zero, &Error{Op: op, Owner: owner, Err: ErrInvalidAmount, Detail: "amount has no currency"}
+	}
+	if !s.accepts(c) {
+		return zero, &Error{Op: op, Owner: owner, Currency: c, Err: ErrCurrencyMismatch, Detail: "this wallet does not hold " + c.Code()}
 	}
 	now := s.cfg.Now()
 	call := idem.Call{Scope: "wallet/" + owner, Key: key, Now: now, Request: append([]string{op, c.Code()}, request...)}

@@ -250,7 +250,7 @@ func TestSpendSoonestExpiringFirst(t *testing.T) {
 func TestExpiryNeverTakesHeldMoney(t *testing.T) {
 	a := wallet.NewAccount("alice", eur)
 	a, _, _ = a.Credit(wallet.EntryCredit, "card", eurs("10"), t0.Add(time.Hour), "card", "k", t0)
-	a, _, err := a.PlaceHold("h", eurs("6"), "order", time.Time{}, "k2", t0)
+	a, _, err := a.PlaceHold("h", wallet.PlacerWallet, eurs("6"), "order", time.Time{}, "k2", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestExpiryNeverTakesHeldMoney(t *testing.T) {
 	if len(entries) != 1 || entries[0].Amount != eurs("-4") || swept.Balance != eurs("6") || swept.Available().IsNegative() {
 		t.Fatalf("sweep: %+v, balance %v available %v", entries, swept.Balance, swept.Available())
 	}
-	captured, _, err := swept.Capture("h", eurs("6"), "k3", t0.Add(2*time.Hour))
+	captured, _, err := swept.Capture("h", wallet.PlacerWallet, eurs("6"), "k3", t0.Add(2*time.Hour))
 	if err != nil || !captured.Balance.IsZero() || len(captured.Lots) != 0 {
 		t.Errorf("capture after expiry: %+v, %v", captured, err)
 	}
@@ -298,15 +298,26 @@ func TestTooManyAttempts(t *testing.T) {
 }
 
 func TestMemoryLimiterWindow(t *testing.T) {
+	ctx := context.Background()
 	l := wallet.NewMemoryLimiter(2, time.Minute, time.Hour)
-	l.Failed("a", t0)
-	l.Failed("a", t0.Add(2*time.Minute)) // the first failure left the window
-	if ok, _ := l.Allow("a", t0.Add(2*time.Minute)); !ok {
-		t.Error("locked out by failures outside the window")
+	fail := func(at time.Time) {
+		t.Helper()
+		a := wallet.Attempt{Owner: "a", At: at}
+		if ok, wait, err := l.Reserve(ctx, a); !ok || err != nil {
+			t.Fatalf("Reserve at %v = %v, %v, %v; want ok", at, ok, wait, err)
+		}
+		if err := l.Settle(ctx, a, wallet.AttemptFailed); err != nil {
+			t.Fatal(err)
+		}
 	}
-	l.Failed("a", t0.Add(150*time.Second))
-	if ok, wait := l.Allow("a", t0.Add(150*time.Second)); ok || wait != time.Hour {
-		t.Errorf("Allow after 2 failures in a minute = %v, %v; want a lockout of 1h", ok, wait)
+	fail(t0)
+	fail(t0.Add(2 * time.Minute)) // the first failure left the window
+	fail(t0.Add(150 * time.Second))
+	if ok, wait, _ := l.Reserve(ctx, wallet.Attempt{Owner: "a", At: t0.Add(150 * time.Second)}); ok || wait != time.Hour {
+		t.Errorf("Reserve after 2 failures in a minute = %v, %v; want a lockout of 1h", ok, wait)
+	}
+	if ok, _, _ := l.Reserve(ctx, wallet.Attempt{Owner: "b", At: t0.Add(150 * time.Second)}); !ok {
+		t.Errorf("another owner was locked out too")
 	}
 }
 

@@ -132,57 +132,86 @@ type Result[R any] struct {
 	Replayed bool // the outcome came from an earlier call with the same key
 }
 
+// Lookup reads the record of call inside a unit of work. With none, found
+// is false. Otherwise it returns the recorded result and the recorded error,
+// or giftkit.ErrIdempotencyConflict if the record is of a different request;
+// err is set only if the record cannot be read or decoded.
+func Lookup[R any](tx Tx, call Call, errs Errors) (res Result[R], recorded error, found bool, err error) {
+	rec, found, err := tx.Idempotency(call.Scope, call.Key)
+	if err != nil || !found {
+		return Result[R]{}, nil, false, err
+	}
+	res.Replayed = true
+	if rec.Fingerprint != call.Fingerprint() {
+		return res, giftkit.ErrIdempotencyConflict, true, nil
+	}
+	var out outcome[R]
+	if err := json.Unmarshal(rec.Outcome, &out); err != nil {
+		return Result[R]{}, nil, true, fmt.Errorf("decode idempotency record %s/%s: %w", call.Scope, call.Key, err)
+	}
+	if out.ErrorType != "" {
+		decoded, err := errs.decode(out.ErrorType, out.Error)
+		if err != nil {
+			return Result[R]{}, nil, true, fmt.Errorf("decode recorded error of %s/%s: %w", call.Scope, call.Key, err)
+		}
+		return res, decoded, true, nil
+	}
+	if out.Result != nil {
+		res.Value = *out.Result
+	}
+	return res, nil, true, nil
+}
+
+// Record stores the outcome of call inside a unit of work: v, or failure if
+// it is not nil, which must be of a kind errs knows.
+func Record[R any](tx Tx, call Call, errs Errors, v R, failure error) error {
+	out := outcome[R]{Result: &v}
+	if failure != nil {
+		typ, data, ok := errs.encode(failure)
+		if !ok {
+			return fmt.Errorf("record outcome of %s/%s: %w is not a recorded kind", call.Scope, call.Key, failure)
+		}
+		out = outcome[R]{ErrorType: typ, Error: data}
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("encode outcome of %s/%s: %w", call.Scope, call.Key, err)
+	}
+	return tx.PutIdempotency(giftkit.IdempotencyRecord{
+		Scope: call.Scope, Key: call.Key, Fingerprint: call.Fingerprint(), Outcome: data, CreatedAt: call.Now,
+	})
+}
+
+// Replay returns the recorded outcome of call in a unit of work of its own,
+// running nothing: found is false if no call with its key completed. A
+// service uses it where it must not run the call (a caller locked out may
+// still learn the outcome of a call that completed).
+func Replay[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, errs Errors) (res Result[R], recorded error, found bool, err error) {
+	err = store.Update(ctx, func(tx T) error {
+		var err error
+		res, recorded, found, err = Lookup[R](tx, call, errs)
+		return err
+	})
+	if err != nil {
+		return Result[R]{}, nil, false, err
+	}
+	return res, recorded, found, nil
+}
+
 // Do runs op exactly once for call.Key within call.Scope and returns its
 // result, or the recorded outcome of the first completed call. A different
 // request under the same key fails with giftkit.ErrIdempotencyConflict.
 func Do[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, errs Errors, op func(tx T) (R, error)) (Result[R], error) {
-	fingerprint := call.Fingerprint()
 	var (
 		res    Result[R]
 		resErr error
 	)
-	// replay fills res/resErr from rec.
-	replay := func(rec giftkit.IdempotencyRecord) error {
-		res, resErr = Result[R]{Replayed: true}, nil
-		if rec.Fingerprint != fingerprint {
-			resErr = giftkit.ErrIdempotencyConflict
-			return nil
-		}
-		var out outcome[R]
-		if err := json.Unmarshal(rec.Outcome, &out); err != nil {
-			return fmt.Errorf("decode idempotency record %s/%s: %w", call.Scope, call.Key, err)
-		}
-		if out.ErrorType != "" {
-			decoded, err := errs.decode(out.ErrorType, out.Error)
-			if err != nil {
-				return fmt.Errorf("decode recorded error of %s/%s: %w", call.Scope, call.Key, err)
-			}
-			resErr = decoded
-			return nil
-		}
-		if out.Result != nil {
-			res.Value = *out.Result
-		}
-		return nil
-	}
-	put := func(tx T, out outcome[R]) error {
-		data, err := json.Marshal(out)
-		if err != nil {
-			return fmt.Errorf("encode outcome of %s/%s: %w", call.Scope, call.Key, err)
-		}
-		return tx.PutIdempotency(giftkit.IdempotencyRecord{
-			Scope: call.Scope, Key: call.Key, Fingerprint: fingerprint, Outcome: data, CreatedAt: call.Now,
-		})
-	}
-
 	err := store.Update(ctx, func(tx T) error {
-		res, resErr = Result[R]{}, nil
-		rec, found, err := tx.Idempotency(call.Scope, call.Key)
-		if err != nil {
+		var found bool
+		var err error
+		res, resErr, found, err = Lookup[R](tx, call, errs)
+		if err != nil || found {
 			return err
-		}
-		if found {
-			return replay(rec)
 		}
 		v, err := op(tx)
 		if err != nil {
@@ -192,7 +221,7 @@ func Do[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, err
 			return err
 		}
 		res.Value = v
-		return put(tx, outcome[R]{Result: &v})
+		return Record(tx, call, errs, v, nil)
 	})
 	var be businessError
 	if !errors.As(err, &be) {
@@ -203,17 +232,16 @@ func Do[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, err
 	}
 
 	// The operation failed on its merits: record the failure on its own.
-	typ, data, _ := errs.encode(be.err)
 	err = store.Update(ctx, func(tx T) error {
-		res, resErr = Result[R]{}, be.err
-		rec, found, err := tx.Idempotency(call.Scope, call.Key)
-		if err != nil {
+		var found bool
+		var err error
+		res, resErr, found, err = Lookup[R](tx, call, errs)
+		if err != nil || found { // a concurrent call with the same key finished first
 			return err
 		}
-		if found { // a concurrent call with the same key finished first
-			return replay(rec)
-		}
-		return put(tx, outcome[R]{ErrorType: typ, Error: data})
+		res, resErr = Result[R]{}, be.err
+		var zero R
+		return Record(tx, call, errs, zero, be.err)
 	})
 	if err != nil {
 		return Result[R]{}, err
