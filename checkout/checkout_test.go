@@ -178,7 +178,7 @@ func TestCaptureLaterPartial(t *testing.T) {
 	if b := f.balance(t); b.Available != eurs("0") || b.Held != eurs("30.00") {
 		t.Errorf("while authorised: %+v", b)
 	}
-	if _, err := f.co.Capture(ctx, "o1", eurs("80.01"), "cap"); !errors.Is(err, checkout.ErrExceedsAuthorized) {
+	if _, err := f.co.Capture(ctx, "o1", eurs("80.01"), "cap-over"); !errors.Is(err, checkout.ErrExceedsAuthorized) {
 		t.Errorf("capture over the total: %v", err)
 	}
 	// Only 60.00 of the order ships: the balance part first, then the card.
@@ -357,7 +357,7 @@ func TestBadRequests(t *testing.T) {
 		{"negative total", with(func(r *checkout.PayRequest) { r.Total = eurs("-5") }), "k", checkout.ErrInvalidOrder},
 		{"bad mode", with(func(r *checkout.PayRequest) { r.Mode = 9 }), "k", checkout.ErrInvalidOrder},
 		{"no key", good, "", giftkit.ErrKeyRequired},
-		{"card part without card", with(func(r *checkout.PayRequest) { r.Total = eurs("15.00"); r.Instrument = "" }), "k", checkout.ErrInstrumentRequired},
+		{"card part without card", with(func(r *checkout.PayRequest) { r.Total = eurs("15.00"); r.Instrument = "" }), "k-no-card", checkout.ErrInstrumentRequired},
 	} {
 		_, err := f.co.Pay(ctx, tc.req, tc.key)
 		var ce *checkout.Error

@@ -155,6 +155,7 @@ type Payment struct {
 	Failure     string        `json:"failure,omitempty"`      // why the payment failed or was unwound
 	FailedWith  string        `json:"failed_with,omitempty"`  // "declined" or "expired": why the payment ended unpaid
 	FailedAt    State         `json:"failed_at,omitempty"`    // the state it failed from: which call's outcome the failure is
+	KeyPrefix   string        `json:"key_prefix"`             // Config.ProcessorKeyPrefix when the payment was created: its processor keys' namespace
 	PayKey      string        `json:"pay_key"`                // the key of the Pay call
 	Fingerprint string        `json:"fingerprint"`            // of the Pay request
 	CaptureKey  string        `json:"capture_key,omitempty"`  // the key of the Capture call
@@ -204,14 +205,18 @@ var (
 // An Error describes a failed checkout operation. It unwraps to one of the
 // sentinel errors above or a shared giftkit error, and, when a wallet or
 // processor error caused it, to that error too.
+//
+// A declined call's Error has Cause a [*DeclineError] with the processor's
+// reason, so errors.As finds it. Its JSON form (see [Error.MarshalJSON])
+// keeps every field but Cause, whose message it keeps as "cause".
 type Error struct {
-	Op        string        // "pay", "capture", "refund", "cancel", "resume", "plan"
-	PaymentID string        // empty for plan
-	Amount    giftkit.Money // the amount asked for, if any
-	State     State         // the payment's state, for ErrInvalidState
-	Detail    string        // the processor's decline reason, or what was wrong
-	Err       error         // a sentinel error
-	Cause     error         // the underlying error, if any (a processor's or the store's)
+	Op        string        `json:"op"`                   // "pay", "capture", "refund", "cancel", "resume", "plan"
+	PaymentID string        `json:"payment_id,omitempty"` // empty for plan
+	Amount    giftkit.Money `json:"amount,omitzero"`      // the amount asked for, if any
+	State     State         `json:"state,omitempty"`      // the payment's state, for ErrInvalidState
+	Detail    string        `json:"detail,omitempty"`     // the processor's decline reason, or what was wrong
+	Err       error         `json:"-"`                    // a sentinel error
+	Cause     error         `json:"-"`                    // the underlying error, if any (a processor's or the store's)
 }
 
 // Error returns the message of the Error.
@@ -222,6 +227,9 @@ func (e *Error) Error() string {
 	}
 	if e.Amount.IsValid() {
 		msg += " of " + e.Amount.String()
+	}
+	if e.Cause != nil && errors.Is(e.Cause, e.Err) { // a decline says it all
+		return msg + ": " + e.Cause.Error()
 	}
 	msg += ": " + e.Err.Error()
 	if e.Err == ErrInvalidState {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/internal/idem"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -17,8 +18,22 @@ import (
 // finds. Processor calls carry keys derived from the payment, so repeating a
 // step repeats the call exactly, and the processor acts once.
 
-// processorKey is the idempotency key of one processor call of p.
-func processorKey(p Payment, call string) string { return "giftkit/" + p.ID + "/" + call }
+// processorKey is the idempotency key of one processor call of p: call is
+// "authorize", "capture", "void" or "refund", and refundKey the caller's key
+// of a refund (empty for the others). It is
+//
+//	<p.KeyPrefix>:<call>:<digest>
+//
+// where digest is the first 32 hex digits of the SHA-256 of the
+// length-prefixed fields (p.KeyPrefix, p.ID, call, refundKey): injective in
+// the payment ID and the caller's key, whatever bytes they hold, so no two
+// calls of different payments share a key; and at most 63 bytes of
+// [A-Za-z0-9._:-], within every processor's limit. The prefix is the one
+// the payment was created under, so changing Config.ProcessorKeyPrefix
+// never changes the keys of a payment in flight.
+func processorKey(p Payment, call, refundKey string) string {
+	return p.KeyPrefix + ":" + call + ":" + idem.Fingerprint(p.KeyPrefix, p.ID, call, refundKey)[:32]
+}
 
 // maxSteps bounds the loop: a payment reaches a waiting or final state in at
 // most a handful of steps (pending, authorized, capturing, captured, plus
@@ -35,9 +50,7 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 		switch {
 		case p.State == StatePending && !now.Before(p.ExpiresAt):
 			p, err = s.step(ctx, p, StatePending, func(tx Tx, p *Payment, now time.Time) error {
-				p.State, p.UnwindTo, p.Failure = StateUnwinding, StateExpired, "not authorised before the hold lapsed"
-				p.FailedWith, p.FailedAt = "expired", StatePending
-				return s.releaseHold(tx, p, "", now)
+				return s.expire(tx, p, "not authorised before the hold lapsed", now)
 			})
 
 		case p.State == StatePending && !p.Card.Planned.IsPositive():
@@ -47,7 +60,7 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 			})
 
 		case p.State == StatePending:
-			authID, perr := s.proc.Authorize(ctx, p.Instrument, p.Card.Planned, processorKey(p, "authorize"))
+			authID, perr := s.proc.Authorize(ctx, p.Instrument, p.Card.Planned, processorKey(p, "authorize", ""))
 			if perr, err = answered(op, p, perr); err != nil {
 				return p, err
 			}
@@ -63,9 +76,7 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 
 		case p.State == StateAuthorized && !now.Before(p.ExpiresAt):
 			p, err = s.step(ctx, p, StateAuthorized, func(tx Tx, p *Payment, now time.Time) error {
-				p.State, p.UnwindTo, p.Failure = StateUnwinding, StateExpired, "not captured before the hold lapsed"
-				p.FailedWith, p.FailedAt = "expired", StateAuthorized
-				return s.releaseHold(tx, p, "", now)
+				return s.expire(tx, p, "not captured before the hold lapsed", now)
 			})
 
 		case p.State == StateAuthorized && p.CaptureWant.IsValid():
@@ -78,9 +89,9 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 			cardPart, _ := p.CaptureWant.Sub(p.Balance.Captured)
 			var perr error
 			if cardPart.IsPositive() {
-				perr = s.proc.Capture(ctx, p.AuthID, cardPart, processorKey(p, "capture"))
+				perr = s.proc.Capture(ctx, p.AuthID, cardPart, processorKey(p, "capture", ""))
 			} else { // the balance covered the capture: the authorisation is not needed
-				perr = s.proc.Void(ctx, p.AuthID, processorKey(p, "void"))
+				perr = s.proc.Void(ctx, p.AuthID, processorKey(p, "void", ""))
 			}
 			if perr, err = answered(op, p, perr); err != nil {
 				return p, err
@@ -103,7 +114,7 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 		case p.State == StateUnwinding && p.AuthUnknown:
 			// An authorisation may exist that was never recorded: repeating the
 			// call with its key returns it, or its decline.
-			authID, perr := s.proc.Authorize(ctx, p.Instrument, p.Card.Planned, processorKey(p, "authorize"))
+			authID, perr := s.proc.Authorize(ctx, p.Instrument, p.Card.Planned, processorKey(p, "authorize", ""))
 			if perr, err = answered(op, p, perr); err != nil {
 				return p, err
 			}
@@ -118,7 +129,7 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 		case p.State == StateUnwinding:
 			if p.AuthID != "" {
 				// A refused void means the authorisation is closed already.
-				if _, err := answered(op, p, s.proc.Void(ctx, p.AuthID, processorKey(p, "void"))); err != nil {
+				if _, err := answered(op, p, s.proc.Void(ctx, p.AuthID, processorKey(p, "void", ""))); err != nil {
 					return p, err
 				}
 			}
@@ -130,7 +141,7 @@ func (s *Service) drive(ctx context.Context, op string, p Payment) (Payment, err
 		case p.State == StateCaptured && p.hasPendingRefund():
 			r := p.pendingRefund()
 			var perr error
-			if perr, err = answered(op, p, s.proc.Refund(ctx, p.AuthID, r.Card, processorKey(p, "refund/"+r.Key))); err != nil {
+			if perr, err = answered(op, p, s.proc.Refund(ctx, p.AuthID, r.Card, processorKey(p, "refund", r.Key))); err != nil {
 				return p, err
 			}
 			p, err = s.step(ctx, p, StateCaptured, func(tx Tx, p *Payment, now time.Time) error {
@@ -180,12 +191,24 @@ func (s *Service) step(ctx context.Context, p Payment, from State, fn func(Tx, *
 	return out, err
 }
 
+// expire unwinds an uncaptured payment whose hold has lapsed at now.
+func (s *Service) expire(tx Tx, p *Payment, why string, now time.Time) error {
+	p.FailedWith, p.FailedAt = "expired", p.State
+	p.State, p.UnwindTo, p.Failure = StateUnwinding, StateExpired, why
+	return s.releaseHold(tx, p, "", now)
+}
+
 // captureBalance is the capture step: the balance part of the capture is
 // taken from the hold (the rest of the hold released), and the card part
 // is left to the processor. Capturing the balance first, in the same unit of
 // work that records the decision, means the hold can no longer lapse under a
-// capture in progress.
+// capture in progress. The decision and the capture are one instant, now: a
+// payment whose hold has lapsed at now is expired instead, so a capture
+// decided while the hold is live always finds it.
 func (s *Service) captureBalance(tx Tx, p *Payment, now time.Time) error {
+	if !now.Before(p.ExpiresAt) {
+		return s.expire(tx, p, "not captured before the hold lapsed", now)
+	}
 	key := p.CaptureKey
 	if key == "" {
 		key = p.PayKey
@@ -336,5 +359,6 @@ func outcome(op string, p Payment) error {
 	if p.FailedWith == "expired" {
 		return &Error{Op: op, PaymentID: p.ID, Err: ErrExpired}
 	}
-	return &Error{Op: op, PaymentID: p.ID, Amount: p.Card.Planned, Detail: p.Failure, Err: ErrDeclined}
+	return &Error{Op: op, PaymentID: p.ID, Amount: p.Card.Planned, Detail: p.Failure, Err: ErrDeclined,
+		Cause: &DeclineError{Reason: p.Failure}}
 }

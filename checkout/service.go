@@ -3,6 +3,7 @@ package checkout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/giftkit/giftkit"
@@ -44,6 +45,28 @@ type Config struct {
 	// HoldFor is how long an uncaptured payment holds the balance and the
 	// card authorisation before it expires and is unwound; 0 means 7 days.
 	HoldFor time.Duration
+	// ProcessorKeyPrefix names this deployment's idempotency keys at the
+	// processor (see [Processor]): services whose stores share one processor
+	// account (production and staging, two shops) must use different
+	// prefixes, so that neither can ever adopt the other's authorisations.
+	// 1 to 20 bytes of ASCII letters, digits, '.', '_' and '-'; empty means
+	// "giftkit". A payment keeps the prefix it was created under.
+	ProcessorKeyPrefix string
+}
+
+// MaxKeyPrefixLen is the longest Config.ProcessorKeyPrefix, in bytes.
+const MaxKeyPrefixLen = 20
+
+func validKeyPrefix(p string) bool {
+	if p == "" || len(p) > MaxKeyPrefixLen {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Placer is the wallet.Hold.Placer of the holds checkout places: only
@@ -76,6 +99,12 @@ func NewService[T Tx](store giftkit.Store[T], proc Processor, cfg Config) (*Serv
 	}
 	if cfg.HoldFor <= 0 {
 		cfg.HoldFor = 7 * 24 * time.Hour
+	}
+	if cfg.ProcessorKeyPrefix == "" {
+		cfg.ProcessorKeyPrefix = "giftkit"
+	}
+	if !validKeyPrefix(cfg.ProcessorKeyPrefix) {
+		return nil, fmt.Errorf("checkout: ProcessorKeyPrefix %q is not 1 to %d bytes of letters, digits, '.', '_' and '-'", cfg.ProcessorKeyPrefix, MaxKeyPrefixLen)
 	}
 	return &Service{store: idem.Erase(store, func(tx T) Tx { return tx }), proc: proc, cfg: cfg}, nil
 }
@@ -128,21 +157,20 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (Payment,
 	if err := idem.CheckKey(key); err != nil {
 		return fail(giftkit.ErrKeyRequired, err.Error())
 	}
-	fp := req.fingerprint()
+	call := idem.Call{Scope: paymentScope(req.PaymentID), Key: key, Request: []string{"pay", req.fingerprint()}}
 	var p Payment
-	err := s.store.Update(ctx, func(tx Tx) error {
+	refused, err := s.record(ctx, call, func(tx Tx, now time.Time) error {
 		existing, found, err := tx.Payment(req.PaymentID)
 		if err != nil {
 			return err
 		}
 		if found {
-			if existing.PayKey != key || existing.Fingerprint != fp {
-				return &Error{Op: "pay", PaymentID: req.PaymentID, Err: giftkit.ErrIdempotencyConflict}
+			if existing.PayKey != key || existing.Fingerprint != call.Request[1] {
+				return &Error{Op: "pay", PaymentID: req.PaymentID, Err: giftkit.ErrIdempotencyConflict, Detail: "the payment ID is taken"}
 			}
-			p = existing
+			p = existing // paid before this call's record existed
 			return nil
 		}
-		now := s.cfg.Now()
 		acct, swept, err := wallet.LoadAccount(tx, req.Owner, req.Total.Currency(), now)
 		if err != nil {
 			return err
@@ -160,7 +188,7 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (Payment,
 			State:   StatePending,
 			Balance: Tender{Planned: split.Balance, Authorized: zero, Captured: zero, Refunded: zero},
 			Card:    Tender{Planned: split.Card, Authorized: zero, Captured: zero, Refunded: zero},
-			PayKey:  key, Fingerprint: fp, AuthUnknown: split.Card.IsPositive(),
+			KeyPrefix: s.cfg.ProcessorKeyPrefix, PayKey: key, Fingerprint: call.Request[1], AuthUnknown: split.Card.IsPositive(),
 			ExpiresAt: now.Add(s.cfg.HoldFor), CreatedAt: now, UpdatedAt: now,
 		}
 		if req.Mode == CaptureNow {
@@ -181,60 +209,60 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (Payment,
 			return err
 		}
 		return tx.PutPayment(p)
+	}, func(tx Tx) (err error) {
+		p, err = loadPayment(tx, "pay", req.PaymentID)
+		return err
 	})
 	if err != nil {
 		return Payment{}, err
+	}
+	if refused != nil {
+		return Payment{}, refused
 	}
 	return s.drive(ctx, "pay", p)
 }
 
 // Capture captures amount (up to the total) of a payment made with
 // CaptureLater, as at shipment: the balance part first, then the card, and
-// what is not captured is released. A retry with the same key returns the
-// payment. It fails with [ErrPaymentNotFound], [ErrInvalidState] (not
-// authorized, or already captured under another key), [ErrExceedsAuthorized],
-// [ErrInvalidOrder] (a non-positive amount), [ErrExpired],
-// [ErrProcessorUnavailable], or giftkit.ErrKeyRequired.
+// what is not captured is released. The decision and the balance capture are
+// one instant: a capture decided while the payment's hold is live takes the
+// balance; one decided at or after its expiry unwinds the payment and fails
+// with [ErrExpired]. A retry with the same key returns the same outcome. It
+// fails with [ErrPaymentNotFound], [ErrInvalidState] (not authorized, or
+// already captured under another key), [ErrExceedsAuthorized],
+// [ErrInvalidOrder] (a non-positive amount), [ErrCurrencyMismatch],
+// [ErrExpired], [ErrDeclined], [ErrProcessorUnavailable], or
+// giftkit.ErrKeyRequired / giftkit.ErrIdempotencyConflict.
 func (s *Service) Capture(ctx context.Context, paymentID string, amount giftkit.Money, key string) (Payment, error) {
-	return s.command(ctx, "capture", paymentID, amount, key, func(p Payment, now time.Time) (Payment, bool, error) {
-		if p.CaptureKey == key {
-			if p.CaptureWant != amount {
-				return p, false, giftkit.ErrIdempotencyConflict
-			}
-			return p, false, nil
-		}
-		if p.State != StateAuthorized || p.Mode != CaptureLater || p.CaptureKey != "" {
-			return p, false, ErrInvalidState
-		}
-		if amount.Currency() != p.Total.Currency() {
-			return p, false, ErrCurrencyMismatch
-		}
-		if !amount.IsPositive() {
-			return p, false, ErrInvalidOrder
+	return s.command(ctx, "capture", paymentID, amount, key, func(tx Tx, p *Payment, now time.Time) error {
+		switch {
+		case p.State != StateAuthorized || p.Mode != CaptureLater || p.CaptureKey != "":
+			return ErrInvalidState
+		case amount.Currency() != p.Total.Currency():
+			return ErrCurrencyMismatch
+		case !amount.IsPositive():
+			return ErrInvalidOrder
 		}
 		if c, _ := amount.Cmp(p.Total); c > 0 {
-			return p, false, ErrExceedsAuthorized
+			return ErrExceedsAuthorized
 		}
 		p.CaptureWant, p.CaptureKey = amount, key
-		return p, true, nil
+		return s.captureBalance(tx, p, now)
 	})
 }
 
 // Cancel undoes a payment that is not captured: the balance hold is released
 // and the card authorisation voided, so nothing is charged. A retry with the
-// same key returns the payment. It fails with [ErrPaymentNotFound],
+// same key returns the same outcome. It fails with [ErrPaymentNotFound],
 // [ErrInvalidState] (captured, capturing, or already final), or a key error.
 func (s *Service) Cancel(ctx context.Context, paymentID, key string) (Payment, error) {
-	return s.command(ctx, "cancel", paymentID, giftkit.Money{}, key, func(p Payment, now time.Time) (Payment, bool, error) {
-		if p.CancelKey == key {
-			return p, false, nil
-		}
+	return s.command(ctx, "cancel", paymentID, giftkit.Money{}, key, func(tx Tx, p *Payment, now time.Time) error {
 		if p.State != StatePending && p.State != StateAuthorized {
-			return p, false, ErrInvalidState
+			return ErrInvalidState
 		}
 		p.CancelKey = key
 		p.State, p.UnwindTo, p.Failure = StateUnwinding, StateCancelled, "cancelled"
-		return p, true, nil
+		return s.releaseHold(tx, p, key, now)
 	})
 }
 
@@ -257,41 +285,33 @@ func (s *Service) Refund(ctx context.Context, paymentID string, amount giftkit.M
 	if i := p.refundIndex(key); i >= 0 && p.Refunds[i].Failed != "" {
 		// The processor refused the card part: nothing was refunded, and the
 		// amount may be refunded again under a new key.
-		return p, &Error{Op: "refund", PaymentID: paymentID, Amount: amount, Detail: p.Refunds[i].Failed, Err: ErrDeclined}
+		return p, &Error{Op: "refund", PaymentID: paymentID, Amount: amount, Detail: p.Refunds[i].Failed, Err: ErrDeclined,
+			Cause: &DeclineError{Reason: p.Refunds[i].Failed}}
 	}
 	return p, nil
 }
 
 func (s *Service) refund(ctx context.Context, paymentID string, amount giftkit.Money, key string) (Payment, error) {
-	return s.command(ctx, "refund", paymentID, amount, key, func(p Payment, now time.Time) (Payment, bool, error) {
-		for _, r := range p.Refunds {
-			if r.Key == key {
-				if r.Amount != amount {
-					return p, false, giftkit.ErrIdempotencyConflict
-				}
-				return p, false, nil
-			}
-		}
-		if p.State != StateCaptured {
-			return p, false, ErrInvalidState
-		}
-		if amount.Currency() != p.Total.Currency() {
-			return p, false, ErrCurrencyMismatch
-		}
-		if !amount.IsPositive() {
-			return p, false, ErrInvalidOrder
+	return s.command(ctx, "refund", paymentID, amount, key, func(tx Tx, p *Payment, now time.Time) error {
+		switch {
+		case p.State != StateCaptured:
+			return ErrInvalidState
+		case amount.Currency() != p.Total.Currency():
+			return ErrCurrencyMismatch
+		case !amount.IsPositive():
+			return ErrInvalidOrder
 		}
 		card, bal := p.refundable()
 		left, _ := card.Add(bal)
 		if c, _ := amount.Cmp(left); c > 0 {
-			return p, false, ErrExceedsCaptured
+			return ErrExceedsCaptured
 		}
 		toCard, toBalance, err := s.cfg.RefundPolicy.split(amount, card, bal)
 		if err != nil {
-			return p, false, err
+			return err
 		}
 		p.Refunds = append(p.Refunds, Refund{Key: key, Amount: amount, Balance: toBalance, Card: toCard, At: now})
-		return p, true, nil
+		return s.settleBalanceRefunds(tx, p, now)
 	})
 }
 
@@ -406,43 +426,109 @@ func loadPayment(tx Tx, op, id string) (Payment, error) {
 	return p, nil
 }
 
-// command records a caller's request on a payment in one unit of work, then
-// drives the payment. decide returns the payment to store, whether it
-// changed, or a sentinel error.
+// paymentScope is the idempotency scope of the calls on one payment: the
+// keys of Pay, Capture, Cancel and Refund on a payment share it, so a key
+// names one call whatever the operation.
+func paymentScope(id string) string { return "checkout/" + id }
+
+var replayable = idem.Errors{idem.KindOf[Error]("checkout")}
+
+// record runs one caller's call on a payment in one unit of work, exactly
+// once per key: with no record under call's key, do runs; its refusal (an
+// *Error) is recorded instead of its effects, which are rolled back, and
+// returned as refused; its success is recorded with its effects. With a
+// record, a refusal is returned as it was, and a success runs replay, which
+// loads the payment to drive. Any other error is the store's, and records
+// nothing.
+func (s *Service) record(ctx context.Context, call idem.Call, do func(Tx, time.Time) error, replay func(Tx) error) (refused error, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		refused = nil
+		now := s.cfg.Now()
+		call.Now = now
+		_, recorded, found, err := idem.Lookup[struct{}](tx, call, replayable)
+		switch {
+		case err != nil:
+			return err
+		case found && recorded != nil:
+			refused = recorded
+			return nil
+		case found:
+			return replay(tx)
+		}
+		if err := do(tx, now); err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				return err
+			}
+			refused = err
+			return errRefused
+		}
+		return idem.Record(tx, call, replayable, struct{}{}, nil)
+	})
+	if errors.Is(err, errRefused) {
+		// The refusal's effects are rolled back: record it on its own.
+		err = s.store.Update(ctx, func(tx Tx) error {
+			_, recorded, found, err := idem.Lookup[struct{}](tx, call, replayable)
+			switch {
+			case err != nil:
+				return err
+			case found && recorded != nil:
+				refused = recorded
+				return nil
+			case found: // a concurrent call with the same key succeeded first
+				refused = nil
+				return replay(tx)
+			}
+			return idem.Record(tx, call, replayable, struct{}{}, refused)
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if errors.Is(refused, giftkit.ErrIdempotencyConflict) && !errors.As(refused, new(*Error)) {
+		refused = &Error{Op: call.Request[0], PaymentID: call.Scope[len("checkout/"):], Err: refused}
+	}
+	return refused, nil
+}
+
+var errRefused = errors.New("checkout: refused")
+
+// command runs a caller's request on a payment (see record), then drives the
+// payment. decide changes the payment in place, writing what it must in tx,
+// or returns a sentinel error: the refusal.
 func (s *Service) command(ctx context.Context, op, id string, amount giftkit.Money, key string,
-	decide func(Payment, time.Time) (Payment, bool, error)) (Payment, error) {
+	decide func(Tx, *Payment, time.Time) error) (Payment, error) {
 	if err := idem.CheckKey(key); err != nil {
 		return Payment{}, &Error{Op: op, PaymentID: id, Amount: amount, Detail: err.Error(), Err: giftkit.ErrKeyRequired}
 	}
+	call := idem.Call{Scope: paymentScope(id), Key: key, Request: []string{op, amount.String()}}
 	var p Payment
-	err := s.store.Update(ctx, func(tx Tx) error {
+	refused, err := s.record(ctx, call, func(tx Tx, now time.Time) error {
 		got, err := loadPayment(tx, op, id)
 		if err != nil {
 			return err
 		}
-		now := s.cfg.Now()
-		next, changed, err := decide(got, now)
-		if err != nil {
-			return &Error{Op: op, PaymentID: id, Amount: amount, State: got.State, Err: err}
-		}
-		p = next
-		if !changed {
-			return nil
-		}
-		p.UpdatedAt = now
-		switch op {
-		case "cancel":
-			err = s.releaseHold(tx, &p, key, now)
-		case "refund":
-			err = s.settleBalanceRefunds(tx, &p, now)
-		}
-		if err != nil {
+		p = got
+		if err := decide(tx, &p, now); err != nil {
+			if isSentinel(err) {
+				return &Error{Op: op, PaymentID: id, Amount: amount, State: got.State, Err: err}
+			}
 			return err
 		}
+		p.UpdatedAt = now
 		return tx.PutPayment(p)
+	}, func(tx Tx) (err error) {
+		p, err = loadPayment(tx, op, id)
+		return err
 	})
 	if err != nil {
 		return Payment{}, err
 	}
+	if refused != nil {
+		return Payment{}, refused
+	}
 	return s.drive(ctx, op, p)
 }
+
+// isSentinel reports whether err is one of the errors errorCodes names.
+func isSentinel(err error) bool { return errorCodes.Code(err) != "" }

@@ -494,3 +494,34 @@ func TestParseAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestParseErrorSafeToLog checks that neither the message nor the JSON form
+// of any ParseError holds a whole code, even when a suggestion is the real
+// code: one wrong character, and two swapped ones.
+func TestParseErrorSafeToLog(t *testing.T) {
+	code, err := codefmt.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := code.String()
+	typo := []byte(real)
+	typo[6] = map[bool]byte{true: 'X', false: 'Y'}[typo[6] != 'X']
+	swap := []byte(real)
+	swap[7], swap[8] = swap[8], swap[7]
+	for _, in := range []string{string(typo), string(swap), real[:10], real + "Z", "", real[:3] + "U" + real[4:]} {
+		_, err := codefmt.Parse(in)
+		var pe *codefmt.ParseError
+		if !errors.As(err, &pe) {
+			continue // a swap of two equal characters reads as the code
+		}
+		data, jerr := json.Marshal(pe)
+		if jerr != nil {
+			t.Fatalf("Marshal(%v): %v", pe, jerr)
+		}
+		for _, form := range []string{pe.Error(), string(data)} {
+			if strings.Contains(form, real) || strings.Contains(form, strings.ReplaceAll(real, "-", "")) {
+				t.Errorf("Parse(%q) error holds the whole code: %s", in, form)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package codefmt
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -24,7 +25,9 @@ var (
 
 // A ParseError describes input that [Parse] rejected. It unwraps to
 // [ErrEmpty], [ErrLength], [ErrInvalidChar] or [ErrChecksum]. Its message
-// never contains the input, so it is safe to log.
+// and its JSON form never contain the input or a whole code (a suggestion
+// for a one-typo input is the real code), so both are safe to log; a user
+// interface that offers the suggestions reads them from Suggestions.
 //
 // The hints (Hint and Suggestions) are for a user interface to offer
 // ("did you mean …?"); they must never be applied without the shopper's
@@ -76,6 +79,35 @@ func (e *ParseError) Error() string {
 
 // Unwrap returns the error the ParseError wraps.
 func (e *ParseError) Unwrap() error { return e.Err }
+
+var parseErrorCodes = map[error]string{ErrEmpty: "empty", ErrLength: "length", ErrInvalidChar: "invalid_char", ErrChecksum: "checksum"}
+
+// MarshalJSON encodes the error for logs and APIs: its kind as "error"
+// ("empty", "length", "invalid_char" or "checksum"), the position, the
+// characters and the length, and each suggestion masked
+// ("****-******-*H567"), never whole.
+func (e *ParseError) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Error       string   `json:"error"`
+		Offset      int      `json:"offset"`
+		Index       int      `json:"index"`
+		Rune        string   `json:"rune,omitempty"`
+		Hint        string   `json:"hint,omitempty"`
+		Length      int      `json:"length"`
+		Suggestions []string `json:"suggestions,omitempty"`
+		Message     string   `json:"message"`
+	}{Error: parseErrorCodes[e.Err], Offset: e.Offset, Index: e.Index, Length: e.Length, Message: e.Error()}
+	if e.Rune != 0 {
+		out.Rune = string(e.Rune)
+	}
+	if e.Hint != 0 {
+		out.Hint = string(e.Hint)
+	}
+	for _, c := range e.Suggestions {
+		out.Suggestions = append(out.Suggestions, c.Masked())
+	}
+	return json.Marshal(out)
+}
 
 // Character classes of the ASCII table, for the allocation-free fast path.
 // A value 0–31 is the character's value (lower case, O, I and L included).
