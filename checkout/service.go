@@ -185,9 +185,9 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (Payment,
 		zero := giftkit.Zero(req.Total.Currency())
 		p = Payment{
 			ID: req.PaymentID, Owner: req.Owner, Total: req.Total, Mode: req.Mode, Instrument: req.Instrument,
-			State:   StatePending,
-			Balance: Tender{Planned: split.Balance, Authorized: zero, Captured: zero, Refunded: zero},
-			Card:    Tender{Planned: split.Card, Authorized: zero, Captured: zero, Refunded: zero},
+			State:     StatePending,
+			Balance:   Tender{Planned: split.Balance, Authorized: zero, Captured: zero, Refunded: zero},
+			Card:      Tender{Planned: split.Card, Authorized: zero, Captured: zero, Refunded: zero},
 			KeyPrefix: s.cfg.ProcessorKeyPrefix, PayKey: key, Fingerprint: call.Request[1], AuthUnknown: split.Card.IsPositive(),
 			ExpiresAt: now.Add(s.cfg.HoldFor), CreatedAt: now, UpdatedAt: now,
 		}
