@@ -74,8 +74,11 @@ func validKeyPrefix(p string) bool {
 // wallet.ErrForeignHold).
 const Placer = "checkout"
 
-// MaxIDLen is the longest payment ID accepted, in bytes.
+// MaxIDLen is the longest payment ID accepted, in bytes. A payment ID is 1
+// to MaxIDLen bytes of UTF-8 without control characters.
 const MaxIDLen = 128
+
+func validID(id string) bool { return id != "" && idem.ValidText(id, MaxIDLen) }
 
 // A Service runs split-tender payments: balance first, bank card for the
 // rest. It is safe for concurrent use; its zero value is not usable.
@@ -145,10 +148,12 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (Payment,
 		return Payment{}, &Error{Op: "pay", PaymentID: req.PaymentID, Amount: req.Total, Detail: detail, Err: err}
 	}
 	switch {
-	case req.PaymentID == "" || len(req.PaymentID) > MaxIDLen:
-		return fail(ErrInvalidOrder, "payment ID must have 1 to 128 bytes")
-	case req.Owner == "" || len(req.Owner) > wallet.MaxOwnerLen:
+	case !validID(req.PaymentID):
+		return fail(ErrInvalidOrder, "payment ID must be 1 to 128 bytes of UTF-8 without control characters")
+	case req.Owner == "" || !idem.ValidText(req.Owner, wallet.MaxOwnerLen):
 		return fail(wallet.ErrInvalidOwner, "")
+	case !idem.ValidText(req.Instrument, MaxIDLen*2):
+		return fail(ErrInvalidOrder, "instrument must be at most 256 bytes of UTF-8 without control characters")
 	case !req.Total.IsValid() || !req.Total.IsPositive():
 		return fail(ErrInvalidOrder, "total must be positive")
 	case req.Mode != CaptureNow && req.Mode != CaptureLater:
@@ -416,6 +421,9 @@ func (s *Service) Payment(ctx context.Context, id string) (Payment, error) {
 // loadPayment reads a payment inside a unit of work, or fails with
 // ErrPaymentNotFound.
 func loadPayment(tx Tx, op, id string) (Payment, error) {
+	if !validID(id) { // no such payment can exist: spare the store a malformed key
+		return Payment{}, &Error{Op: op, PaymentID: id, Err: ErrPaymentNotFound}
+	}
 	p, found, err := tx.Payment(id)
 	if err != nil {
 		return Payment{}, err
@@ -500,6 +508,9 @@ func (s *Service) command(ctx context.Context, op, id string, amount giftkit.Mon
 	decide func(Tx, *Payment, time.Time) error) (Payment, error) {
 	if err := idem.CheckKey(key); err != nil {
 		return Payment{}, &Error{Op: op, PaymentID: id, Amount: amount, Detail: err.Error(), Err: giftkit.ErrKeyRequired}
+	}
+	if !validID(id) {
+		return Payment{}, &Error{Op: op, Amount: amount, Detail: "payment ID must be 1 to 128 bytes of UTF-8 without control characters", Err: ErrInvalidOrder}
 	}
 	call := idem.Call{Scope: paymentScope(id), Key: key, Request: []string{op, amount.String()}}
 	var p Payment

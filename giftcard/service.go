@@ -164,8 +164,8 @@ func (s *Service) checkIssue(req IssueRequest, now time.Time, key string) error 
 		detail = fmt.Sprintf("count %d is not between 1 and %d", req.Count, MaxBatch)
 	case !req.ExpiresAt.IsZero() && !req.ExpiresAt.After(now):
 		detail = "expiry " + req.ExpiresAt.String() + " is not after now"
-	case len(req.BatchID) > 128:
-		detail = "batch ID longer than 128 bytes"
+	case !idem.ValidText(req.BatchID, 128):
+		detail = "batch ID is not at most 128 bytes of UTF-8 without control characters"
 	}
 	if detail != "" {
 		return &Error{Op: "issue", Detail: detail, Err: ErrInvalidRequest}
@@ -223,7 +223,7 @@ func (s *Service) newID(prefix string) (string, error) {
 func (s *Service) Card(ctx context.Context, id string) (Card, error) {
 	var card Card
 	err := s.store.Update(ctx, func(tx Tx) error {
-		c, ok, err := tx.CardByID(id)
+		c, ok, err := cardByID(tx, id)
 		if err != nil {
 			return err
 		}
@@ -265,7 +265,7 @@ func (s *Service) transition(ctx context.Context, op, cardID, key string, step f
 	now := s.cfg.Now()
 	call := idem.Call{Scope: "giftcard", Key: key, Now: now, Request: []string{op, cardID}}
 	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (Card, error) {
-		c, ok, err := tx.CardByID(cardID)
+		c, ok, err := cardByID(tx, cardID)
 		if err != nil {
 			return Card{}, err
 		}
@@ -282,6 +282,15 @@ func (s *Service) transition(ctx context.Context, op, cardID, key string, step f
 		return Card{}, wrapConflict(op, cardID, err)
 	}
 	return res.Value, nil
+}
+
+// cardByID reads a card; an ID that no card can have (not at most 128 bytes
+// of UTF-8 without control characters) is not looked up.
+func cardByID(tx Tx, id string) (Card, bool, error) {
+	if !idem.ValidText(id, 128) {
+		return Card{}, false, nil
+	}
+	return tx.CardByID(id)
 }
 
 // wrapConflict puts an idempotency conflict, which idem reports bare, into

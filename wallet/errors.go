@@ -30,11 +30,15 @@ var (
 	ErrDuplicateHold = errors.New("hold already exists")
 	// ErrExceedsHold: a capture of more than the hold.
 	ErrExceedsHold = errors.New("amount exceeds the hold")
+	// ErrInvalidReference: a reference or hold ID is longer than
+	// MaxReferenceLen bytes, not UTF-8, or holds control characters.
+	ErrInvalidReference = errors.New("invalid reference")
 	// ErrInvalidAmount: the amount is zero, negative, or too large.
 	ErrInvalidAmount = errors.New("invalid amount")
 	// ErrCurrencyMismatch: the amount is not in the account's currency.
 	ErrCurrencyMismatch = errors.New("currency mismatch")
-	// ErrInvalidOwner: the owner is empty or longer than MaxOwnerLen bytes.
+	// ErrInvalidOwner: the owner is empty, longer than MaxOwnerLen bytes,
+	// not UTF-8, or holds control characters.
 	ErrInvalidOwner = errors.New("invalid owner")
 )
 
@@ -92,6 +96,7 @@ var errorCodes = errcode.Table{
 	"invalid_amount":       ErrInvalidAmount,
 	"currency_mismatch":    ErrCurrencyMismatch,
 	"invalid_owner":        ErrInvalidOwner,
+	"invalid_reference":    ErrInvalidReference,
 	"idempotency_conflict": giftkit.ErrIdempotencyConflict,
 	"key_required":         giftkit.ErrKeyRequired,
 }

@@ -27,8 +27,15 @@ type Tx interface {
 	Entries(owner string, c giftkit.Currency, afterSeq int64, limit int) ([]Entry, error)
 }
 
-// MaxOwnerLen is the longest owner ID the wallet accepts, in bytes.
+// MaxOwnerLen is the longest owner ID the wallet accepts, in bytes. An
+// owner ID is 1 to MaxOwnerLen bytes of UTF-8 without control characters.
 const MaxOwnerLen = 128
+
+func validOwner(owner string) bool { return owner != "" && idem.ValidText(owner, MaxOwnerLen) }
+
+// MaxReferenceLen is the longest reference or hold ID the wallet accepts,
+// in bytes: UTF-8 without control characters, as owners.
+const MaxReferenceLen = 255
 
 // Config holds what a [Service] needs from its host.
 type Config struct {
@@ -226,7 +233,7 @@ func refusal(err error, code codefmt.Code) error {
 }
 
 func (s *Service) check(op, owner, key string) error {
-	if owner == "" || len(owner) > MaxOwnerLen {
+	if !validOwner(owner) {
 		return &Error{Op: op, Owner: owner, Err: ErrInvalidOwner}
 	}
 	if err := idem.CheckKey(key); err != nil {
@@ -267,7 +274,7 @@ func SaveAccount(tx Tx, acct Account, entries []Entry) error {
 // Balance returns owner's balance in currency c; zero for an account that
 // does not exist yet. It applies expired holds and credits first.
 func (s *Service) Balance(ctx context.Context, owner string, c giftkit.Currency) (Balance, error) {
-	if owner == "" || len(owner) > MaxOwnerLen {
+	if !validOwner(owner) {
 		return Balance{}, &Error{Op: "balance", Owner: owner, Err: ErrInvalidOwner}
 	}
 	if !c.IsValid() {
@@ -304,7 +311,7 @@ type HistoryPage struct {
 // sequence numbers above after (0 for the first page), oldest first. A
 // limit of 0 means DefaultPageSize; more than MaxPageSize is capped.
 func (s *Service) History(ctx context.Context, owner string, c giftkit.Currency, after int64, limit int) (HistoryPage, error) {
-	if owner == "" || len(owner) > MaxOwnerLen {
+	if !validOwner(owner) {
 		return HistoryPage{}, &Error{Op: "history", Owner: owner, Err: ErrInvalidOwner}
 	}
 	if !c.IsValid() || after < 0 || limit < 0 {
@@ -439,6 +446,11 @@ func change[R any](ctx context.Context, s *Service, op, owner string, c giftkit.
 	}
 	if !s.accepts(c) {
 		return zero, &Error{Op: op, Owner: owner, Currency: c, Err: ErrCurrencyMismatch, Detail: "this wallet does not hold " + c.Code()}
+	}
+	for _, field := range request { // references and hold IDs; amounts and times are text too
+		if !idem.ValidText(field, MaxReferenceLen) {
+			return zero, &Error{Op: op, Owner: owner, Err: ErrInvalidReference, Detail: "a reference or hold ID is not 1 to 255 bytes of UTF-8 without control characters"}
+		}
 	}
 	now := s.cfg.Now()
 	call := idem.Call{Scope: "wallet/" + owner, Key: key, Now: now, Request: append([]string{op, c.Code()}, request...)}

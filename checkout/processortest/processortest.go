@@ -6,8 +6,12 @@
 // scripts the next outcomes of one operation: a decline, a transport failure,
 // a timeout, or success with a lost reply (the ambiguous case a network
 // gives you). Like a real processor it is idempotent: a call repeated with a
-// key it has answered returns the first answer and acts once. It keeps a
-// ledger of authorisations for tests to compare with what payments record.
+// key it has answered returns the first answer and acts once. Like Stripe's,
+// its keys are one space across operations, and a key reused for another
+// operation or other parameters is refused with [ErrKeyReuse] and kept in
+// [Processor.KeyReuses], so a test can tell that two calls were given one
+// key. It keeps a ledger of authorisations for tests to compare with what
+// payments record.
 package processortest
 
 import (
@@ -54,6 +58,10 @@ const (
 // ErrTransport is the error of a call that failed on the way.
 var ErrTransport = errors.New("processortest: connection reset")
 
+// ErrKeyReuse is the error of a call whose key an earlier call of another
+// operation or with other parameters used.
+var ErrKeyReuse = errors.New("processortest: idempotency key reused with other parameters")
+
 // DeclinedInstrument is an instrument token whose authorisations are always
 // declined, as a test card number would be.
 const DeclinedInstrument = "tok_declined"
@@ -70,8 +78,9 @@ type Auth struct {
 }
 
 type answer struct {
-	authID string
-	err    error
+	request string // the operation and its parameters
+	authID  string
+	err     error
 }
 
 // Processor is the fake processor. It is safe for concurrent use; the zero
@@ -79,9 +88,10 @@ type answer struct {
 type Processor struct {
 	mu      sync.Mutex
 	script  map[string][]Outcome
-	answers map[string]answer // by operation and key
+	answers map[string]answer // by key
 	auths   map[string]*Auth
 	calls   map[string]int
+	reuses  []string
 }
 
 var _ checkout.Processor = (*Processor)(nil)
@@ -136,16 +146,28 @@ func (p *Processor) Auths() []Auth {
 	return out
 }
 
+// KeyReuses describes every call refused with [ErrKeyReuse], in order.
+func (p *Processor) KeyReuses() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.reuses...)
+}
+
 // call runs one operation under the script and the idempotency rules. act
 // does the work and returns the answer; it runs at most once per key.
-func (p *Processor) call(ctx context.Context, op, key string, act func() answer) (string, error) {
+// request is the operation and its parameters, which a repeat must match.
+func (p *Processor) call(ctx context.Context, op, key, request string, act func() answer) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls[op]++
-	if a, ok := p.answers[op+"\x00"+key]; ok {
+	if a, ok := p.answers[key]; ok {
+		if a.request != request {
+			p.reuses = append(p.reuses, fmt.Sprintf("key %q: %s, then %s", key, a.request, request))
+			return "", fmt.Errorf("%s: %w", op, ErrKeyReuse)
+		}
 		return a.authID, a.err
 	}
 	outcome := Approve
@@ -158,12 +180,13 @@ func (p *Processor) call(ctx context.Context, op, key string, act func() answer)
 	case Timeout:
 		return "", fmt.Errorf("%s: %w", op, context.DeadlineExceeded)
 	case Decline:
-		a := answer{err: &checkout.DeclineError{Reason: "do_not_honor"}}
-		p.answers[op+"\x00"+key] = a
+		a := answer{request: request, err: &checkout.DeclineError{Reason: "do_not_honor"}}
+		p.answers[key] = a
 		return "", a.err
 	}
 	a := act()
-	p.answers[op+"\x00"+key] = a
+	a.request = request
+	p.answers[key] = a
 	if outcome == LoseReply {
 		return "", fmt.Errorf("%s: reply lost: %w", op, ErrTransport)
 	}
@@ -174,7 +197,7 @@ func decline(reason string) answer { return answer{err: &checkout.DeclineError{R
 
 // Authorize implements checkout.Processor.
 func (p *Processor) Authorize(ctx context.Context, instrument string, amount giftkit.Money, key string) (string, error) {
-	return p.call(ctx, OpAuthorize, key, func() answer {
+	return p.call(ctx, OpAuthorize, key, fmt.Sprint(OpAuthorize, " ", instrument, " ", amount), func() answer {
 		if instrument == DeclinedInstrument {
 			return decline("card_declined")
 		}
@@ -190,7 +213,7 @@ func (p *Processor) Authorize(ctx context.Context, instrument string, amount gif
 
 // Capture implements checkout.Processor.
 func (p *Processor) Capture(ctx context.Context, authID string, amount giftkit.Money, key string) error {
-	_, err := p.call(ctx, OpCapture, key, func() answer {
+	_, err := p.call(ctx, OpCapture, key, fmt.Sprint(OpCapture, " ", authID, " ", amount), func() answer {
 		a, ok := p.auths[authID]
 		switch {
 		case !ok:
@@ -211,7 +234,7 @@ func (p *Processor) Capture(ctx context.Context, authID string, amount giftkit.M
 
 // Void implements checkout.Processor.
 func (p *Processor) Void(ctx context.Context, authID string, key string) error {
-	_, err := p.call(ctx, OpVoid, key, func() answer {
+	_, err := p.call(ctx, OpVoid, key, fmt.Sprint(OpVoid, " ", authID), func() answer {
 		a, ok := p.auths[authID]
 		switch {
 		case !ok:
@@ -227,7 +250,7 @@ func (p *Processor) Void(ctx context.Context, authID string, key string) error {
 
 // Refund implements checkout.Processor.
 func (p *Processor) Refund(ctx context.Context, authID string, amount giftkit.Money, key string) error {
-	_, err := p.call(ctx, OpRefund, key, func() answer {
+	_, err := p.call(ctx, OpRefund, key, fmt.Sprint(OpRefund, " ", authID, " ", amount), func() answer {
 		a, ok := p.auths[authID]
 		if !ok || a.Voided || !a.Closed {
 			return decline("nothing_captured")

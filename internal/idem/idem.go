@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/giftkit/giftkit"
 )
@@ -103,15 +104,33 @@ func Fingerprint(fields ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// CheckKey returns an error for a missing or oversized key.
+// CheckKey returns an error for a missing, oversized or malformed key.
 func CheckKey(key string) error {
 	switch {
 	case key == "":
 		return giftkit.ErrKeyRequired
 	case len(key) > giftkit.MaxKeyLen:
 		return fmt.Errorf("idempotency key of %d bytes is longer than %d: %w", len(key), giftkit.MaxKeyLen, giftkit.ErrKeyRequired)
+	case !ValidText(key, giftkit.MaxKeyLen):
+		return fmt.Errorf("idempotency key is not UTF-8 text without control characters: %w", giftkit.ErrKeyRequired)
 	}
 	return nil
+}
+
+// ValidText reports whether s, an identifier a caller chose (an owner, a
+// payment ID, a key, a reference), is at most max bytes of UTF-8 without
+// control characters: what every store can keep as text and every log can
+// show on one line.
+func ValidText(s string, max int) bool {
+	if len(s) > max || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
 }
 
 type outcome[R any] struct {
