@@ -212,7 +212,7 @@ var (
 type Error struct {
 	Op        string        `json:"op"`                   // "pay", "capture", "refund", "cancel", "resume", "plan"
 	PaymentID string        `json:"payment_id,omitempty"` // empty for plan
-	Amount    giftkit.Money `json:"amount,omitzero"`      // the amount asked for, if any
+	Amount    giftkit.Money `json:"amount"`               // the amount asked for, if any (null if none; an amount of zero is kept)
 	State     State         `json:"state,omitempty"`      // the payment's state, for ErrInvalidState
 	Detail    string        `json:"detail,omitempty"`     // the processor's decline reason, or what was wrong
 	Err       error         `json:"-"`                    // a sentinel error

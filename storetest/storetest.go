@@ -78,18 +78,21 @@ type Env struct {
 
 // Clock is a manual clock, safe for concurrent use.
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu   sync.Mutex
+	now  time.Time
+	tick time.Duration // added after each reading, while the harness has it set
 }
 
-// NewClock returns a Clock reading t.
+// NewClock returns a Clock stopped at t.
 func NewClock(t time.Time) *Clock { return &Clock{now: t} }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.now
+	now := c.now
+	c.now = c.now.Add(c.tick)
+	return now
 }
 
 // Advance moves the clock forward by d.
@@ -97,6 +100,14 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// set moves the clock to t and makes every reading from then on advance it
+// by tick: time passing between two readings of one call.
+func (c *Clock) set(t time.Time, tick time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now, c.tick = t, tick
 }
 
 // lockedReader makes a ChaCha8 source safe for concurrent use.

@@ -49,8 +49,8 @@ type Error struct {
 	Op         string           `json:"op"` // "redeem", "hold", "capture", ...
 	Owner      string           `json:"owner,omitempty"`
 	Currency   giftkit.Currency `json:"currency,omitzero"`
-	Amount     giftkit.Money    `json:"amount,omitzero"`       // the amount asked for
-	Available  giftkit.Money    `json:"available,omitzero"`    // for ErrInsufficientFunds and ErrExceedsHold: what there was
+	Amount     giftkit.Money    `json:"amount"`                // the amount asked for; null if none
+	Available  giftkit.Money    `json:"available"`             // null, or for ErrInsufficientFunds and ErrExceedsHold: what there was
 	HoldID     string           `json:"hold_id,omitempty"`     // for hold errors
 	RetryAfter time.Duration    `json:"retry_after,omitempty"` // for ErrTooManyAttempts
 	Detail     string           `json:"detail,omitempty"`
