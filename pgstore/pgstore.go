@@ -25,6 +25,16 @@
 // a foreign key to their account. Amounts are bigint minor units next to
 // their currency; never float or money.
 //
+// # Attempt logs
+//
+// Tx implements wallet.LimiterTx, so wallet.NewStoreLimiter(store, rule)
+// shares the counts of redemption attempts among all instances that use
+// the database. Each subject's log is a row of giftkit_attempt_logs, locked
+// while a unit of work reads and updates it; a log with nothing left in it
+// is deleted. A subject that fails a few times and never returns keeps its
+// row: now and then, delete the rows whose updated_at is older than the
+// limiter's window and lockout.
+//
 // # Errors
 //
 // Errors are [*Error] values that unwrap to [ErrConflict] (a constraint or
@@ -32,6 +42,18 @@
 // [ErrUnavailable] (the database could not be reached, or a commit's outcome
 // is unknown: retry the call with its idempotency key) or [ErrTxDone]. No
 // pgx type reaches the caller. A context's error is returned as it is.
+//
+// Update retries on its own what cannot have committed. A pooled
+// connection whose session the server ended (pg_terminate_backend, a
+// restart, a proxy's timeout) fails its BEGIN, unless the pool's ping of a
+// connection idle for over a second found it first: Update begins again on
+// another, going through broken connections up to the pool's size, and
+// tries a connection that could not be opened twice more, a few
+// milliseconds apart. A unit of work whose connection is lost before its
+// commit is sent runs again, as after a serialization failure, since the
+// server rolls back the transaction of a session that ends. ErrUnavailable
+// therefore means that the retries did not help, or that a commit failed,
+// when the unit of work may or may not have committed.
 //
 // Payments are kept as JSON, so they must be in ISO 4217 currencies; cards
 // and accounts may use any currency made by giftkit.NewCurrency.
@@ -124,9 +146,10 @@ func contextError(err error) error {
 
 // Store is the PostgreSQL store. Create it with [Open].
 type Store struct {
-	pool    *pgxpool.Pool
-	schema  string
-	retries int
+	pool     *pgxpool.Pool
+	schema   string
+	retries  int
+	maxConns int // the pool's size: how many broken connections it may hold
 }
 
 var _ giftkit.Store[*Tx] = (*Store)(nil)
@@ -146,7 +169,8 @@ type config struct {
 func WithSchema(name string) Option { return func(c *config) { c.schema = name } }
 
 // WithRetries sets how many times Update runs a unit of work again after a
-// serialization failure, deadlock or unique violation; the default is 20.
+// serialization failure, deadlock, unique violation or lost connection; the
+// default is 20.
 func WithRetries(n int) Option { return func(c *config) { c.retries = n } }
 
 // WithMaxConns sets the size of the connection pool; the default is
@@ -181,7 +205,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, translate("open", err)
 	}
-	return &Store{pool: pool, schema: cfg.schema, retries: cfg.retries}, nil
+	return &Store{pool: pool, schema: cfg.schema, retries: cfg.retries, maxConns: int(pc.MaxConns)}, nil
 }
 
 func validIdent(s string) bool {
@@ -216,10 +240,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
-	tx, err := s.pool.Begin(ctx)
+	conn, tx, err := s.begin(ctx)
 	if err != nil {
-		return translate("migrate", err)
+		return err
 	}
+	defer conn.Release() // after the rollback below
 	defer func() { _ = tx.Rollback(ctx) }()
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
 		return translate("migrate: lock", err)
@@ -266,10 +291,13 @@ func simpleExec(ctx context.Context, tx pgx.Tx, sql string) error {
 }
 
 // Update runs fn as one unit of work (see giftkit.Store). fn may run more
-// than once: after a serialization failure, a deadlock or a unique violation
-// the transaction is rolled back and fn runs again, up to the retry limit.
-// If fn returns an error, Update rolls back and returns it unchanged;
-// otherwise it returns the commit's error, if any.
+// than once: after a serialization failure, a deadlock, a unique violation,
+// or the loss of the connection before the commit was sent, the
+// transaction is rolled back (or was, by the server) and fn runs again, up
+// to the retry limit. A BEGIN that fails is tried again first, on another
+// connection (see the package doc). If fn returns an error, Update rolls
+// back and returns it unchanged; otherwise it returns the commit's error,
+// if any: ErrUnavailable if the commit's outcome is unknown.
 func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		err := s.attempt(ctx, fn)
@@ -278,7 +306,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			return err
 		}
 		if attempt >= s.retries {
-			return &Error{Op: e.Op, Err: ErrConflict, cause: fmt.Sprintf("%s; gave up after %d attempts", e.cause, attempt+1)}
+			return &Error{Op: e.Op, Err: e.Err, cause: fmt.Sprintf("%s; gave up after %d attempts", e.cause, attempt+1)}
 		}
 		// Back off a little, more each time, so that contenders interleave.
 		select {
@@ -293,10 +321,13 @@ func (s *Store) attempt(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	conn, ptx, err := s.begin(ctx)
 	if err != nil {
-		return translate("begin", err)
+		return err
 	}
+	// Released after the rollback below; the pool destroys a connection that
+	// broke or is still in a transaction.
+	defer conn.Release()
 	tx := &Tx{ctx: ctx, tx: ptx}
 	committed := false
 	defer func() {
@@ -306,6 +337,15 @@ func (s *Store) attempt(ctx context.Context, fn func(tx *Tx) error) error {
 		}
 	}()
 	if err := fn(tx); err != nil {
+		// A statement failed because the connection was lost (pgx closes it
+		// on a network error or a FATAL from the server). The commit was not
+		// sent, and the server rolls back the transaction of a session that
+		// ends, so nothing of fn committed: it may run again on another
+		// connection. A context's error is not an *Error and is not retried.
+		var e *Error
+		if ptx.Conn().IsClosed() && errors.As(err, &e) && e.Err == ErrUnavailable {
+			e.retry = true
+		}
 		return err
 	}
 	tx.done = true
@@ -319,4 +359,52 @@ func (s *Store) attempt(ctx context.Context, fn func(tx *Tx) error) error {
 		return e
 	}
 	return nil
+}
+
+// connectRetries is how many times begin tries again, a few milliseconds
+// apart, to open a connection after the server refused it or could not be
+// reached. A server that is restarting takes longer than that to come back:
+// the caller then gets ErrUnavailable, as it would without the retries.
+const connectRetries = 2
+
+// begin acquires a connection from the pool and starts a READ COMMITTED
+// transaction on it (pgx sends BEGIN at once, not with the first
+// statement). When either fails nothing of the unit of work has been sent,
+// so begin tries again:
+//
+//   - A connection that fails BEGIN is broken: the server ended its session
+//     while it sat in the pool. pgx closes it and the pool destroys it on
+//     release. pgxpool v5.7 pings a connection before handing it out only if
+//     it has been idle for more than a second, and has no cheaper hook than a
+//     ping per unit of work, so after the server ends every session at once
+//     the pool hands out each dead connection once. begin goes on to the next
+//     at once, up to the pool's size: a pool cannot hold more dead
+//     connections than that, and past it new connections are failing.
+//   - A connection that cannot be opened is tried connectRetries more times.
+//
+// The caller releases conn after ending the transaction.
+func (s *Store) begin(ctx context.Context) (conn *pgxpool.Conn, tx pgx.Tx, err error) {
+	for broken, connects := 0, 0; ; {
+		conn, err = s.pool.Acquire(ctx)
+		if err == nil {
+			if tx, err = conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}); err == nil {
+				return conn, tx, nil
+			}
+			conn.Release()
+			if broken++; broken <= s.maxConns && ctx.Err() == nil {
+				continue
+			}
+			return nil, nil, translate("begin", err)
+		}
+		var ce *pgconn.ConnectError
+		if !errors.As(err, &ce) || connects >= connectRetries || ctx.Err() != nil {
+			return nil, nil, translate("begin", err)
+		}
+		connects++
+		select {
+		case <-ctx.Done():
+			return nil, nil, translate("begin", ctx.Err())
+		case <-time.After(time.Duration(connects) * 10 * time.Millisecond):
+		}
+	}
 }

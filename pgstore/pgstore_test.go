@@ -41,9 +41,11 @@ func newStore(t testing.TB) *pgstore.Store {
 	return s
 }
 
-// openSchema opens a migrated store in schema (a new one if empty) and
-// returns a function that closes it and drops the schema.
-func openSchema(t testing.TB, schema string) (*pgstore.Store, string, func()) {
+// openSchema opens a migrated store in schema (a new one if empty), with a
+// pool of 32 unless opts say otherwise, and returns a function that closes
+// it and drops the schema. The store's connections carry the schema's name
+// as their application_name.
+func openSchema(t testing.TB, schema string, opts ...pgstore.Option) (*pgstore.Store, string, func()) {
 	t.Helper()
 	if schema == "" {
 		var b [6]byte
@@ -51,7 +53,8 @@ func openSchema(t testing.TB, schema string) (*pgstore.Store, string, func()) {
 		schema = "t_" + hex.EncodeToString(b[:])
 	}
 	ctx := context.Background()
-	s, err := pgstore.Open(ctx, dsn(t), pgstore.WithSchema(schema), pgstore.WithMaxConns(32))
+	opts = append([]pgstore.Option{pgstore.WithSchema(schema), pgstore.WithMaxConns(32)}, opts...)
+	s, err := pgstore.Open(ctx, withApplicationName(dsn(t), schema), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +72,18 @@ func openSchema(t testing.TB, schema string) (*pgstore.Store, string, func()) {
 		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// withApplicationName adds application_name to a URL or key=value DSN.
+func withApplicationName(dsn, name string) string {
+	switch {
+	case !strings.Contains(dsn, "://"):
+		return dsn + " application_name=" + name
+	case strings.Contains(dsn, "?"):
+		return dsn + "&application_name=" + name
+	default:
+		return dsn + "?application_name=" + name
 	}
 }
 

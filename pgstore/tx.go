@@ -15,12 +15,14 @@ import (
 	"github.com/giftkit/giftkit/wallet"
 )
 
-// Tx is a unit of work on a [Store]. It implements giftcard.Tx, wallet.Tx
-// and checkout.Tx; every read locks the rows it returns until the unit ends.
+// Tx is a unit of work on a [Store]. It implements giftcard.Tx, wallet.Tx,
+// wallet.LimiterTx and checkout.Tx; every read locks the rows it returns
+// until the unit ends.
 type Tx struct {
 	ctx  context.Context
 	tx   pgx.Tx
 	done bool
+	logs map[string]bool // subjects whose attempt log the unit read: true if it found (and locked) one
 }
 
 func (t *Tx) usable(op string) error {
@@ -153,6 +155,7 @@ type holdRow struct {
 	ID        string    `json:"id"`
 	Amount    int64     `json:"amount"`
 	Reference string    `json:"reference"`
+	Placer    string    `json:"placer"`
 	Parts     []partRow `json:"parts"`
 	ExpiresAt time.Time `json:"expires_at"`
 	CreatedAt time.Time `json:"created_at"`
@@ -197,7 +200,7 @@ func (t *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, er
 			Reserved: giftkit.FromMinor(l.Reserved, c), ExpiresAt: l.ExpiresAt.UTC(), CreatedAt: l.CreatedAt.UTC()})
 	}
 	for _, h := range holds {
-		hold := wallet.Hold{ID: h.ID, Amount: giftkit.FromMinor(h.Amount, c), Reference: h.Reference,
+		hold := wallet.Hold{ID: h.ID, Amount: giftkit.FromMinor(h.Amount, c), Reference: h.Reference, Placer: h.Placer,
 			ExpiresAt: h.ExpiresAt.UTC(), CreatedAt: h.CreatedAt.UTC()}
 		for _, p := range h.Parts {
 			hold.Parts = append(hold.Parts, wallet.HoldPart{LotID: p.LotID, Amount: giftkit.FromMinor(p.Amount, c)})
@@ -223,7 +226,7 @@ func (t *Tx) PutAccount(a wallet.Account) error {
 		for j, p := range h.Parts {
 			parts[j] = partRow{p.LotID, p.Amount.Minor()}
 		}
-		holds[i] = holdRow{h.ID, h.Amount.Minor(), h.Reference, parts, h.ExpiresAt, h.CreatedAt}
+		holds[i] = holdRow{h.ID, h.Amount.Minor(), h.Reference, h.Placer, parts, h.ExpiresAt, h.CreatedAt}
 	}
 	lotsJSON, err := json.Marshal(lots)
 	if err != nil {
