@@ -41,7 +41,8 @@ func call(method, url, token, key string, body, out any) (int, error) {
 }
 
 // smokeSession is the scripted session of -smoke: the admin issues a card,
-// alice redeems it, checks her balance and pays an order larger than it.
+// alice redeems it, checks her balance and pays an order larger than it,
+// which the admin then looks up.
 func smokeSession(w io.Writer, base, admin, alice string) error {
 	eur := func(amount string) map[string]string { return map[string]string{"amount": amount, "currency": "EUR"} }
 	var issued struct {
@@ -70,12 +71,18 @@ func smokeSession(w io.Writer, base, admin, alice string) error {
 		Balance struct{ Captured struct{ Amount string } }
 		Card    struct{ Captured struct{ Amount string } }
 	}
-	status, err = call("POST", base+"/orders/order-1/pay", alice, "pay-1", map[string]any{"total": eur("40.00"), "instrument": "tok_visa"}, &payment)
+	status, err = call("POST", base+"/accounts/alice/orders/order-1/pay", alice, "pay-1", map[string]any{"total": eur("40.00"), "instrument": "tok_visa"}, &payment)
 	if err != nil || status != http.StatusOK {
 		return fmt.Errorf("pay: %d %v", status, err)
 	}
-	fmt.Fprintf(w, "POST /orders/order-1/pay -> 200: %s, %s from the balance, %s by card\n",
+	fmt.Fprintf(w, "POST /accounts/alice/orders/order-1/pay -> 200: %s, %s from the balance, %s by card\n",
 		payment.State, payment.Balance.Captured.Amount, payment.Card.Captured.Amount)
+
+	var order struct{ ID, State string }
+	if status, err := call("GET", base+"/accounts/alice/orders/order-1", admin, "", nil, &order); err != nil || status != http.StatusOK || order.ID != "order-1" {
+		return fmt.Errorf("support reading alice's order: %d %v %+v", status, err, order)
+	}
+	fmt.Fprintf(w, "GET /accounts/alice/orders/order-1 as the admin -> 200: %s\n", order.State)
 
 	status, err = call("GET", base+"/accounts/bob/balance", alice, "", nil, &problem)
 	if err != nil || status != http.StatusForbidden {

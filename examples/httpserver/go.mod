@@ -5,6 +5,7 @@ go 1.23.0
 require (
 	github.com/giftkit/giftkit v0.0.0
 	github.com/giftkit/giftkit/pgstore v0.0.0
+	github.com/google/go-cmp v0.7.0
 	github.com/jackc/pgx/v5 v5.7.5
 )
 

@@ -1,13 +1,14 @@
 // Command httpserver is a small JSON HTTP service that embeds giftkit, to
 // copy into a real service:
 //
-//	POST /accounts/{id}/redeem   a shopper redeems a code into their balance
-//	GET  /accounts/{id}/balance  ?currency=EUR
-//	GET  /accounts/{id}/history  ?currency=EUR&after=0&limit=50
-//	POST /orders/{id}/pay        a shopper pays an order: balance first, card for the rest
-//	POST /cards                  the admin issues cards
-//	POST /orders/{id}/capture    the admin captures an order paid with "capture": "later"
-//	POST /orders/{id}/refund     the admin refunds an order
+//	POST /accounts/{id}/redeem                  a shopper redeems a code into their balance
+//	GET  /accounts/{id}/balance                 ?currency=EUR
+//	GET  /accounts/{id}/history                 ?currency=EUR&after=0&limit=50
+//	POST /accounts/{id}/orders/{order}/pay      a shopper pays an order: balance first, card for the rest
+//	GET  /accounts/{id}/orders/{order}          the order's payment, for its shopper or the admin
+//	POST /cards                                 the admin issues cards
+//	POST /accounts/{id}/orders/{order}/capture  the admin captures an order paid with "capture": "later"
+//	POST /accounts/{id}/orders/{order}/refund   the admin refunds an order
 //
 // Every request carries "Authorization: Bearer <token>"; a table of tokens
 // (-tokens or GIFTKIT_TOKENS: "token=name,token=name", the name "admin" for
@@ -15,6 +16,16 @@
 // any other {id} is 403. POSTs need an Idempotency-Key header, which maps to
 // the library's idempotency keys: a retry returns the first outcome. Errors
 // are RFC 9457 problem documents.
+//
+// Order IDs belong to the account: alice's order-1 and bob's order-1 are two
+// orders, each paid, shown and refunded on its own, and nothing one shopper
+// does tells them whether another has an order of that ID. An order ID has 1
+// to 85 bytes of UTF-8 without control characters.
+//
+// Query parameters are strict: one a route does not take, one given twice,
+// or a bad value (a non-numeric after, a limit outside 1 to 500) is a 400
+// that names it; an absent one takes its default (currency EUR, after 0,
+// limit 50).
 //
 //	go run -C examples/httpserver . -addr 127.0.0.1:8080 -tokens "$GIFTKIT_TOKENS"
 //	go run -C examples/httpserver . -smoke   # start, run a scripted shopper, stop

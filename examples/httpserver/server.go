@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,15 +56,18 @@ func parseTokens(spec string) (map[string]principal, error) {
 	return tokens, nil
 }
 
+// routes maps each route to its handler, who may call it, and the query
+// parameters it takes (any other is refused: see checkQuery).
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /cards", s.admin(s.issueCards))
 	mux.HandleFunc("POST /accounts/{id}/redeem", s.owner(s.redeem))
-	mux.HandleFunc("GET /accounts/{id}/balance", s.reader(s.balance))
-	mux.HandleFunc("GET /accounts/{id}/history", s.reader(s.history))
-	mux.HandleFunc("POST /orders/{id}/pay", s.shopper(s.pay))
-	mux.HandleFunc("POST /orders/{id}/capture", s.admin(s.capture))
-	mux.HandleFunc("POST /orders/{id}/refund", s.admin(s.refund))
+	mux.HandleFunc("GET /accounts/{id}/balance", s.reader(s.balance, "currency"))
+	mux.HandleFunc("GET /accounts/{id}/history", s.reader(s.history, "currency", "after", "limit"))
+	mux.HandleFunc("POST /accounts/{id}/orders/{order}/pay", s.owner(s.pay))
+	mux.HandleFunc("GET /accounts/{id}/orders/{order}", s.reader(s.order))
+	mux.HandleFunc("POST /accounts/{id}/orders/{order}/capture", s.admin(s.capture))
+	mux.HandleFunc("POST /accounts/{id}/orders/{order}/refund", s.admin(s.refund))
 	return mux
 }
 
@@ -86,8 +92,9 @@ func (s *server) authenticate(r *http.Request) (principal, bool) {
 	return found, ok
 }
 
-// guard wraps a handler with authentication and an authorisation rule.
-func (s *server) guard(allow func(r *http.Request, who principal) bool, h handler) http.HandlerFunc {
+// guard wraps a handler with authentication, an authorisation rule, and the
+// check of the query against the route's parameters.
+func (s *server) guard(allow func(r *http.Request, who principal) bool, h handler, params []string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		who, ok := s.authenticate(r)
 		if !ok {
@@ -100,6 +107,10 @@ func (s *server) guard(allow func(r *http.Request, who principal) bool, h handle
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if err := checkQuery(r, params); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		status, body, err := h(r, who)
 		if err != nil {
 			s.fail(w, r, err)
@@ -110,26 +121,22 @@ func (s *server) guard(allow func(r *http.Request, who principal) bool, h handle
 }
 
 // admin: only the admin token.
-func (s *server) admin(h handler) http.HandlerFunc {
-	return s.guard(func(_ *http.Request, who principal) bool { return who.admin }, h)
+func (s *server) admin(h handler, params ...string) http.HandlerFunc {
+	return s.guard(func(_ *http.Request, who principal) bool { return who.admin }, h, params)
 }
 
 // owner: only the shopper whose account {id} is.
-func (s *server) owner(h handler) http.HandlerFunc {
-	return s.guard(func(r *http.Request, who principal) bool { return !who.admin && who.name == r.PathValue("id") }, h)
+func (s *server) owner(h handler, params ...string) http.HandlerFunc {
+	return s.guard(func(r *http.Request, who principal) bool { return !who.admin && who.name == r.PathValue("id") }, h, params)
 }
 
 // reader: the account's shopper, or the admin (customer support).
-func (s *server) reader(h handler) http.HandlerFunc {
-	return s.guard(func(r *http.Request, who principal) bool { return who.admin || who.name == r.PathValue("id") }, h)
+func (s *server) reader(h handler, params ...string) http.HandlerFunc {
+	return s.guard(func(r *http.Request, who principal) bool { return who.admin || who.name == r.PathValue("id") }, h, params)
 }
 
-// shopper: any shopper, acting on their own account.
-func (s *server) shopper(h handler) http.HandlerFunc {
-	return s.guard(func(_ *http.Request, who principal) bool { return !who.admin }, h)
-}
-
-// errBadRequest marks a malformed request: bad JSON, a missing header.
+// errBadRequest marks a malformed request: bad JSON, a missing header, a
+// bad query or path parameter.
 var errBadRequest = errors.New("bad request")
 
 type requestError struct{ detail string }
@@ -167,16 +174,58 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return key, nil
 }
 
-func currencyParam(r *http.Request) (giftkit.Currency, error) {
-	code := r.URL.Query().Get("currency")
-	if code == "" {
-		code = "EUR"
-	}
-	c, err := giftkit.ParseCurrency(code)
+// checkQuery refuses a query that does not parse, that names a parameter
+// not in params, or that gives one twice: a misspelt or repeated parameter
+// must not silently fall back on a default or on its first value.
+func checkQuery(r *http.Request, params []string) error {
+	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return c, badRequest("currency: %v", err)
+		return badRequest("query: %v", err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case !slices.Contains(params, name):
+			return badRequest("unknown query parameter %q", name)
+		case len(q[name]) > 1:
+			return badRequest("query parameter %s is given more than once", name)
+		}
+	}
+	return nil
+}
+
+// currencyParam reads the query parameter currency; EUR when absent. Present,
+// even empty, it must be a currency code.
+func currencyParam(r *http.Request) (giftkit.Currency, error) {
+	q := r.URL.Query()
+	if !q.Has("currency") {
+		return giftkit.ParseCurrency("EUR")
+	}
+	c, err := giftkit.ParseCurrency(q.Get("currency"))
+	if err != nil {
+		return c, badRequest("query parameter currency: %v", err)
 	}
 	return c, nil
+}
+
+// intParam reads the query parameter name, an integer from lo to hi; def
+// when absent. Present, even empty, it must be such an integer.
+func intParam(r *http.Request, name string, def, lo, hi int64) (int64, error) {
+	q := r.URL.Query()
+	if !q.Has(name) {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(q.Get(name), 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, badRequest("query parameter %s must be an integer from %d to %d", name, lo, hi)
+	}
+	return n, nil
+}
+
+// orderParam reads the order a route names: the owner of the account {id}
+// (the guard has checked who may act on it) and the order ID {order}.
+func orderParam(r *http.Request) (owner, order string, err error) {
+	owner, order = r.PathValue("id"), r.PathValue("order")
+	return owner, order, checkOrderID(order)
 }
 
 // Requests and responses. The library's types carry fields a client has no
@@ -277,22 +326,36 @@ type entryJSON struct {
 	At           time.Time     `json:"at"`
 }
 
+// history returns a page of the account's journal: ?after (a sequence
+// number, 0 or more; 0 when absent) and ?limit (1 to wallet.MaxPageSize;
+// wallet.DefaultPageSize when absent). An entry about one of the owner's
+// payments shows its order ID as its reference.
 func (s *server) history(r *http.Request, _ principal) (int, any, error) {
 	c, err := currencyParam(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	q := r.URL.Query()
-	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	page, err := s.wallet.History(r.Context(), r.PathValue("id"), c, after, limit)
+	after, err := intParam(r, "after", 0, 0, math.MaxInt64)
+	if err != nil {
+		return 0, nil, err
+	}
+	limit, err := intParam(r, "limit", wallet.DefaultPageSize, 1, wallet.MaxPageSize)
+	if err != nil {
+		return 0, nil, err
+	}
+	owner := r.PathValue("id")
+	page, err := s.wallet.History(r.Context(), owner, c, after, int(limit))
 	if err != nil {
 		return 0, nil, err
 	}
 	entries := make([]entryJSON, len(page.Entries))
 	for i, e := range page.Entries {
+		ref := e.Reference
+		if order, ok := orderOf(owner, ref); ok {
+			ref = order
+		}
 		entries[i] = entryJSON{Seq: e.Seq, Kind: e.Kind.String(), Amount: e.Amount, Held: e.Held,
-			BalanceAfter: e.BalanceAfter, Reference: e.Reference, At: e.At}
+			BalanceAfter: e.BalanceAfter, Reference: ref, At: e.At}
 	}
 	body := map[string]any{"entries": entries}
 	if page.Next != 0 {
@@ -302,7 +365,7 @@ func (s *server) history(r *http.Request, _ principal) (int, any, error) {
 }
 
 type paymentJSON struct {
-	ID      string        `json:"id"`
+	ID      string        `json:"id"` // the order ID, as the shopper chose it
 	State   string        `json:"state"`
 	Total   giftkit.Money `json:"total"`
 	Balance tenderJSON    `json:"balance"`
@@ -323,8 +386,10 @@ type refundJSON struct {
 	Done    bool          `json:"done"`
 }
 
-func paymentOf(p checkout.Payment) paymentJSON {
-	out := paymentJSON{ID: p.ID, State: p.State.String(), Total: p.Total,
+// paymentOf shows the payment of order: by its order ID, never by the
+// payment ID, which is the server's business.
+func paymentOf(p checkout.Payment, order string) paymentJSON {
+	out := paymentJSON{ID: order, State: p.State.String(), Total: p.Total,
 		Balance: tenderJSON{p.Balance.Planned, p.Balance.Captured, p.Balance.Refunded},
 		Card:    tenderJSON{p.Card.Planned, p.Card.Captured, p.Card.Refunded}}
 	for _, r := range p.Refunds {
@@ -333,7 +398,14 @@ func paymentOf(p checkout.Payment) paymentJSON {
 	return out
 }
 
-func (s *server) pay(r *http.Request, who principal) (int, any, error) {
+// pay pays the shopper's order {order}. The key goes to checkout as it is:
+// it is only ever compared with the keys of the same payment, which is the
+// shopper's own.
+func (s *server) pay(r *http.Request, _ principal) (int, any, error) {
+	owner, order, err := orderParam(r)
+	if err != nil {
+		return 0, nil, err
+	}
 	key, err := idempotencyKey(r)
 	if err != nil {
 		return 0, nil, err
@@ -356,13 +428,26 @@ func (s *server) pay(r *http.Request, who principal) (int, any, error) {
 		return 0, nil, badRequest(`capture must be "now" or "later"`)
 	}
 	p, err := s.checkout.Pay(r.Context(), checkout.PayRequest{
-		PaymentID: r.PathValue("id"), Owner: who.name, Total: req.Total,
+		PaymentID: paymentID(owner, order), Owner: owner, Total: req.Total,
 		Instrument: req.Instrument, Mode: mode, SkipBalance: req.SkipBalance,
-	}, who.name+"/"+key) // one shopper's keys cannot collide with another's
+	}, key)
+	if err != nil {
+		return 0, nil, forOrder(err, order)
+	}
+	return http.StatusOK, paymentOf(p, order), nil
+}
+
+// order shows the order {order} of the account {id}.
+func (s *server) order(r *http.Request, _ principal) (int, any, error) {
+	owner, order, err := orderParam(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, paymentOf(p), nil
+	p, err := s.checkout.Payment(r.Context(), paymentID(owner, order))
+	if err != nil {
+		return 0, nil, forOrder(err, order)
+	}
+	return http.StatusOK, paymentOf(p, order), nil
 }
 
 func (s *server) capture(r *http.Request, _ principal) (int, any, error) {
@@ -373,9 +458,13 @@ func (s *server) refund(r *http.Request, _ principal) (int, any, error) {
 	return s.amountCommand(r, s.checkout.Refund)
 }
 
-// amountCommand runs a capture or refund: a JSON body {"amount": ...} and
-// the Idempotency-Key header.
+// amountCommand runs a capture or refund of the order {order} of the
+// account {id}: a JSON body {"amount": ...} and the Idempotency-Key header.
 func (s *server) amountCommand(r *http.Request, run func(context.Context, string, giftkit.Money, string) (checkout.Payment, error)) (int, any, error) {
+	owner, order, err := orderParam(r)
+	if err != nil {
+		return 0, nil, err
+	}
 	key, err := idempotencyKey(r)
 	if err != nil {
 		return 0, nil, err
@@ -386,11 +475,11 @@ func (s *server) amountCommand(r *http.Request, run func(context.Context, string
 	if err := decode(r, &req); err != nil {
 		return 0, nil, err
 	}
-	p, err := run(r.Context(), r.PathValue("id"), req.Amount, key)
+	p, err := run(r.Context(), paymentID(owner, order), req.Amount, key)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, forOrder(err, order)
 	}
-	return http.StatusOK, paymentOf(p), nil
+	return http.StatusOK, paymentOf(p, order), nil
 }
 
 // writeJSON writes body as JSON with the status.

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/giftkit/giftkit/wallet"
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -96,12 +98,15 @@ func TestAuthorization(t *testing.T) {
 		{"no token", "GET", "/accounts/alice/balance", "", http.StatusUnauthorized},
 		{"unknown token", "GET", "/accounts/alice/balance", "nope-nope-nope-nope", http.StatusUnauthorized},
 		{"shopper issues cards", "POST", "/cards", aliceToken, http.StatusForbidden},
-		{"shopper refunds", "POST", "/orders/o1/refund", aliceToken, http.StatusForbidden},
+		{"shopper refunds", "POST", "/accounts/alice/orders/o1/refund", aliceToken, http.StatusForbidden},
+		{"shopper captures", "POST", "/accounts/alice/orders/o1/capture", aliceToken, http.StatusForbidden},
+		{"shopper pays into another account", "POST", "/accounts/bob/orders/o1/pay", aliceToken, http.StatusForbidden},
+		{"other account's order", "GET", "/accounts/bob/orders/o1", aliceToken, http.StatusForbidden},
 		{"other account's balance", "GET", "/accounts/bob/balance", aliceToken, http.StatusForbidden},
 		{"other account's history", "GET", "/accounts/bob/history", aliceToken, http.StatusForbidden},
 		{"redeem into another account", "POST", "/accounts/bob/redeem", aliceToken, http.StatusForbidden},
 		{"admin redeems for a shopper", "POST", "/accounts/alice/redeem", adminToken, http.StatusForbidden},
-		{"admin pays for a shopper", "POST", "/orders/o1/pay", adminToken, http.StatusForbidden},
+		{"admin pays for a shopper", "POST", "/accounts/alice/orders/o1/pay", adminToken, http.StatusForbidden},
 		{"own balance", "GET", "/accounts/alice/balance", aliceToken, http.StatusOK},
 		{"support reads a balance", "GET", "/accounts/alice/balance", adminToken, http.StatusOK},
 	} {
@@ -254,36 +259,36 @@ func TestPayRefundCapture(t *testing.T) {
 		State         string
 		Balance, Card tender
 	}
-	status, _ := call("POST", base+"/orders/o1/pay", aliceToken, "p1", map[string]any{"total": eur("45.00"), "instrument": "tok_visa"}, &paid)
+	status, _ := call("POST", base+"/accounts/alice/orders/o1/pay", aliceToken, "p1", map[string]any{"total": eur("45.00"), "instrument": "tok_visa"}, &paid)
 	if status != 200 || paid.State != "captured" || paid.Balance.Captured.Amount != "30.00" || paid.Card.Captured.Amount != "15.00" {
 		t.Fatalf("pay: %d %+v", status, paid)
 	}
 	var p problem
-	status, _ = call("POST", base+"/orders/o1/pay", aliceToken, "p1", map[string]any{"total": eur("46.00"), "instrument": "tok_visa"}, &p)
+	status, _ = call("POST", base+"/accounts/alice/orders/o1/pay", aliceToken, "p1", map[string]any{"total": eur("46.00"), "instrument": "tok_visa"}, &p)
 	if status != http.StatusUnprocessableEntity || !strings.HasSuffix(p.Type, "/idempotency-key-reused") {
 		t.Errorf("key reused for another request: %d %+v", status, p)
 	}
-	status, _ = call("POST", base+"/orders/o2/pay", aliceToken, "p2", map[string]any{"total": eur("5.00"), "instrument": "tok_declined"}, &p)
+	status, _ = call("POST", base+"/accounts/alice/orders/o2/pay", aliceToken, "p2", map[string]any{"total": eur("5.00"), "instrument": "tok_declined"}, &p)
 	if status != http.StatusPaymentRequired {
 		t.Errorf("declined card: %d %+v; want 402", status, p)
 	}
-	status, _ = call("POST", base+"/orders/o1/refund", adminToken, "f1", map[string]any{"amount": eur("20.00")}, &paid)
+	status, _ = call("POST", base+"/accounts/alice/orders/o1/refund", adminToken, "f1", map[string]any{"amount": eur("20.00")}, &paid)
 	if status != 200 || paid.Card.Refunded.Amount != "15.00" || paid.Balance.Refunded.Amount != "5.00" {
 		t.Errorf("refund: %d %+v", status, paid)
 	}
-	status, _ = call("POST", base+"/orders/o1/refund", adminToken, "f2", map[string]any{"amount": eur("25.01")}, &p)
+	status, _ = call("POST", base+"/accounts/alice/orders/o1/refund", adminToken, "f2", map[string]any{"amount": eur("25.01")}, &p)
 	if status != http.StatusUnprocessableEntity {
 		t.Errorf("refund beyond the capture: %d %+v", status, p)
 	}
-	status, _ = call("POST", base+"/orders/o3/pay", aliceToken, "p3", map[string]any{"total": eur("8.00"), "instrument": "tok_visa", "capture": "later"}, &paid)
+	status, _ = call("POST", base+"/accounts/alice/orders/o3/pay", aliceToken, "p3", map[string]any{"total": eur("8.00"), "instrument": "tok_visa", "capture": "later"}, &paid)
 	if status != 200 || paid.State != "authorized" {
 		t.Fatalf("pay later: %d %+v", status, paid)
 	}
-	status, _ = call("POST", base+"/orders/o3/capture", adminToken, "c1", map[string]any{"amount": eur("6.00")}, &paid)
+	status, _ = call("POST", base+"/accounts/alice/orders/o3/capture", adminToken, "c1", map[string]any{"amount": eur("6.00")}, &paid)
 	if status != 200 || paid.State != "captured" || paid.Balance.Captured.Amount != "5.00" || paid.Card.Captured.Amount != "1.00" {
 		t.Errorf("capture: %d %+v", status, paid)
 	}
-	status, _ = call("POST", base+"/orders/nope/capture", adminToken, "c2", map[string]any{"amount": eur("6.00")}, &p)
+	status, _ = call("POST", base+"/accounts/alice/orders/nope/capture", adminToken, "c2", map[string]any{"amount": eur("6.00")}, &p)
 	if status != http.StatusNotFound {
 		t.Errorf("capture of an unknown order: %d", status)
 	}
@@ -333,5 +338,120 @@ func TestParseTokens(t *testing.T) {
 	got, err := parseTokens(adminToken + "=admin, " + aliceToken + "=alice")
 	if err != nil || !got[adminToken].admin || got[aliceToken].admin || got[aliceToken].name != "alice" {
 		t.Errorf("parseTokens = %v, %v", got, err)
+	}
+}
+
+// TestQueryParams: a bad, repeated or unknown query parameter is a 400
+// problem that names it, never a silent default.
+func TestQueryParams(t *testing.T) {
+	base := newTestServer(t)
+	for _, tc := range []struct {
+		path     string
+		want     int
+		wantName string // in the problem's detail
+	}{
+		{"/accounts/alice/history?after=abc", http.StatusBadRequest, "after"},
+		{"/accounts/alice/history?after=-1", http.StatusBadRequest, "after"},
+		{"/accounts/alice/history?after=1.5", http.StatusBadRequest, "after"},
+		{"/accounts/alice/history?after=9223372036854775808", http.StatusBadRequest, "after"},
+		{"/accounts/alice/history?after=", http.StatusBadRequest, "after"},
+		{"/accounts/alice/history?after=1&after=2", http.StatusBadRequest, "after"},
+		{"/accounts/alice/history?limit=abc", http.StatusBadRequest, "limit"},
+		{"/accounts/alice/history?limit=-1", http.StatusBadRequest, "limit"},
+		{"/accounts/alice/history?limit=0", http.StatusBadRequest, "limit"},
+		{fmt.Sprintf("/accounts/alice/history?limit=%d", wallet.MaxPageSize+1), http.StatusBadRequest, "limit"},
+		{"/accounts/alice/history?limit=99999999999999999999", http.StatusBadRequest, "limit"},
+		{"/accounts/alice/history?limit=", http.StatusBadRequest, "limit"},
+		{"/accounts/alice/history?limt=5", http.StatusBadRequest, "limt"},
+		{"/accounts/alice/history?currency=", http.StatusBadRequest, "currency"},
+		{"/accounts/alice/history?currency=EUR&currency=USD", http.StatusBadRequest, "currency"},
+		{"/accounts/alice/history?after=%zz", http.StatusBadRequest, "query"},
+		{"/accounts/alice/balance?currency=", http.StatusBadRequest, "currency"},
+		{"/accounts/alice/balance?limit=5", http.StatusBadRequest, "limit"},
+		{"/accounts/alice/orders/o1?owner=bob", http.StatusBadRequest, "owner"},
+		{"/accounts/alice/history?after=0", http.StatusOK, ""},
+		{"/accounts/alice/history?after=9223372036854775807", http.StatusOK, ""},
+		{"/accounts/alice/history?limit=1", http.StatusOK, ""},
+		{fmt.Sprintf("/accounts/alice/history?limit=%d", wallet.MaxPageSize), http.StatusOK, ""},
+		{"/accounts/alice/history?currency=EUR&after=0&limit=50", http.StatusOK, ""},
+		{"/accounts/alice/balance?currency=EUR", http.StatusOK, ""},
+	} {
+		var p problem
+		status, err := call("GET", base+tc.path, aliceToken, "", nil, &p)
+		if err != nil || status != tc.want {
+			t.Errorf("GET %s = %d %v %+v; want %d", tc.path, status, err, p, tc.want)
+			continue
+		}
+		if tc.want == http.StatusBadRequest && (!strings.HasSuffix(p.Type, "/bad-request") || !strings.Contains(p.Detail, tc.wantName)) {
+			t.Errorf("GET %s: problem %+v; want bad-request naming %q", tc.path, p, tc.wantName)
+		}
+	}
+	// POST routes take no query parameters.
+	var p problem
+	status, _ := call("POST", base+"/accounts/alice/orders/o1/pay?owner=bob", aliceToken, "k",
+		map[string]any{"total": eur("1.00"), "instrument": "tok_visa"}, &p)
+	if status != http.StatusBadRequest || !strings.Contains(p.Detail, "owner") {
+		t.Errorf("pay with ?owner=bob: %d %+v; want 400 naming owner", status, p)
+	}
+}
+
+// TestHistoryDefaults: without after and limit, a page starts at the first
+// entry and holds wallet.DefaultPageSize entries; both walk the journal.
+func TestHistoryDefaults(t *testing.T) {
+	base := newTestServer(t)
+	const n = wallet.DefaultPageSize + 1
+	var issued struct {
+		Cards []struct{ Code string } `json:"cards"`
+	}
+	status, err := call("POST", base+"/cards", adminToken, "issue", map[string]any{"value": eur("1.00"), "count": n}, &issued)
+	if err != nil || status != http.StatusCreated || len(issued.Cards) != n {
+		t.Fatalf("issue %d cards: %d %v", n, status, err)
+	}
+	for i, c := range issued.Cards {
+		if status, err := call("POST", base+"/accounts/alice/redeem", aliceToken, fmt.Sprint("r", i), map[string]string{"code": c.Code}, nil); err != nil || status != http.StatusOK {
+			t.Fatalf("redeem card %d: %d %v", i, status, err)
+		}
+	}
+	type page struct {
+		Seqs []int64
+		Next int64
+	}
+	get := func(query string) page {
+		t.Helper()
+		var body struct {
+			Entries []struct{ Seq int64 }
+			Next    int64
+		}
+		if status, err := call("GET", base+"/accounts/alice/history"+query, aliceToken, "", nil, &body); err != nil || status != http.StatusOK {
+			t.Fatalf("GET history%s: %d %v", query, status, err)
+		}
+		var p page
+		for _, e := range body.Entries {
+			p.Seqs = append(p.Seqs, e.Seq)
+		}
+		p.Next = body.Next
+		return p
+	}
+	seqs := func(from, to int64) []int64 {
+		var s []int64
+		for i := from; i <= to; i++ {
+			s = append(s, i)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		query string
+		want  page
+	}{
+		{"", page{seqs(1, wallet.DefaultPageSize), wallet.DefaultPageSize}},
+		{"?currency=EUR", page{seqs(1, wallet.DefaultPageSize), wallet.DefaultPageSize}},
+		{fmt.Sprintf("?after=%d", wallet.DefaultPageSize), page{seqs(n, n), 0}},
+		{"?limit=2", page{seqs(1, 2), 2}},
+		{"?after=2&limit=2", page{seqs(3, 4), 4}},
+		{fmt.Sprintf("?limit=%d", wallet.MaxPageSize), page{seqs(1, n), 0}},
+	} {
+		if diff := cmp.Diff(tc.want, get(tc.query)); diff != "" {
+			t.Errorf("GET history%s mismatch (-want +got):\n%s", tc.query, diff)
+		}
 	}
 }
