@@ -512,6 +512,11 @@ func (m *system[T]) Redeem(t *rapid.T) {
 	if !errors.Is(err, want) || (want == nil) != (err == nil) {
 		t.Fatalf("redeem %s by %s: %v; want %v", c.id, owner, err, want)
 	}
+	if err != nil && !(errors.Is(err, giftcard.ErrAlreadyRedeemed) && c.redeemer == owner) && strings.Contains(describe(err), c.id) {
+		// A refusal of a card that is not the shopper's names it by the
+		// masked code they typed, and says nothing else of it.
+		t.Fatalf("redeem %s by %q: %s names the card", c.id, owner, describe(err))
+	}
 	if err == nil {
 		m.applyRedeem(c, owner)
 	}
@@ -627,8 +632,9 @@ func (m *system[T]) applyPay(t *rapid.T, p *mPayment, err error) {
 	a := m.touch(sysKey{p.owner, p.total.Currency()})
 	now := m.env.Clock.Now()
 	if p.declined {
-		if !errors.Is(err, checkout.ErrDeclined) {
-			t.Fatalf("pay %s with a declined card: %v; want ErrDeclined", p.id, err)
+		var d *checkout.DeclineError
+		if !errors.Is(err, checkout.ErrDeclined) || !errors.As(err, &d) || d.Reason == "" {
+			t.Fatalf("pay %q with a declined card: %v; want ErrDeclined with a *DeclineError and its reason", p.id, err)
 		}
 		p.state = checkout.StateFailed
 		return
