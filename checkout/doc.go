@@ -26,6 +26,20 @@
 // same key, by [Service.Resume], or by a periodic [Service.Sweep]; the
 // processor acts once. No unit of work stays open across a processor call.
 //
+// Processor keys are "<prefix>:<call>:<digest>", the digest of the
+// length-prefixed payment ID, call and refund key, so no two calls of any
+// two payments share a key, whatever bytes their IDs and keys hold; the
+// prefix is Config.ProcessorKeyPrefix, which keeps deployments that share a
+// processor account apart. A capture is decided, and takes the balance part,
+// at one instant: a capture decided while the hold is live succeeds.
+//
+// Pay, Capture, Cancel and Refund record their outcome under their key,
+// refusals included, in a key space per payment: a refused call retried
+// with its key is refused again the same way, whatever the payment did
+// since, and a key used for one operation is a conflict for another.
+// Payment IDs are 1 to [MaxIDLen] bytes of UTF-8 without control
+// characters.
+//
 // A call's outcome (success, or its typed error) is what its retries keep;
 // the [Payment] they return is the payment as it stands, which later calls
 // may have moved on (a payment authorised by Pay and cancelled since is
@@ -42,5 +56,6 @@
 // processor's reason), [ErrProcessorUnavailable] (retry with the same key),
 // [ErrPaymentNotFound], [ErrInvalidState], [ErrExceedsAuthorized],
 // [ErrExceedsCaptured], [ErrExpired], or the shared giftkit and wallet errors,
-// and to the processor's or store's error that caused them.
+// and to the processor's or store's error that caused them: a decline
+// unwraps to a [*DeclineError] with the processor's reason.
 package checkout

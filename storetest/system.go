@@ -46,10 +46,25 @@ var (
 //  4. every payment's balance and card parts sum to its total, captured ≤
 //     authorised and refunded ≤ captured per tender, and the processor holds
 //     exactly what the payment records;
-//  5. a retried call returns the outcome of the first completed one;
+//  5. a retried call returns the whole outcome of the first completed one
+//     (the error's type, message and JSON form), refusals included;
 //  6. once every interrupted call has been retried and open payments swept,
 //     nothing is half-done: no orphan hold, no authorisation without a
-//     payment.
+//     payment;
+//  7. no two processor calls are given one idempotency key, and no error
+//     holds a whole activation code or names a card that is not the
+//     caller's.
+//
+// It plays the careless and the hostile caller too. Owners, payment IDs and
+// keys are drawn from hostile text (separators, the library's own key
+// prefixes and call names, Unicode, maximum lengths, IDs that extend earlier
+// ones). Actions race the limiter with concurrent guesses (at most the
+// limit reach the lookup, per owner and per client; a StoreLimiter when the
+// store's Tx implements wallet.LimiterTx), race captures against cancels,
+// aim the wallet's Release and Capture at checkout's holds, capture within
+// nanoseconds of a hold's expiry on a clock that ticks at every reading,
+// make calls that must be refused on payments in any state, and refund in
+// a currency the wallet does not hold.
 //
 // Run it from a test with rapid.Check:
 //

@@ -23,19 +23,53 @@
 // [Tx] (see giftkit.Store). [Service.Redeem] parses a code as the shopper
 // typed it, moves the card to redeemed and credits the account in one unit
 // of work, so a card can be redeemed once, whatever the interleaving.
-// Failed redemptions count against a [Limiter] per owner. Every method that
-// changes state takes an idempotency key; a retry returns the first outcome.
-// Every method first applies the passage of time to the account it touches
-// (expired holds released, expired credits removed; see [Account.Sweep]).
-// A Service is safe for concurrent use; its zero value is not usable.
+// Every method that changes state takes an idempotency key; a retry returns
+// the first outcome, refusals included. The one exception is
+// [ErrTooManyAttempts], a throttle rather than an outcome: after
+// [Error.RetryAfter] the same call with the same key runs. Every method
+// first applies the passage of time to the account it touches (expired
+// holds released, expired credits removed; see [Account.Sweep]). A Service
+// is safe for concurrent use; its zero value is not usable.
+//
+// # Guessing
+//
+// Redemption attempts count against a [Limiter], per owner and, when the
+// host names one with [WithClient], per client (an address, an API client).
+// An attempt is reserved before the code is looked up and settled after, so
+// concurrent guesses cannot overtake the count. A call that completed is
+// replayed before the limiter is asked, so a retry keeps its first outcome
+// during a lockout. [MemoryLimiter] is the default; [StoreLimiter] keeps the
+// counts in the store, shared by every instance.
+//
+// A refusal says only what the shopper who typed the code needs: an
+// unknown, pending, blocked or voided card is one error
+// (giftcard.ErrNotRedeemable); a card redeemed by another account, an
+// expired card and a card in a currency the wallet does not hold
+// (Config.Currencies) are named by the masked code the shopper typed, with
+// no card ID, time or state. Only the shopper's own redeemed card is named
+// by its ID, with the time of its redemption.
+//
+// # Holds
+//
+// A [Hold] belongs to the party that placed it ([Hold.Placer]): holds placed
+// through [Service.Hold] are [PlacerWallet]'s, a checkout payment's are
+// checkout's, and the wallet API refuses to capture or release another
+// party's hold ([ErrForeignHold]), so no caller can free the balance a
+// payment is about to capture.
+//
+// Identifiers a caller chooses (owners, references, hold IDs, keys) must be
+// UTF-8 text without control characters, within their maximum lengths.
 //
 // # Errors
 //
 // Wallet failures are [*Error] values that unwrap to [ErrInsufficientFunds],
 // [ErrTooManyAttempts] (with [Error.RetryAfter]), [ErrHoldNotFound],
-// [ErrDuplicateHold], [ErrExceedsHold], [ErrInvalidAmount],
-// [ErrCurrencyMismatch], [ErrInvalidOwner], giftkit.ErrKeyRequired or
+// [ErrForeignHold], [ErrDuplicateHold], [ErrExceedsHold],
+// [ErrInvalidAmount], [ErrInvalidExpiry], [ErrCurrencyMismatch],
+// [ErrInvalidOwner], [ErrInvalidReference], giftkit.ErrKeyRequired or
 // giftkit.ErrIdempotencyConflict. Redeem also returns *giftcard.Error
-// (not redeemable, already redeemed, expired) and *codefmt.ParseError (a
-// code that does not read, with a suggested correction).
+// (not redeemable, already redeemed, expired, currency mismatch) and
+// *codefmt.ParseError (a code that does not read, with a suggested
+// correction). Every error's message and JSON form are safe to log: none
+// holds a whole code.
 package wallet
