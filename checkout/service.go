@@ -449,19 +449,23 @@ var replayable = idem.Errors{idem.KindOf[Error]("checkout")}
 // loads the payment to drive. Any other error is the store's, and records
 // nothing.
 func (s *Service) record(ctx context.Context, call idem.Call, do func(Tx, time.Time) error, replay func(Tx) error) (refused error, err error) {
+	// replayed answers from the record under call's key, if there is one.
+	replayed := func(tx Tx) (bool, error) {
+		_, recorded, found, err := idem.Lookup[struct{}](tx, call, replayable)
+		if err != nil || !found {
+			return false, err
+		}
+		if refused = recorded; refused != nil {
+			return true, nil
+		}
+		return true, replay(tx)
+	}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		refused = nil
 		now := s.cfg.Now()
 		call.Now = now
-		_, recorded, found, err := idem.Lookup[struct{}](tx, call, replayable)
-		switch {
-		case err != nil:
+		if found, err := replayed(tx); found || err != nil {
 			return err
-		case found && recorded != nil:
-			refused = recorded
-			return nil
-		case found:
-			return replay(tx)
 		}
 		if err := do(tx, now); err != nil {
 			var e *Error
@@ -474,20 +478,15 @@ func (s *Service) record(ctx context.Context, call idem.Call, do func(Tx, time.T
 		return idem.Record(tx, call, replayable, struct{}{}, nil)
 	})
 	if errors.Is(err, errRefused) {
-		// The refusal's effects are rolled back: record it on its own.
+		// The refusal's effects are rolled back: record it on its own,
+		// unless a concurrent call with the same key finished first.
+		first := refused
 		err = s.store.Update(ctx, func(tx Tx) error {
-			_, recorded, found, err := idem.Lookup[struct{}](tx, call, replayable)
-			switch {
-			case err != nil:
+			if found, err := replayed(tx); found || err != nil {
 				return err
-			case found && recorded != nil:
-				refused = recorded
-				return nil
-			case found: // a concurrent call with the same key succeeded first
-				refused = nil
-				return replay(tx)
 			}
-			return idem.Record(tx, call, replayable, struct{}{}, refused)
+			refused = first
+			return idem.Record(tx, call, replayable, struct{}{}, first)
 		})
 	}
 	if err != nil {
