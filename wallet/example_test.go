@@ -1,12 +1,14 @@
 package wallet_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/memstore"
 	"github.com/giftkit/giftkit/wallet"
@@ -66,4 +68,26 @@ func ExampleAccount_PlaceHold() {
 	fmt.Println(err)
 	// Output:
 	// wallet: hold for alice of 25.00 EUR: insufficient funds (20.00 EUR available)
+}
+
+// Keep attempt counts in the store, shared by every instance, and count
+// them per client as well as per owner.
+func ExampleNewStoreLimiter() {
+	ctx := context.Background()
+	store := memstore.New()
+	hasher, _ := giftcard.NewHasher([]byte("a secret of at least 32 bytes!!!"))
+	now := func() time.Time { return time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC) }
+	limiter, _ := wallet.NewStoreLimiter(store, wallet.LimitRule{Max: 2, Window: time.Hour, Lockout: 30 * time.Minute})
+	accounts, _ := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: now, Limiter: limiter})
+
+	ctx = wallet.WithClient(ctx, "203.0.113.9") // the caller's address, as the host knows it
+	for i := range 3 {
+		guess, _ := codefmt.Generate(bytes.NewReader(bytes.Repeat([]byte{byte(i + 1)}, 64))) // a well-formed code no card has
+		_, err := accounts.Redeem(ctx, "mallory", guess.String(), fmt.Sprint("guess-", i))
+		fmt.Println(errors.Is(err, giftcard.ErrNotRedeemable), errors.Is(err, wallet.ErrTooManyAttempts))
+	}
+	// Output:
+	// true false
+	// true false
+	// false true
 }

@@ -100,9 +100,9 @@ func clientOf(ctx context.Context) string {
 // A LimitRule says how many attempts a subject may fail: at most Max within
 // Window; at the Max-th failure the subject is locked out for Lockout.
 type LimitRule struct {
-	Max     int
-	Window  time.Duration
-	Lockout time.Duration
+	Max     int           // failed (or unsettled) attempts allowed within Window; 0 means 10
+	Window  time.Duration // how long an attempt counts; 0 means an hour
+	Lockout time.Duration // how long a subject is refused after the Max-th failure; 0 means an hour
 }
 
 // withDefaults fills non-positive fields: 10 attempts, a 1-hour window, a
