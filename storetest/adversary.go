@@ -16,6 +16,7 @@ import (
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/internal/idem"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -132,11 +133,8 @@ var guessClients = []string{"", "198.51.100.1", "198.51.100.2"}
 func newGuesser[T checkout.Tx](t *rapid.T, store giftkit.Store[T], clock *Clock) *wallet.Service {
 	rule := wallet.LimitRule{Max: guessLimit, Window: 100000 * time.Hour, Lockout: 100000 * time.Hour}
 	var limiter wallet.Limiter = wallet.NewMemoryLimiter(rule.Max, rule.Window, rule.Lockout)
-	if _, ok := any(*new(T)).(wallet.LimiterTx); ok {
-		logs := storeFunc[wallet.LimiterTx](func(ctx context.Context, fn func(wallet.LimiterTx) error) error {
-			return store.Update(ctx, func(tx T) error { return fn(any(tx).(wallet.LimiterTx)) })
-		})
-		sl, err := wallet.NewStoreLimiter[wallet.LimiterTx](logs, rule)
+	if logs, ok := limiterStore(store); ok {
+		sl, err := wallet.NewStoreLimiter(logs, rule)
 		if err != nil {
 			t.Fatalf("NewStoreLimiter: %v", err)
 		}
@@ -145,7 +143,7 @@ func newGuesser[T checkout.Tx](t *rapid.T, store giftkit.Store[T], clock *Clock)
 	hasher, _ := giftcard.NewHasher(TestHashKey)
 	// A little latency before each unit of work, as a database has, so that
 	// concurrent guesses are in flight together even on a fast store.
-	slow := storeFunc[T](func(ctx context.Context, fn func(T) error) error {
+	slow := idem.StoreFunc[T](func(ctx context.Context, fn func(T) error) error {
 		time.Sleep(time.Millisecond)
 		return store.Update(ctx, fn)
 	})
@@ -156,9 +154,14 @@ func newGuesser[T checkout.Tx](t *rapid.T, store giftkit.Store[T], clock *Clock)
 	return w
 }
 
-type storeFunc[Tx any] func(context.Context, func(Tx) error) error
-
-func (f storeFunc[Tx]) Update(ctx context.Context, fn func(Tx) error) error { return f(ctx, fn) }
+// limiterStore returns store as a store of wallet.LimiterTx, if its Tx
+// implements it.
+func limiterStore[T any](store giftkit.Store[T]) (giftkit.Store[wallet.LimiterTx], bool) {
+	if _, ok := any(*new(T)).(wallet.LimiterTx); !ok {
+		return nil, false
+	}
+	return idem.Erase(store, func(tx T) wallet.LimiterTx { return any(tx).(wallet.LimiterTx) }), true
+}
 
 // GuessRace has one owner, from one client, guess several codes at the same
 // moment. Of all the guesses of a run, at most guessLimit per owner and per

@@ -40,7 +40,6 @@ import (
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
-	"github.com/giftkit/giftkit/internal/idem"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -754,13 +753,11 @@ func testCheckoutRace[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 // trip and vanish when empty, and a StoreLimiter over it lets exactly its
 // limit of concurrent guesses through, for one owner, then locks it out.
 func testLimiter[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
-	if _, ok := any(*new(T)).(wallet.LimiterTx); !ok {
+	logs, ok := limiterStore(s)
+	if !ok {
 		t.Skip("the store's Tx does not implement wallet.LimiterTx")
 	}
 	ctx := context.Background()
-	logs := idem.StoreFunc[wallet.LimiterTx](func(ctx context.Context, fn func(wallet.LimiterTx) error) error {
-		return s.Update(ctx, func(tx T) error { return fn(any(tx).(wallet.LimiterTx)) })
-	})
 	want := wallet.AttemptLog{Subject: "owner:ünïcode\x00/owner", Attempts: []time.Time{epoch, epoch.Add(time.Second)}, LockedUntil: epoch.Add(time.Hour)}
 	if err := logs.Update(ctx, func(tx wallet.LimiterTx) error { return tx.PutAttemptLog(want) }); err != nil {
 		t.Fatalf("PutAttemptLog: %v", err)
@@ -787,7 +784,7 @@ func testLimiter[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 	}
 
 	const limit = 3
-	limiter, err := wallet.NewStoreLimiter[wallet.LimiterTx](logs, wallet.LimitRule{Max: limit, Window: time.Hour, Lockout: time.Hour})
+	limiter, err := wallet.NewStoreLimiter(logs, wallet.LimitRule{Max: limit, Window: time.Hour, Lockout: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/internal/idem"
 )
 
 // A Limiter counts redemption attempts, so that guessing codes is slow. The
@@ -308,17 +309,10 @@ func NewStoreLimiter[T LimiterTx](store giftkit.Store[T], rule LimitRule) (*Stor
 	if store == nil {
 		return nil, errors.New("wallet: NewStoreLimiter needs a store")
 	}
-	erased := storeFunc[LimiterTx](func(ctx context.Context, fn func(LimiterTx) error) error {
-		return store.Update(ctx, func(tx T) error { return fn(tx) })
-	})
-	return &StoreLimiter{store: erased, rule: rule.withDefaults()}, nil
+	return &StoreLimiter{store: idem.Erase(store, func(tx T) LimiterTx { return tx }), rule: rule.withDefaults()}, nil
 }
 
-type storeFunc[Tx any] func(context.Context, func(Tx) error) error
-
-func (f storeFunc[Tx]) Update(ctx context.Context, fn func(Tx) error) error { return f(ctx, fn) }
-
-// logs reads the logs of subjects in sorted order, so that units of work
+// readLogs reads the logs of subjects in sorted order, so that units of work
 // locking several take their locks in one order.
 func readLogs(tx LimiterTx, subjects []string) ([]AttemptLog, error) {
 	sort.Strings(subjects)
