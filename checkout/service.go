@@ -164,7 +164,7 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (Payment,
 	}
 	call := idem.Call{Scope: paymentScope(req.PaymentID), Key: key, Request: []string{"pay", req.fingerprint()}}
 	var p Payment
-	refused, err := s.record(ctx, call, func(tx Tx, now time.Time) error {
+	refused, err := s.record(ctx, req.PaymentID, call, func(tx Tx, now time.Time) error {
 		existing, found, err := tx.Payment(req.PaymentID)
 		if err != nil {
 			return err
@@ -448,7 +448,7 @@ var replayable = idem.Errors{idem.KindOf[Error]("checkout")}
 // record, a refusal is returned as it was, and a success runs replay, which
 // loads the payment to drive. Any other error is the store's, and records
 // nothing.
-func (s *Service) record(ctx context.Context, call idem.Call, do func(Tx, time.Time) error, replay func(Tx) error) (refused error, err error) {
+func (s *Service) record(ctx context.Context, paymentID string, call idem.Call, do func(Tx, time.Time) error, replay func(Tx) error) (refused error, err error) {
 	// replayed answers from the record under call's key, if there is one.
 	replayed := func(tx Tx) (bool, error) {
 		_, recorded, found, err := idem.Lookup[struct{}](tx, call, replayable)
@@ -493,7 +493,7 @@ func (s *Service) record(ctx context.Context, call idem.Call, do func(Tx, time.T
 		return nil, err
 	}
 	if errors.Is(refused, giftkit.ErrIdempotencyConflict) && !errors.As(refused, new(*Error)) {
-		refused = &Error{Op: call.Request[0], PaymentID: call.Scope[len("checkout/"):], Err: refused}
+		refused = &Error{Op: call.Request[0], PaymentID: paymentID, Err: refused}
 	}
 	return refused, nil
 }
@@ -513,7 +513,7 @@ func (s *Service) command(ctx context.Context, op, id string, amount giftkit.Mon
 	}
 	call := idem.Call{Scope: paymentScope(id), Key: key, Request: []string{op, amount.String()}}
 	var p Payment
-	refused, err := s.record(ctx, call, func(tx Tx, now time.Time) error {
+	refused, err := s.record(ctx, id, call, func(tx Tx, now time.Time) error {
 		got, err := loadPayment(tx, op, id)
 		if err != nil {
 			return err
