@@ -1,8 +1,9 @@
 package giftkit
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/giftkit/giftkit/internal/errcode"
 )
 
 // MaxMinorUnits is the largest number of decimal places a [Currency] may have.
@@ -55,8 +56,9 @@ var (
 )
 
 // ErrUnknownCurrency is returned for a currency code that is not in the ISO
-// 4217 table, or not three letters A–Z, or has unsupported minor units.
-var ErrUnknownCurrency = errors.New("unknown currency")
+// 4217 table, or not three letters A–Z, or has unsupported minor units. It
+// is of kind [ErrInvalid].
+var ErrUnknownCurrency = errcode.New(ErrInvalid, "unknown currency")
 
 // ParseCurrency returns the ISO 4217 currency with the given code. The code
 // must be three upper-case letters; lower case is not accepted, so that a code

@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"strconv"
 
+	"github.com/giftkit/giftkit/internal/errcode"
 	"github.com/shopspring/decimal"
 )
 
@@ -29,16 +30,16 @@ type Money struct {
 	cur   Currency
 }
 
-// Errors that money operations wrap in an [*AmountError].
+// Errors that money operations wrap in an [*AmountError], besides
+// [ErrCurrencyMismatch] for operands in different currencies.
 var (
-	// ErrCurrencyMismatch: the operands are in different currencies.
-	ErrCurrencyMismatch = errors.New("currency mismatch")
-	// ErrOverflow: the result does not fit in an int64 count of minor units.
-	ErrOverflow = errors.New("amount out of range")
+	// ErrOverflow: the result does not fit in an int64 count of minor
+	// units. It is of kind ErrInvalid, as are ErrPrecision and ErrSyntax.
+	ErrOverflow = errcode.New(ErrInvalid, "amount out of range")
 	// ErrPrecision: the amount has more decimal places than the currency.
-	ErrPrecision = errors.New("more decimal places than the currency has")
+	ErrPrecision = errcode.New(ErrInvalid, "more decimal places than the currency has")
 	// ErrSyntax: the text is not a decimal amount.
-	ErrSyntax = errors.New("invalid amount syntax")
+	ErrSyntax = errcode.New(ErrInvalid, "invalid amount syntax")
 )
 
 // An AmountError records a failed money operation. It unwraps to one of

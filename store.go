@@ -2,7 +2,6 @@ package giftkit
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -38,15 +37,6 @@ type IdempotencyRecord struct {
 	Outcome     []byte    // the encoded outcome, opaque to the store
 	CreatedAt   time.Time // when the call first completed
 }
-
-// Errors shared by every service.
-var (
-	// ErrIdempotencyConflict: the idempotency key was used before for a
-	// different request.
-	ErrIdempotencyConflict = errors.New("idempotency key reused for a different request")
-	// ErrKeyRequired: a state-changing call came without an idempotency key.
-	ErrKeyRequired = errors.New("idempotency key required")
-)
 
 // MaxKeyLen is the longest idempotency key a service accepts, in bytes.
 const MaxKeyLen = 255

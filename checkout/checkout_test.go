@@ -51,7 +51,7 @@ func TestPlan(t *testing.T) {
 		{"zero total", eurs("0"), eurs("10"), checkout.ErrInvalidOrder},
 		{"negative total", eurs("-1"), eurs("10"), checkout.ErrInvalidOrder},
 		{"no currency", giftkit.Money{}, eurs("10"), checkout.ErrInvalidOrder},
-		{"currencies differ", eurs("10"), giftkit.FromMinor(10, giftkit.USD), checkout.ErrCurrencyMismatch},
+		{"currencies differ", eurs("10"), giftkit.FromMinor(10, giftkit.USD), giftkit.ErrCurrencyMismatch},
 	} {
 		if _, err := checkout.Plan(tc.total, tc.available, checkout.PlanOptions{}); !errors.Is(err, tc.want) {
 			t.Errorf("%s: Plan error = %v; want %v", tc.name, err, tc.want)

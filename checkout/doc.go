@@ -52,7 +52,7 @@
 // # Errors
 //
 // Failures are [*Error] values that unwrap to [ErrInvalidOrder],
-// [ErrCurrencyMismatch], [ErrInstrumentRequired], [ErrDeclined] (with the
+// [giftkit.ErrCurrencyMismatch], [ErrInstrumentRequired], [ErrDeclined] (with the
 // processor's reason), [ErrProcessorUnavailable] (retry with the same key),
 // [ErrPaymentNotFound], [ErrInvalidState], [ErrExceedsAuthorized],
 // [ErrExceedsCaptured], [ErrExpired], or the shared giftkit and wallet errors,

@@ -2,15 +2,102 @@ package checkout
 
 import (
 	"encoding/json"
+	"errors"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/internal/errcode"
 )
 
+// Errors that checkout returns, wrapped in an [*Error], besides
+// giftkit.ErrCurrencyMismatch and the shared giftkit and wallet errors. Each
+// wraps one of giftkit's kinds of failure.
+var (
+	// ErrInvalidOrder: a total that is not positive, or a malformed request.
+	// Kind giftkit.ErrInvalid.
+	ErrInvalidOrder = errcode.New(giftkit.ErrInvalid, "invalid order")
+	// ErrInstrumentRequired: the card part is not zero but no bank card was
+	// given. Kind giftkit.ErrInvalid.
+	ErrInstrumentRequired = errcode.New(giftkit.ErrInvalid, "bank card required")
+	// ErrDeclined: the processor declined the bank card. The payment failed
+	// and nothing was charged: the balance hold was released. Kind
+	// giftkit.ErrDeclined.
+	ErrDeclined = errcode.New(giftkit.ErrDeclined, "card declined")
+	// ErrProcessorUnavailable: the processor did not answer, so a step's
+	// outcome is unknown. The payment stays open; retry the call with the
+	// same key (or call Resume) to complete or unwind it. Kind
+	// giftkit.ErrUnavailable.
+	ErrProcessorUnavailable = errcode.New(giftkit.ErrUnavailable, "card processor unavailable")
+	// ErrPaymentNotFound: no payment has the given ID. Kind
+	// giftkit.ErrNotFound.
+	ErrPaymentNotFound = errcode.New(giftkit.ErrNotFound, "payment not found")
+	// ErrInvalidState: the payment's state does not allow the operation,
+	// such as capturing a failed payment. Kind giftkit.ErrConflict.
+	ErrInvalidState = errcode.New(giftkit.ErrConflict, "invalid payment state")
+	// ErrExceedsAuthorized: a capture of more than the payment's total.
+	// Kind giftkit.ErrInvalid.
+	ErrExceedsAuthorized = errcode.New(giftkit.ErrInvalid, "amount exceeds the authorised total")
+	// ErrExceedsCaptured: a refund of more than is left to refund. Kind
+	// giftkit.ErrInvalid.
+	ErrExceedsCaptured = errcode.New(giftkit.ErrInvalid, "amount exceeds what is left to refund")
+	// ErrExpired: the payment was not captured before its hold lapsed; it
+	// has been unwound. Kind giftkit.ErrExpired.
+	ErrExpired = errcode.New(giftkit.ErrExpired, "payment expired")
+)
+
+// An Error describes a failed checkout operation. It unwraps to one of the
+// sentinel errors above or a shared giftkit error, and, when a wallet or
+// processor error caused it, to that error too.
+//
+// A declined call's Error has Cause a [*DeclineError] with the processor's
+// reason, so errors.As finds it. Its JSON form (see [Error.MarshalJSON])
+// keeps every field but Cause, whose message it keeps as "cause".
+type Error struct {
+	Op        string        `json:"op"`                   // "pay", "capture", "refund", "cancel", "resume", "plan"
+	PaymentID string        `json:"payment_id,omitempty"` // empty for plan
+	Amount    giftkit.Money `json:"amount"`               // the amount asked for, if any (null if none; an amount of zero is kept)
+	State     State         `json:"state,omitempty"`      // the payment's state, for ErrInvalidState
+	Detail    string        `json:"detail,omitempty"`     // the processor's decline reason, or what was wrong
+	Err       error         `json:"-"`                    // a sentinel error
+	Cause     error         `json:"-"`                    // the underlying error, if any (a processor's or the store's)
+}
+
+// Error returns the message of the Error.
+func (e *Error) Error() string {
+	msg := "checkout: " + e.Op
+	if e.PaymentID != "" {
+		msg += " " + e.PaymentID
+	}
+	if e.Amount.IsValid() {
+		msg += " of " + e.Amount.String()
+	}
+	if e.Cause != nil && errors.Is(e.Cause, e.Err) { // a decline says it all
+		return msg + ": " + e.Cause.Error()
+	}
+	msg += ": " + e.Err.Error()
+	if e.Err == ErrInvalidState {
+		msg += " " + e.State.String()
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	if e.Cause != nil {
+		msg += ": " + e.Cause.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the sentinel and the cause.
+func (e *Error) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Err, e.Cause}
+	}
+	return []error{e.Err}
+}
+
 // errorCodes names every error an [Error] may wrap, for its JSON form.
 var errorCodes = errcode.Table{
 	"invalid_order":         ErrInvalidOrder,
-	"currency_mismatch":     ErrCurrencyMismatch,
+	"currency_mismatch":     giftkit.ErrCurrencyMismatch,
 	"instrument_required":   ErrInstrumentRequired,
 	"declined":              ErrDeclined,
 	"processor_unavailable": ErrProcessorUnavailable,

@@ -1,8 +1,6 @@
 package checkout
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -27,13 +25,13 @@ type PlanOptions struct {
 // balance pays min(available, total) unless the shopper opts out, and the
 // card pays the rest. A negative available balance counts as zero. It fails
 // with [ErrInvalidOrder] for a total that is not positive and
-// [ErrCurrencyMismatch] when the two amounts are in different currencies.
+// [giftkit.ErrCurrencyMismatch] when the two amounts are in different currencies.
 func Plan(total, available giftkit.Money, opts PlanOptions) (Split, error) {
 	if !total.IsValid() || !total.IsPositive() {
 		return Split{}, &Error{Op: "plan", Amount: total, Err: ErrInvalidOrder}
 	}
 	if available.Currency() != total.Currency() {
-		return Split{}, &Error{Op: "plan", Amount: total, Detail: "balance in " + available.Currency().String(), Err: ErrCurrencyMismatch}
+		return Split{}, &Error{Op: "plan", Amount: total, Detail: "balance in " + available.Currency().String(), Err: giftkit.ErrCurrencyMismatch}
 	}
 	fromBalance := giftkit.Zero(total.Currency())
 	if !opts.SkipBalance && available.IsPositive() {
@@ -172,116 +170,3 @@ func (p Payment) Clone() Payment {
 	p.Refunds = append([]Refund(nil), p.Refunds...)
 	return p
 }
-
-// Errors that checkout returns, wrapped in an [*Error].
-var (
-	// ErrInvalidOrder: a total that is not positive, or a malformed request.
-	ErrInvalidOrder = errors.New("invalid order")
-	// ErrCurrencyMismatch: amounts in different currencies.
-	ErrCurrencyMismatch = errors.New("currency mismatch")
-	// ErrInstrumentRequired: the card part is not zero but no bank card was given.
-	ErrInstrumentRequired = errors.New("bank card required")
-	// ErrDeclined: the processor declined the bank card. The payment failed
-	// and nothing was charged: the balance hold was released.
-	ErrDeclined = errors.New("card declined")
-	// ErrProcessorUnavailable: the processor did not answer, so a step's
-	// outcome is unknown. The payment stays open; retry the call with the
-	// same key (or call Resume) to complete or unwind it.
-	ErrProcessorUnavailable = errors.New("card processor unavailable")
-	// ErrPaymentNotFound: no payment has the given ID.
-	ErrPaymentNotFound = errors.New("payment not found")
-	// ErrInvalidState: the payment's state does not allow the operation,
-	// such as capturing a failed payment.
-	ErrInvalidState = errors.New("invalid payment state")
-	// ErrExceedsAuthorized: a capture of more than the payment's total.
-	ErrExceedsAuthorized = errors.New("amount exceeds the authorised total")
-	// ErrExceedsCaptured: a refund of more than is left to refund.
-	ErrExceedsCaptured = errors.New("amount exceeds what is left to refund")
-	// ErrExpired: the payment was not captured before its hold lapsed; it has
-	// been unwound.
-	ErrExpired = errors.New("payment expired")
-)
-
-// An Error describes a failed checkout operation. It unwraps to one of the
-// sentinel errors above or a shared giftkit error, and, when a wallet or
-// processor error caused it, to that error too.
-//
-// A declined call's Error has Cause a [*DeclineError] with the processor's
-// reason, so errors.As finds it. Its JSON form (see [Error.MarshalJSON])
-// keeps every field but Cause, whose message it keeps as "cause".
-type Error struct {
-	Op        string        `json:"op"`                   // "pay", "capture", "refund", "cancel", "resume", "plan"
-	PaymentID string        `json:"payment_id,omitempty"` // empty for plan
-	Amount    giftkit.Money `json:"amount"`               // the amount asked for, if any (null if none; an amount of zero is kept)
-	State     State         `json:"state,omitempty"`      // the payment's state, for ErrInvalidState
-	Detail    string        `json:"detail,omitempty"`     // the processor's decline reason, or what was wrong
-	Err       error         `json:"-"`                    // a sentinel error
-	Cause     error         `json:"-"`                    // the underlying error, if any (a processor's or the store's)
-}
-
-// Error returns the message of the Error.
-func (e *Error) Error() string {
-	msg := "checkout: " + e.Op
-	if e.PaymentID != "" {
-		msg += " " + e.PaymentID
-	}
-	if e.Amount.IsValid() {
-		msg += " of " + e.Amount.String()
-	}
-	if e.Cause != nil && errors.Is(e.Cause, e.Err) { // a decline says it all
-		return msg + ": " + e.Cause.Error()
-	}
-	msg += ": " + e.Err.Error()
-	if e.Err == ErrInvalidState {
-		msg += " " + e.State.String()
-	}
-	if e.Detail != "" {
-		msg += ": " + e.Detail
-	}
-	if e.Cause != nil {
-		msg += ": " + e.Cause.Error()
-	}
-	return msg
-}
-
-// Unwrap returns the sentinel and the cause.
-func (e *Error) Unwrap() []error {
-	if e.Cause != nil {
-		return []error{e.Err, e.Cause}
-	}
-	return []error{e.Err}
-}
-
-// Processor is the bank-card processor, as checkout needs it. Every method
-// takes an idempotency key: a call repeated with the same key must not act
-// twice, and must return the first call's result (Authorize: the same
-// authorisation). checkout derives the keys from the payment, so that a
-// retried or resumed payment repeats its calls exactly.
-//
-// A decline is an error wrapping [ErrDeclined] (a [*DeclineError] carries the
-// reason). Any other error means the outcome is unknown: the call may or may
-// not have taken effect, and checkout will repeat it with the same key.
-type Processor interface {
-	// Authorize reserves amount on the bank card behind instrument and
-	// returns the authorisation's ID.
-	Authorize(ctx context.Context, instrument string, amount giftkit.Money, key string) (authID string, err error)
-	// Capture collects amount (up to the authorised amount) of an
-	// authorisation and releases the rest of it.
-	Capture(ctx context.Context, authID string, amount giftkit.Money, key string) error
-	// Void cancels an authorisation that was not captured.
-	Void(ctx context.Context, authID string, key string) error
-	// Refund returns amount of a capture to the bank card.
-	Refund(ctx context.Context, authID string, amount giftkit.Money, key string) error
-}
-
-// A DeclineError is a decline by the processor, with its reason. It unwraps
-// to [ErrDeclined].
-type DeclineError struct {
-	Reason string // such as "insufficient_funds" or "do_not_honor"
-}
-
-// Error returns the message of the DeclineError.
-func (e *DeclineError) Error() string { return "card declined: " + e.Reason }
-
-// Unwrap returns ErrDeclined.
-func (e *DeclineError) Unwrap() error { return ErrDeclined }

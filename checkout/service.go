@@ -139,7 +139,7 @@ func (m CaptureMode) string() string {
 // A retry with the same key returns the payment, completing any step left
 // outstanding; a different request or key for the same PaymentID is
 // giftkit.ErrIdempotencyConflict. It fails with [ErrInvalidOrder],
-// [ErrCurrencyMismatch], [ErrInstrumentRequired], [ErrDeclined],
+// [giftkit.ErrCurrencyMismatch], [ErrInstrumentRequired], [ErrDeclined],
 // [ErrExpired], [ErrProcessorUnavailable] (the payment stays open: retry),
 // wallet.ErrInvalidOwner, giftkit.ErrKeyRequired, each in an [*Error], or
 // with the store's error.
@@ -235,7 +235,7 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (Payment,
 // with [ErrExpired]. A retry with the same key returns the same outcome. It
 // fails with [ErrPaymentNotFound], [ErrInvalidState] (not authorized, or
 // already captured under another key), [ErrExceedsAuthorized],
-// [ErrInvalidOrder] (a non-positive amount), [ErrCurrencyMismatch],
+// [ErrInvalidOrder] (a non-positive amount), [giftkit.ErrCurrencyMismatch],
 // [ErrExpired], [ErrDeclined], [ErrProcessorUnavailable], or
 // giftkit.ErrKeyRequired / giftkit.ErrIdempotencyConflict.
 func (s *Service) Capture(ctx context.Context, paymentID string, amount giftkit.Money, key string) (Payment, error) {
@@ -244,7 +244,7 @@ func (s *Service) Capture(ctx context.Context, paymentID string, amount giftkit.
 		case p.State != StateAuthorized || p.Mode != CaptureLater || p.CaptureKey != "":
 			return ErrInvalidState
 		case amount.Currency() != p.Total.Currency():
-			return ErrCurrencyMismatch
+			return giftkit.ErrCurrencyMismatch
 		case !amount.IsPositive():
 			return ErrInvalidOrder
 		}
@@ -277,7 +277,7 @@ func (s *Service) Cancel(ctx context.Context, paymentID, key string) (Payment, e
 // card part goes back through the processor. A payment may be refunded
 // several times, each with its own key; a retry with the same key returns the
 // payment. It fails with [ErrPaymentNotFound], [ErrInvalidState] (not
-// captured), [ErrExceedsCaptured], [ErrInvalidOrder], [ErrCurrencyMismatch],
+// captured), [ErrExceedsCaptured], [ErrInvalidOrder], [giftkit.ErrCurrencyMismatch],
 // [ErrDeclined] (the processor refused the card part: nothing was refunded,
 // and the refund is recorded as failed), [ErrProcessorUnavailable] (the
 // refund stays outstanding: retry), or giftkit.ErrKeyRequired /
@@ -302,7 +302,7 @@ func (s *Service) refund(ctx context.Context, paymentID string, amount giftkit.M
 		case p.State != StateCaptured:
 			return ErrInvalidState
 		case amount.Currency() != p.Total.Currency():
-			return ErrCurrencyMismatch
+			return giftkit.ErrCurrencyMismatch
 		case !amount.IsPositive():
 			return ErrInvalidOrder
 		}

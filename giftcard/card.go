@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -130,73 +129,6 @@ type Card struct {
 
 // Masked returns the code as a shopper may see it on a receipt: ****-******-*H567.
 func (c Card) Masked() string { return "****-******-*" + c.Suffix }
-
-// Errors that card transitions and the [Service] return, wrapped in an [*Error].
-var (
-	// ErrNotRedeemable: the code is unknown, or its card is pending, blocked
-	// or voided. These are deliberately one error so that guessing codes
-	// reveals nothing about which codes exist.
-	ErrNotRedeemable = errors.New("card cannot be redeemed")
-	// ErrAlreadyRedeemed: the card was redeemed before; [Error.SameAccount]
-	// tells whether by the same account.
-	ErrAlreadyRedeemed = errors.New("card already redeemed")
-	// ErrExpired: the card's expiry has passed.
-	ErrExpired = errors.New("card expired")
-	// ErrCurrencyMismatch: the card's currency is not one the wallet holds
-	// (see wallet.Config.Currencies).
-	ErrCurrencyMismatch = errors.New("card currency mismatch")
-	// ErrInvalidTransition: the card's state does not allow the operation,
-	// such as activating a redeemed card.
-	ErrInvalidTransition = errors.New("invalid card state transition")
-	// ErrNotFound: no card has the given ID (administrative operations only;
-	// redemption says ErrNotRedeemable).
-	ErrNotFound = errors.New("card not found")
-	// ErrInvalidRequest: an issuance request is malformed (non-positive
-	// value, count out of range, expiry before issuance).
-	ErrInvalidRequest = errors.New("invalid card request")
-)
-
-// An Error describes a failed card operation. It unwraps to one of the
-// sentinel errors above, or to giftkit.ErrIdempotencyConflict or
-// giftkit.ErrKeyRequired. Its message names the operation and the card by ID
-// and masked code, never by its full code.
-type Error struct {
-	Op          string    `json:"op"`                     // "redeem", "activate", "issue", ...
-	CardID      string    `json:"card_id,omitempty"`      // empty when the card is unknown
-	Masked      string    `json:"masked,omitempty"`       // the masked code, when known
-	SameAccount bool      `json:"same_account,omitempty"` // for ErrAlreadyRedeemed: redeemed by the account asking
-	RedeemedAt  time.Time `json:"redeemed_at,omitzero"`   // for ErrAlreadyRedeemed
-	State       State     `json:"state,omitempty"`        // the card's state, for ErrInvalidTransition
-	Detail      string    `json:"detail,omitempty"`       // what was wrong with a request
-	Err         error     `json:"-"`
-}
-
-// Error returns the message of the Error.
-func (e *Error) Error() string {
-	msg := "giftcard: " + e.Op
-	if e.CardID != "" {
-		msg += " " + e.CardID
-	}
-	if e.Masked != "" {
-		msg += " (" + e.Masked + ")"
-	}
-	msg += ": " + e.Err.Error()
-	switch {
-	case e.Err == ErrAlreadyRedeemed && e.SameAccount:
-		msg += " by this account"
-	case e.Err == ErrAlreadyRedeemed:
-		msg += " by another account"
-	case e.Err == ErrInvalidTransition:
-		msg += " from " + e.State.String()
-	}
-	if e.Detail != "" {
-		msg += ": " + e.Detail
-	}
-	return msg
-}
-
-// Unwrap returns the error the Error wraps.
-func (e *Error) Unwrap() error { return e.Err }
 
 func (c Card) fail(op string, err error) *Error {
 	return &Error{Op: op, CardID: c.ID, Masked: c.Masked(), State: c.State, Err: err}

@@ -1,16 +1,87 @@
 package giftcard
 
 import (
+	"time"
+
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/internal/errcode"
 )
+
+// Errors that card transitions and the [Service] return, wrapped in an
+// [*Error]. Each wraps one of giftkit's kinds of failure. A card in a currency
+// the wallet does not hold (see wallet.Config.Currencies) is refused with
+// giftkit.ErrCurrencyMismatch.
+var (
+	// ErrNotRedeemable: the code is unknown, or its card is pending, blocked
+	// or voided. These are deliberately one error so that guessing codes
+	// reveals nothing about which codes exist. Kind giftkit.ErrNotFound.
+	ErrNotRedeemable = errcode.New(giftkit.ErrNotFound, "card cannot be redeemed")
+	// ErrAlreadyRedeemed: the card was redeemed before; [Error.SameAccount]
+	// tells whether by the same account. Kind giftkit.ErrConflict.
+	ErrAlreadyRedeemed = errcode.New(giftkit.ErrConflict, "card already redeemed")
+	// ErrExpired: the card's expiry has passed. Kind giftkit.ErrExpired.
+	ErrExpired = errcode.New(giftkit.ErrExpired, "card expired")
+	// ErrInvalidTransition: the card's state does not allow the operation,
+	// such as activating a redeemed card. Kind giftkit.ErrConflict.
+	ErrInvalidTransition = errcode.New(giftkit.ErrConflict, "invalid card state transition")
+	// ErrNotFound: no card has the given ID (administrative operations only;
+	// redemption says ErrNotRedeemable). Kind giftkit.ErrNotFound.
+	ErrNotFound = errcode.New(giftkit.ErrNotFound, "card not found")
+	// ErrInvalidRequest: an issuance request is malformed (non-positive
+	// value, count out of range, expiry before issuance). Kind
+	// giftkit.ErrInvalid.
+	ErrInvalidRequest = errcode.New(giftkit.ErrInvalid, "invalid card request")
+)
+
+// An Error describes a failed card operation. It unwraps to one of the
+// sentinel errors above, giftkit.ErrCurrencyMismatch,
+// giftkit.ErrIdempotencyConflict or giftkit.ErrKeyRequired. Its message
+// names the operation and the card by ID and masked code, never by its full
+// code.
+type Error struct {
+	Op          string    `json:"op"`                     // "redeem", "activate", "issue", ...
+	CardID      string    `json:"card_id,omitempty"`      // empty when the card is unknown
+	Masked      string    `json:"masked,omitempty"`       // the masked code, when known
+	SameAccount bool      `json:"same_account,omitempty"` // for ErrAlreadyRedeemed: redeemed by the account asking
+	RedeemedAt  time.Time `json:"redeemed_at,omitzero"`   // for ErrAlreadyRedeemed
+	State       State     `json:"state,omitempty"`        // the card's state, for ErrInvalidTransition
+	Detail      string    `json:"detail,omitempty"`       // what was wrong with a request
+	Err         error     `json:"-"`
+}
+
+// Error returns the message of the Error.
+func (e *Error) Error() string {
+	msg := "giftcard: " + e.Op
+	if e.CardID != "" {
+		msg += " " + e.CardID
+	}
+	if e.Masked != "" {
+		msg += " (" + e.Masked + ")"
+	}
+	msg += ": " + e.Err.Error()
+	switch {
+	case e.Err == ErrAlreadyRedeemed && e.SameAccount:
+		msg += " by this account"
+	case e.Err == ErrAlreadyRedeemed:
+		msg += " by another account"
+	case e.Err == ErrInvalidTransition:
+		msg += " from " + e.State.String()
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+// Unwrap returns the error the Error wraps.
+func (e *Error) Unwrap() error { return e.Err }
 
 // errorCodes names every error an [Error] may wrap, for its JSON form.
 var errorCodes = errcode.Table{
 	"not_redeemable":       ErrNotRedeemable,
 	"already_redeemed":     ErrAlreadyRedeemed,
 	"expired":              ErrExpired,
-	"currency_mismatch":    ErrCurrencyMismatch,
+	"currency_mismatch":    giftkit.ErrCurrencyMismatch,
 	"invalid_transition":   ErrInvalidTransition,
 	"not_found":            ErrNotFound,
 	"invalid_request":      ErrInvalidRequest,

@@ -444,7 +444,7 @@ func (m *system[T]) refusal(p *mPayment, op string, amount giftkit.Money) error 
 		case p.state != checkout.StateAuthorized || p.mode != checkout.CaptureLater:
 			return checkout.ErrInvalidState
 		case amount.Currency() != p.total.Currency():
-			return checkout.ErrCurrencyMismatch
+			return giftkit.ErrCurrencyMismatch
 		case !amount.IsPositive():
 			return checkout.ErrInvalidOrder
 		case amount.Minor() > total:
@@ -459,7 +459,7 @@ func (m *system[T]) refusal(p *mPayment, op string, amount giftkit.Money) error 
 		case p.state != checkout.StateCaptured:
 			return checkout.ErrInvalidState
 		case amount.Currency() != p.total.Currency():
-			return checkout.ErrCurrencyMismatch
+			return giftkit.ErrCurrencyMismatch
 		case !amount.IsPositive():
 			return checkout.ErrInvalidOrder
 		case amount.Minor() > p.capturedBalance+p.capturedCard-p.refundedBalance-p.refundedCard:
@@ -480,7 +480,7 @@ func (m *system[T]) RefusedCurrency(t *rapid.T) {
 		return fmt.Sprint(b), err
 	}
 	digest, err := run()
-	if !errors.Is(err, wallet.ErrCurrencyMismatch) {
+	if !errors.Is(err, giftkit.ErrCurrencyMismatch) {
 		t.Fatalf("refund of %v to a wallet of %v: %v; want ErrCurrencyMismatch", amount, sysCurrencies, err)
 	}
 	m.record(t, "refund in USD to "+owner, run, digest, err)

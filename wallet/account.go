@@ -177,7 +177,7 @@ func (a Account) mathError(op string, err error) *Error {
 func (a Account) checkAmount(op string, amount giftkit.Money) *Error {
 	switch {
 	case amount.Currency() != a.Currency:
-		return &Error{Op: op, Owner: a.Owner, Currency: a.Currency, Amount: amount, Err: ErrCurrencyMismatch}
+		return &Error{Op: op, Owner: a.Owner, Currency: a.Currency, Amount: amount, Err: giftkit.ErrCurrencyMismatch}
 	case !amount.IsPositive():
 		return &Error{Op: op, Owner: a.Owner, Currency: a.Currency, Amount: amount, Err: ErrInvalidAmount}
 	}
@@ -189,7 +189,7 @@ func (a Account) checkAmount(op string, amount giftkit.Money) *Error {
 // as its origin. kind is [EntryCredit] for a redeemed card or [EntryRefund]
 // for money returned. It fails with [ErrInvalidAmount] for
 // a non-positive amount or one the balance cannot hold, and with
-// [ErrCurrencyMismatch].
+// [giftkit.ErrCurrencyMismatch].
 func (a Account) Credit(kind EntryKind, source string, amount giftkit.Money, expiresAt time.Time, ref, key string, now time.Time) (Account, Entry, error) {
 	if err := a.checkAmount(kind.String(), amount); err != nil {
 		return a, Entry{}, err
@@ -236,7 +236,7 @@ const PlacerWallet = "wallet"
 // (zero: until captured or released). It fails with [ErrInsufficientFunds]
 // if the unexpired available balance is lower, with [ErrDuplicateHold] if a
 // hold with that ID is open, with [ErrInvalidExpiry] if expiresAt is not
-// after now, and with [ErrInvalidAmount] or [ErrCurrencyMismatch].
+// after now, and with [ErrInvalidAmount] or [giftkit.ErrCurrencyMismatch].
 func (a Account) PlaceHold(holdID, placer string, amount giftkit.Money, ref string, expiresAt time.Time, key string, now time.Time) (Account, Entry, error) {
 	if err := a.checkAmount("hold", amount); err != nil {
 		return a, Entry{}, err
@@ -359,7 +359,7 @@ func (a *Account) unreserve(parts []HoldPart) {
 // returns a capture entry and, after a partial capture, a release entry. It
 // fails with [ErrHoldNotFound], [ErrForeignHold], with [ErrExceedsHold] if
 // amount is more than the hold, and with [ErrInvalidAmount] or
-// [ErrCurrencyMismatch].
+// [giftkit.ErrCurrencyMismatch].
 func (a Account) Capture(holdID, placer string, amount giftkit.Money, key string, now time.Time) (Account, []Entry, error) {
 	if err := a.checkAmount("capture", amount); err != nil {
 		return a, nil, err

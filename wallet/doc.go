@@ -65,7 +65,7 @@
 // Wallet failures are [*Error] values that unwrap to [ErrInsufficientFunds],
 // [ErrTooManyAttempts] (with [Error.RetryAfter]), [ErrHoldNotFound],
 // [ErrForeignHold], [ErrDuplicateHold], [ErrExceedsHold],
-// [ErrInvalidAmount], [ErrInvalidExpiry], [ErrCurrencyMismatch],
+// [ErrInvalidAmount], [ErrInvalidExpiry], [giftkit.ErrCurrencyMismatch],
 // [ErrInvalidOwner], [ErrInvalidReference], giftkit.ErrKeyRequired or
 // giftkit.ErrIdempotencyConflict. Redeem also returns *giftcard.Error
 // (not redeemable, already redeemed, expired, currency mismatch) and

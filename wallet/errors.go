@@ -1,7 +1,6 @@
 package wallet
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -9,37 +8,43 @@ import (
 	"github.com/giftkit/giftkit/internal/errcode"
 )
 
-// Errors that wallet operations return, wrapped in an [*Error]. Redemption
-// also returns the errors of package giftcard (in a *giftcard.Error) and of
-// package codefmt (in a *codefmt.ParseError).
+// Errors that wallet operations return, wrapped in an [*Error], besides
+// giftkit.ErrCurrencyMismatch. Each wraps one of giftkit's kinds of failure.
+// Redemption also returns the errors of package giftcard (in a
+// *giftcard.Error) and of package codefmt (in a *codefmt.ParseError).
 var (
 	// ErrInsufficientFunds: the available balance is lower than the amount.
-	ErrInsufficientFunds = errors.New("insufficient funds")
+	// Kind giftkit.ErrInsufficientFunds.
+	ErrInsufficientFunds = errcode.New(giftkit.ErrInsufficientFunds, "insufficient funds")
 	// ErrTooManyAttempts: too many failed redemptions; retry after
-	// [Error.RetryAfter].
-	ErrTooManyAttempts = errors.New("too many failed redemption attempts")
+	// [Error.RetryAfter]. Kind giftkit.ErrRateLimited.
+	ErrTooManyAttempts = errcode.New(giftkit.ErrRateLimited, "too many failed redemption attempts")
 	// ErrHoldNotFound: no open hold has the given ID (it may have been
-	// captured, released or expired).
-	ErrHoldNotFound = errors.New("hold not found")
+	// captured, released or expired). Kind giftkit.ErrNotFound.
+	ErrHoldNotFound = errcode.New(giftkit.ErrNotFound, "hold not found")
 	// ErrForeignHold: the hold was placed by another party (such as a
-	// checkout payment), which alone may capture or release it.
-	ErrForeignHold = errors.New("hold placed by another party")
+	// checkout payment), which alone may capture or release it. Kind
+	// giftkit.ErrConflict.
+	ErrForeignHold = errcode.New(giftkit.ErrConflict, "hold placed by another party")
 	// ErrInvalidExpiry: a hold's expiry is not after the time it is placed.
-	ErrInvalidExpiry = errors.New("expiry is not in the future")
-	// ErrDuplicateHold: a hold with the given ID is already open.
-	ErrDuplicateHold = errors.New("hold already exists")
-	// ErrExceedsHold: a capture of more than the hold.
-	ErrExceedsHold = errors.New("amount exceeds the hold")
+	// Kind giftkit.ErrInvalid.
+	ErrInvalidExpiry = errcode.New(giftkit.ErrInvalid, "expiry is not in the future")
+	// ErrDuplicateHold: a hold with the given ID is already open. Kind
+	// giftkit.ErrConflict.
+	ErrDuplicateHold = errcode.New(giftkit.ErrConflict, "hold already exists")
+	// ErrExceedsHold: a capture of more than the hold. Kind
+	// giftkit.ErrInvalid.
+	ErrExceedsHold = errcode.New(giftkit.ErrInvalid, "amount exceeds the hold")
 	// ErrInvalidReference: a reference or hold ID is longer than
-	// MaxReferenceLen bytes, not UTF-8, or holds control characters.
-	ErrInvalidReference = errors.New("invalid reference")
-	// ErrInvalidAmount: the amount is zero, negative, or too large.
-	ErrInvalidAmount = errors.New("invalid amount")
-	// ErrCurrencyMismatch: the amount is not in the account's currency.
-	ErrCurrencyMismatch = errors.New("currency mismatch")
+	// MaxReferenceLen bytes, not UTF-8, or holds control characters. Kind
+	// giftkit.ErrInvalid.
+	ErrInvalidReference = errcode.New(giftkit.ErrInvalid, "invalid reference")
+	// ErrInvalidAmount: the amount is zero, negative, or too large. Kind
+	// giftkit.ErrInvalid.
+	ErrInvalidAmount = errcode.New(giftkit.ErrInvalid, "invalid amount")
 	// ErrInvalidOwner: the owner is empty, longer than MaxOwnerLen bytes,
-	// not UTF-8, or holds control characters.
-	ErrInvalidOwner = errors.New("invalid owner")
+	// not UTF-8, or holds control characters. Kind giftkit.ErrInvalid.
+	ErrInvalidOwner = errcode.New(giftkit.ErrInvalid, "invalid owner")
 )
 
 // An Error describes a failed wallet operation. It unwraps to one of the
@@ -94,7 +99,7 @@ var errorCodes = errcode.Table{
 	"invalid_expiry":       ErrInvalidExpiry,
 	"exceeds_hold":         ErrExceedsHold,
 	"invalid_amount":       ErrInvalidAmount,
-	"currency_mismatch":    ErrCurrencyMismatch,
+	"currency_mismatch":    giftkit.ErrCurrencyMismatch,
 	"invalid_owner":        ErrInvalidOwner,
 	"invalid_reference":    ErrInvalidReference,
 	"idempotency_conflict": giftkit.ErrIdempotencyConflict,

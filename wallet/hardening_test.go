@@ -132,7 +132,7 @@ func TestRefusalsRevealNothingOfOthers(t *testing.T) {
 	}{
 		{"redeemed by another", other, giftcard.ErrAlreadyRedeemed, []string{theirs.ID, "alice", "2026"}},
 		{"expired", expired, giftcard.ErrExpired, []string{out.Cards[0].Card.ID, "2026"}},
-		{"currency", mismatch, giftcard.ErrCurrencyMismatch, []string{usd.ID}},
+		{"currency", mismatch, giftkit.ErrCurrencyMismatch, []string{usd.ID}},
 	} {
 		var ce *giftcard.Error
 		if !errors.Is(tc.err, tc.want) || !errors.As(tc.err, &ce) {
@@ -212,8 +212,8 @@ func TestBoundaries(t *testing.T) {
 			_, err := env.Wallet.Hold(ctx, "alice", wallet.HoldRequest{Amount: eurs("1"), ExpiresAt: t0.Add(-time.Second)}, "h2")
 			return err
 		}, wallet.ErrInvalidExpiry},
-		{"refund in a refused currency", func() error { _, err := eurOnly.Refund(ctx, "bob", usd, "order", "r1"); return err }, wallet.ErrCurrencyMismatch},
-		{"debit in a refused currency", func() error { _, err := eurOnly.Debit(ctx, "bob", usd, "order", "d1"); return err }, wallet.ErrCurrencyMismatch},
+		{"refund in a refused currency", func() error { _, err := eurOnly.Refund(ctx, "bob", usd, "order", "r1"); return err }, giftkit.ErrCurrencyMismatch},
+		{"debit in a refused currency", func() error { _, err := eurOnly.Debit(ctx, "bob", usd, "order", "d1"); return err }, giftkit.ErrCurrencyMismatch},
 		{"owner with NUL", func() error { _, err := env.Wallet.Refund(ctx, "a\x00b", eurs("1"), "order", "r2"); return err }, wallet.ErrInvalidOwner},
 		{"owner not UTF-8", func() error { _, err := env.Wallet.Balance(ctx, "a\xffb", eur); return err }, wallet.ErrInvalidOwner},
 		{"owner with a newline", func() error { _, err := env.Wallet.Redeem(ctx, "a\nb", "ABCD-EFGHJK-MNPQR", "r3"); return err }, wallet.ErrInvalidOwner},

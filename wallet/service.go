@@ -50,10 +50,10 @@ type Config struct {
 	// when several instances share one database.
 	Limiter Limiter
 	// Currencies, if not empty, are the only currencies accounts may hold:
-	// redeeming a card in another fails with giftcard.ErrCurrencyMismatch
+	// redeeming a card in another fails with giftkit.ErrCurrencyMismatch
 	// and leaves the card active, and every other call that changes an
 	// account in another currency (Refund, Hold, Debit, ...) fails with
-	// ErrCurrencyMismatch, so no account is ever opened in one.
+	// giftkit.ErrCurrencyMismatch, so no account is ever opened in one.
 	Currencies []giftkit.Currency
 }
 
@@ -114,7 +114,7 @@ var replayable = idem.Errors{idem.KindOf[Error]("wallet"), idem.KindOf[giftcard.
 //   - [ErrTooManyAttempts] when the limiter has locked owner out;
 //   - giftcard.ErrNotRedeemable for a code that is unknown, pending, blocked
 //     or voided, alike, giftcard.ErrAlreadyRedeemed (with SameAccount),
-//     giftcard.ErrExpired, or giftcard.ErrCurrencyMismatch (a currency
+//     giftcard.ErrExpired, or giftkit.ErrCurrencyMismatch (a currency
 //     outside Config.Currencies), each in a *giftcard.Error; each counts as a
 //     failed attempt, except a repeat by the account that redeemed the card;
 //   - [ErrInvalidOwner], giftkit.ErrKeyRequired, giftkit.ErrIdempotencyConflict;
@@ -159,7 +159,7 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 			return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: parsed.Masked(), Err: giftcard.ErrNotRedeemable}
 		}
 		if !s.accepts(card.Value.Currency()) {
-			return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: parsed.Masked(), Err: giftcard.ErrCurrencyMismatch,
+			return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: parsed.Masked(), Err: giftkit.ErrCurrencyMismatch,
 				Detail: "this wallet does not hold " + card.Value.Currency().Code()}
 		}
 		card, red, err := card.Redeem(owner, now)
@@ -278,7 +278,7 @@ func (s *Service) Balance(ctx context.Context, owner string, c giftkit.Currency)
 		return Balance{}, &Error{Op: "balance", Owner: owner, Err: ErrInvalidOwner}
 	}
 	if !c.IsValid() {
-		return Balance{}, &Error{Op: "balance", Owner: owner, Err: ErrCurrencyMismatch, Detail: "no currency"}
+		return Balance{}, &Error{Op: "balance", Owner: owner, Err: giftkit.ErrCurrencyMismatch, Detail: "no currency"}
 	}
 	var out Balance
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -362,7 +362,7 @@ func HoldID(owner, key string) string {
 // credits first, and returns the hold, whose ID is [HoldID](owner, key) and
 // whose placer is [PlacerWallet]. It fails with [ErrInsufficientFunds],
 // [ErrInvalidAmount], [ErrInvalidExpiry] (an expiry not after now),
-// [ErrCurrencyMismatch] (also for a currency outside Config.Currencies), or a
+// [giftkit.ErrCurrencyMismatch] (also for a currency outside Config.Currencies), or a
 // key or owner error.
 func (s *Service) Hold(ctx context.Context, owner string, req HoldRequest, key string) (Hold, error) {
 	return change(ctx, s, "hold", owner, req.Amount.Currency(), key,
@@ -390,7 +390,7 @@ func (s *Service) Release(ctx context.Context, owner string, c giftkit.Currency,
 // Capture spends amount of an open hold placed through this service and
 // releases the rest of it. It fails with [ErrHoldNotFound],
 // [ErrForeignHold], [ErrExceedsHold], [ErrInvalidAmount] or
-// [ErrCurrencyMismatch].
+// [giftkit.ErrCurrencyMismatch].
 func (s *Service) Capture(ctx context.Context, owner, holdID string, amount giftkit.Money, key string) (Balance, error) {
 	return change(ctx, s, "capture", owner, amount.Currency(), key, []string{holdID, amount.String()},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
@@ -401,7 +401,7 @@ func (s *Service) Capture(ctx context.Context, owner, holdID string, amount gift
 
 // Debit spends amount of the available balance at once (a hold and its
 // capture, journaled as both). It fails with [ErrInsufficientFunds],
-// [ErrInvalidAmount] or [ErrCurrencyMismatch].
+// [ErrInvalidAmount] or [giftkit.ErrCurrencyMismatch].
 func (s *Service) Debit(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (Balance, error) {
 	return change(ctx, s, "debit", owner, amount.Currency(), key, []string{amount.String(), reference},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
@@ -416,7 +416,7 @@ func (s *Service) Debit(ctx context.Context, owner string, amount giftkit.Money,
 }
 
 // Refund returns amount to owner's balance as a new credit that never
-// expires. It fails with [ErrInvalidAmount] or [ErrCurrencyMismatch] (also
+// expires. It fails with [ErrInvalidAmount] or [giftkit.ErrCurrencyMismatch] (also
 // for a currency outside Config.Currencies, in which no account is opened).
 func (s *Service) Refund(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (Balance, error) {
 	return change(ctx, s, "refund", owner, amount.Currency(), key, []string{amount.String(), reference},
@@ -445,7 +445,7 @@ func change[R any](ctx context.Context, s *Service, op, owner string, c giftkit.
 		return zero, &Error{Op: op, Owner: owner, Err: ErrInvalidAmount, Detail: "amount has no currency"}
 	}
 	if !s.accepts(c) {
-		return zero, &Error{Op: op, Owner: owner, Currency: c, Err: ErrCurrencyMismatch, Detail: "this wallet does not hold " + c.Code()}
+		return zero, &Error{Op: op, Owner: owner, Currency: c, Err: giftkit.ErrCurrencyMismatch, Detail: "this wallet does not hold " + c.Code()}
 	}
 	for _, field := range request { // references and hold IDs; amounts and times are text too
 		if !idem.ValidText(field, MaxReferenceLen) {

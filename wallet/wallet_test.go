@@ -379,7 +379,7 @@ func TestCurrencyRestriction(t *testing.T) {
 	}
 	ctx := context.Background()
 	card, code := env.Issue(t, giftkit.MustParseMoney("10", giftkit.USD), "usd")
-	if _, err := eurOnly.Redeem(ctx, "alice", code.String(), "r1"); !errors.Is(err, giftcard.ErrCurrencyMismatch) {
+	if _, err := eurOnly.Redeem(ctx, "alice", code.String(), "r1"); !errors.Is(err, giftkit.ErrCurrencyMismatch) {
 		t.Fatalf("redeeming USD into an EUR-only wallet: %v; want ErrCurrencyMismatch", err)
 	}
 	if c, _ := env.Cards.Card(ctx, card.ID); c.State != giftcard.StateActive {

@@ -562,10 +562,10 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, kind = http.StatusConflict, "invalid-state"
 	case errors.Is(err, checkout.ErrExceedsAuthorized), errors.Is(err, checkout.ErrExceedsCaptured):
 		status, kind = http.StatusUnprocessableEntity, "amount-too-large"
-	case errors.Is(err, checkout.ErrInvalidOrder), errors.Is(err, checkout.ErrCurrencyMismatch),
+	case errors.Is(err, checkout.ErrInvalidOrder), errors.Is(err, giftkit.ErrCurrencyMismatch),
 		errors.Is(err, checkout.ErrInstrumentRequired), errors.Is(err, wallet.ErrInvalidAmount),
-		errors.Is(err, wallet.ErrCurrencyMismatch), errors.Is(err, wallet.ErrInvalidOwner),
-		errors.Is(err, giftcard.ErrInvalidRequest), errors.Is(err, giftcard.ErrCurrencyMismatch):
+		errors.Is(err, giftkit.ErrCurrencyMismatch), errors.Is(err, wallet.ErrInvalidOwner),
+		errors.Is(err, giftcard.ErrInvalidRequest), errors.Is(err, giftkit.ErrCurrencyMismatch):
 		status, kind = http.StatusBadRequest, "invalid-request"
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

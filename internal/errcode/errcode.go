@@ -63,3 +63,16 @@ func (t Table) Unmarshal(pkg string, data []byte, fields any) (error, error) {
 	}
 	return t.Sentinel(pkg, code.Error)
 }
+
+// New returns a sentinel error with the message text that wraps kind, one
+// of the root package's kinds (giftkit.ErrNotFound, ...): errors.Is finds
+// both the sentinel and its kind, and the message is text alone.
+func New(kind error, text string) error { return &sentinel{text, kind} }
+
+type sentinel struct {
+	text string
+	kind error
+}
+
+func (e *sentinel) Error() string { return e.text }
+func (e *sentinel) Unwrap() error { return e.kind }

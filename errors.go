@@ -1,0 +1,77 @@
+package giftkit
+
+import (
+	"errors"
+
+	"github.com/giftkit/giftkit/internal/errcode"
+)
+
+// The kinds of failure. Every error a giftkit package returns for a request
+// it refuses wraps exactly one of these, through the package's own sentinel
+// (wallet.ErrHoldNotFound wraps ErrNotFound, checkout.ErrDeclined wraps
+// ErrDeclined, ...), so a caller that only needs to know what to do next
+// asks errors.Is(err, giftkit.ErrNotFound) or [KindOf], and one that needs
+// the detail asks for the package's sentinel or its typed error (with the
+// operation and the values involved). An error that wraps no kind is the
+// store's or the context's: the outcome of the call is unknown, and a retry
+// with the same idempotency key is safe.
+var (
+	// ErrInvalid: the request is malformed or asks for something no state
+	// could grant (a non-positive amount, an owner or key that is not
+	// text, more than was authorised). Do not retry it unchanged.
+	ErrInvalid = errors.New("invalid request")
+	// ErrNotFound: what the request names does not exist (a card, a hold,
+	// a payment), or may not be told apart from one that does not (an
+	// activation code that cannot be redeemed).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the request is well formed but the current state
+	// refuses it (a card already redeemed, a payment already captured, an
+	// idempotency key used for another request).
+	ErrConflict = errors.New("conflict with the current state")
+	// ErrCurrencyMismatch: amounts, or an amount and an account, in
+	// different currencies, or a currency the service does not hold.
+	ErrCurrencyMismatch = errors.New("currency mismatch")
+	// ErrInsufficientFunds: the available balance is lower than the amount.
+	ErrInsufficientFunds = errors.New("insufficient funds")
+	// ErrExpired: a card, hold or payment lapsed before the request.
+	ErrExpired = errors.New("expired")
+	// ErrDeclined: the bank-card processor declined; nothing was charged.
+	ErrDeclined = errors.New("declined")
+	// ErrUnavailable: a party the call depends on (the card processor)
+	// did not answer, so a step's outcome is unknown; retry with the same
+	// key.
+	ErrUnavailable = errors.New("unavailable")
+	// ErrRateLimited: too many attempts; retry later.
+	ErrRateLimited = errors.New("rate limited")
+)
+
+// kinds lists every kind, in the order KindOf tries them.
+var kinds = [...]error{
+	ErrInvalid, ErrNotFound, ErrConflict, ErrCurrencyMismatch, ErrInsufficientFunds,
+	ErrExpired, ErrDeclined, ErrUnavailable, ErrRateLimited,
+}
+
+// KindOf returns the kind of failure err wraps (ErrInvalid, ErrNotFound,
+// ...), or nil if it wraps none: nil, a store's error or a context's.
+func KindOf(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, k := range kinds {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return nil
+}
+
+// Errors shared by every service.
+var (
+	// ErrIdempotencyConflict: the idempotency key was used before for a
+	// different request. It is of kind ErrConflict.
+	ErrIdempotencyConflict = errcode.New(ErrConflict, "idempotency key reused for a different request")
+	// ErrKeyRequired: a state-changing call came without an idempotency
+	// key, or with one that is not 1 to MaxKeyLen bytes of text. It is of
+	// kind ErrInvalid.
+	ErrKeyRequired = errcode.New(ErrInvalid, "idempotency key required")
+)
