@@ -65,7 +65,7 @@ func TestProcessorKeyPrefix(t *testing.T) {
 			t.Fatal(err)
 		}
 		p, err := co.Pay(ctx, checkout.PayRequest{PaymentID: "order-1", Owner: "alice", Total: eurs("20"), Instrument: "tok_visa"}, "k")
-		if err != nil || p.KeyPrefix != prefix {
+		if err != nil || p.Keys.Prefix != prefix {
 			t.Fatalf("%s: Pay = %+v, %v", prefix, p, err)
 		}
 		auths = append(auths, p.AuthID)

@@ -7,40 +7,6 @@ import (
 	"github.com/giftkit/giftkit"
 )
 
-// Split is how an order total is paid: the balance part from the shopper's
-// gift card balance, the card part from their bank card. Balance + Card =
-// the total, exactly.
-type Split struct {
-	Balance giftkit.Money `json:"balance"`
-	Card    giftkit.Money `json:"card"`
-}
-
-// PlanOptions are the shopper's choices for one order.
-type PlanOptions struct {
-	// SkipBalance pays the whole order by bank card, keeping the balance.
-	SkipBalance bool
-}
-
-// Plan splits total between the available balance and the bank card: the
-// balance pays min(available, total) unless the shopper opts out, and the
-// card pays the rest. A negative available balance counts as zero. It fails
-// with [ErrInvalidOrder] for a total that is not positive and
-// [giftkit.ErrCurrencyMismatch] when the two amounts are in different currencies.
-func Plan(total, available giftkit.Money, opts PlanOptions) (Split, error) {
-	if !total.IsValid() || !total.IsPositive() {
-		return Split{}, &Error{Op: "plan", Amount: total, Err: ErrInvalidOrder}
-	}
-	if available.Currency() != total.Currency() {
-		return Split{}, &Error{Op: "plan", Amount: total, Detail: "balance in " + available.Currency().String(), Err: giftkit.ErrCurrencyMismatch}
-	}
-	fromBalance := giftkit.Zero(total.Currency())
-	if !opts.SkipBalance && available.IsPositive() {
-		fromBalance, _ = available.Min(total) // same currency: cannot fail
-	}
-	card, _ := total.Sub(fromBalance) // 0 ≤ fromBalance ≤ total: cannot overflow
-	return Split{Balance: fromBalance, Card: card}, nil
-}
-
 // State is where a payment is in its saga.
 //
 //	pending ──authorised──▶ authorized ──capture──▶ capturing ──card captured──▶ captured
@@ -108,23 +74,6 @@ type Tender struct {
 	Refunded   giftkit.Money `json:"refunded"`
 }
 
-// Refundable returns Captured − Refunded.
-func (t Tender) Refundable() giftkit.Money {
-	r, _ := t.Captured.Sub(t.Refunded)
-	return r
-}
-
-// A Refund is one refund of a captured payment.
-type Refund struct {
-	Key     string        `json:"key"`              // the caller's idempotency key
-	Amount  giftkit.Money `json:"amount"`           // Balance + Card
-	Balance giftkit.Money `json:"balance"`          // returned to the shopper's balance
-	Card    giftkit.Money `json:"card"`             // returned to the bank card
-	Done    bool          `json:"done"`             // false while the card refund is outstanding
-	Failed  string        `json:"failed,omitempty"` // the processor's reason, if it refused the card refund: nothing was refunded
-	At      time.Time     `json:"at"`
-}
-
 // CaptureMode says when a payment is captured.
 type CaptureMode uint8
 
@@ -134,9 +83,79 @@ const (
 	CaptureLater                    // authorise now; capture with Service.Capture, at shipment
 )
 
+func (m CaptureMode) String() string {
+	if m == CaptureLater {
+		return "later"
+	}
+	return "now"
+}
+
+// FailureKind says why a payment ended unpaid.
+type FailureKind uint8
+
+// The kinds of failure.
+const (
+	FailureDeclined  FailureKind = iota + 1 // the processor declined the card
+	FailureExpired                          // not authorised or captured before the hold lapsed
+	FailureCancelled                        // cancelled by Service.Cancel
+)
+
+var failureNames = [...]string{"", "declined", "expired", "cancelled"}
+
+// String returns the kind's name, such as "declined".
+func (k FailureKind) String() string {
+	if int(k) < len(failureNames) {
+		return failureNames[k]
+	}
+	return fmt.Sprintf("FailureKind(%d)", uint8(k))
+}
+
+// MarshalText encodes the kind as its name.
+func (k FailureKind) MarshalText() ([]byte, error) {
+	if k == 0 || int(k) >= len(failureNames) {
+		return nil, fmt.Errorf("checkout: marshal invalid %v", k)
+	}
+	return []byte(failureNames[k]), nil
+}
+
+// UnmarshalText decodes a kind's name.
+func (k *FailureKind) UnmarshalText(text []byte) error {
+	for i, name := range failureNames {
+		if i > 0 && name == string(text) {
+			*k = FailureKind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("checkout: unknown failure kind %q", text)
+}
+
+// A Failure says why a payment was unwound. Its zero value means it was not.
+type Failure struct {
+	Kind   FailureKind `json:"kind"`
+	Reason string      `json:"reason,omitempty"` // the processor's decline reason, or what lapsed
+	// At is the state the payment failed from, which says whose outcome the
+	// failure is: Pay's (pending, or any state of a CaptureNow payment) or
+	// Capture's.
+	At State `json:"at"`
+}
+
+// Keys are the idempotency keys a payment answers to.
+type Keys struct {
+	// Prefix is Config.ProcessorKeyPrefix when the payment was created: the
+	// namespace of its processor keys, which a later change of the setting
+	// does not move.
+	Prefix      string `json:"prefix"`
+	Pay         string `json:"pay"`               // the key of the Pay call
+	Fingerprint string `json:"fingerprint"`       // the digest of the Pay request
+	Capture     string `json:"capture,omitempty"` // the key of the Capture call, once captured
+	Cancel      string `json:"cancel,omitempty"`  // the key of the Cancel call, once cancelled
+}
+
 // A Payment is one order's payment: its split between the balance and the
 // bank card, and how far its saga has come. It is a value; the Service
-// keeps it in the store.
+// keeps it in the store. Its transitions are the unexported methods in this
+// file: each takes the time, returns the new value and the effects on the
+// shopper's balance, and changes nothing else.
 type Payment struct {
 	ID          string        `json:"id"`
 	Owner       string        `json:"owner"`
@@ -148,19 +167,13 @@ type Payment struct {
 	Card        Tender        `json:"card"`
 	HoldID      string        `json:"hold_id,omitempty"`      // the wallet hold of the balance part
 	AuthID      string        `json:"auth_id,omitempty"`      // the processor's authorisation
+	AuthUnknown bool          `json:"auth_unknown,omitempty"` // an authorisation may exist without its ID being known
 	CaptureWant giftkit.Money `json:"capture_want,omitzero"`  // the total to capture, once capture is asked for
 	Refunds     []Refund      `json:"refunds,omitempty"`      // in order
-	Failure     string        `json:"failure,omitempty"`      // why the payment failed or was unwound
-	FailedWith  string        `json:"failed_with,omitempty"`  // "declined" or "expired": why the payment ended unpaid
-	FailedAt    State         `json:"failed_at,omitempty"`    // the state it failed from: which call's outcome the failure is
-	KeyPrefix   string        `json:"key_prefix"`             // Config.ProcessorKeyPrefix when the payment was created: its processor keys' namespace
-	PayKey      string        `json:"pay_key"`                // the key of the Pay call
-	Fingerprint string        `json:"fingerprint"`            // of the Pay request
-	CaptureKey  string        `json:"capture_key,omitempty"`  // the key of the Capture call
-	CancelKey   string        `json:"cancel_key,omitempty"`   // the key of the Cancel call
-	AuthUnknown bool          `json:"auth_unknown,omitempty"` // an authorisation may exist without its ID being known
+	Failure     Failure       `json:"failure,omitzero"`       // why the payment was unwound, if it was
 	UnwindTo    State         `json:"unwind_to,omitempty"`    // for StateUnwinding: failed, cancelled or expired
-	ExpiresAt   time.Time     `json:"expires_at"`             // the hold and authorisation lapse then unless captured
+	Keys        Keys          `json:"keys"`
+	ExpiresAt   time.Time     `json:"expires_at"` // the hold and authorisation lapse then unless captured
 	CreatedAt   time.Time     `json:"created_at"`
 	UpdatedAt   time.Time     `json:"updated_at"`
 }
@@ -168,5 +181,203 @@ type Payment struct {
 // Clone returns a deep copy of p, sharing no memory with it.
 func (p Payment) Clone() Payment {
 	p.Refunds = append([]Refund(nil), p.Refunds...)
+	return p
+}
+
+// NeedsWork reports whether a step of the payment is outstanding: it is open,
+// or a refund is not done. Stores index it for [Tx.OpenPayments].
+func (p Payment) NeedsWork() bool { return p.State.Open() || p.hasPendingRefund() }
+
+// lapsed reports whether the payment's hold has lapsed at now.
+func (p Payment) lapsed(now time.Time) bool { return !now.Before(p.ExpiresAt) }
+
+// The effects of transitions on the shopper's balance, which the saga
+// applies to the account in the unit of work that records the transition
+// (see Service.apply).
+type effect struct {
+	op     effectOp
+	amount giftkit.Money // capture: the balance part (zero releases the hold); credit: the amount
+	key    string        // the idempotency key the journal entries record
+}
+
+type effectOp uint8
+
+const (
+	releaseHold   effectOp = iota + 1 // release the payment's hold if it is still open (a lapsed one the wallet swept is gone)
+	captureHold                       // capture amount of the open hold and release the rest
+	creditBalance                     // return amount to the balance as a refund entry
+)
+
+// The transitions. Each is the one place its rule lives.
+
+// unwind starts undoing an unpaid payment: its hold is released and its
+// authorisation, if any, voided; it ends in state to.
+func (p Payment) unwind(to State, f Failure, key string, now time.Time) (Payment, []effect) {
+	p.State, p.UnwindTo, p.Failure, p.UpdatedAt = StateUnwinding, to, f, now
+	if p.HoldID == "" || !p.Balance.Authorized.IsPositive() {
+		return p, nil
+	}
+	return p, []effect{{op: releaseHold, key: key}}
+}
+
+// lapse unwinds a pending or authorised payment whose hold has lapsed: it
+// was not authorised, or not captured, in time.
+func (p Payment) lapse(now time.Time) (Payment, []effect) {
+	why := "not captured before the hold lapsed"
+	if p.State == StatePending {
+		why = "not authorised before the hold lapsed"
+	}
+	return p.unwind(StateExpired, Failure{Kind: FailureExpired, Reason: why, At: p.State}, "", now)
+}
+
+// authorized records the card's authorisation (authID; empty when the
+// card pays nothing and nothing was asked of the processor).
+func (p Payment) authorized(authID string, now time.Time) Payment {
+	p.State, p.AuthUnknown, p.UpdatedAt = StateAuthorized, false, now
+	if authID != "" {
+		p.AuthID, p.Card.Authorized = authID, p.Card.Planned
+	}
+	return p
+}
+
+// declined records the processor's refusal to authorise the card: nothing
+// was authorised, so the payment fails and its hold is released.
+func (p Payment) declined(reason string, now time.Time) (Payment, []effect) {
+	f := Failure{Kind: FailureDeclined, Reason: reason, At: p.State}
+	p, effects := p.unwind(StateFailed, f, p.Keys.Pay, now)
+	// Nothing was authorised, so there is nothing to void: the payment
+	// fails at once rather than unwinding.
+	p.State, p.UnwindTo, p.AuthUnknown = StateFailed, 0, false
+	return p, effects
+}
+
+// cancel undoes a payment that is not captured.
+func (p Payment) cancel(key string, now time.Time) (Payment, []effect, error) {
+	if p.State != StatePending && p.State != StateAuthorized {
+		return p, nil, ErrInvalidState
+	}
+	p.Keys.Cancel = key
+	p, effects := p.unwind(StateCancelled, Failure{Kind: FailureCancelled, Reason: "cancelled", At: p.State}, key, now)
+	return p, effects, nil
+}
+
+// requestCapture records the caller's decision to capture amount of an
+// authorised CaptureLater payment, and captures the balance part at once.
+func (p Payment) requestCapture(amount giftkit.Money, key string, now time.Time) (Payment, []effect, error) {
+	switch {
+	case p.State != StateAuthorized || p.Mode != CaptureLater || p.Keys.Capture != "":
+		return p, nil, ErrInvalidState
+	case amount.Currency() != p.Total.Currency():
+		return p, nil, giftkit.ErrCurrencyMismatch
+	case !amount.IsPositive():
+		return p, nil, ErrInvalidOrder
+	case amount.Minor() > p.Total.Minor():
+		return p, nil, ErrExceedsAuthorized
+	}
+	p.CaptureWant, p.Keys.Capture = amount, key
+	p, effects := p.captureBalance(now)
+	return p, effects, nil
+}
+
+// captureKey is the key of the call that asked for the capture: Capture's,
+// or Pay's for a CaptureNow payment.
+func (p Payment) captureKey() string {
+	if p.Keys.Capture != "" {
+		return p.Keys.Capture
+	}
+	return p.Keys.Pay
+}
+
+// captureBalance takes the balance part of the capture (see captureSplit)
+// from the hold and releases the rest of it, leaving the card part to the
+// processor. Capturing the balance in the unit of work that records the
+// decision means the hold can no longer lapse under a capture in progress.
+// The decision and the capture are one instant, now: a payment whose hold
+// has lapsed at now is expired instead, so a capture decided while the hold
+// is live always finds it.
+func (p Payment) captureBalance(now time.Time) (Payment, []effect) {
+	if p.lapsed(now) {
+		return p.lapse(now)
+	}
+	fromBalance, _ := captureSplit(p.CaptureWant, p.Balance.Authorized)
+	var effects []effect
+	if p.Balance.Authorized.IsPositive() {
+		effects = []effect{{op: captureHold, amount: fromBalance, key: p.captureKey()}}
+	}
+	p.Balance.Captured, p.UpdatedAt = fromBalance, now
+	if p.AuthID == "" {
+		p.State = StateCaptured
+	} else {
+		p.State = StateCapturing
+	}
+	return p, effects
+}
+
+// cardCaptured records the processor's capture of the card part (or, when
+// the balance covered the capture, its void of the authorisation).
+func (p Payment) cardCaptured(now time.Time) Payment {
+	_, cardPart := captureSplit(p.CaptureWant, p.Balance.Authorized)
+	p.State, p.UpdatedAt = StateCaptured, now
+	if cardPart.IsPositive() {
+		p.Card.Captured = cardPart
+	}
+	return p
+}
+
+// cardCaptureDeclined records the processor's refusal to capture the card
+// part: the balance part goes back to the balance and the payment unwinds,
+// so the shopper is charged nothing.
+func (p Payment) cardCaptureDeclined(reason string, now time.Time) (Payment, []effect) {
+	p.State, p.UnwindTo, p.UpdatedAt = StateUnwinding, StateFailed, now
+	p.Failure = Failure{Kind: FailureDeclined, Reason: reason, At: StateCapturing}
+	if !p.Balance.Captured.IsPositive() {
+		return p, nil
+	}
+	p.Balance.Refunded = plus(p.Balance.Refunded, p.Balance.Captured)
+	return p, []effect{{op: creditBalance, amount: p.Balance.Captured, key: p.captureKey()}}
+}
+
+// authorizationFound records the answer to a repeated authorisation of an
+// unwinding payment whose authorisation was unknown: found is false if the
+// processor declined it, so there is nothing to void.
+func (p Payment) authorizationFound(authID string, found bool, now time.Time) Payment {
+	p.AuthUnknown, p.UpdatedAt = false, now
+	if found {
+		p.AuthID, p.Card.Authorized = authID, p.Card.Planned
+	}
+	return p
+}
+
+// unwound records that the authorisation is voided (or never existed): the
+// payment ends in the state it was unwinding to.
+func (p Payment) unwound(now time.Time) Payment {
+	p.State, p.UpdatedAt = p.UnwindTo, now
+	return p
+}
+
+// plus adds two amounts of one payment. Both are in the payment's currency
+// and at most its total, so the sum neither mixes currencies nor overflows.
+func plus(a, b giftkit.Money) giftkit.Money {
+	return giftkit.FromMinor(a.Minor()+b.Minor(), a.Currency())
+}
+
+// newPayment returns the pending payment of req, split by split, whose
+// balance part is to be held until expiresAt.
+func newPayment(req PayRequest, split Split, keys Keys, now, expiresAt time.Time) Payment {
+	zero := giftkit.Zero(req.Total.Currency())
+	p := Payment{
+		ID: req.PaymentID, Owner: req.Owner, Total: req.Total, Mode: req.Mode, Instrument: req.Instrument,
+		State:   StatePending,
+		Balance: Tender{Planned: split.Balance, Authorized: split.Balance, Captured: zero, Refunded: zero},
+		Card:    Tender{Planned: split.Card, Authorized: zero, Captured: zero, Refunded: zero},
+		Keys:    keys, AuthUnknown: split.Card.IsPositive(),
+		ExpiresAt: expiresAt, CreatedAt: now, UpdatedAt: now,
+	}
+	if split.Balance.IsPositive() {
+		p.HoldID = "pay/" + p.ID
+	}
+	if req.Mode == CaptureNow {
+		p.CaptureWant = req.Total
+	}
 	return p
 }

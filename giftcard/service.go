@@ -13,6 +13,7 @@ import (
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/internal/idem"
+	"github.com/giftkit/giftkit/internal/unit"
 )
 
 // Tx is what this package needs of a unit of work (see giftkit.Store). A
@@ -72,7 +73,7 @@ func NewService[T Tx](store giftkit.Store[T], cfg Config) (*Service, error) {
 	if deny == nil {
 		deny = codefmt.DefaultDenylist()
 	}
-	erased := idem.Erase(store, func(tx T) Tx { return tx })
+	erased := unit.Erase(store, func(tx T) Tx { return tx })
 	return &Service{store: erased, cfg: cfg, denylist: deny}, nil
 }
 

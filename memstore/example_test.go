@@ -28,7 +28,7 @@ func Example() {
 	_ = store.Update(ctx, func(tx *memstore.Tx) error {
 		card, _, _ := tx.CardByID(batch.Cards[0].Card.ID)
 		acct, _, _ := tx.Account("alice", giftkit.EUR)
-		fmt.Println(card.State, card.RedeemedBy, acct.Balance)
+		fmt.Println(card.State, card.RedeemedBy, acct.Balance())
 		return nil
 	})
 	// Output:

@@ -196,52 +196,46 @@ func (tx *Tx) PutCard(c giftcard.Card) error {
 	return nil
 }
 
-// Account implements wallet.Tx.
+// Account implements wallet.Tx. Accounts are immutable values, so the
+// store shares them with its callers without copying.
 func (tx *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, error) {
 	if err := tx.usable(); err != nil {
 		return wallet.Account{}, false, err
 	}
 	k := accountKey{owner, c}
 	if a, ok := tx.accounts[k]; ok {
-		return a.Clone(), true, nil
+		return a, true, nil
 	}
 	a, ok := tx.s.accounts[k]
-	return a.Clone(), ok, nil
+	return a, ok, nil
 }
 
-// PutAccount implements wallet.Tx.
-func (tx *Tx) PutAccount(a wallet.Account) error {
+// SaveAccount implements wallet.Tx. It fails with [ErrConflict] unless
+// entries are the account's, at least one, numbered on from the last entry
+// of its journal up to a.NextSeq()−1.
+func (tx *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 	if err := tx.usable(); err != nil {
 		return err
+	}
+	k := accountKey{a.Owner(), a.Currency()}
+	next := int64(len(tx.s.journals[k])+len(tx.appended[k])) + 1
+	for i, e := range entries {
+		if e.Owner != a.Owner() || e.Currency != a.Currency() || e.Seq != next+int64(i) {
+			return fmt.Errorf("%w: entry %d of %s/%s out of sequence (next is %d)", ErrConflict, e.Seq, e.Owner, e.Currency, next+int64(i))
+		}
+	}
+	if len(entries) == 0 {
+		return fmt.Errorf("%w: account %s/%s saved without the entries that changed it", ErrConflict, k.owner, k.currency)
+	}
+	if last := next + int64(len(entries)) - 1; last != a.NextSeq()-1 {
+		return fmt.Errorf("%w: account %s/%s is at entry %d, its journal at %d", ErrConflict, k.owner, k.currency, a.NextSeq()-1, last)
 	}
 	if tx.accounts == nil {
 		tx.accounts = make(map[accountKey]wallet.Account)
-	}
-	tx.accounts[accountKey{a.Owner, a.Currency}] = a.Clone()
-	return nil
-}
-
-// AppendEntries implements wallet.Tx. It fails with [ErrConflict] unless
-// each entry's Seq follows the last of its journal.
-func (tx *Tx) AppendEntries(entries []wallet.Entry) error {
-	if err := tx.usable(); err != nil {
-		return err
-	}
-	if tx.appended == nil {
 		tx.appended = make(map[accountKey][]wallet.Entry)
 	}
-	pending := make(map[accountKey][]wallet.Entry)
-	for _, e := range entries {
-		k := accountKey{e.Owner, e.Currency}
-		next := int64(len(tx.s.journals[k])+len(tx.appended[k])+len(pending[k])) + 1
-		if e.Seq != next {
-			return fmt.Errorf("%w: entry %d of %s/%s out of sequence (next is %d)", ErrConflict, e.Seq, e.Owner, e.Currency, next)
-		}
-		pending[k] = append(pending[k], e)
-	}
-	for k, es := range pending {
-		tx.appended[k] = append(tx.appended[k], es...)
-	}
+	tx.accounts[k] = a
+	tx.appended[k] = append(tx.appended[k], entries...)
 	return nil
 }
 

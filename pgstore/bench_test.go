@@ -222,9 +222,9 @@ var rawPayload = func() (payment, lots, holds []byte) {
 	payment, _ = json.Marshal(checkout.Payment{ID: "order-000000", Owner: "w0", Total: eur, State: checkout.StateCaptured,
 		Balance: checkout.Tender{Planned: eur, Authorized: eur, Captured: eur, Refunded: zero},
 		Card:    checkout.Tender{Planned: zero, Authorized: zero, Captured: zero, Refunded: zero},
-		HoldID:  "pay/order-000000", CaptureWant: eur, PayKey: "order-000000",
-		Fingerprint: "5f0e8c1d5c3a4b8a9e7d6c5b4a39281706f5e4d3c2b1a0918273645546372819",
-		ExpiresAt:   t, CreatedAt: t, UpdatedAt: t})
+		HoldID:  "pay/order-000000", CaptureWant: eur,
+		Keys:      checkout.Keys{Prefix: "giftkit", Pay: "order-000000", Fingerprint: "5f0e8c1d5c3a4b8a9e7d6c5b4a39281706f5e4d3c2b1a0918273645546372819"},
+		ExpiresAt: t, CreatedAt: t, UpdatedAt: t})
 	lots = []byte(`[{"id":"lot-1","source":"fund","remaining":100100,"reserved":100,"expires_at":"0001-01-01T00:00:00Z","created_at":"2026-12-24T18:00:00Z"}]`)
 	holds = []byte(`[{"id":"pay/order-000000","amount":100,"reference":"order-000000","parts":[{"lot_id":"lot-1","amount":100}],"expires_at":"2026-12-31T18:00:00Z","created_at":"2026-12-24T18:00:00Z"}]`)
 	return payment, lots, holds

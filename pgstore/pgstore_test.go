@@ -16,9 +16,9 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/pgstore"
 	"github.com/giftkit/giftkit/storetest"
-	"github.com/giftkit/giftkit/wallet"
 )
 
 // dsn returns the test database, or skips: the tests need a real
@@ -150,13 +150,11 @@ func TestErrors(t *testing.T) {
 	}
 	// A constraint violation is ErrConflict, with no driver type in the chain.
 	err := s.Update(ctx, func(tx *pgstore.Tx) error {
-		a := wallet.NewAccount("alice", giftkit.EUR)
-		a.Balance = giftkit.FromMinor(-1, giftkit.EUR)
-		return tx.PutAccount(a)
+		return tx.PutCard(giftcard.Card{ID: "c", Value: giftkit.FromMinor(-1, giftkit.EUR), State: giftcard.StateActive})
 	})
 	var pe *pgstore.Error
 	if !errors.Is(err, pgstore.ErrConflict) || !errors.As(err, &pe) {
-		t.Errorf("negative balance: %v; want ErrConflict", err)
+		t.Errorf("negative card value: %v; want ErrConflict", err)
 	}
 	if strings.Contains(fmt.Sprintf("%T", errors.Unwrap(err)), "pgconn") {
 		t.Errorf("a driver type leaks: %T", errors.Unwrap(err))

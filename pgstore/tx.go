@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/giftkit/giftkit"
-	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/wallet"
 )
@@ -166,20 +164,20 @@ type partRow struct {
 	Amount int64  `json:"amount"`
 }
 
-// Account implements wallet.Tx.
+// Account implements wallet.Tx. A row that breaks an account's rules
+// (see wallet.RestoreAccount) fails with ErrConflict.
 func (t *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, error) {
 	if err := t.usable("account"); err != nil {
 		return wallet.Account{}, false, err
 	}
 	var (
-		a                   = wallet.Account{Owner: owner, Currency: c}
-		balance, held       int64
+		st                  = wallet.AccountState{Owner: owner, Currency: c}
 		lotsJSON, holdsJSON []byte
 		updated             *time.Time
 	)
-	err := t.tx.QueryRow(t.ctx, `SELECT balance, held, next_seq, version, lots, holds, updated_at
+	err := t.tx.QueryRow(t.ctx, `SELECT next_seq, lots, holds, updated_at
 		FROM giftkit_accounts WHERE owner = $1 AND currency = $2 FOR UPDATE`, owner, c.Code()).Scan(
-		&balance, &held, &a.NextSeq, &a.Version, &lotsJSON, &holdsJSON, &updated)
+		&st.NextSeq, &lotsJSON, &holdsJSON, &updated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return wallet.Account{}, false, nil
 	}
@@ -194,9 +192,9 @@ func (t *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, er
 	if err := json.Unmarshal(holdsJSON, &holds); err != nil {
 		return wallet.Account{}, false, &Error{Op: "account", Err: ErrConflict, cause: "holds: " + err.Error()}
 	}
-	a.Balance, a.Held, a.UpdatedAt = giftkit.FromMinor(balance, c), giftkit.FromMinor(held, c), fromNull(updated)
+	st.UpdatedAt = fromNull(updated)
 	for _, l := range lots {
-		a.Lots = append(a.Lots, wallet.Lot{ID: l.ID, Source: l.Source, Remaining: giftkit.FromMinor(l.Remaining, c),
+		st.Lots = append(st.Lots, wallet.Lot{ID: l.ID, Source: l.Source, Remaining: giftkit.FromMinor(l.Remaining, c),
 			Reserved: giftkit.FromMinor(l.Reserved, c), ExpiresAt: l.ExpiresAt.UTC(), CreatedAt: l.CreatedAt.UTC()})
 	}
 	for _, h := range holds {
@@ -205,23 +203,38 @@ func (t *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, er
 		for _, p := range h.Parts {
 			hold.Parts = append(hold.Parts, wallet.HoldPart{LotID: p.LotID, Amount: giftkit.FromMinor(p.Amount, c)})
 		}
-		a.Holds = append(a.Holds, hold)
+		st.Holds = append(st.Holds, hold)
+	}
+	a, err := wallet.RestoreAccount(st)
+	if err != nil {
+		return wallet.Account{}, false, &Error{Op: "account", Err: ErrConflict, cause: err.Error()}
 	}
 	return a, true, nil
 }
 
-// PutAccount implements wallet.Tx. The schema refuses a negative balance
-// or more held than the balance, with ErrConflict.
-func (t *Tx) PutAccount(a wallet.Account) error {
-	if err := t.usable("put account"); err != nil {
+// SaveAccount implements wallet.Tx, in one round trip: the account row and
+// its new entries. The schema refuses a negative balance, more held than
+// the balance, and an entry whose (owner, currency, seq) exists, with
+// ErrConflict.
+func (t *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
+	if err := t.usable("save account"); err != nil {
 		return err
 	}
-	lots := make([]lotRow, len(a.Lots))
-	for i, l := range a.Lots {
+	st := a.State()
+	for i, e := range entries {
+		if e.Owner != st.Owner || e.Currency != st.Currency || e.Seq != st.NextSeq-int64(len(entries)-i) {
+			return &Error{Op: "save account", Err: ErrConflict, cause: "the entries are not the account's latest, in order"}
+		}
+	}
+	if len(entries) == 0 {
+		return &Error{Op: "save account", Err: ErrConflict, cause: "an account is saved with the entries that changed it"}
+	}
+	lots := make([]lotRow, len(st.Lots))
+	for i, l := range st.Lots {
 		lots[i] = lotRow{l.ID, l.Source, l.Remaining.Minor(), l.Reserved.Minor(), l.ExpiresAt, l.CreatedAt}
 	}
-	holds := make([]holdRow, len(a.Holds))
-	for i, h := range a.Holds {
+	holds := make([]holdRow, len(st.Holds))
+	for i, h := range st.Holds {
 		parts := make([]partRow, len(h.Parts))
 		for j, p := range h.Parts {
 			parts[j] = partRow{p.LotID, p.Amount.Minor()}
@@ -236,35 +249,33 @@ func (t *Tx) PutAccount(a wallet.Account) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.Exec(t.ctx, `INSERT INTO giftkit_accounts
-		(owner, currency, minor_units, balance, held, next_seq, version, lots, holds, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	var b pgx.Batch
+	b.Queue(`INSERT INTO giftkit_accounts
+		(owner, currency, minor_units, balance, held, next_seq, lots, holds, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (owner, currency) DO UPDATE SET balance = excluded.balance, held = excluded.held,
-			next_seq = excluded.next_seq, version = excluded.version, lots = excluded.lots,
-			holds = excluded.holds, updated_at = excluded.updated_at`,
-		a.Owner, a.Currency.Code(), int16(a.Currency.MinorUnits()), a.Balance.Minor(), a.Held.Minor(),
-		a.NextSeq, a.Version, lotsJSON, holdsJSON, nullTime(a.UpdatedAt))
-	return translate("put account", err)
-}
-
-// AppendEntries implements wallet.Tx, in one round trip. An entry whose
-// (owner, currency, seq) exists fails with ErrConflict.
-func (t *Tx) AppendEntries(entries []wallet.Entry) error {
-	if err := t.usable("append entries"); err != nil {
+			next_seq = excluded.next_seq, lots = excluded.lots, holds = excluded.holds, updated_at = excluded.updated_at`,
+		st.Owner, st.Currency.Code(), int16(st.Currency.MinorUnits()), a.Balance().Minor(), a.Held().Minor(),
+		st.NextSeq, lotsJSON, holdsJSON, nullTime(st.UpdatedAt))
+	if err := queueEntries(&b, entries); err != nil {
 		return err
 	}
-	var b pgx.Batch
+	return translate("save account", t.tx.SendBatch(t.ctx, &b).Close())
+}
+
+// queueEntries adds the inserts of entries to b.
+func queueEntries(b *pgx.Batch, entries []wallet.Entry) error {
 	for _, e := range entries {
 		kind, err := e.Kind.MarshalText()
 		if err != nil {
-			return &Error{Op: "append entries", Err: ErrConflict, cause: err.Error()}
+			return &Error{Op: "save account", Err: ErrConflict, cause: err.Error()}
 		}
 		b.Queue(`INSERT INTO giftkit_entries (owner, currency, seq, kind, amount, held, balance_after,
 			available_after, reference, key, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			e.Owner, e.Currency.Code(), e.Seq, string(kind), e.Amount.Minor(), e.Held.Minor(),
 			e.BalanceAfter.Minor(), e.AvailableAfter.Minor(), e.Reference, e.Key, e.At)
 	}
-	return translate("append entries", t.tx.SendBatch(t.ctx, &b).Close())
+	return nil
 }
 
 // Entries implements wallet.Tx. It takes no lock: entries never change.
@@ -329,72 +340,4 @@ func (t *Tx) PutIdempotency(r giftkit.IdempotencyRecord) error {
 	_, err := t.tx.Exec(t.ctx, `INSERT INTO giftkit_idempotency (scope, key, fingerprint, outcome, created_at)
 		VALUES ($1, $2, $3, $4, $5)`, r.Scope, r.Key, r.Fingerprint, outcome, r.CreatedAt)
 	return translate("put idempotency", err)
-}
-
-// Payment implements checkout.Tx.
-func (t *Tx) Payment(id string) (checkout.Payment, bool, error) {
-	if err := t.usable("payment"); err != nil {
-		return checkout.Payment{}, false, err
-	}
-	var data []byte
-	err := t.tx.QueryRow(t.ctx, `SELECT data FROM giftkit_payments WHERE id = $1 FOR UPDATE`, id).Scan(&data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return checkout.Payment{}, false, nil
-	}
-	if err != nil {
-		return checkout.Payment{}, false, translate("payment", err)
-	}
-	p, err := decodePayment(data)
-	return p, err == nil, err
-}
-
-func decodePayment(data []byte) (checkout.Payment, error) {
-	var p checkout.Payment
-	if err := json.Unmarshal(data, &p); err != nil {
-		return checkout.Payment{}, &Error{Op: "payment", Err: ErrConflict, cause: "decode: " + err.Error()}
-	}
-	return p, nil
-}
-
-// PutPayment implements checkout.Tx.
-func (t *Tx) PutPayment(p checkout.Payment) error {
-	if err := t.usable("put payment"); err != nil {
-		return err
-	}
-	data, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("pgstore: put payment %s: %w", p.ID, err)
-	}
-	_, err = t.tx.Exec(t.ctx, `INSERT INTO giftkit_payments (id, owner, currency, total, state, needs_work, data, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (id) DO UPDATE SET state = excluded.state, needs_work = excluded.needs_work,
-			data = excluded.data, updated_at = excluded.updated_at`,
-		p.ID, p.Owner, p.Total.Currency().Code(), p.Total.Minor(), p.State.String(), p.NeedsWork(), data, p.UpdatedAt)
-	return translate("put payment", err)
-}
-
-// OpenPayments implements checkout.Tx. It takes no lock: the saga locks
-// each payment again before it changes it.
-func (t *Tx) OpenPayments(afterID string, limit int) ([]checkout.Payment, error) {
-	if err := t.usable("open payments"); err != nil {
-		return nil, err
-	}
-	rows, err := t.tx.Query(t.ctx, `SELECT data FROM giftkit_payments WHERE needs_work AND id > $1 ORDER BY id LIMIT $2`, afterID, limit)
-	if err != nil {
-		return nil, translate("open payments", err)
-	}
-	defer rows.Close()
-	var out []checkout.Payment
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, translate("open payments", err)
-		}
-		p, err := decodePayment(data)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, translate("open payments", rows.Err())
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
-	"github.com/giftkit/giftkit/internal/idem"
+	"github.com/giftkit/giftkit/internal/unit"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -143,7 +143,7 @@ func newGuesser[T checkout.Tx](t *rapid.T, store giftkit.Store[T], clock *Clock)
 	hasher, _ := giftcard.NewHasher(TestHashKey)
 	// A little latency before each unit of work, as a database has, so that
 	// concurrent guesses are in flight together even on a fast store.
-	slow := idem.StoreFunc[T](func(ctx context.Context, fn func(T) error) error {
+	slow := unit.StoreFunc[T](func(ctx context.Context, fn func(T) error) error {
 		time.Sleep(time.Millisecond)
 		return store.Update(ctx, fn)
 	})
@@ -160,7 +160,7 @@ func limiterStore[T any](store giftkit.Store[T]) (giftkit.Store[wallet.LimiterTx
 	if _, ok := any(*new(T)).(wallet.LimiterTx); !ok {
 		return nil, false
 	}
-	return idem.Erase(store, func(tx T) wallet.LimiterTx { return any(tx).(wallet.LimiterTx) }), true
+	return unit.Erase(store, func(tx T) wallet.LimiterTx { return any(tx).(wallet.LimiterTx) }), true
 }
 
 // GuessRace has one owner, from one client, guess several codes at the same
@@ -248,7 +248,7 @@ func (m *system[T]) captureCall(p *mPayment, amount int64, key string) func() (s
 func (m *system[T]) cancelCall(p *mPayment, key string) func() (string, error) {
 	return func() (string, error) {
 		got, err := m.co.Cancel(context.Background(), p.id, key)
-		return fmt.Sprintf("%q %q", got.ID, got.CancelKey), err
+		return fmt.Sprintf("%q %q", got.ID, got.Keys.Cancel), err
 	}
 }
 

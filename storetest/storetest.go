@@ -195,9 +195,11 @@ func sampleCard(id string, b byte) giftcard.Card {
 
 func sampleAccount(owner string) (wallet.Account, []wallet.Entry) {
 	a := wallet.NewAccount(owner, eur)
-	a, e1, _ := a.Credit(wallet.EntryCredit, "card-1", money("30.00"), epoch.Add(time.Hour), "card-1", "k1", epoch)
-	a, e2, _ := a.Credit(wallet.EntryRefund, "order-9", money("5.00"), time.Time{}, "order-9", "k2", epoch)
-	a, e3, _ := a.PlaceHold("hold-1", wallet.PlacerWallet, money("12.00"), "order-10", epoch.Add(time.Minute), "k3", epoch)
+	a, e1, _ := a.Credit(wallet.CreditSpec{Kind: wallet.EntryCredit, Amount: money("30.00"), ExpiresAt: epoch.Add(time.Hour),
+		Source: "card-1", Reference: "card-1"}, "k1", epoch)
+	a, e2, _ := a.Credit(wallet.CreditSpec{Kind: wallet.EntryRefund, Amount: money("5.00"), Source: "order-9", Reference: "order-9"}, "k2", epoch)
+	a, e3, _ := a.PlaceHold(wallet.HoldSpec{ID: "hold-1", Placer: wallet.PlacerWallet, Amount: money("12.00"), Reference: "order-10",
+		ExpiresAt: epoch.Add(time.Minute)}, "k3", epoch)
 	return a, []wallet.Entry{e1, e2, e3}
 }
 
@@ -218,10 +220,7 @@ func testRoundTrip[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 		if err := tx.PutCard(card); err != nil {
 			return err
 		}
-		if err := tx.PutAccount(acct); err != nil {
-			return err
-		}
-		if err := tx.AppendEntries(entries); err != nil {
+		if err := tx.SaveAccount(acct, entries); err != nil {
 			return err
 		}
 		// A unit of work reads its own writes.
@@ -247,7 +246,7 @@ func testRoundTrip[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 		if err != nil || !ok {
 			t.Errorf("Account = %v, %v", ok, err)
 		}
-		if diff := cmp.Diff(acct, gotAcct, cmpOpts); diff != "" {
+		if diff := cmp.Diff(acct.State(), gotAcct.State(), cmpOpts); diff != "" {
 			t.Errorf("Account mismatch (-want +got):\n%s", diff)
 		}
 		gotEntries, err := tx.Entries("alice", eur, 0, 10)
@@ -286,29 +285,30 @@ func testCopies[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 	acct, entries := sampleAccount("alice")
 	rec := giftkit.IdempotencyRecord{Scope: "s", Key: "k", Fingerprint: "f", Outcome: []byte("abc"), CreatedAt: epoch}
 	update(t, s, func(tx T) error {
-		if err := tx.PutAccount(acct); err != nil {
-			return err
-		}
-		if err := tx.AppendEntries(entries); err != nil {
+		if err := tx.SaveAccount(acct, entries); err != nil {
 			return err
 		}
 		return tx.PutIdempotency(rec)
 	})
 	// Changing what was put, or what was read, must not reach the store.
-	acct.Lots[0].Remaining = money("999.00")
-	acct.Holds[0].Parts[0].Amount = money("999.00")
+	// Accounts are immutable; what callers can change is what they take
+	// out of one.
+	acct.State().Lots[0].Remaining = money("999.00")
+	acct.Holds()[0].Parts[0].Amount = money("999.00")
 	rec.Outcome[0] = 'X'
 	update(t, s, func(tx T) error {
 		got, _, _ := tx.Account("alice", eur)
-		got.Lots[0].Source = "changed"
+		got.Lots()[0].Source = "changed"
+		got.State().Holds[0].Parts[0].Amount = money("999.00")
 		r, _, _ := tx.Idempotency("s", "k")
 		r.Outcome[1] = 'Y'
 		return nil
 	})
 	update(t, s, func(tx T) error {
 		got, _, _ := tx.Account("alice", eur)
-		if got.Lots[0].Remaining == money("999.00") || got.Holds[0].Parts[0].Amount == money("999.00") || got.Lots[0].Source == "changed" {
-			t.Errorf("stored account aliases caller memory: %+v", got)
+		st := got.State()
+		if st.Lots[0].Remaining == money("999.00") || st.Holds[0].Parts[0].Amount == money("999.00") || st.Lots[0].Source == "changed" {
+			t.Errorf("stored account aliases caller memory: %+v", st)
 		}
 		r, _, _ := tx.Idempotency("s", "k")
 		if string(r.Outcome) != "abc" {
@@ -323,8 +323,7 @@ func testRollback[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 	boom := errors.New("boom")
 	err := s.Update(context.Background(), func(tx T) error {
 		_ = tx.PutCard(sampleCard("card-1", 1))
-		_ = tx.PutAccount(acct)
-		_ = tx.AppendEntries(entries)
+		_ = tx.SaveAccount(acct, entries)
 		_ = tx.PutIdempotency(giftkit.IdempotencyRecord{Scope: "s", Key: "k", Fingerprint: "f", CreatedAt: epoch})
 		return boom
 	})
@@ -364,15 +363,16 @@ func testConstraints[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 	update(t, s, func(tx T) error { return tx.PutIdempotency(rec) })
 	acct, entries := sampleAccount("alice")
 	update(t, s, func(tx T) error {
-		if err := tx.PutAccount(acct); err != nil {
-			return err
-		}
-		return tx.AppendEntries(entries)
+		return tx.SaveAccount(acct, entries)
 	})
 	for name, fn := range map[string]func(tx wallet.Tx) error{
 		"second card with the same hash": func(tx wallet.Tx) error { return tx.PutCard(sampleCard("card-2", 1)) },
 		"second record under one key":    func(tx wallet.Tx) error { return tx.PutIdempotency(rec) },
-		"entry out of sequence":          func(tx wallet.Tx) error { return tx.AppendEntries(entries[:1]) },
+		"entry out of sequence":          func(tx wallet.Tx) error { return tx.SaveAccount(acct, entries[:1]) },
+		"account ahead of its entries": func(tx wallet.Tx) error {
+			more, _, _ := acct.Credit(wallet.CreditSpec{Kind: wallet.EntryRefund, Amount: money("1.00")}, "k4", epoch)
+			return tx.SaveAccount(more, nil)
+		},
 	} {
 		err := s.Update(context.Background(), func(tx T) error { return fn(tx) })
 		if err == nil {
@@ -384,7 +384,6 @@ func testConstraints[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 // testIsolation runs read-modify-write units of work concurrently on one
 // account; a store that loses an update fails.
 func testIsolation[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
-	update(t, s, func(tx T) error { return tx.PutAccount(wallet.NewAccount("alice", eur)) })
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	for i := 0; i < Workers; i++ {
@@ -392,12 +391,18 @@ func testIsolation[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 		go func() {
 			defer wg.Done()
 			err := s.Update(context.Background(), func(tx T) error {
-				a, _, err := tx.Account("alice", eur)
+				a, found, err := tx.Account("alice", eur)
 				if err != nil {
 					return err
 				}
-				a.Version++
-				return tx.PutAccount(a)
+				if !found {
+					a = wallet.NewAccount("alice", eur)
+				}
+				a, e, err := a.Credit(wallet.CreditSpec{Kind: wallet.EntryCredit, Amount: giftkit.FromMinor(1, eur)}, "k", epoch)
+				if err != nil {
+					return err
+				}
+				return tx.SaveAccount(a, []wallet.Entry{e})
 			})
 			if err != nil {
 				failed.Add(1)
@@ -407,8 +412,8 @@ func testIsolation[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 	wg.Wait()
 	update(t, s, func(tx T) error {
 		a, _, _ := tx.Account("alice", eur)
-		if a.Version != Workers-failed.Load() {
-			t.Errorf("after %d increments (%d failed), version = %d: an update was lost", Workers, failed.Load(), a.Version)
+		if a.Balance().Minor() != Workers-failed.Load() {
+			t.Errorf("after %d credits of 1 cent (%d failed), balance = %v: an update was lost", Workers, failed.Load(), a.Balance())
 		}
 		return nil
 	})
@@ -629,7 +634,8 @@ func samplePayment(id string, state checkout.State) checkout.Payment {
 		State:   state,
 		Balance: checkout.Tender{Planned: money("25.00"), Authorized: money("25.00"), Captured: zero, Refunded: zero},
 		Card:    checkout.Tender{Planned: money("15.00"), Authorized: money("15.00"), Captured: zero, Refunded: zero},
-		HoldID:  "pay/" + id, AuthID: "auth_1", CaptureWant: money("40.00"), PayKey: "k", Fingerprint: "f",
+		HoldID:  "pay/" + id, AuthID: "auth_1", CaptureWant: money("40.00"),
+		Keys:      checkout.Keys{Prefix: "giftkit", Pay: "k", Fingerprint: "f", Capture: "c"},
 		Refunds:   []checkout.Refund{{Key: "r1", Amount: money("1.00"), Balance: zero, Card: money("1.00"), Done: true, At: epoch}},
 		ExpiresAt: epoch.Add(time.Hour), CreatedAt: epoch, UpdatedAt: epoch,
 	}
@@ -681,6 +687,27 @@ func testPayments[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 		page, _ := tx.OpenPayments("p2", 1)
 		if len(page) != 1 || page[0].ID != "p3" {
 			t.Errorf("OpenPayments(after p2, 1) = %v; want [p3]", page)
+		}
+		return nil
+	})
+	// Every field round-trips, in a currency outside ISO 4217 too.
+	pts, _ := giftkit.NewCurrency("PTZ", 3)
+	failed := samplePayment("p5", checkout.StateFailed)
+	failed.Total, failed.CaptureWant = giftkit.FromMinor(40_125, pts), giftkit.Money{}
+	zero := giftkit.Zero(pts)
+	failed.Balance = checkout.Tender{Planned: giftkit.FromMinor(125, pts), Authorized: giftkit.FromMinor(125, pts), Captured: zero, Refunded: zero}
+	failed.Card = checkout.Tender{Planned: giftkit.FromMinor(40_000, pts), Authorized: zero, Captured: zero, Refunded: zero}
+	failed.Refunds, failed.AuthID, failed.AuthUnknown = nil, "", true
+	failed.Failure = checkout.Failure{Kind: checkout.FailureDeclined, Reason: "do_not_honor", At: checkout.StatePending}
+	failed.UnwindTo, failed.Keys.Cancel = checkout.StateFailed, "cancel-key"
+	update(t, s, func(tx T) error { return tx.PutPayment(failed) })
+	update(t, s, func(tx T) error {
+		got, ok, err := tx.Payment("p5")
+		if err != nil || !ok {
+			t.Fatalf("Payment(p5) = %v, %v", ok, err)
+		}
+		if diff := cmp.Diff(failed, got, cmpOpts); diff != "" {
+			t.Errorf("Payment mismatch (-want +got):\n%s", diff)
 		}
 		return nil
 	})

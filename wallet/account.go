@@ -1,7 +1,7 @@
 package wallet
 
 import (
-	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"time"
@@ -16,21 +16,73 @@ import (
 //	Held      = Σ lot.Reserved  = Σ hold.Amount  = Σ entry.Held
 //	Available = Balance − Held ≥ 0
 //
-// Account is a value: its methods return a new Account and the journal
-// entries that record the change, and never modify the receiver (they copy
-// the slices they change). The zero Account is not valid; [NewAccount] makes
-// an empty one.
+// Account is an immutable value: its methods return a new Account and the
+// journal entries that record the change, and never modify the receiver.
+// Inside, amounts are int64 counts of the currency's minor units, which
+// every transition keeps within the invariants above; they become
+// [giftkit.Money] at the API. The zero Account is not valid; [NewAccount]
+// makes an empty one and [RestoreAccount] one a store kept.
 type Account struct {
-	Owner     string
-	Currency  giftkit.Currency
-	Balance   giftkit.Money
-	Held      giftkit.Money
-	Lots      []Lot  // sorted by expiry, soonest first; credits that never expire last
-	Holds     []Hold // open holds
-	NextSeq   int64  // the sequence number of the next journal entry, from 1
-	Version   int64  // incremented by every change
-	UpdatedAt time.Time
+	owner     string
+	currency  giftkit.Currency
+	balance   int64 // Σ lots' remaining
+	held      int64 // Σ holds' amount = Σ lots' reserved
+	lots      []lot // sorted by expiry, soonest first; credits that never expire last
+	holds     []hold
+	nextSeq   int64
+	updatedAt time.Time
 }
+
+type lot struct {
+	id, source          string
+	remaining, reserved int64 // 0 ≤ reserved ≤ remaining
+	expiresAt           time.Time
+	createdAt           time.Time
+}
+
+func (l lot) expired(now time.Time) bool { return !l.expiresAt.IsZero() && !now.Before(l.expiresAt) }
+
+type hold struct {
+	id, reference, placer string
+	amount                int64 // Σ parts' amount
+	parts                 []part
+	expiresAt, createdAt  time.Time
+}
+
+type part struct {
+	lot    string
+	amount int64
+}
+
+// NewAccount returns an empty account.
+func NewAccount(owner string, c giftkit.Currency) Account {
+	return Account{owner: owner, currency: c, nextSeq: 1}
+}
+
+// Owner returns the account's owner.
+func (a Account) Owner() string { return a.owner }
+
+// Currency returns the account's currency.
+func (a Account) Currency() giftkit.Currency { return a.currency }
+
+// Balance returns all the money in the account.
+func (a Account) Balance() giftkit.Money { return a.money(a.balance) }
+
+// Held returns the part of the balance that open holds reserve.
+func (a Account) Held() giftkit.Money { return a.money(a.held) }
+
+// Available returns the balance minus open holds: what can be spent now.
+func (a Account) Available() giftkit.Money { return a.money(a.balance - a.held) }
+
+// NextSeq returns the sequence number of the account's next journal entry,
+// from 1.
+func (a Account) NextSeq() int64 { return a.nextSeq }
+
+// UpdatedAt returns the time of the account's last change; zero for a new
+// account.
+func (a Account) UpdatedAt() time.Time { return a.updatedAt }
+
+func (a Account) money(minor int64) giftkit.Money { return giftkit.FromMinor(minor, a.currency) }
 
 // A Lot is the credit of an account that expires at one instant (or never),
 // spent in order of expiry.
@@ -42,10 +94,6 @@ type Lot struct {
 	ExpiresAt time.Time     // zero means never
 	CreatedAt time.Time
 }
-
-func (l Lot) free() (giftkit.Money, error) { return l.Remaining.Sub(l.Reserved) }
-
-func (l Lot) expired(now time.Time) bool { return !l.ExpiresAt.IsZero() && !now.Before(l.ExpiresAt) }
 
 // A Hold reserves part of the balance for a payment until it is captured,
 // released or expires.
@@ -68,155 +116,147 @@ type HoldPart struct {
 	Amount giftkit.Money
 }
 
-// EntryKind says what an [Entry] records.
-type EntryKind uint8
-
-// The kinds of journal entries.
-const (
-	EntryCredit  EntryKind = iota + 1 // a redeemed card's value
-	EntryHold                         // part of the balance reserved for a payment
-	EntryRelease                      // a hold released, in part or whole
-	EntryCapture                      // held money spent
-	EntryRefund                       // money returned to the balance
-	EntryExpiry                       // an expired credit leaves the balance
-)
-
-var kindNames = [...]string{"", "credit", "hold", "release", "capture", "refund", "expiry"}
-
-// String returns the kind's lower-case name, such as "credit".
-func (k EntryKind) String() string {
-	if k != 0 && int(k) < len(kindNames) {
-		return kindNames[k]
+// Lots returns the account's credits, soonest expiry first.
+func (a Account) Lots() []Lot {
+	out := make([]Lot, len(a.lots))
+	for i, l := range a.lots {
+		out[i] = Lot{ID: l.id, Source: l.source, Remaining: a.money(l.remaining), Reserved: a.money(l.reserved),
+			ExpiresAt: l.expiresAt, CreatedAt: l.createdAt}
 	}
-	return fmt.Sprintf("EntryKind(%d)", uint8(k))
+	return out
 }
 
-// MarshalText encodes the kind as its name.
-func (k EntryKind) MarshalText() ([]byte, error) {
-	if k == 0 || int(k) >= len(kindNames) {
-		return nil, fmt.Errorf("wallet: marshal invalid %v", k)
+// Holds returns the account's open holds, oldest first.
+func (a Account) Holds() []Hold {
+	out := make([]Hold, len(a.holds))
+	for i, h := range a.holds {
+		out[i] = a.export(h)
 	}
-	return []byte(kindNames[k]), nil
+	return out
 }
 
-// UnmarshalText decodes a kind's name.
-func (k *EntryKind) UnmarshalText(text []byte) error {
-	for i, name := range kindNames {
-		if i > 0 && name == string(text) {
-			*k = EntryKind(i)
-			return nil
+// Hold returns the open hold with the given ID.
+func (a Account) Hold(id string) (Hold, bool) {
+	i := a.hold(id)
+	if i < 0 {
+		return Hold{}, false
+	}
+	return a.export(a.holds[i]), true
+}
+
+func (a Account) export(h hold) Hold {
+	parts := make([]HoldPart, len(h.parts))
+	for i, p := range h.parts {
+		parts[i] = HoldPart{LotID: p.lot, Amount: a.money(p.amount)}
+	}
+	return Hold{ID: h.id, Amount: a.money(h.amount), Reference: h.reference, Placer: h.placer, Parts: parts,
+		ExpiresAt: h.expiresAt, CreatedAt: h.createdAt}
+}
+
+func (a Account) hold(id string) int {
+	for i, h := range a.holds {
+		if h.id == id {
+			return i
 		}
 	}
-	return fmt.Errorf("wallet: unknown entry kind %q", text)
+	return -1
 }
 
-// An Entry is one line of an account's append-only journal.
-type Entry struct {
-	Owner          string
-	Currency       giftkit.Currency
-	Seq            int64 // 1, 2, 3, ... within the account
-	Kind           EntryKind
-	Amount         giftkit.Money // the change to the balance: + credit, refund; − capture, expiry; 0 hold, release
-	Held           giftkit.Money // the change to the held amount: + hold; − release, capture
-	BalanceAfter   giftkit.Money
-	AvailableAfter giftkit.Money
-	Reference      string // the card, hold, payment or order the entry is about
-	Key            string // the idempotency key of the call that wrote it; empty for sweeps
-	At             time.Time
-}
-
-// NewAccount returns an empty account.
-func NewAccount(owner string, c giftkit.Currency) Account {
-	zero := giftkit.Zero(c)
-	return Account{Owner: owner, Currency: c, Balance: zero, Held: zero, NextSeq: 1}
-}
-
-// Available returns the balance minus open holds: what can be spent now.
-func (a Account) Available() giftkit.Money {
-	av, err := a.Balance.Sub(a.Held)
-	if err != nil { // impossible while Held ≤ Balance, which every transition keeps
-		return giftkit.Zero(a.Currency)
+func (a Account) lot(id string) int {
+	for i, l := range a.lots {
+		if l.id == id {
+			return i
+		}
 	}
-	return av
+	return -1
 }
 
 // clone copies the slices so that the result can be changed freely.
 func (a Account) clone() Account {
-	a.Lots = append([]Lot(nil), a.Lots...)
-	holds := make([]Hold, len(a.Holds))
-	for i, h := range a.Holds {
-		h.Parts = append([]HoldPart(nil), h.Parts...)
+	a.lots = append([]lot(nil), a.lots...)
+	holds := make([]hold, len(a.holds))
+	for i, h := range a.holds {
+		h.parts = append([]part(nil), h.parts...)
 		holds[i] = h
 	}
-	a.Holds = holds
+	a.holds = holds
 	return a
 }
 
-// Clone returns a deep copy of a, sharing no memory with it. Stores use it
-// to copy accounts in and out.
-func (a Account) Clone() Account { return a.clone() }
-
-// journal appends an entry for a change already applied to a.
-func (a *Account) journal(kind EntryKind, amount, held giftkit.Money, ref, key string, now time.Time) Entry {
+// journal records a change already applied to a as its next entry; amount
+// and held are the changes to the balance and to the held amount.
+func (a *Account) journal(kind EntryKind, amount, held int64, ref, key string, now time.Time) Entry {
 	e := Entry{
-		Owner: a.Owner, Currency: a.Currency, Seq: a.NextSeq, Kind: kind,
-		Amount: amount, Held: held, BalanceAfter: a.Balance, AvailableAfter: a.Available(),
+		Owner: a.owner, Currency: a.currency, Seq: a.nextSeq, Kind: kind,
+		Amount: a.money(amount), Held: a.money(held), BalanceAfter: a.Balance(), AvailableAfter: a.Available(),
 		Reference: ref, Key: key, At: now,
 	}
-	a.NextSeq++
-	a.Version++
-	a.UpdatedAt = now
+	a.nextSeq++
+	a.updatedAt = now
 	return e
 }
 
-// mathError turns an arithmetic failure (overflow) into an account error.
-func (a Account) mathError(op string, err error) *Error {
-	return &Error{Op: op, Owner: a.Owner, Currency: a.Currency, Detail: err.Error(), Err: ErrInvalidAmount}
+func (a Account) fail(op string, err error) *Error {
+	return &Error{Op: op, Owner: a.owner, Currency: a.currency, Err: err}
 }
 
-func (a Account) checkAmount(op string, amount giftkit.Money) *Error {
-	switch {
-	case amount.Currency() != a.Currency:
-		return &Error{Op: op, Owner: a.Owner, Currency: a.Currency, Amount: amount, Err: giftkit.ErrCurrencyMismatch}
-	case !amount.IsPositive():
-		return &Error{Op: op, Owner: a.Owner, Currency: a.Currency, Amount: amount, Err: ErrInvalidAmount}
+// checkAmount returns amount in minor units if it is positive and in the
+// account's currency.
+func (a Account) checkAmount(op string, amount giftkit.Money) (int64, *Error) {
+	if amount.Currency() != a.currency {
+		e := a.fail(op, giftkit.ErrCurrencyMismatch)
+		e.Amount = amount
+		return 0, e
 	}
-	return nil
+	if !amount.IsPositive() {
+		e := a.fail(op, ErrInvalidAmount)
+		e.Amount = amount
+		return 0, e
+	}
+	return amount.Minor(), nil
 }
 
-// Credit adds amount to the balance as a new lot that expires at expiresAt
-// (zero: never), recording source (the card ID, or the refund's reference)
-// as its origin. kind is [EntryCredit] for a redeemed card or [EntryRefund]
-// for money returned. It fails with [ErrInvalidAmount] for
-// a non-positive amount or one the balance cannot hold, and with
-// [giftkit.ErrCurrencyMismatch].
-func (a Account) Credit(kind EntryKind, source string, amount giftkit.Money, expiresAt time.Time, ref, key string, now time.Time) (Account, Entry, error) {
-	if err := a.checkAmount(kind.String(), amount); err != nil {
+// CreditSpec describes a credit to an account.
+type CreditSpec struct {
+	Kind      EntryKind     // EntryCredit for a redeemed card, EntryRefund for money returned
+	Amount    giftkit.Money // positive, in the account's currency
+	ExpiresAt time.Time     // when the credit lapses; zero means never
+	Source    string        // what the money came from: a card ID, or a refund's reference (the new lot's Source)
+	Reference string        // what the entry is about (the entry's Reference)
+}
+
+// Credit adds c.Amount to the balance as a lot that expires at c.ExpiresAt,
+// recording the call's idempotency key in the entry. It fails with
+// [ErrInvalidAmount] for a non-positive amount or one the balance cannot
+// hold, and with giftkit.ErrCurrencyMismatch.
+func (a Account) Credit(c CreditSpec, key string, now time.Time) (Account, Entry, error) {
+	op := c.Kind.String()
+	amount, err := a.checkAmount(op, c.Amount)
+	if err != nil {
 		return a, Entry{}, err
 	}
-	bal, err := a.Balance.Add(amount)
-	if err != nil {
-		return a, Entry{}, a.mathError(kind.String(), err)
+	if amount > math.MaxInt64-a.balance {
+		e := a.fail(op, ErrInvalidAmount)
+		e.Amount, e.Detail = c.Amount, "the balance would exceed the largest amount"
+		return a, Entry{}, e
 	}
 	a = a.clone()
-	a.Balance = bal
+	a.balance += amount
 	// Keep lots sorted, soonest expiry first and never-expiring last. Credits
 	// with the same expiry share a lot: the order in which they are spent
 	// makes no difference, and it bounds an account's lots by its distinct
-	// expiries rather than by its credits.
-	i := sort.Search(len(a.Lots), func(i int) bool { return !expiresBefore(a.Lots[i].ExpiresAt, expiresAt) })
-	if i < len(a.Lots) && a.Lots[i].ExpiresAt.Equal(expiresAt) {
-		if a.Lots[i].Remaining, err = a.Lots[i].Remaining.Add(amount); err != nil {
-			return a, Entry{}, a.mathError(kind.String(), err)
-		}
+	// expiries rather than by its credits. A lot's remaining is at most the
+	// balance, so it cannot overflow either.
+	i := sort.Search(len(a.lots), func(i int) bool { return !expiresBefore(a.lots[i].expiresAt, c.ExpiresAt) })
+	if i < len(a.lots) && a.lots[i].expiresAt.Equal(c.ExpiresAt) {
+		a.lots[i].remaining += amount
 	} else {
-		lot := Lot{ID: "lot-" + strconv.FormatInt(a.NextSeq, 10), Source: source, Remaining: amount,
-			Reserved: giftkit.Zero(a.Currency), ExpiresAt: expiresAt, CreatedAt: now}
-		a.Lots = append(a.Lots, Lot{})
-		copy(a.Lots[i+1:], a.Lots[i:])
-		a.Lots[i] = lot
+		a.lots = append(a.lots, lot{})
+		copy(a.lots[i+1:], a.lots[i:])
+		a.lots[i] = lot{id: "lot-" + strconv.FormatInt(a.nextSeq, 10), source: c.Source, remaining: amount,
+			expiresAt: c.ExpiresAt, createdAt: now}
 	}
-	return a, a.journal(kind, amount, giftkit.Zero(a.Currency), ref, key, now), nil
+	return a, a.journal(c.Kind, amount, 0, c.Reference, key, now), nil
 }
 
 // expiresBefore orders expiries, with zero (never) after every instant.
@@ -231,93 +271,77 @@ func expiresBefore(x, y time.Time) bool {
 // and [Service.Debit].
 const PlacerWallet = "wallet"
 
-// PlaceHold reserves amount of the available balance for placer (see
-// [Hold.Placer]), from the credits that expire soonest, until expiresAt
-// (zero: until captured or released). It fails with [ErrInsufficientFunds]
-// if the unexpired available balance is lower, with [ErrDuplicateHold] if a
-// hold with that ID is open, with [ErrInvalidExpiry] if expiresAt is not
-// after now, and with [ErrInvalidAmount] or [giftkit.ErrCurrencyMismatch].
-func (a Account) PlaceHold(holdID, placer string, amount giftkit.Money, ref string, expiresAt time.Time, key string, now time.Time) (Account, Entry, error) {
-	if err := a.checkAmount("hold", amount); err != nil {
+// HoldSpec describes a hold to place on an account.
+type HoldSpec struct {
+	ID        string        // unique among the account's open holds
+	Placer    string        // the party that alone may capture or release it (see [Hold.Placer])
+	Amount    giftkit.Money // positive, in the account's currency
+	Reference string        // what the hold is for, such as a payment ID
+	ExpiresAt time.Time     // when it lapses if neither captured nor released; zero means never
+}
+
+// PlaceHold reserves h.Amount of the available balance for h.Placer, from
+// the credits that expire soonest, recording the call's idempotency key in
+// the entry. It fails with [ErrInsufficientFunds] if the unexpired
+// available balance is lower, with [ErrDuplicateHold] if a hold with that
+// ID is open, with [ErrInvalidExpiry] if h.ExpiresAt is not after now, and
+// with [ErrInvalidAmount] or giftkit.ErrCurrencyMismatch.
+func (a Account) PlaceHold(h HoldSpec, key string, now time.Time) (Account, Entry, error) {
+	amount, err := a.checkAmount("hold", h.Amount)
+	if err != nil {
 		return a, Entry{}, err
 	}
-	if !expiresAt.IsZero() && !expiresAt.After(now) {
-		return a, Entry{}, &Error{Op: "hold", Owner: a.Owner, Currency: a.Currency, Amount: amount, HoldID: holdID,
-			Detail: "expiry " + expiresAt.UTC().Format(time.RFC3339Nano) + " is not after " + now.UTC().Format(time.RFC3339Nano), Err: ErrInvalidExpiry}
+	if !h.ExpiresAt.IsZero() && !h.ExpiresAt.After(now) {
+		e := a.fail("hold", ErrInvalidExpiry)
+		e.Amount, e.HoldID = h.Amount, h.ID
+		e.Detail = "expiry " + h.ExpiresAt.UTC().Format(time.RFC3339Nano) + " is not after " + now.UTC().Format(time.RFC3339Nano)
+		return a, Entry{}, e
 	}
-	if _, ok := a.hold(holdID); ok {
-		return a, Entry{}, &Error{Op: "hold", Owner: a.Owner, Currency: a.Currency, HoldID: holdID, Err: ErrDuplicateHold}
+	if a.hold(h.ID) >= 0 {
+		e := a.fail("hold", ErrDuplicateHold)
+		e.HoldID = h.ID
+		return a, Entry{}, e
 	}
 	a = a.clone()
 	need := amount
-	var parts []HoldPart
-	for i := range a.Lots {
-		if !need.IsPositive() {
+	var parts []part
+	for i := range a.lots {
+		l := &a.lots[i]
+		if need == 0 {
 			break
 		}
-		l := &a.Lots[i]
-		if l.expired(now) {
+		if l.expired(now) || l.remaining == l.reserved {
 			continue
 		}
-		free, err := l.free()
-		if err != nil || !free.IsPositive() {
-			continue
-		}
-		take, _ := free.Min(need)
-		l.Reserved, _ = l.Reserved.Add(take)
-		need, _ = need.Sub(take)
-		parts = append(parts, HoldPart{LotID: l.ID, Amount: take})
+		take := min(l.remaining-l.reserved, need)
+		l.reserved += take
+		need -= take
+		parts = append(parts, part{lot: l.id, amount: take})
 	}
-	if need.IsPositive() {
-		var avail giftkit.Money
-		avail, _ = amount.Sub(need)
-		return a, Entry{}, &Error{Op: "hold", Owner: a.Owner, Currency: a.Currency, Amount: amount, Available: avail, Err: ErrInsufficientFunds}
+	if need > 0 {
+		e := a.fail("hold", ErrInsufficientFunds)
+		e.Amount, e.Available = h.Amount, a.money(amount-need)
+		return a, Entry{}, e
 	}
-	held, err := a.Held.Add(amount)
-	if err != nil {
-		return a, Entry{}, a.mathError("hold", err)
-	}
-	a.Held = held
-	a.Holds = append(a.Holds, Hold{ID: holdID, Amount: amount, Reference: ref, Placer: placer, Parts: parts, ExpiresAt: expiresAt, CreatedAt: now})
-	return a, a.journal(EntryHold, giftkit.Zero(a.Currency), amount, ref, key, now), nil
-}
-
-func (a Account) hold(id string) (int, bool) {
-	for i, h := range a.Holds {
-		if h.ID == id {
-			return i, true
-		}
-	}
-	return -1, false
-}
-
-// Hold returns the open hold with the given ID.
-func (a Account) Hold(id string) (Hold, bool) {
-	i, ok := a.hold(id)
-	if !ok {
-		return Hold{}, false
-	}
-	return a.Holds[i], true
-}
-
-func (a Account) lot(id string) int {
-	for i, l := range a.Lots {
-		if l.ID == id {
-			return i
-		}
-	}
-	return -1
+	a.held += amount
+	a.holds = append(a.holds, hold{id: h.ID, reference: h.Reference, placer: h.Placer, amount: amount, parts: parts,
+		expiresAt: h.ExpiresAt, createdAt: now})
+	return a, a.journal(EntryHold, 0, amount, h.Reference, key, now), nil
 }
 
 // openHold returns the index of the open hold holdID if placer placed it.
 // It fails with [ErrHoldNotFound] or [ErrForeignHold].
 func (a Account) openHold(op, holdID, placer string) (int, error) {
-	i, ok := a.hold(holdID)
-	if !ok {
-		return -1, &Error{Op: op, Owner: a.Owner, Currency: a.Currency, HoldID: holdID, Err: ErrHoldNotFound}
-	}
-	if a.Holds[i].Placer != placer {
-		return -1, &Error{Op: op, Owner: a.Owner, Currency: a.Currency, HoldID: holdID, Err: ErrForeignHold}
+	i := a.hold(holdID)
+	switch {
+	case i < 0:
+		e := a.fail(op, ErrHoldNotFound)
+		e.HoldID = holdID
+		return -1, e
+	case a.holds[i].placer != placer:
+		e := a.fail(op, ErrForeignHold)
+		e.HoldID = holdID
+		return -1, e
 	}
 	return i, nil
 }
@@ -330,115 +354,109 @@ func (a Account) Release(holdID, placer, key string, now time.Time) (Account, En
 	if err != nil {
 		return a, Entry{}, err
 	}
-	return a.release(i, key, now)
+	a, e := a.release(i, key, now)
+	return a, e, nil
 }
 
 // release closes hold i without spending it.
-func (a Account) release(i int, key string, now time.Time) (Account, Entry, error) {
+func (a Account) release(i int, key string, now time.Time) (Account, Entry) {
 	a = a.clone()
-	h := a.Holds[i]
-	a.unreserve(h.Parts)
-	a.Holds = append(a.Holds[:i], a.Holds[i+1:]...)
-	a.Held, _ = a.Held.Sub(h.Amount)
-	neg, _ := h.Amount.Neg()
-	return a, a.journal(EntryRelease, giftkit.Zero(a.Currency), neg, h.Reference, key, now), nil
+	h := a.holds[i]
+	a.unreserve(h.parts)
+	a.holds = append(a.holds[:i], a.holds[i+1:]...)
+	a.held -= h.amount
+	return a, a.journal(EntryRelease, 0, -h.amount, h.reference, key, now)
 }
 
 // unreserve returns the parts' amounts to their lots' free balance.
-func (a *Account) unreserve(parts []HoldPart) {
+func (a *Account) unreserve(parts []part) {
 	for _, p := range parts {
-		if j := a.lot(p.LotID); j >= 0 {
-			a.Lots[j].Reserved, _ = a.Lots[j].Reserved.Sub(p.Amount)
+		if j := a.lot(p.lot); j >= 0 {
+			a.lots[j].reserved -= p.amount
 		}
 	}
 }
 
-// Capture spends amount of an open hold that placer placed, from the hold's soonest-expiring
-// credits first, and releases the rest of the hold: a capture of less than
-// the hold is a partial capture, and the hold is closed either way. It
-// returns a capture entry and, after a partial capture, a release entry. It
-// fails with [ErrHoldNotFound], [ErrForeignHold], with [ErrExceedsHold] if
-// amount is more than the hold, and with [ErrInvalidAmount] or
-// [giftkit.ErrCurrencyMismatch].
+// Capture spends amount of an open hold that placer placed, from the hold's
+// soonest-expiring credits first, and releases the rest of the hold: a
+// capture of less than the hold is a partial capture, and the hold is closed
+// either way. It returns a capture entry and, after a partial capture, a
+// release entry. It fails with [ErrHoldNotFound], [ErrForeignHold], with
+// [ErrExceedsHold] if amount is more than the hold, and with
+// [ErrInvalidAmount] or giftkit.ErrCurrencyMismatch.
 func (a Account) Capture(holdID, placer string, amount giftkit.Money, key string, now time.Time) (Account, []Entry, error) {
-	if err := a.checkAmount("capture", amount); err != nil {
-		return a, nil, err
-	}
-	i, err := a.openHold("capture", holdID, placer)
+	spend, err := a.checkAmount("capture", amount)
 	if err != nil {
 		return a, nil, err
 	}
-	if c, _ := amount.Cmp(a.Holds[i].Amount); c > 0 {
-		return a, nil, &Error{Op: "capture", Owner: a.Owner, Currency: a.Currency, HoldID: holdID, Amount: amount, Available: a.Holds[i].Amount, Err: ErrExceedsHold}
+	i, oerr := a.openHold("capture", holdID, placer)
+	if oerr != nil {
+		return a, nil, oerr
+	}
+	h := a.holds[i]
+	if spend > h.amount {
+		e := a.fail("capture", ErrExceedsHold)
+		e.HoldID, e.Amount, e.Available = holdID, amount, a.money(h.amount)
+		return a, nil, e
 	}
 	a = a.clone()
-	h := a.Holds[i]
-	a.unreserve(h.Parts)
-	left := amount
-	for _, p := range h.Parts {
-		j := a.lot(p.LotID)
-		if j < 0 || !left.IsPositive() {
-			continue
+	a.unreserve(h.parts)
+	left := spend
+	for _, p := range h.parts {
+		if j := a.lot(p.lot); j >= 0 && left > 0 {
+			take := min(p.amount, left)
+			a.lots[j].remaining -= take
+			left -= take
 		}
-		take, _ := p.Amount.Min(left)
-		a.Lots[j].Remaining, _ = a.Lots[j].Remaining.Sub(take)
-		left, _ = left.Sub(take)
 	}
 	a.dropEmptyLots()
-	a.Holds = append(a.Holds[:i], a.Holds[i+1:]...)
-	a.Balance, _ = a.Balance.Sub(amount)
-	a.Held, _ = a.Held.Sub(amount)
-	spent, _ := amount.Neg()
-	entries := []Entry{a.journal(EntryCapture, spent, spent, h.Reference, key, now)}
-	if rest, _ := h.Amount.Sub(amount); rest.IsPositive() {
-		a.Held, _ = a.Held.Sub(rest)
-		negRest, _ := rest.Neg()
-		entries = append(entries, a.journal(EntryRelease, giftkit.Zero(a.Currency), negRest, h.Reference, key, now))
+	a.holds = append(a.holds[:i], a.holds[i+1:]...)
+	a.balance -= spend
+	a.held -= spend
+	entries := []Entry{a.journal(EntryCapture, -spend, -spend, h.reference, key, now)}
+	if rest := h.amount - spend; rest > 0 {
+		a.held -= rest
+		entries = append(entries, a.journal(EntryRelease, 0, -rest, h.reference, key, now))
 	}
 	return a, entries, nil
 }
 
 func (a *Account) dropEmptyLots() {
-	kept := a.Lots[:0]
-	for _, l := range a.Lots {
-		if !l.Remaining.IsZero() {
+	kept := a.lots[:0]
+	for _, l := range a.lots {
+		if l.remaining != 0 {
 			kept = append(kept, l)
 		}
 	}
-	a.Lots = kept
+	a.lots = kept
 }
 
 // Sweep applies the passage of time: it releases every hold whose expiry has
 // passed and removes the unreserved part of every expired credit, with a
 // release or expiry entry for each. It changes nothing if nothing is due.
-// Services sweep an account every time they touch it.
+// Services sweep an account every time they touch it (see [UpdateAccount]).
 func (a Account) Sweep(now time.Time) (Account, []Entry) {
 	var entries []Entry
-	for i := 0; i < len(a.Holds); {
-		if h := a.Holds[i]; h.ExpiresAt.IsZero() || now.Before(h.ExpiresAt) {
+	for i := 0; i < len(a.holds); {
+		if h := a.holds[i]; h.expiresAt.IsZero() || now.Before(h.expiresAt) {
 			i++
 			continue
 		}
 		var e Entry
-		a, e, _ = a.release(i, "", now) // cannot fail: the hold is open
+		a, e = a.release(i, "", now)
 		entries = append(entries, e)
 	}
-	for _, l := range a.Lots {
-		if !l.expired(now) {
-			continue
-		}
-		free, _ := l.free()
-		if !free.IsPositive() {
+	for _, l := range a.lots {
+		free := l.remaining - l.reserved
+		if !l.expired(now) || free == 0 {
 			continue
 		}
 		if len(entries) == 0 {
 			a = a.clone()
 		}
-		j := a.lot(l.ID)
-		a.Lots[j].Remaining, _ = a.Lots[j].Remaining.Sub(free)
-		a.Balance, _ = a.Balance.Sub(free)
-		neg, _ := free.Neg()
-		entries = append(entries, a.journal(EntryExpiry, neg, giftkit.Zero(a.Currency), l.Source, "", now))
+		a.lots[a.lot(l.id)].remaining -= free
+		a.balance -= free
+		entries = append(entries, a.journal(EntryExpiry, -free, 0, l.source, "", now))
 	}
 	if len(entries) > 0 {
 		a.dropEmptyLots()

@@ -62,9 +62,11 @@ func ExampleService_History() {
 func ExampleAccount_PlaceHold() {
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	a := wallet.NewAccount("alice", giftkit.EUR)
-	a, _, _ = a.Credit(wallet.EntryCredit, "card_1", giftkit.MustParseMoney("20", giftkit.EUR), time.Time{}, "card_1", "k1", t0)
+	a, _, _ = a.Credit(wallet.CreditSpec{Kind: wallet.EntryCredit, Amount: giftkit.MustParseMoney("20", giftkit.EUR),
+		Source: "card_1", Reference: "card_1"}, "k1", t0)
 
-	_, _, err := a.PlaceHold("hold_1", wallet.PlacerWallet, giftkit.MustParseMoney("25", giftkit.EUR), "order-1", time.Time{}, "k2", t0)
+	_, _, err := a.PlaceHold(wallet.HoldSpec{ID: "hold_1", Placer: wallet.PlacerWallet,
+		Amount: giftkit.MustParseMoney("25", giftkit.EUR), Reference: "order-1"}, "k2", t0)
 	fmt.Println(err)
 	// Output:
 	// wallet: hold for alice of 25.00 EUR: insufficient funds (20.00 EUR available)

@@ -164,15 +164,12 @@ func TestForeignHold(t *testing.T) {
 	env.Fund(t, "alice", eurs("20"))
 	const holdID = "pay/order-1"
 	err := store.Update(ctx, func(tx *memstore.Tx) error {
-		a, entries, err := wallet.LoadAccount(tx, "alice", eur, t0)
-		if err != nil {
-			return err
-		}
-		a, e, err := a.PlaceHold(holdID, "checkout", eurs("15"), "order-1", t0.Add(time.Hour), "k", t0)
-		if err != nil {
-			return err
-		}
-		return wallet.SaveAccount(tx, a, append(entries, e))
+		_, err := wallet.UpdateAccount(tx, "alice", eur, t0, func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
+			a, e, err := a.PlaceHold(wallet.HoldSpec{ID: holdID, Placer: "checkout", Amount: eurs("15"), Reference: "order-1",
+				ExpiresAt: t0.Add(time.Hour)}, "k", t0)
+			return a, []wallet.Entry{e}, err
+		})
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)

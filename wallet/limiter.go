@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
-	"github.com/giftkit/giftkit/internal/idem"
+	"github.com/giftkit/giftkit/internal/unit"
 )
 
 // A Limiter counts redemption attempts, so that guessing codes is slow. The
@@ -309,7 +309,7 @@ func NewStoreLimiter[T LimiterTx](store giftkit.Store[T], rule LimitRule) (*Stor
 	if store == nil {
 		return nil, errors.New("wallet: NewStoreLimiter needs a store")
 	}
-	return &StoreLimiter{store: idem.Erase(store, func(tx T) LimiterTx { return tx }), rule: rule.withDefaults()}, nil
+	return &StoreLimiter{store: unit.Erase(store, func(tx T) LimiterTx { return tx }), rule: rule.withDefaults()}, nil
 }
 
 // readLogs reads the logs of subjects in sorted order, so that units of work

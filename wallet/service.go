@@ -9,6 +9,7 @@ import (
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/internal/idem"
+	"github.com/giftkit/giftkit/internal/unit"
 )
 
 // Tx is what this package needs of a unit of work (see giftkit.Store), on top
@@ -17,11 +18,13 @@ type Tx interface {
 	giftcard.Tx
 	// Account returns the account of owner in currency c; false if none.
 	Account(owner string, c giftkit.Currency) (Account, bool, error)
-	// PutAccount inserts or replaces the account with a.Owner and a.Currency.
-	PutAccount(a Account) error
-	// AppendEntries adds entries to the end of their accounts' journals. An
-	// entry whose (owner, currency, seq) exists already is an error.
-	AppendEntries(entries []Entry) error
+	// SaveAccount inserts or replaces the account with a.Owner() and
+	// a.Currency(), and appends entries, the account's new journal entries
+	// (at least one, in order, the last numbered a.NextSeq()−1), to its
+	// journal. An entry whose sequence number is not the next in its
+	// journal is an error, which keeps two units of work from both
+	// extending one journal.
+	SaveAccount(a Account, entries []Entry) error
 	// Entries returns up to limit entries of an account's journal with
 	// sequence numbers above afterSeq, in order.
 	Entries(owner string, c giftkit.Currency, afterSeq int64, limit int) ([]Entry, error)
@@ -75,7 +78,7 @@ func NewService[T Tx](store giftkit.Store[T], cfg Config) (*Service, error) {
 	if cfg.Limiter == nil {
 		cfg.Limiter = NewMemoryLimiter(0, 0, 0)
 	}
-	return &Service{store: idem.Erase(store, func(tx T) Tx { return tx }), cfg: cfg}, nil
+	return &Service{store: unit.Erase(store, func(tx T) Tx { return tx }), cfg: cfg}, nil
 }
 
 // Balance is an account's position at one moment.
@@ -88,7 +91,7 @@ type Balance struct {
 }
 
 func balanceOf(a Account) Balance {
-	return Balance{Owner: a.Owner, Currency: a.Currency, Balance: a.Balance, Held: a.Held, Available: a.Available()}
+	return Balance{Owner: a.Owner(), Currency: a.Currency(), Balance: a.Balance(), Held: a.Held(), Available: a.Available()}
 }
 
 // Redeemed is the result of a redemption.
@@ -166,18 +169,16 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 		if err != nil {
 			return Redeemed{}, refusal(err, parsed)
 		}
-		acct, entries, err := LoadAccount(tx, owner, red.Amount.Currency(), now)
-		if err != nil {
-			return Redeemed{}, err
-		}
-		acct, entry, err := acct.Credit(EntryCredit, card.ID, red.Amount, red.ExpiresAt, card.ID, key, now)
+		var entry Entry
+		acct, err := UpdateAccount(tx, owner, red.Amount.Currency(), now, func(a Account) (Account, []Entry, error) {
+			a, entry, err = a.Credit(CreditSpec{Kind: EntryCredit, Amount: red.Amount, ExpiresAt: red.ExpiresAt,
+				Source: card.ID, Reference: card.ID}, key, now)
+			return a, []Entry{entry}, err
+		})
 		if err != nil {
 			return Redeemed{}, err
 		}
 		if err := tx.PutCard(card); err != nil {
-			return Redeemed{}, err
-		}
-		if err := SaveAccount(tx, acct, append(entries, entry)); err != nil {
 			return Redeemed{}, err
 		}
 		return Redeemed{CardID: card.ID, Amount: red.Amount, Balance: balanceOf(acct), Entry: entry}, nil
@@ -242,33 +243,33 @@ func (s *Service) check(op, owner, key string) error {
 	return nil
 }
 
-// LoadAccount returns owner's account in c inside a unit of work (a new one
-// if there is none) after applying expired holds and credits, and the
-// entries that did so: pass them to [SaveAccount] with the account's other
-// new entries. Every use case that touches an account, this package's and
-// checkout's, loads it this way, so the passage of time is never skipped.
-func LoadAccount(tx Tx, owner string, c giftkit.Currency, now time.Time) (Account, []Entry, error) {
+// UpdateAccount is the one way every use case, this package's and
+// checkout's, changes an account inside a unit of work: it loads owner's
+// account in c (a new one if there is none), applies the passage of time
+// to it ([Account.Sweep]), runs change on the result, and saves the account
+// with the sweep's entries and change's. If change fails, nothing is saved
+// and its error is returned. A nil change only sweeps. It returns the
+// account as saved.
+func UpdateAccount(tx Tx, owner string, c giftkit.Currency, now time.Time, change func(Account) (Account, []Entry, error)) (Account, error) {
 	acct, found, err := tx.Account(owner, c)
 	if err != nil {
-		return Account{}, nil, err
+		return Account{}, err
 	}
 	if !found {
 		acct = NewAccount(owner, c)
 	}
 	acct, entries := acct.Sweep(now)
-	return acct, entries, nil
-}
-
-// SaveAccount writes an account and its new journal entries inside a unit
-// of work; it writes nothing when entries is empty.
-func SaveAccount(tx Tx, acct Account, entries []Entry) error {
+	if change != nil {
+		var more []Entry
+		if acct, more, err = change(acct); err != nil {
+			return Account{}, err
+		}
+		entries = append(entries, more...)
+	}
 	if len(entries) == 0 {
-		return nil
+		return acct, nil
 	}
-	if err := tx.PutAccount(acct); err != nil {
-		return err
-	}
-	return tx.AppendEntries(entries)
+	return acct, tx.SaveAccount(acct, entries)
 }
 
 // Balance returns owner's balance in currency c; zero for an account that
@@ -282,12 +283,9 @@ func (s *Service) Balance(ctx context.Context, owner string, c giftkit.Currency)
 	}
 	var out Balance
 	err := s.store.Update(ctx, func(tx Tx) error {
-		acct, entries, err := LoadAccount(tx, owner, c, s.cfg.Now())
-		if err != nil {
-			return err
-		}
+		acct, err := UpdateAccount(tx, owner, c, s.cfg.Now(), nil)
 		out = balanceOf(acct)
-		return SaveAccount(tx, acct, entries)
+		return err
 	})
 	return out, err
 }
@@ -323,11 +321,7 @@ func (s *Service) History(ctx context.Context, owner string, c giftkit.Currency,
 	limit = min(limit, MaxPageSize)
 	var page HistoryPage
 	err := s.store.Update(ctx, func(tx Tx) error {
-		acct, swept, err := LoadAccount(tx, owner, c, s.cfg.Now())
-		if err != nil {
-			return err
-		}
-		if err := SaveAccount(tx, acct, swept); err != nil {
+		if _, err := UpdateAccount(tx, owner, c, s.cfg.Now(), nil); err != nil {
 			return err
 		}
 		entries, err := tx.Entries(owner, c, after, limit+1)
@@ -369,7 +363,8 @@ func (s *Service) Hold(ctx context.Context, owner string, req HoldRequest, key s
 		[]string{req.Amount.String(), req.Reference, req.ExpiresAt.UTC().String()},
 		func(a Account, now time.Time) (Account, []Entry, Hold, error) {
 			id := HoldID(owner, key)
-			a, e, err := a.PlaceHold(id, PlacerWallet, req.Amount, req.Reference, req.ExpiresAt, key, now)
+			a, e, err := a.PlaceHold(HoldSpec{ID: id, Placer: PlacerWallet, Amount: req.Amount, Reference: req.Reference,
+				ExpiresAt: req.ExpiresAt}, key, now)
 			h, _ := a.Hold(id)
 			return a, []Entry{e}, h, err
 		})
@@ -406,7 +401,7 @@ func (s *Service) Debit(ctx context.Context, owner string, amount giftkit.Money,
 	return change(ctx, s, "debit", owner, amount.Currency(), key, []string{amount.String(), reference},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			id := HoldID(owner, key)
-			a, hold, err := a.PlaceHold(id, PlacerWallet, amount, reference, time.Time{}, key, now)
+			a, hold, err := a.PlaceHold(HoldSpec{ID: id, Placer: PlacerWallet, Amount: amount, Reference: reference}, key, now)
 			if err != nil {
 				return a, nil, Balance{}, err
 			}
@@ -421,7 +416,7 @@ func (s *Service) Debit(ctx context.Context, owner string, amount giftkit.Money,
 func (s *Service) Refund(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (Balance, error) {
 	return change(ctx, s, "refund", owner, amount.Currency(), key, []string{amount.String(), reference},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
-			a, e, err := a.Credit(EntryRefund, reference, amount, time.Time{}, reference, key, now)
+			a, e, err := a.Credit(CreditSpec{Kind: EntryRefund, Amount: amount, Source: reference, Reference: reference}, key, now)
 			return a, []Entry{e}, balanceOf(a), err
 		})
 }
@@ -454,16 +449,13 @@ func change[R any](ctx context.Context, s *Service, op, owner string, c giftkit.
 	}
 	now := s.cfg.Now()
 	call := idem.Call{Scope: "wallet/" + owner, Key: key, Now: now, Request: append([]string{op, c.Code()}, request...)}
-	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (R, error) {
-		acct, swept, err := LoadAccount(tx, owner, c, now)
-		if err != nil {
-			return zero, err
-		}
-		acct, entries, out, err := step(acct, now)
-		if err != nil {
-			return zero, err
-		}
-		return out, SaveAccount(tx, acct, append(swept, entries...))
+	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (out R, err error) {
+		_, err = UpdateAccount(tx, owner, c, now, func(a Account) (Account, []Entry, error) {
+			a, entries, r, err := step(a, now)
+			out = r
+			return a, entries, err
+		})
+		return out, err
 	})
 	return res.Value, wrapConflict(op, owner, err)
 }

@@ -249,20 +249,21 @@ func TestSpendSoonestExpiringFirst(t *testing.T) {
 // reserves it keeps the reserved part until the hold is resolved.
 func TestExpiryNeverTakesHeldMoney(t *testing.T) {
 	a := wallet.NewAccount("alice", eur)
-	a, _, _ = a.Credit(wallet.EntryCredit, "card", eurs("10"), t0.Add(time.Hour), "card", "k", t0)
-	a, _, err := a.PlaceHold("h", wallet.PlacerWallet, eurs("6"), "order", time.Time{}, "k2", t0)
+	a, _, _ = a.Credit(wallet.CreditSpec{Kind: wallet.EntryCredit, Amount: eurs("10"), ExpiresAt: t0.Add(time.Hour),
+		Source: "card", Reference: "card"}, "k", t0)
+	a, _, err := a.PlaceHold(wallet.HoldSpec{ID: "h", Placer: wallet.PlacerWallet, Amount: eurs("6"), Reference: "order"}, "k2", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	swept, entries := a.Sweep(t0.Add(2 * time.Hour))
-	if len(entries) != 1 || entries[0].Amount != eurs("-4") || swept.Balance != eurs("6") || swept.Available().IsNegative() {
-		t.Fatalf("sweep: %+v, balance %v available %v", entries, swept.Balance, swept.Available())
+	if len(entries) != 1 || entries[0].Amount != eurs("-4") || swept.Balance() != eurs("6") || swept.Available().IsNegative() {
+		t.Fatalf("sweep: %+v, balance %v available %v", entries, swept.Balance(), swept.Available())
 	}
 	captured, _, err := swept.Capture("h", wallet.PlacerWallet, eurs("6"), "k3", t0.Add(2*time.Hour))
-	if err != nil || !captured.Balance.IsZero() || len(captured.Lots) != 0 {
+	if err != nil || !captured.Balance().IsZero() || len(captured.Lots()) != 0 {
 		t.Errorf("capture after expiry: %+v, %v", captured, err)
 	}
-	if a.Balance != eurs("10") || len(a.Holds) != 1 {
+	if a.Balance() != eurs("10") || len(a.Holds()) != 1 {
 		t.Errorf("Sweep changed its receiver: %+v", a)
 	}
 }

@@ -506,74 +506,118 @@ func (s *server) problem(w http.ResponseWriter, r *http.Request, status int, kin
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// fail maps an error of the library to a status and a problem document.
-// The detail of a 5xx is generic: its cause goes to the log, not the client.
+// A failure is how fail answers the errors that match err: a status, a
+// problem type (the last element of its URI) and, for a few, extra members
+// and headers.
+type failure struct {
+	err    error
+	status int
+	slug   string
+	extra  func(err error, h http.Header) map[string]any // nil for none
+}
+
+// failures maps the library's errors to answers, looked up in order with
+// errors.Is. First come the sentinels whose answer differs from their
+// kind's, then one row per kind, in giftkit.KindOf's order, so that an error
+// of two kinds gets the answer of the kind KindOf reports. An error that
+// matches no row wraps no kind: it is the store's or the context's, a 500.
+var failures = []failure{
+	{errBadRequest, http.StatusBadRequest, "bad-request", nil},
+	{giftkit.ErrKeyRequired, http.StatusBadRequest, "bad-request", nil},
+	{giftcard.ErrAlreadyRedeemed, http.StatusConflict, "already-redeemed", sameAccount},
+	{giftcard.ErrNotRedeemable, http.StatusUnprocessableEntity, "not-redeemable", nil},
+	{wallet.ErrTooManyAttempts, http.StatusTooManyRequests, "too-many-attempts", limiterWait},
+	{checkout.ErrProcessorUnavailable, http.StatusServiceUnavailable, "processor-unavailable", retrySoon},
+	{giftkit.ErrIdempotencyConflict, http.StatusUnprocessableEntity, "idempotency-key-reused", nil},
+	{checkout.ErrExceedsAuthorized, http.StatusUnprocessableEntity, "amount-too-large", nil},
+	{checkout.ErrExceedsCaptured, http.StatusUnprocessableEntity, "amount-too-large", nil},
+	{wallet.ErrExceedsHold, http.StatusUnprocessableEntity, "amount-too-large", nil},
+
+	{giftkit.ErrInvalid, http.StatusBadRequest, "invalid-request", nil},
+	{giftkit.ErrNotFound, http.StatusNotFound, "not-found", nil},
+	{giftkit.ErrConflict, http.StatusConflict, "invalid-state", nil},
+	{giftkit.ErrCurrencyMismatch, http.StatusBadRequest, "invalid-request", nil},
+	{giftkit.ErrInsufficientFunds, http.StatusPaymentRequired, "payment-declined", nil},
+	{giftkit.ErrExpired, http.StatusGone, "expired", nil},
+	{giftkit.ErrDeclined, http.StatusPaymentRequired, "payment-declined", nil},
+	{giftkit.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", retrySoon},
+	{giftkit.ErrRateLimited, http.StatusTooManyRequests, "rate-limited", limiterWait},
+}
+
+// fail answers err with an RFC 9457 problem document: by the first row of
+// failures that err matches, or for the two errors that are types rather
+// than sentinels (a body too large, a code that does not read). Any other
+// error is a 500 whose detail is generic: its cause goes to the log, not the
+// client.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var (
-		pe       *codefmt.ParseError
-		ce       *giftcard.Error
-		we       *wallet.Error
-		tooBig   *http.MaxBytesError
-		status   int
-		kind     string
-		extra    map[string]any
-		retryFor time.Duration
+		tooBig *http.MaxBytesError
+		pe     *codefmt.ParseError
 	)
 	switch {
 	case errors.As(err, &tooBig):
-		status, kind = http.StatusRequestEntityTooLarge, "too-large"
-	case errors.Is(err, errBadRequest), errors.Is(err, giftkit.ErrKeyRequired):
-		status, kind = http.StatusBadRequest, "bad-request"
+		s.problem(w, r, http.StatusRequestEntityTooLarge, "too-large", err.Error(), nil)
+		return
 	case errors.As(err, &pe):
-		status, kind = http.StatusUnprocessableEntity, "invalid-code"
-		extra = map[string]any{"index": pe.Index, "offset": pe.Offset}
-		if len(pe.Suggestions) > 0 {
-			// The shopper typed this code: showing them the correction
-			// reveals nothing they did not have.
-			var s []string
-			for _, c := range pe.Suggestions {
-				s = append(s, c.String())
-			}
-			extra["suggestions"] = s
-		}
-	case errors.Is(err, giftcard.ErrAlreadyRedeemed):
-		status, kind = http.StatusConflict, "already-redeemed"
-		if errors.As(err, &ce) {
-			extra = map[string]any{"same_account": ce.SameAccount}
-		}
-	case errors.Is(err, giftcard.ErrNotRedeemable):
-		status, kind = http.StatusUnprocessableEntity, "not-redeemable"
-	case errors.Is(err, giftcard.ErrExpired), errors.Is(err, checkout.ErrExpired):
-		status, kind = http.StatusGone, "expired"
-	case errors.Is(err, wallet.ErrTooManyAttempts):
-		status, kind = http.StatusTooManyRequests, "too-many-attempts"
-		if errors.As(err, &we) {
-			retryFor = we.RetryAfter
-		}
-	case errors.Is(err, checkout.ErrDeclined), errors.Is(err, wallet.ErrInsufficientFunds):
-		status, kind = http.StatusPaymentRequired, "payment-declined"
-	case errors.Is(err, checkout.ErrProcessorUnavailable):
-		status, kind, retryFor = http.StatusServiceUnavailable, "processor-unavailable", 5*time.Second
-	case errors.Is(err, giftkit.ErrIdempotencyConflict):
-		status, kind = http.StatusUnprocessableEntity, "idempotency-key-reused"
-	case errors.Is(err, checkout.ErrPaymentNotFound), errors.Is(err, giftcard.ErrNotFound):
-		status, kind = http.StatusNotFound, "not-found"
-	case errors.Is(err, checkout.ErrInvalidState):
-		status, kind = http.StatusConflict, "invalid-state"
-	case errors.Is(err, checkout.ErrExceedsAuthorized), errors.Is(err, checkout.ErrExceedsCaptured):
-		status, kind = http.StatusUnprocessableEntity, "amount-too-large"
-	case errors.Is(err, checkout.ErrInvalidOrder), errors.Is(err, giftkit.ErrCurrencyMismatch),
-		errors.Is(err, checkout.ErrInstrumentRequired), errors.Is(err, wallet.ErrInvalidAmount),
-		errors.Is(err, giftkit.ErrCurrencyMismatch), errors.Is(err, wallet.ErrInvalidOwner),
-		errors.Is(err, giftcard.ErrInvalidRequest), errors.Is(err, giftkit.ErrCurrencyMismatch):
-		status, kind = http.StatusBadRequest, "invalid-request"
-	default:
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		s.problem(w, r, http.StatusInternalServerError, "internal", "internal error", nil)
+		s.problem(w, r, http.StatusUnprocessableEntity, "invalid-code", err.Error(), codeHints(pe))
 		return
 	}
-	if retryFor > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryFor.Seconds()))))
+	for _, f := range failures {
+		if errors.Is(err, f.err) {
+			var extra map[string]any
+			if f.extra != nil {
+				extra = f.extra(err, w.Header())
+			}
+			s.problem(w, r, f.status, f.slug, err.Error(), extra)
+			return
+		}
 	}
-	s.problem(w, r, status, kind, err.Error(), extra)
+	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.problem(w, r, http.StatusInternalServerError, "internal", "internal error", nil)
+}
+
+// codeHints locates the fault in a code that does not read, with the codes
+// the shopper probably meant: they typed this code, so showing them the
+// correction reveals nothing they did not have.
+func codeHints(pe *codefmt.ParseError) map[string]any {
+	extra := map[string]any{"index": pe.Index, "offset": pe.Offset}
+	if len(pe.Suggestions) > 0 {
+		s := make([]string, len(pe.Suggestions))
+		for i, c := range pe.Suggestions {
+			s[i] = c.String()
+		}
+		extra["suggestions"] = s
+	}
+	return extra
+}
+
+// sameAccount tells whether the account asking is the one that redeemed the
+// card: a repeat of one's own redemption, not someone else's.
+func sameAccount(err error, _ http.Header) map[string]any {
+	var ce *giftcard.Error
+	if !errors.As(err, &ce) {
+		return nil
+	}
+	return map[string]any{"same_account": ce.SameAccount}
+}
+
+// limiterWait sets Retry-After to the lockout the wallet's limiter reports.
+func limiterWait(err error, h http.Header) map[string]any {
+	var we *wallet.Error
+	if errors.As(err, &we) && we.RetryAfter > 0 {
+		setRetryAfter(h, we.RetryAfter)
+	}
+	return nil
+}
+
+// retrySoon sets Retry-After to 5 seconds: a party that did not answer
+// often does on the next try, and the same key makes the retry safe.
+func retrySoon(_ error, h http.Header) map[string]any {
+	setRetryAfter(h, 5*time.Second)
+	return nil
+}
+
+// setRetryAfter sets Retry-After to d in whole seconds, rounded up.
+func setRetryAfter(h http.Header, d time.Duration) {
+	h.Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 }

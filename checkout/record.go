@@ -1,0 +1,123 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/internal/idem"
+)
+
+// paymentScope is the idempotency scope of the calls on one payment: the
+// keys of Pay, Capture, Cancel and Refund on a payment share it, so a key
+// names one call whatever the operation.
+func paymentScope(id string) string { return "checkout/" + id }
+
+var replayable = idem.Errors{idem.KindOf[Error]("checkout")}
+
+// record runs one caller's call on a payment in one unit of work, exactly
+// once per key: with no record under call's key, do runs; its refusal (an
+// *Error) is recorded instead of its effects, which are rolled back, and
+// returned as refused; its success is recorded with its effects. With a
+// record, a refusal is returned as it was, and a success runs replay, which
+// loads the payment to drive. Any other error is the store's, and records
+// nothing.
+func (s *Service) record(ctx context.Context, paymentID string, call idem.Call, do func(Tx, time.Time) error, replay func(Tx) error) (refused error, err error) {
+	// replayed answers from the record under call's key, if there is one.
+	replayed := func(tx Tx) (bool, error) {
+		_, recorded, found, err := idem.Lookup[struct{}](tx, call, replayable)
+		if err != nil || !found {
+			return false, err
+		}
+		if refused = recorded; refused != nil {
+			return true, nil
+		}
+		return true, replay(tx)
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		refused = nil
+		now := s.cfg.Now()
+		call.Now = now
+		if found, err := replayed(tx); found || err != nil {
+			return err
+		}
+		if err := do(tx, now); err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				return err
+			}
+			refused = err
+			return errRefused
+		}
+		return idem.Record(tx, call, replayable, struct{}{}, nil)
+	})
+	if errors.Is(err, errRefused) {
+		// The refusal's effects are rolled back: record it on its own,
+		// unless a concurrent call with the same key finished first.
+		first := refused
+		err = s.store.Update(ctx, func(tx Tx) error {
+			if found, err := replayed(tx); found || err != nil {
+				return err
+			}
+			refused = first
+			return idem.Record(tx, call, replayable, struct{}{}, first)
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if errors.Is(refused, giftkit.ErrIdempotencyConflict) && !errors.As(refused, new(*Error)) {
+		refused = &Error{Op: call.Request[0], PaymentID: paymentID, Err: refused}
+	}
+	return refused, nil
+}
+
+var errRefused = errors.New("checkout: refused")
+
+// command runs a caller's request on a payment (see record), then drives the
+// payment. decide is the request's transition: it returns the new payment
+// and its effects on the balance, or a sentinel error, the refusal.
+func (s *Service) command(ctx context.Context, op, id string, amount giftkit.Money, key string,
+	decide func(Payment, time.Time) (Payment, []effect, error)) (Payment, error) {
+	if err := idem.CheckKey(key); err != nil {
+		return Payment{}, &Error{Op: op, PaymentID: id, Amount: amount, Detail: err.Error(), Err: giftkit.ErrKeyRequired}
+	}
+	if !validID(id) {
+		return Payment{}, &Error{Op: op, Amount: amount, Detail: "payment ID must be 1 to 128 bytes of UTF-8 without control characters", Err: ErrInvalidOrder}
+	}
+	call := idem.Call{Scope: paymentScope(id), Key: key, Request: []string{op, amount.String()}}
+	var p Payment
+	refused, err := s.record(ctx, id, call, func(tx Tx, now time.Time) error {
+		got, err := loadPayment(tx, op, id)
+		if err != nil {
+			return err
+		}
+		next, effects, err := decide(got, now)
+		if err != nil {
+			if isSentinel(err) {
+				return &Error{Op: op, PaymentID: id, Amount: amount, State: got.State, Err: err}
+			}
+			return err
+		}
+		if err := s.apply(tx, next, effects, now); err != nil {
+			return err
+		}
+		p = next
+		p.UpdatedAt = now
+		return tx.PutPayment(p)
+	}, func(tx Tx) (err error) {
+		p, err = loadPayment(tx, op, id)
+		return err
+	})
+	if err != nil {
+		return Payment{}, err
+	}
+	if refused != nil {
+		return Payment{}, refused
+	}
+	return s.drive(ctx, op, p)
+}
+
+// isSentinel reports whether err is one of the errors errorCodes names.
+func isSentinel(err error) bool { return errorCodes.Code(err) != "" }

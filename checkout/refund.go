@@ -1,0 +1,176 @@
+package checkout
+
+import (
+	"context"
+	"time"
+
+	"github.com/giftkit/giftkit"
+)
+
+// A Refund is one refund of a captured payment.
+type Refund struct {
+	Key     string        `json:"key"`              // the caller's idempotency key
+	Amount  giftkit.Money `json:"amount"`           // Balance + Card
+	Balance giftkit.Money `json:"balance"`          // returned to the shopper's balance
+	Card    giftkit.Money `json:"card"`             // returned to the bank card
+	Done    bool          `json:"done"`             // false while the card refund is outstanding
+	Failed  string        `json:"failed,omitempty"` // the processor's reason, if it refused the card refund: nothing was refunded
+	At      time.Time     `json:"at"`
+}
+
+// RefundPolicy decides which tender a refund goes back to first.
+type RefundPolicy uint8
+
+// Refund policies.
+const (
+	RefundCardFirst    RefundPolicy = iota // to the bank card first, then the balance (the default)
+	RefundBalanceFirst                     // to the balance first, then the bank card
+	RefundProportional                     // in proportion to what each tender has left to refund, exact to the cent
+)
+
+// split divides a refund of amount between the tenders, which have card
+// and balance left to refund (amount ≤ card + balance), never giving one
+// more than it has left.
+func (policy RefundPolicy) split(amount, card, balance giftkit.Money) (toCard, toBalance giftkit.Money, err error) {
+	c := amount.Currency()
+	switch policy {
+	case RefundBalanceFirst:
+		b := min(amount.Minor(), balance.Minor())
+		return giftkit.FromMinor(amount.Minor()-b, c), giftkit.FromMinor(b, c), nil
+	case RefundProportional:
+		parts, err := amount.Allocate(card.Minor(), balance.Minor())
+		if err != nil {
+			return toCard, toBalance, err
+		}
+		return parts[0], parts[1], nil
+	default:
+		k := min(amount.Minor(), card.Minor())
+		return giftkit.FromMinor(k, c), giftkit.FromMinor(amount.Minor()-k, c), nil
+	}
+}
+
+// refundable returns what each tender has left to refund: what it captured,
+// less every refund that did not fail, outstanding ones included.
+func (p Payment) refundable() (card, balance int64) {
+	card, balance = p.Card.Captured.Minor(), p.Balance.Captured.Minor()
+	for _, r := range p.Refunds {
+		if r.Failed == "" {
+			card, balance = card-r.Card.Minor(), balance-r.Balance.Minor()
+		}
+	}
+	return card, balance
+}
+
+// requestRefund records a refund of amount under key, split between the
+// tenders by policy, and settles it at once if the card has no part in it.
+func (p Payment) requestRefund(amount giftkit.Money, key string, policy RefundPolicy, now time.Time) (Payment, []effect, error) {
+	switch {
+	case p.State != StateCaptured:
+		return p, nil, ErrInvalidState
+	case amount.Currency() != p.Total.Currency():
+		return p, nil, giftkit.ErrCurrencyMismatch
+	case !amount.IsPositive():
+		return p, nil, ErrInvalidOrder
+	}
+	card, balance := p.refundable()
+	if amount.Minor() > card+balance {
+		return p, nil, ErrExceedsCaptured
+	}
+	c := amount.Currency()
+	toCard, toBalance, err := policy.split(amount, giftkit.FromMinor(card, c), giftkit.FromMinor(balance, c))
+	if err != nil {
+		return p, nil, err
+	}
+	p.Refunds = append(p.Refunds[:len(p.Refunds):len(p.Refunds)], Refund{Key: key, Amount: amount, Balance: toBalance, Card: toCard, At: now})
+	p.UpdatedAt = now
+	if toCard.IsPositive() {
+		return p, nil, nil // the card's part goes first; the balance's follows it
+	}
+	p, effects := p.settleRefund(len(p.Refunds)-1, now)
+	return p, effects, nil
+}
+
+// settleRefund marks refund i done and returns its balance part.
+func (p Payment) settleRefund(i int, now time.Time) (Payment, []effect) {
+	p.Refunds = append([]Refund(nil), p.Refunds...)
+	r := &p.Refunds[i]
+	r.Done, p.UpdatedAt = true, now
+	if !r.Balance.IsPositive() {
+		return p, nil
+	}
+	p.Balance.Refunded = plus(p.Balance.Refunded, r.Balance)
+	return p, []effect{{op: creditBalance, amount: r.Balance, key: r.Key}}
+}
+
+// cardRefunded records the processor's refund of refund key's card part,
+// and settles its balance part.
+func (p Payment) cardRefunded(key string, now time.Time) (Payment, []effect) {
+	i := p.refundIndex(key)
+	if i < 0 || p.Refunds[i].Done {
+		return p, nil
+	}
+	p.Card.Refunded = plus(p.Card.Refunded, p.Refunds[i].Card)
+	return p.settleRefund(i, now)
+}
+
+// cardRefundDeclined records the processor's refusal of refund key's card
+// part: the refund fails whole, and nothing was refunded.
+func (p Payment) cardRefundDeclined(key, reason string, now time.Time) Payment {
+	i := p.refundIndex(key)
+	if i < 0 || p.Refunds[i].Done {
+		return p
+	}
+	p.Refunds = append([]Refund(nil), p.Refunds...)
+	p.Refunds[i].Done, p.Refunds[i].Failed, p.UpdatedAt = true, reason, now
+	return p
+}
+
+func (p Payment) hasPendingRefund() bool {
+	_, ok := p.pendingRefund()
+	return ok
+}
+
+func (p Payment) pendingRefund() (Refund, bool) {
+	for _, r := range p.Refunds {
+		if !r.Done {
+			return r, true
+		}
+	}
+	return Refund{}, false
+}
+
+func (p Payment) refundIndex(key string) int {
+	for i, r := range p.Refunds {
+		if r.Key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// Refund returns amount of a captured payment to the shopper, split between
+// the tenders by Config.RefundPolicy and never more to a tender than it
+// paid: the balance part is credited to the account (a refund entry), the
+// card part goes back through the processor. A payment may be refunded
+// several times, each with its own key; a retry with the same key returns the
+// payment. It fails with [ErrPaymentNotFound], [ErrInvalidState] (not
+// captured), [ErrExceedsCaptured], [ErrInvalidOrder],
+// giftkit.ErrCurrencyMismatch, [ErrDeclined] (the processor refused the card
+// part: nothing was refunded, and the refund is recorded as failed),
+// [ErrProcessorUnavailable] (the refund stays outstanding: retry), or
+// giftkit.ErrKeyRequired / giftkit.ErrIdempotencyConflict.
+func (s *Service) Refund(ctx context.Context, paymentID string, amount giftkit.Money, key string) (Payment, error) {
+	p, err := s.command(ctx, "refund", paymentID, amount, key, func(p Payment, now time.Time) (Payment, []effect, error) {
+		return p.requestRefund(amount, key, s.cfg.RefundPolicy, now)
+	})
+	if err != nil {
+		return p, err
+	}
+	if i := p.refundIndex(key); i >= 0 && p.Refunds[i].Failed != "" {
+		// The processor refused the card part: nothing was refunded, and the
+		// amount may be refunded again under a new key.
+		return p, &Error{Op: "refund", PaymentID: paymentID, Amount: amount, Detail: p.Refunds[i].Failed, Err: ErrDeclined,
+			Cause: &DeclineError{Reason: p.Refunds[i].Failed}}
+	}
+	return p, nil
+}

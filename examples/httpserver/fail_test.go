@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/checkout"
+	"github.com/giftkit/giftkit/codefmt"
+	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/pgstore"
+	"github.com/giftkit/giftkit/wallet"
+	"github.com/google/go-cmp/cmp"
+)
+
+// answer is what a client reads of a problem response: the status, the
+// problem type's slug, Retry-After, and the members beyond RFC 9457's.
+type answer struct {
+	Status     int
+	Slug       string
+	RetryAfter string
+	Extra      map[string]any
+}
+
+// failWith runs err through fail and returns the answer, the problem's
+// detail and what the server logged.
+func failWith(t *testing.T, err error) (got answer, detail, logged string) {
+	t.Helper()
+	var log bytes.Buffer
+	s := &server{log: slog.New(slog.NewTextHandler(&log, nil))}
+	rec := httptest.NewRecorder()
+	s.fail(rec, httptest.NewRequest("POST", "/accounts/alice/redeem", nil), err)
+	resp := rec.Result()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("fail(%v): content type %q; want application/problem+json", err, ct)
+	}
+	var body map[string]any
+	if derr := json.NewDecoder(resp.Body).Decode(&body); derr != nil {
+		t.Fatalf("fail(%v): decode problem: %v", err, derr)
+	}
+	typ, _ := body["type"].(string)
+	slug, ok := strings.CutPrefix(typ, "https://giftkit.example/problems/")
+	if !ok || body["status"] != float64(resp.StatusCode) {
+		t.Errorf("fail(%v): type %q, status member %v for status %d", err, typ, body["status"], resp.StatusCode)
+	}
+	detail, _ = body["detail"].(string)
+	for _, member := range []string{"type", "title", "status", "detail", "instance"} {
+		delete(body, member)
+	}
+	if len(body) == 0 {
+		body = nil
+	}
+	return answer{resp.StatusCode, slug, resp.Header.Get("Retry-After"), body}, detail, log.String()
+}
+
+// Each service returns its sentinels (and the shared giftkit ones) in its
+// own typed error, the money functions theirs in a *giftkit.AmountError.
+func inCard(err error) error   { return &giftcard.Error{Op: "redeem", CardID: "card-1", Err: err} }
+func inWallet(err error) error { return &wallet.Error{Op: "hold", Owner: "alice", Err: err} }
+func inAmount(err error) error { return &giftkit.AmountError{Op: "parse", Input: "1.234", Err: err} }
+func inCheckout(err error) error {
+	return &checkout.Error{Op: "capture", PaymentID: "order-1", Err: err}
+}
+
+// sentinelAnswers holds every sentinel that TestKinds in the root package
+// lists, grouped by kind as there, with fail's answer to it.
+var sentinelAnswers = []struct {
+	err  error
+	want answer
+}{
+	{inWallet(giftkit.ErrKeyRequired), answer{400, "bad-request", "", nil}},
+	{inCheckout(giftkit.ErrKeyRequired), answer{400, "bad-request", "", nil}},
+	{inAmount(giftkit.ErrOverflow), answer{400, "invalid-request", "", nil}},
+	{inAmount(giftkit.ErrPrecision), answer{400, "invalid-request", "", nil}},
+	{inAmount(giftkit.ErrSyntax), answer{400, "invalid-request", "", nil}},
+	{inAmount(giftkit.ErrUnknownCurrency), answer{400, "invalid-request", "", nil}},
+	{inCard(giftcard.ErrInvalidRequest), answer{400, "invalid-request", "", nil}},
+	{inWallet(wallet.ErrInvalidExpiry), answer{400, "invalid-request", "", nil}},
+	{inWallet(wallet.ErrExceedsHold), answer{422, "amount-too-large", "", nil}},
+	{inWallet(wallet.ErrInvalidReference), answer{400, "invalid-request", "", nil}},
+	{inWallet(wallet.ErrInvalidAmount), answer{400, "invalid-request", "", nil}},
+	{inWallet(wallet.ErrInvalidOwner), answer{400, "invalid-request", "", nil}},
+	{inCheckout(checkout.ErrInvalidOrder), answer{400, "invalid-request", "", nil}},
+	{inCheckout(checkout.ErrInstrumentRequired), answer{400, "invalid-request", "", nil}},
+	{inCheckout(checkout.ErrExceedsAuthorized), answer{422, "amount-too-large", "", nil}},
+	{inCheckout(checkout.ErrExceedsCaptured), answer{422, "amount-too-large", "", nil}},
+
+	{inCard(giftcard.ErrNotRedeemable), answer{422, "not-redeemable", "", nil}},
+	{inCard(giftcard.ErrNotFound), answer{404, "not-found", "", nil}},
+	{inWallet(wallet.ErrHoldNotFound), answer{404, "not-found", "", nil}},
+	{inCheckout(checkout.ErrPaymentNotFound), answer{404, "not-found", "", nil}},
+
+	{inWallet(giftkit.ErrIdempotencyConflict), answer{422, "idempotency-key-reused", "", nil}},
+	{inCheckout(giftkit.ErrIdempotencyConflict), answer{422, "idempotency-key-reused", "", nil}},
+	{&giftcard.Error{Op: "redeem", SameAccount: true, Err: giftcard.ErrAlreadyRedeemed},
+		answer{409, "already-redeemed", "", map[string]any{"same_account": true}}},
+	{inCard(giftcard.ErrAlreadyRedeemed), answer{409, "already-redeemed", "", map[string]any{"same_account": false}}},
+	{inCard(giftcard.ErrInvalidTransition), answer{409, "invalid-state", "", nil}},
+	{inWallet(wallet.ErrForeignHold), answer{409, "invalid-state", "", nil}},
+	{inWallet(wallet.ErrDuplicateHold), answer{409, "invalid-state", "", nil}},
+	{inCheckout(checkout.ErrInvalidState), answer{409, "invalid-state", "", nil}},
+
+	{inAmount(giftkit.ErrCurrencyMismatch), answer{400, "invalid-request", "", nil}},
+	{inCard(giftkit.ErrCurrencyMismatch), answer{400, "invalid-request", "", nil}},
+	{inWallet(wallet.ErrInsufficientFunds), answer{402, "payment-declined", "", nil}},
+	{inCard(giftcard.ErrExpired), answer{410, "expired", "", nil}},
+	{inCheckout(checkout.ErrExpired), answer{410, "expired", "", nil}},
+	{inCheckout(checkout.ErrDeclined), answer{402, "payment-declined", "", nil}},
+	{&checkout.Error{Op: "pay", PaymentID: "order-1", Err: checkout.ErrDeclined,
+		Cause: &checkout.DeclineError{Reason: "do_not_honor"}}, answer{402, "payment-declined", "", nil}},
+	{&checkout.Error{Op: "pay", PaymentID: "order-1", Err: checkout.ErrProcessorUnavailable,
+		Cause: errors.New("processor: timeout")}, answer{503, "processor-unavailable", "5", nil}},
+	{&wallet.Error{Op: "redeem", Owner: "alice", RetryAfter: time.Hour, Err: wallet.ErrTooManyAttempts},
+		answer{429, "too-many-attempts", "3600", nil}},
+	{&wallet.Error{Op: "redeem", Owner: "alice", RetryAfter: 1500 * time.Millisecond, Err: wallet.ErrTooManyAttempts},
+		answer{429, "too-many-attempts", "2", nil}},
+}
+
+// TestFailSentinels: every sentinel of the library, in its package's typed
+// error and wrapped once more, gets its answer, with the error's message as
+// the detail; none is a 500.
+func TestFailSentinels(t *testing.T) {
+	for _, tc := range sentinelAnswers {
+		for _, err := range []error{tc.err, fmt.Errorf("handler: %w", tc.err)} {
+			got, detail, _ := failWith(t, err)
+			if got.Status == http.StatusInternalServerError {
+				t.Errorf("fail(%v) = 500; want the answer of its kind or sentinel", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("fail(%v) mismatch (-want +got):\n%s", err, diff)
+			}
+			if detail != err.Error() {
+				t.Errorf("fail(%v): detail %q; want the error's message", err, detail)
+			}
+		}
+	}
+}
+
+// kinds lists giftkit's kinds of failure.
+var kinds = []error{
+	giftkit.ErrInvalid, giftkit.ErrNotFound, giftkit.ErrConflict, giftkit.ErrCurrencyMismatch, giftkit.ErrInsufficientFunds,
+	giftkit.ErrExpired, giftkit.ErrDeclined, giftkit.ErrUnavailable, giftkit.ErrRateLimited,
+}
+
+// TestFailKinds: an error that wraps a kind but none of the sentinels with
+// an answer of their own gets its kind's answer, never a 500; an error of
+// two kinds gets the answer of the one giftkit.KindOf reports.
+func TestFailKinds(t *testing.T) {
+	for _, kind := range kinds {
+		if got, _, _ := failWith(t, kind); got.Status == http.StatusInternalServerError {
+			t.Errorf("fail(%v) = 500; want its kind's answer", kind)
+		}
+		for _, other := range kinds {
+			both := errors.Join(kind, other)
+			want, _, _ := failWith(t, giftkit.KindOf(both))
+			if got, _, _ := failWith(t, both); !cmp.Equal(want, got) {
+				t.Errorf("fail(%v and %v) = %+v; want %+v, the answer of %v", kind, other, got, want, giftkit.KindOf(both))
+			}
+		}
+	}
+}
+
+// TestFailOthers: the errors that are types rather than sentinels get their
+// own answers, and an error of no kind (the store's, the context's) is a 500
+// that shows a generic detail and logs the cause.
+func TestFailOthers(t *testing.T) {
+	code := codefmt.MustParse("1G06-02M06R-1GGZ1")
+	for _, tc := range []struct {
+		err  error
+		want answer
+	}{
+		{&http.MaxBytesError{Limit: maxBody}, answer{413, "too-large", "", nil}},
+		{badRequest("unknown query parameter %q", "limt"), answer{400, "bad-request", "", nil}},
+		{&codefmt.ParseError{Offset: 3, Index: 2, Err: codefmt.ErrChecksum, Suggestions: []codefmt.Code{code}},
+			answer{422, "invalid-code", "", map[string]any{"index": 2.0, "offset": 3.0, "suggestions": []any{code.String()}}}},
+		{&codefmt.ParseError{Offset: -1, Index: -1, Err: codefmt.ErrEmpty}, answer{422, "invalid-code", "", map[string]any{"index": -1.0, "offset": -1.0}}},
+	} {
+		if got, _, _ := failWith(t, tc.err); !cmp.Equal(tc.want, got) {
+			t.Errorf("fail(%v) mismatch (-want +got):\n%s", tc.err, cmp.Diff(tc.want, got))
+		}
+	}
+	for _, err := range []error{
+		errors.New("dial tcp 10.0.0.7:5432: connection refused"),
+		fmt.Errorf("wallet: redeem: %w", context.DeadlineExceeded),
+		&pgstore.Error{Op: "commit", Err: pgstore.ErrUnavailable},
+	} {
+		got, detail, logged := failWith(t, err)
+		if want := (answer{Status: 500, Slug: "internal"}); !cmp.Equal(want, got) || detail != "internal error" {
+			t.Errorf("fail(%v) = %+v with detail %q; want %+v with detail %q", err, got, detail, want, "internal error")
+		}
+		if !strings.Contains(logged, err.Error()) {
+			t.Errorf("fail(%v) logged %q; want the cause", err, logged)
+		}
+	}
+}

@@ -1,0 +1,297 @@
+package storetest
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/checkout"
+	"github.com/giftkit/giftkit/codefmt"
+	"github.com/giftkit/giftkit/giftcard"
+)
+
+// The model. It follows the rules of the domain in the plainest way: lots
+// with expiries, holds that reserve from lots, payments with two tenders.
+// The actions move it alongside the system; Check compares the two.
+
+// sysKey names an account of the model: an owner's wallet in one currency.
+type sysKey struct {
+	owner string
+	cur   giftkit.Currency
+}
+
+// mLot is money credited to an account with one expiry; reserved is the
+// part that holds have taken.
+type mLot struct {
+	free, reserved int64
+	expires        time.Time // zero: never
+}
+
+// mPart is what a hold took from one lot.
+type mPart struct {
+	lot    *mLot
+	amount int64
+}
+
+// mHold is money reserved for a payment, from the lots that expire first.
+type mHold struct {
+	parts   []mPart
+	amount  int64
+	expires time.Time
+}
+
+// mAccount is an owner's wallet in one currency: lots ordered by expiry
+// (never-expiring last), and the holds on them by hold ID.
+type mAccount struct {
+	lots  []*mLot
+	holds map[string]*mHold
+}
+
+// mCard is a card the run issued, as the model expects it to be.
+type mCard struct {
+	id       string
+	code     codefmt.Code
+	value    giftkit.Money
+	state    giftcard.State
+	expires  time.Time
+	redeemer string
+}
+
+// mPayment is a payment the run made, as the model expects it to be.
+type mPayment struct {
+	id, owner       string
+	total           giftkit.Money
+	mode            checkout.CaptureMode
+	state           checkout.State
+	balance, card   int64 // planned parts
+	capturedBalance int64
+	capturedCard    int64
+	refundedBalance int64
+	refundedCard    int64
+	expires         time.Time
+	declined        bool // the processor declines its authorisation
+	uncertain       bool // a call on it was interrupted: its state is the system's to tell
+	holdID          string
+}
+
+// sysCall is an interrupted or completed call that the Retry action repeats.
+type sysCall struct {
+	name    string
+	payment *mPayment              // the payment the call drives, if any
+	run     func() (string, error) // returns a digest of the outcome
+	digest  string
+	err     error
+	done    bool // completed without a fault: its outcome is final
+}
+
+// key returns a new idempotency key with prefix, unique within the run.
+func (m *system[T]) key(prefix string) string {
+	m.n++
+	return fmt.Sprintf("%s-%d", prefix, m.n)
+}
+
+// account returns the model account k, opening it if need be.
+func (m *system[T]) account(k sysKey) *mAccount {
+	a := m.accounts[k]
+	if a == nil {
+		a = &mAccount{holds: map[string]*mHold{}}
+		m.accounts[k] = a
+	}
+	return a
+}
+
+// touch sweeps the model account k at the current time, as every service
+// call that loads the account does.
+func (m *system[T]) touch(k sysKey) *mAccount {
+	a := m.account(k)
+	a.sweep(m.env.Clock.Now())
+	return a
+}
+
+// unsure marks an account whose state the model can no longer predict,
+// because a call on it was interrupted. Its balance is compared again only
+// through the invariants, which hold whatever happened.
+func (m *system[T]) unsure(k sysKey) { m.uncertainAccounts[k] = true }
+
+// record keeps a call for the Retry action, after checking that its error
+// is safe to log.
+func (m *system[T]) record(t *rapid.T, name string, run func() (string, error), digest string, err error) *sysCall {
+	m.noLeak(t, name, err)
+	c := &sysCall{name: name, run: run, digest: digest, err: err, done: !interrupted(err)}
+	m.calls = append(m.calls, c)
+	return c
+}
+
+// openRedeem reports whether a redemption of the card other than except
+// was interrupted and not yet retried to completion.
+func (m *system[T]) openRedeem(cardID string, except *sysCall) bool {
+	for _, c := range m.calls {
+		if !c.done && c != except && c.name == "redeem "+cardID {
+			return true
+		}
+	}
+	return false
+}
+
+// sweep applies time to the model account as Account.Sweep does: lapsed
+// holds released, then the free part of expired lots removed.
+func (a *mAccount) sweep(now time.Time) {
+	for id, h := range a.holds {
+		if !h.expires.IsZero() && !now.Before(h.expires) {
+			a.release(id)
+		}
+	}
+	kept := a.lots[:0]
+	for _, l := range a.lots {
+		if !l.expires.IsZero() && !now.Before(l.expires) {
+			l.free = 0
+		}
+		if l.free+l.reserved > 0 {
+			kept = append(kept, l)
+		}
+	}
+	a.lots = kept
+}
+
+// balance returns the account's total and the part of it that holds reserve.
+func (a *mAccount) balance() (total, held int64) {
+	for _, l := range a.lots {
+		total += l.free + l.reserved
+		held += l.reserved
+	}
+	return total, held
+}
+
+// credit adds amount to the lot that expires at expires (zero: never),
+// opening one in expiry order if there is none.
+func (a *mAccount) credit(amount int64, expires time.Time) {
+	for _, l := range a.lots {
+		if l.expires.Equal(expires) {
+			l.free += amount
+			return
+		}
+	}
+	a.lots = append(a.lots, &mLot{free: amount, expires: expires})
+	sort.SliceStable(a.lots, func(i, j int) bool {
+		x, y := a.lots[i].expires, a.lots[j].expires
+		if x.IsZero() != y.IsZero() {
+			return !x.IsZero()
+		}
+		return x.Before(y)
+	})
+}
+
+// available is what a new hold could take now: the free part of the lots
+// that have not expired.
+func (a *mAccount) available(now time.Time) int64 {
+	var sum int64
+	for _, l := range a.lots {
+		if l.expires.IsZero() || now.Before(l.expires) {
+			sum += l.free
+		}
+	}
+	return sum
+}
+
+// hold reserves amount for hold id from the live lots, soonest expiry first.
+func (a *mAccount) hold(id string, amount int64, expires, now time.Time) {
+	h := &mHold{amount: amount, expires: expires}
+	for _, l := range a.lots {
+		if amount == 0 {
+			break
+		}
+		if !l.expires.IsZero() && !now.Before(l.expires) {
+			continue
+		}
+		take := min(l.free, amount)
+		if take == 0 {
+			continue
+		}
+		l.free, l.reserved = l.free-take, l.reserved+take
+		amount -= take
+		h.parts = append(h.parts, mPart{l, take})
+	}
+	a.holds[id] = h
+}
+
+// release returns what hold id reserved to its lots, if the hold exists.
+func (a *mAccount) release(id string) {
+	h := a.holds[id]
+	if h == nil {
+		return
+	}
+	for _, p := range h.parts {
+		p.lot.reserved -= p.amount
+		p.lot.free += p.amount
+	}
+	delete(a.holds, id)
+}
+
+// capture spends amount of hold id, the soonest-expiring parts first, and
+// returns the rest of the hold to its lots.
+func (a *mAccount) capture(id string, amount int64) {
+	h := a.holds[id]
+	for _, p := range h.parts {
+		take := min(p.amount, amount)
+		p.lot.reserved -= p.amount
+		p.lot.free += p.amount - take
+		amount -= take
+	}
+	delete(a.holds, id)
+}
+
+// redeemOutcome is what the model expects of redeeming c for owner now.
+func (m *system[T]) redeemOutcome(c *mCard, owner string) error {
+	now := m.env.Clock.Now()
+	switch {
+	case c.state == giftcard.StateRedeemed:
+		return giftcard.ErrAlreadyRedeemed
+	case c.state != giftcard.StateActive:
+		return giftcard.ErrNotRedeemable
+	case !c.expires.IsZero() && !now.Before(c.expires):
+		return giftcard.ErrExpired
+	}
+	return nil
+}
+
+// applyRedeem moves the model as a successful redemption of c by owner
+// does: the card is redeemed and its value credited with its expiry.
+func (m *system[T]) applyRedeem(c *mCard, owner string) {
+	c.state, c.redeemer = giftcard.StateRedeemed, owner
+	m.touch(sysKey{owner, c.value.Currency()}).credit(c.value.Minor(), c.expires)
+}
+
+// applyCapture moves the model as a capture does; sweep applies the time
+// first, which a capture decided at an earlier instant than now must not.
+func (m *system[T]) applyCapture(p *mPayment, amount int64, sweep bool) {
+	a := m.account(sysKey{p.owner, p.total.Currency()})
+	if sweep {
+		a = m.touch(sysKey{p.owner, p.total.Currency()})
+	}
+	fromBalance := min(amount, p.balance)
+	if p.balance > 0 {
+		a.capture(p.holdID, fromBalance)
+	}
+	p.capturedBalance, p.capturedCard = fromBalance, amount-fromBalance
+	p.state = checkout.StateCaptured
+}
+
+// applySweep moves the model's lapsed payments to expired, as Sweep does for
+// payments that nothing interrupted.
+func (m *system[T]) applySweep() {
+	for _, p := range m.payments {
+		m.lapse(p)
+	}
+}
+
+// lapse expires an authorised payment whose hold has lapsed, as the saga
+// does whenever the payment is driven.
+func (m *system[T]) lapse(p *mPayment) {
+	if p.state == checkout.StateAuthorized && !p.uncertain && !m.env.Clock.Now().Before(p.expires) {
+		m.touch(sysKey{p.owner, p.total.Currency()})
+		p.state = checkout.StateExpired
+	}
+}

@@ -1,0 +1,66 @@
+package wallet
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/giftkit/giftkit"
+)
+
+// EntryKind says what an [Entry] records.
+type EntryKind uint8
+
+// The kinds of journal entries.
+const (
+	EntryCredit  EntryKind = iota + 1 // a redeemed card's value
+	EntryHold                         // part of the balance reserved for a payment
+	EntryRelease                      // a hold released, in part or whole
+	EntryCapture                      // held money spent
+	EntryRefund                       // money returned to the balance
+	EntryExpiry                       // an expired credit leaves the balance
+)
+
+var kindNames = [...]string{"", "credit", "hold", "release", "capture", "refund", "expiry"}
+
+// String returns the kind's lower-case name, such as "credit".
+func (k EntryKind) String() string {
+	if k != 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("EntryKind(%d)", uint8(k))
+}
+
+// MarshalText encodes the kind as its name.
+func (k EntryKind) MarshalText() ([]byte, error) {
+	if k == 0 || int(k) >= len(kindNames) {
+		return nil, fmt.Errorf("wallet: marshal invalid %v", k)
+	}
+	return []byte(kindNames[k]), nil
+}
+
+// UnmarshalText decodes a kind's name.
+func (k *EntryKind) UnmarshalText(text []byte) error {
+	for i, name := range kindNames {
+		if i > 0 && name == string(text) {
+			*k = EntryKind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("wallet: unknown entry kind %q", text)
+}
+
+// An Entry is one line of an account's append-only journal.
+type Entry struct {
+	Owner          string
+	Currency       giftkit.Currency
+	Seq            int64 // 1, 2, 3, ... within the account
+	Kind           EntryKind
+	Amount         giftkit.Money // the change to the balance: + credit, refund; − capture, expiry; 0 hold, release
+	Held           giftkit.Money // the change to the held amount: + hold; − release, capture
+	BalanceAfter   giftkit.Money
+	AvailableAfter giftkit.Money
+	Reference      string // the card, hold, payment or order the entry is about
+	Key            string // the idempotency key of the call that wrote it; empty for sweeps
+	At             time.Time
+}
+
