@@ -565,3 +565,28 @@ func TestRefundDeclinedRefundsNothing(t *testing.T) {
 	}
 	f.checkProcessor(t, p)
 }
+
+// TestSweepReachesEveryPage: payments the processor cannot complete at the
+// front of the open set do not hide the payments behind them, whatever the
+// page size.
+func TestSweepReachesEveryPage(t *testing.T) {
+	f := newFixture(t, checkout.Config{HoldFor: time.Hour})
+	ctx := context.Background()
+	for _, id := range []string{"o1", "o2", "o3", "o4"} {
+		if _, err := f.pay(t, id, "10.00", checkout.CaptureLater); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Clock.Advance(time.Hour)
+	f.proc.Queue(processortest.OpVoid, processortest.Fail, processortest.Fail) // o1 and o2 stay open
+	resumed, open, err := f.co.Sweep(ctx, 2)
+	if err != nil || resumed != 4 || open != 2 {
+		t.Fatalf("Sweep(page 2) = %d resumed, %d open, %v; want 4, 2, nil", resumed, open, err)
+	}
+	for id, want := range map[string]checkout.State{"o1": checkout.StateUnwinding, "o2": checkout.StateUnwinding,
+		"o3": checkout.StateExpired, "o4": checkout.StateExpired} {
+		if p, _ := f.co.Payment(ctx, id); p.State != want {
+			t.Errorf("%s is %v; want %v", id, p.State, want)
+		}
+	}
+}

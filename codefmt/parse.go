@@ -176,6 +176,10 @@ func classify(r rune) int8 {
 //
 // Parse does not allocate unless it returns an error.
 func Parse(s string) (Code, error) {
+	// One function of some 70 lines on purpose: the scan below is a single
+	// pass whose ten variables (values, offsets, the first bad character,
+	// pending punctuation) together make the error it reports; split, they
+	// would travel in a struct through every helper.
 	if c, ok := parseCanonical(s); ok {
 		return c, nil
 	}

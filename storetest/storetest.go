@@ -58,6 +58,7 @@ func Run[T checkout.Tx](t *testing.T, newStore func(t *testing.T) giftkit.Store[
 	t.Run("ReplayRace", func(t *testing.T) { testReplayRace(t, newStore(t)) })
 	t.Run("HistoryPaging", func(t *testing.T) { testHistoryPaging(t, newStore(t)) })
 	t.Run("Payments", func(t *testing.T) { testPayments(t, newStore(t)) })
+	t.Run("PaymentFields", func(t *testing.T) { testPaymentFields(t, newStore(t)) })
 	t.Run("CheckoutRace", func(t *testing.T) { testCheckoutRace(t, newStore(t)) })
 	t.Run("Limiter", func(t *testing.T) { testLimiter(t, newStore(t)) })
 }
@@ -641,6 +642,31 @@ func samplePayment(id string, state checkout.State) checkout.Payment {
 	}
 }
 
+// testPaymentFields checks that every field of a payment round-trips, in a
+// currency outside ISO 4217 too.
+func testPaymentFields[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
+	pts, _ := giftkit.NewCurrency("PTZ", 3)
+	failed := samplePayment("p5", checkout.StateFailed)
+	failed.Total, failed.CaptureWant = giftkit.FromMinor(40_125, pts), giftkit.Money{}
+	zero := giftkit.Zero(pts)
+	failed.Balance = checkout.Tender{Planned: giftkit.FromMinor(125, pts), Authorized: giftkit.FromMinor(125, pts), Captured: zero, Refunded: zero}
+	failed.Card = checkout.Tender{Planned: giftkit.FromMinor(40_000, pts), Authorized: zero, Captured: zero, Refunded: zero}
+	failed.Refunds, failed.AuthID, failed.AuthUnknown = nil, "", true
+	failed.Failure = checkout.Failure{Kind: checkout.FailureDeclined, Reason: "do_not_honor", At: checkout.StatePending}
+	failed.UnwindTo, failed.Keys.Cancel = checkout.StateFailed, "cancel-key"
+	update(t, s, func(tx T) error { return tx.PutPayment(failed) })
+	update(t, s, func(tx T) error {
+		got, ok, err := tx.Payment("p5")
+		if err != nil || !ok {
+			t.Fatalf("Payment(p5) = %v, %v", ok, err)
+		}
+		if diff := cmp.Diff(failed, got, cmpOpts); diff != "" {
+			t.Errorf("Payment mismatch (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}
+
 func testPayments[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 	ctx := context.Background()
 	in := []checkout.Payment{
@@ -687,27 +713,6 @@ func testPayments[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 		page, _ := tx.OpenPayments("p2", 1)
 		if len(page) != 1 || page[0].ID != "p3" {
 			t.Errorf("OpenPayments(after p2, 1) = %v; want [p3]", page)
-		}
-		return nil
-	})
-	// Every field round-trips, in a currency outside ISO 4217 too.
-	pts, _ := giftkit.NewCurrency("PTZ", 3)
-	failed := samplePayment("p5", checkout.StateFailed)
-	failed.Total, failed.CaptureWant = giftkit.FromMinor(40_125, pts), giftkit.Money{}
-	zero := giftkit.Zero(pts)
-	failed.Balance = checkout.Tender{Planned: giftkit.FromMinor(125, pts), Authorized: giftkit.FromMinor(125, pts), Captured: zero, Refunded: zero}
-	failed.Card = checkout.Tender{Planned: giftkit.FromMinor(40_000, pts), Authorized: zero, Captured: zero, Refunded: zero}
-	failed.Refunds, failed.AuthID, failed.AuthUnknown = nil, "", true
-	failed.Failure = checkout.Failure{Kind: checkout.FailureDeclined, Reason: "do_not_honor", At: checkout.StatePending}
-	failed.UnwindTo, failed.Keys.Cancel = checkout.StateFailed, "cancel-key"
-	update(t, s, func(tx T) error { return tx.PutPayment(failed) })
-	update(t, s, func(tx T) error {
-		got, ok, err := tx.Payment("p5")
-		if err != nil || !ok {
-			t.Fatalf("Payment(p5) = %v, %v", ok, err)
-		}
-		if diff := cmp.Diff(failed, got, cmpOpts); diff != "" {
-			t.Errorf("Payment mismatch (-want +got):\n%s", diff)
 		}
 		return nil
 	})

@@ -63,4 +63,3 @@ type Entry struct {
 	Key            string // the idempotency key of the call that wrote it; empty for sweeps
 	At             time.Time
 }
-

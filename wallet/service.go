@@ -139,68 +139,86 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 		return Redeemed{}, err
 	}
 	if !ok {
-		// A call that completed keeps its outcome, locked out or not.
-		res, recorded, found, err := idem.Replay[Tx, Redeemed](ctx, s.store, call, replayable)
-		switch {
-		case err != nil:
-			return Redeemed{}, err
-		case !found:
-			return Redeemed{}, &Error{Op: "redeem", Owner: owner, RetryAfter: wait, Err: ErrTooManyAttempts}
-		case recorded != nil:
-			return Redeemed{}, wrapConflict("redeem", owner, recorded)
-		}
-		out := res.Value
-		out.Replayed = true
-		return out, nil
+		return s.lockedOut(ctx, call, owner, wait)
 	}
 	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (Redeemed, error) {
-		card, found, err := tx.CardByHash(hash)
-		if err != nil {
-			return Redeemed{}, err
-		}
-		if !found {
-			return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: parsed.Masked(), Err: giftcard.ErrNotRedeemable}
-		}
-		if !s.accepts(card.Value.Currency()) {
-			return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: parsed.Masked(), Err: giftkit.ErrCurrencyMismatch,
-				Detail: "this wallet does not hold " + card.Value.Currency().Code()}
-		}
-		card, red, err := card.Redeem(owner, now)
-		if err != nil {
-			return Redeemed{}, refusal(err, parsed)
-		}
-		var entry Entry
-		acct, err := UpdateAccount(tx, owner, red.Amount.Currency(), now, func(a Account) (Account, []Entry, error) {
-			a, entry, err = a.Credit(CreditSpec{Kind: EntryCredit, Amount: red.Amount, ExpiresAt: red.ExpiresAt,
-				Source: card.ID, Reference: card.ID}, key, now)
-			return a, []Entry{entry}, err
-		})
-		if err != nil {
-			return Redeemed{}, err
-		}
-		if err := tx.PutCard(card); err != nil {
-			return Redeemed{}, err
-		}
-		return Redeemed{CardID: card.ID, Amount: red.Amount, Balance: balanceOf(acct), Entry: entry}, nil
+		return s.redeem(tx, owner, parsed, hash, key, now)
 	})
-	// The attempt is settled at its best: a limiter that cannot record the
-	// result leaves the attempt counted as failed, which costs the shopper at
-	// most one attempt and never the outcome, already committed.
-	var ce *giftcard.Error
-	switch {
-	case res.Replayed || (err != nil && !errors.As(err, &ce)) || (ce != nil && ce.SameAccount):
-		_ = s.cfg.Limiter.Settle(ctx, attempt, AttemptVoid)
-	case err != nil:
-		_ = s.cfg.Limiter.Settle(ctx, attempt, AttemptFailed)
-	default:
-		_ = s.cfg.Limiter.Settle(ctx, attempt, AttemptSucceeded)
-	}
+	s.settle(ctx, attempt, res.Replayed, err)
 	if err != nil {
 		return Redeemed{}, wrapConflict("redeem", owner, err)
 	}
 	out := res.Value
 	out.Replayed = res.Replayed
 	return out, nil
+}
+
+// lockedOut answers a redemption the limiter refused: a call that completed
+// keeps its outcome, locked out or not; any other is ErrTooManyAttempts.
+func (s *Service) lockedOut(ctx context.Context, call idem.Call, owner string, wait time.Duration) (Redeemed, error) {
+	res, recorded, found, err := idem.Replay[Tx, Redeemed](ctx, s.store, call, replayable)
+	switch {
+	case err != nil:
+		return Redeemed{}, err
+	case !found:
+		return Redeemed{}, &Error{Op: "redeem", Owner: owner, RetryAfter: wait, Err: ErrTooManyAttempts}
+	case recorded != nil:
+		return Redeemed{}, wrapConflict("redeem", owner, recorded)
+	}
+	out := res.Value
+	out.Replayed = true
+	return out, nil
+}
+
+// redeem is the unit of work of a redemption: the card moves to redeemed
+// and its value is credited to owner's account, or nothing happens.
+func (s *Service) redeem(tx Tx, owner string, code codefmt.Code, hash giftcard.Hash, key string, now time.Time) (Redeemed, error) {
+	card, found, err := tx.CardByHash(hash)
+	if err != nil {
+		return Redeemed{}, err
+	}
+	if !found {
+		return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: code.Masked(), Err: giftcard.ErrNotRedeemable}
+	}
+	if !s.accepts(card.Value.Currency()) {
+		return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: code.Masked(), Err: giftkit.ErrCurrencyMismatch,
+			Detail: "this wallet does not hold " + card.Value.Currency().Code()}
+	}
+	card, red, err := card.Redeem(owner, now)
+	if err != nil {
+		return Redeemed{}, refusal(err, code)
+	}
+	var entry Entry
+	acct, err := UpdateAccount(tx, owner, red.Amount.Currency(), now, func(a Account) (Account, []Entry, error) {
+		a, entry, err = a.Credit(CreditSpec{Kind: EntryCredit, Amount: red.Amount, ExpiresAt: red.ExpiresAt,
+			Source: card.ID, Reference: card.ID}, key, now)
+		return a, []Entry{entry}, err
+	})
+	if err != nil {
+		return Redeemed{}, err
+	}
+	if err := tx.PutCard(card); err != nil {
+		return Redeemed{}, err
+	}
+	return Redeemed{CardID: card.ID, Amount: red.Amount, Balance: balanceOf(acct), Entry: entry}, nil
+}
+
+// settle tells the limiter how a reserved attempt ended: a guess that
+// failed counts; a replay, the store's error and a repeat by the account
+// that redeemed the card do not. It is settled at its best: a limiter that
+// cannot record the result leaves the attempt counted as failed, which
+// costs the shopper at most one attempt and never the outcome, already
+// committed.
+func (s *Service) settle(ctx context.Context, attempt Attempt, replayed bool, err error) {
+	var ce *giftcard.Error
+	switch {
+	case replayed || (err != nil && !errors.As(err, &ce)) || (ce != nil && ce.SameAccount):
+		_ = s.cfg.Limiter.Settle(ctx, attempt, AttemptVoid)
+	case err != nil:
+		_ = s.cfg.Limiter.Settle(ctx, attempt, AttemptFailed)
+	default:
+		_ = s.cfg.Limiter.Settle(ctx, attempt, AttemptSucceeded)
+	}
 }
 
 func (s *Service) accepts(c giftkit.Currency) bool {
