@@ -4,7 +4,8 @@
 //
 // This root package holds the vocabulary every other package shares:
 // [Currency] and [Money], an exact amount that never touches float64 and
-// never rounds silently.
+// never rounds silently; the kinds of failure every error wraps; and
+// [Store], the unit of work every service runs on.
 //
 // # Packages
 //
@@ -50,6 +51,17 @@
 //
 // examples/journey runs this flow step by step; examples/httpserver serves
 // it over HTTP.
+//
+// # Errors
+//
+// Every refusal wraps exactly one kind: [ErrInvalid], [ErrNotFound],
+// [ErrConflict], [ErrCurrencyMismatch], [ErrInsufficientFunds],
+// [ErrExpired], [ErrDeclined], [ErrUnavailable] or [ErrRateLimited]. A
+// caller that only decides what to do next asks [KindOf] (or errors.Is with
+// a kind); one that needs the detail asks for the package's own sentinel
+// (wallet.ErrHoldNotFound wraps ErrNotFound) or its typed error, which
+// carries the operation and the values involved. An error that wraps no
+// kind is the store's or the context's: retry with the same key.
 //
 // # Money
 //

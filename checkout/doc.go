@@ -49,7 +49,21 @@
 // usable. Package processortest has a deterministic fake [Processor] for
 // tests and examples.
 //
+// # Where the rules are
+//
+// split.go decides balance first ([Plan], and the split of a capture);
+// payment.go holds [Payment] and its pure transitions, each returning the
+// new payment and its effects on the shopper's balance; refund.go the
+// refund policies and what is refundable; processor.go the [Processor] and
+// its keys; saga.go only picks the processor call a state needs, makes it,
+// and applies the transition that records the answer.
+//
 // # Errors
+//
+// Each sentinel wraps one of giftkit's kinds of failure (ErrDeclined is
+// giftkit.ErrDeclined, ErrProcessorUnavailable giftkit.ErrUnavailable,
+// ErrPaymentNotFound giftkit.ErrNotFound, ErrInvalidState
+// giftkit.ErrConflict, ...).
 //
 // Failures are [*Error] values that unwrap to [ErrInvalidOrder],
 // [giftkit.ErrCurrencyMismatch], [ErrInstrumentRequired], [ErrDeclined] (with the

@@ -14,8 +14,16 @@
 //	Available = Balance − Held   ≥ 0, always
 //
 // Every change appends [Entry] values to the account's journal: credit,
-// hold, release, capture, refund, expiry. Account's methods are pure: they
-// take the time as an argument and return a new Account and its entries.
+// hold, release, capture, refund, expiry. An Account is an immutable value
+// whose amounts are int64 minor units inside and [giftkit.Money] at its
+// API; its methods are pure: they take the time as an argument and return
+// a new Account and its entries. [Account.State] and [RestoreAccount] are
+// its stored form; RestoreAccount refuses a state that breaks the rules
+// above ([ErrCorrupt]).
+//
+// Every use case, this package's and checkout's, changes an account through
+// [UpdateAccount]: load, apply the passage of time ([Account.Sweep]),
+// change, save with the new entries, in one unit of work.
 //
 // # Service
 //
@@ -62,6 +70,8 @@
 //
 // # Errors
 //
+// Each sentinel wraps one of giftkit's kinds of failure (ErrHoldNotFound is
+// giftkit.ErrNotFound, ErrTooManyAttempts giftkit.ErrRateLimited, ...).
 // Wallet failures are [*Error] values that unwrap to [ErrInsufficientFunds],
 // [ErrTooManyAttempts] (with [Error.RetryAfter]), [ErrHoldNotFound],
 // [ErrForeignHold], [ErrDuplicateHold], [ErrExceedsHold],
