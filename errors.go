@@ -14,35 +14,36 @@ import (
 // the detail asks for the package's sentinel or its typed error (with the
 // operation and the values involved). An error that wraps no kind is the
 // store's or the context's: the outcome of the call is unknown, and a retry
-// with the same idempotency key is safe.
+// with the same idempotency key is safe (unless it is wallet.ErrCorrupt,
+// which says the store's data is damaged: no retry mends that).
 var (
 	// ErrInvalid: the request is malformed or asks for something no state
 	// could grant (a non-positive amount, an owner or key that is not
 	// text, more than was authorised). Do not retry it unchanged.
-	ErrInvalid = errors.New("invalid request")
+	ErrInvalid = errcode.Invalid
 	// ErrNotFound: what the request names does not exist (a card, a hold,
 	// a payment), or may not be told apart from one that does not (an
 	// activation code that cannot be redeemed).
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errcode.NotFound
 	// ErrConflict: the request is well formed but the current state
 	// refuses it (a card already redeemed, a payment already captured, an
 	// idempotency key used for another request).
-	ErrConflict = errors.New("conflict with the current state")
+	ErrConflict = errcode.Conflict
 	// ErrCurrencyMismatch: amounts, or an amount and an account, in
 	// different currencies, or a currency the service does not hold.
-	ErrCurrencyMismatch = errors.New("currency mismatch")
+	ErrCurrencyMismatch = errcode.CurrencyMismatch
 	// ErrInsufficientFunds: the available balance is lower than the amount.
-	ErrInsufficientFunds = errors.New("insufficient funds")
+	ErrInsufficientFunds = errcode.InsufficientFunds
 	// ErrExpired: a card, hold or payment lapsed before the request.
-	ErrExpired = errors.New("expired")
+	ErrExpired = errcode.Expired
 	// ErrDeclined: the bank-card processor declined; nothing was charged.
-	ErrDeclined = errors.New("declined")
+	ErrDeclined = errcode.Declined
 	// ErrUnavailable: a party the call depends on (the card processor)
 	// did not answer, so a step's outcome is unknown; retry with the same
 	// key.
-	ErrUnavailable = errors.New("unavailable")
+	ErrUnavailable = errcode.Unavailable
 	// ErrRateLimited: too many attempts; retry later.
-	ErrRateLimited = errors.New("rate limited")
+	ErrRateLimited = errcode.RateLimited
 )
 
 // kinds lists every kind, in the order KindOf tries them.

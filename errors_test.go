@@ -7,6 +7,7 @@ import (
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/checkout"
+	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/wallet"
 )
@@ -15,7 +16,8 @@ import (
 // kind its documentation names, through any wrapping.
 func TestKinds(t *testing.T) {
 	kinds := map[error][]error{
-		giftkit.ErrInvalid: {giftkit.ErrKeyRequired, giftkit.ErrOverflow, giftkit.ErrPrecision, giftkit.ErrSyntax,
+		giftkit.ErrInvalid: {codefmt.ErrEmpty, codefmt.ErrLength, codefmt.ErrInvalidChar, codefmt.ErrChecksum, codefmt.ErrDenylist,
+			giftkit.ErrKeyRequired, giftkit.ErrOverflow, giftkit.ErrPrecision, giftkit.ErrSyntax,
 			giftkit.ErrUnknownCurrency, giftcard.ErrInvalidRequest, wallet.ErrInvalidExpiry, wallet.ErrExceedsHold,
 			wallet.ErrInvalidReference, wallet.ErrInvalidAmount, wallet.ErrInvalidOwner, checkout.ErrInvalidOrder,
 			checkout.ErrInstrumentRequired, checkout.ErrExceedsAuthorized, checkout.ErrExceedsCaptured},

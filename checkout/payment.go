@@ -230,13 +230,17 @@ func (p Payment) lapse(now time.Time) (Payment, []effect) {
 	return p.unwind(StateExpired, Failure{Kind: FailureExpired, Reason: why, At: p.State}, "", now)
 }
 
-// authorized records the card's authorisation (authID; empty when the
-// card pays nothing and nothing was asked of the processor).
+// authorized records the processor's authorisation authID of the card part.
 func (p Payment) authorized(authID string, now time.Time) Payment {
 	p.State, p.AuthUnknown, p.UpdatedAt = StateAuthorized, false, now
-	if authID != "" {
-		p.AuthID, p.Card.Authorized = authID, p.Card.Planned
-	}
+	p.AuthID, p.Card.Authorized = authID, p.Card.Planned
+	return p
+}
+
+// authorizedWithoutCard moves a payment the balance pays whole to
+// authorized: nothing is asked of the processor.
+func (p Payment) authorizedWithoutCard(now time.Time) Payment {
+	p.State, p.AuthUnknown, p.UpdatedAt = StateAuthorized, false, now
 	return p
 }
 

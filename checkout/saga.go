@@ -48,7 +48,7 @@ func (s *Service) advance(ctx context.Context, op string, p Payment) (next Payme
 	case (p.State == StatePending || p.State == StateAuthorized) && p.lapsed(now):
 		next, err = s.step(ctx, p, Payment.lapse)
 	case p.State == StatePending && !p.Card.Planned.IsPositive():
-		next, err = s.step(ctx, p, func(p Payment, now time.Time) (Payment, []effect) { return p.authorized("", now), nil })
+		next, err = s.step(ctx, p, func(p Payment, now time.Time) (Payment, []effect) { return p.authorizedWithoutCard(now), nil })
 	case p.State == StatePending:
 		next, err = s.authorize(ctx, op, p)
 	case p.State == StateAuthorized && p.CaptureWant.IsValid():

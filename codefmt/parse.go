@@ -2,25 +2,27 @@ package codefmt
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/giftkit/giftkit/internal/errcode"
 )
 
-// Errors that a [*ParseError] unwraps to.
+// Errors that a [*ParseError] unwraps to. Each is of giftkit's kind
+// giftkit.ErrInvalid: a code that does not read is the caller's to fix.
 var (
 	// ErrEmpty: the input holds no code characters at all.
-	ErrEmpty = errors.New("activation code is empty")
+	ErrEmpty = errcode.New(errcode.Invalid, "activation code is empty")
 	// ErrLength: the input holds more or fewer than 15 code characters, or is
 	// longer than MaxInputLen bytes.
-	ErrLength = errors.New("activation code has the wrong length")
+	ErrLength = errcode.New(errcode.Invalid, "activation code has the wrong length")
 	// ErrInvalidChar: a character that is not part of a code.
-	ErrInvalidChar = errors.New("invalid character in activation code")
+	ErrInvalidChar = errcode.New(errcode.Invalid, "invalid character in activation code")
 	// ErrChecksum: 15 valid characters that do not form a code; at least one
 	// is mistyped.
-	ErrChecksum = errors.New("activation code checksum mismatch")
+	ErrChecksum = errcode.New(errcode.Invalid, "activation code checksum mismatch")
 )
 
 // A ParseError describes input that [Parse] rejected. It unwraps to

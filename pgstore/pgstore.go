@@ -99,18 +99,29 @@ type Error struct {
 	Err   error  // ErrConflict, ErrUnavailable or ErrTxDone
 	cause string // the database's message
 	retry bool   // running the unit of work again may succeed
+	inner error  // a library error about the data read, such as wallet.ErrCorrupt
 }
 
 // Error returns the message of the Error.
 func (e *Error) Error() string {
-	if e.cause == "" {
-		return "pgstore: " + e.Op + ": " + e.Err.Error()
+	msg := "pgstore: " + e.Op + ": " + e.Err.Error()
+	if e.cause != "" {
+		msg += ": " + e.cause
 	}
-	return "pgstore: " + e.Op + ": " + e.Err.Error() + ": " + e.cause
+	if e.inner != nil {
+		msg += ": " + e.inner.Error()
+	}
+	return msg
 }
 
-// Unwrap returns the error the Error wraps.
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns the error the Error wraps and, when the data read broke a
+// rule of the library, the library's error (such as wallet.ErrCorrupt).
+func (e *Error) Unwrap() []error {
+	if e.inner != nil {
+		return []error{e.Err, e.inner}
+	}
+	return []error{e.Err}
+}
 
 // translate turns a driver error into the store's own.
 func translate(op string, err error) error {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -13,12 +12,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"pgregory.net/rapid"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/pgstore"
 	"github.com/giftkit/giftkit/storetest"
+	"github.com/giftkit/giftkit/wallet"
 )
 
 // dsn returns the test database, or skips: the tests need a real
@@ -156,8 +157,8 @@ func TestErrors(t *testing.T) {
 	if !errors.Is(err, pgstore.ErrConflict) || !errors.As(err, &pe) {
 		t.Errorf("negative card value: %v; want ErrConflict", err)
 	}
-	if strings.Contains(fmt.Sprintf("%T", errors.Unwrap(err)), "pgconn") {
-		t.Errorf("a driver type leaks: %T", errors.Unwrap(err))
+	if pgErr := new(pgconn.PgError); errors.As(err, &pgErr) {
+		t.Errorf("a driver type leaks: %T in %v", pgErr, err)
 	}
 }
 
@@ -180,5 +181,41 @@ func TestPanicReleasesConnection(t *testing.T) {
 	}
 	if err := s.Update(ctx, func(tx *pgstore.Tx) error { _, _, err := tx.CardByID("x"); return err }); err != nil {
 		t.Fatalf("Update after panics: %v", err)
+	}
+}
+
+// TestCorruptAccount: an account row changed behind the library's back so
+// that it breaks an account's rules (a hold reserving money no lot has) is
+// refused as ErrConflict wrapping wallet.ErrCorrupt, never read as a
+// balance.
+func TestCorruptAccount(t *testing.T) {
+	ctx := context.Background()
+	s, schema, drop := openSchema(t, "")
+	defer drop()
+	err := s.Update(ctx, func(tx *pgstore.Tx) error {
+		_, err := wallet.UpdateAccount(tx, "alice", giftkit.EUR, time.Unix(0, 0), func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
+			a, credit, err := a.Credit(wallet.CreditSpec{Kind: wallet.EntryCredit, Amount: giftkit.FromMinor(1000, giftkit.EUR)}, "k1", time.Unix(0, 0))
+			if err != nil {
+				return a, nil, err
+			}
+			a, hold, err := a.PlaceHold(wallet.HoldSpec{ID: "h", Placer: wallet.PlacerWallet, Amount: giftkit.FromMinor(500, giftkit.EUR)}, "k2", time.Unix(0, 0))
+			return a, []wallet.Entry{credit, hold}, err
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "UPDATE "+schema+".giftkit_accounts SET lots = '[]'"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx *pgstore.Tx) error { _, _, err := tx.Account("alice", giftkit.EUR); return err })
+	if !errors.Is(err, pgstore.ErrConflict) || !errors.Is(err, wallet.ErrCorrupt) {
+		t.Errorf("corrupt account read: %v; want ErrConflict and wallet.ErrCorrupt", err)
 	}
 }

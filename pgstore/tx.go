@@ -207,7 +207,7 @@ func (t *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, er
 	}
 	a, err := wallet.RestoreAccount(st)
 	if err != nil {
-		return wallet.Account{}, false, &Error{Op: "account", Err: ErrConflict, cause: err.Error()}
+		return wallet.Account{}, false, &Error{Op: "account", Err: ErrConflict, inner: err}
 	}
 	return a, true, nil
 }

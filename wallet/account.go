@@ -302,6 +302,7 @@ func (a Account) PlaceHold(h HoldSpec, key string, now time.Time) (Account, Entr
 		e.HoldID = h.ID
 		return a, Entry{}, e
 	}
+	orig := a
 	a = a.clone()
 	need := amount
 	var parts []part
@@ -321,7 +322,7 @@ func (a Account) PlaceHold(h HoldSpec, key string, now time.Time) (Account, Entr
 	if need > 0 {
 		e := a.fail("hold", ErrInsufficientFunds)
 		e.Amount, e.Available = h.Amount, a.money(amount-need)
-		return a, Entry{}, e
+		return orig, Entry{}, e
 	}
 	a.held += amount
 	a.holds = append(a.holds, hold{id: h.ID, reference: h.Reference, placer: h.Placer, amount: amount, parts: parts,

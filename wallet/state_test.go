@@ -75,3 +75,17 @@ func TestCreditOverflow(t *testing.T) {
 		t.Errorf("second credit: %v, balance %v; want ErrInvalidAmount and no change", err, b.Balance())
 	}
 }
+
+// TestRefusedHoldLeavesAccount: a hold refused for want of funds returns
+// the account unchanged, a valid value like every other.
+func TestRefusedHoldLeavesAccount(t *testing.T) {
+	a := wallet.NewAccount("alice", eur)
+	a, _, _ = a.Credit(wallet.CreditSpec{Kind: wallet.EntryCredit, Amount: eurs("10")}, "k1", t0)
+	got, _, err := a.PlaceHold(wallet.HoldSpec{ID: "h", Placer: wallet.PlacerWallet, Amount: eurs("11")}, "k2", t0)
+	if !errors.Is(err, wallet.ErrInsufficientFunds) {
+		t.Fatalf("PlaceHold = %v; want ErrInsufficientFunds", err)
+	}
+	if _, err := wallet.RestoreAccount(got.State()); err != nil || got.Held() != eurs("0") || got.Lots()[0].Reserved != eurs("0") {
+		t.Errorf("refused hold left %+v (%v)", got.State(), err)
+	}
+}

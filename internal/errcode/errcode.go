@@ -4,6 +4,7 @@ package errcode
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -63,6 +64,22 @@ func (t Table) Unmarshal(pkg string, data []byte, fields any) (error, error) {
 	}
 	return t.Sentinel(pkg, code.Error)
 }
+
+// The kinds of failure, declared here, in a package with no dependencies,
+// so that every package of the module can wrap them, codefmt included (it
+// imports nothing else of ours); the root package exports them under their
+// documented names (giftkit.ErrInvalid, ...), the only names callers use.
+var (
+	Invalid           = errors.New("invalid request")
+	NotFound          = errors.New("not found")
+	Conflict          = errors.New("conflict with the current state")
+	CurrencyMismatch  = errors.New("currency mismatch")
+	InsufficientFunds = errors.New("insufficient funds")
+	Expired           = errors.New("expired")
+	Declined          = errors.New("declined")
+	Unavailable       = errors.New("unavailable")
+	RateLimited       = errors.New("rate limited")
+)
 
 // New returns a sentinel error with the message text that wraps kind, one
 // of the root package's kinds (giftkit.ErrNotFound, ...): errors.Is finds
