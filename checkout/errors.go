@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/internal/bin"
 	"github.com/giftkit/giftkit/internal/errcode"
 )
 
@@ -151,3 +152,41 @@ func (e *Error) UnmarshalJSON(data []byte) error {
 }
 
 var _ json.Marshaler = (*Error)(nil)
+
+// AppendBinary appends the error's binary form to b, so that a recorded
+// refusal replays exactly (encoding.BinaryAppender). A decline's reason is
+// kept; any other cause is not (as in the JSON form).
+func (e *Error) AppendBinary(b []byte) ([]byte, error) {
+	b = bin.String(b, e.Code())
+	b = bin.String(b, e.Op)
+	b = bin.String(b, e.PaymentID)
+	b = bin.Money(b, e.Amount)
+	b = bin.Int(b, int64(e.State))
+	b = bin.String(b, e.Detail)
+	reason := ""
+	if d, ok := e.Cause.(*DeclineError); ok {
+		reason = d.Reason
+	}
+	return bin.String(b, reason), nil
+}
+
+// MarshalBinary returns the error's binary form (see [Error.AppendBinary]).
+func (e *Error) MarshalBinary() ([]byte, error) { return e.AppendBinary(nil) }
+
+// UnmarshalBinary decodes the form AppendBinary writes. A decline's cause
+// comes back as a *DeclineError.
+func (e *Error) UnmarshalBinary(data []byte) error {
+	r := bin.NewReader(data)
+	code := r.String()
+	e.Op, e.PaymentID, e.Amount = r.String(), r.String(), r.Money()
+	e.State, e.Detail = State(r.Int()), r.String()
+	if reason := r.String(); reason != "" {
+		e.Cause = &DeclineError{Reason: reason}
+	}
+	if err := r.Err(); err != nil {
+		return err
+	}
+	sentinel, err := errorCodes.Sentinel("checkout", code)
+	e.Err = sentinel
+	return err
+}

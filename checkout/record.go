@@ -14,7 +14,9 @@ import (
 // names one call whatever the operation.
 func paymentScope(id string) string { return "checkout/" + id }
 
-var replayable = idem.Errors{idem.KindOf[Error]("checkout")}
+// outcomes records a call's refusal; its success is the payment, which the
+// call loads as it stands, so nothing more is recorded of it.
+var outcomes = idem.Outcomes[struct{}]{Errors: idem.Errors{idem.ErrorKind[Error]("checkout")}}
 
 // record runs one caller's call on a payment in one unit of work, exactly
 // once per key: with no record under call's key, do runs; its refusal (an
@@ -26,7 +28,7 @@ var replayable = idem.Errors{idem.KindOf[Error]("checkout")}
 func (s *Service) record(ctx context.Context, paymentID string, call idem.Call, do func(Tx, time.Time) error, replay func(Tx) error) (refused error, err error) {
 	// replayed answers from the record under call's key, if there is one.
 	replayed := func(tx Tx) (bool, error) {
-		_, recorded, found, err := idem.Lookup[struct{}](tx, call, replayable)
+		_, recorded, found, err := idem.Lookup(tx, call, outcomes)
 		if err != nil || !found {
 			return false, err
 		}
@@ -50,7 +52,7 @@ func (s *Service) record(ctx context.Context, paymentID string, call idem.Call, 
 			refused = err
 			return errRefused
 		}
-		return idem.Record(tx, call, replayable, struct{}{}, nil)
+		return idem.Record(tx, call, outcomes, struct{}{}, nil)
 	})
 	if errors.Is(err, errRefused) {
 		// The refusal's effects are rolled back: record it on its own,
@@ -61,7 +63,7 @@ func (s *Service) record(ctx context.Context, paymentID string, call idem.Call, 
 				return err
 			}
 			refused = first
-			return idem.Record(tx, call, replayable, struct{}{}, first)
+			return idem.Record(tx, call, outcomes, struct{}{}, first)
 		})
 	}
 	if err != nil {

@@ -48,6 +48,15 @@ func (c Code) String() string {
 	return string(c.appendGrouped(make([]byte, 0, Len+2)))
 }
 
+// AppendText appends the code's canonical form to b, as String returns it,
+// without allocating when b has room (encoding.TextAppender).
+func (c Code) AppendText(b []byte) ([]byte, error) {
+	if !c.IsValid() {
+		return b, nil
+	}
+	return c.appendGrouped(b), nil
+}
+
 func (c Code) appendGrouped(b []byte) []byte {
 	for i, g := range groups {
 		if i > 0 {

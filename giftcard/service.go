@@ -100,7 +100,7 @@ type Issued struct {
 	Replayed bool         `json:"-"` // a retry: the cards are those first issued, without their codes
 }
 
-var replayable = idem.Errors{idem.KindOf[Error]("giftcard")}
+var replayable = idem.Errors{idem.ErrorKind[Error]("giftcard")}
 
 // Issue creates req.Count cards, each with a new random code, in one unit of
 // work. With the key of an earlier issuance it creates nothing and returns
@@ -126,7 +126,7 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest, key string) (Issu
 		if err != nil {
 			return Issued{}, err
 		}
-		res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (Issued, error) {
+		res, err := idem.Do(ctx, s.store, call, issueOutcomes, func(tx Tx) (Issued, error) {
 			for _, ic := range batch.Cards {
 				if _, taken, err := tx.CardByHash(ic.Card.Hash); err != nil {
 					return Issued{}, err
@@ -265,7 +265,7 @@ func (s *Service) transition(ctx context.Context, op, cardID, key string, step f
 	}
 	now := s.cfg.Now()
 	call := idem.Call{Scope: "giftcard", Key: key, Now: now, Request: []string{op, cardID}}
-	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (Card, error) {
+	res, err := idem.Do(ctx, s.store, call, cardOutcomes, func(tx Tx) (Card, error) {
 		c, ok, err := cardByID(tx, cardID)
 		if err != nil {
 			return Card{}, err

@@ -3,9 +3,9 @@
 //
 // A [Store] runs one unit of work at a time under a mutex, so units of work
 // are serializable by construction. Writes are buffered in the [Tx] and
-// applied only when the callback returns nil; values are copied in and out,
-// so callers can never alias stored state. Nothing is persisted: the data
-// lives as long as the Store.
+// applied only when the callback returns nil; values are copied in and out
+// (accounts are immutable and shared), so callers can never alias stored
+// state. Nothing is persisted: the data lives as long as the Store.
 //
 // The zero Store is not usable; call [New]. A Store is safe for concurrent
 // use; a Tx is valid only inside its callback.
@@ -56,6 +56,8 @@ type state struct {
 type Store struct {
 	mu sync.Mutex
 	state
+	gen    uint64    // the current unit of work's number
+	writes *writeSet // the current unit's writes, reused from unit to unit
 }
 
 var (
@@ -74,7 +76,7 @@ func New() *Store {
 		idem:     make(map[idemKey]giftkit.IdempotencyRecord),
 		payments: make(map[string]checkout.Payment),
 		attempts: make(map[string]wallet.AttemptLog),
-	}}
+	}, writes: new(writeSet)}
 }
 
 // Update runs fn as one unit of work. It returns ctx's error without running
@@ -86,54 +88,72 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx := &Tx{s: s}
-	err := fn(tx)
-	tx.done = true
-	if err != nil {
+	s.gen++
+	s.writes.reset()
+	tx := &Tx{s: s, w: s.writes, gen: s.gen}
+	defer func() { s.gen++ }() // ends the unit even if fn panics: tx is done
+	if err := fn(tx); err != nil {
 		return err
 	}
-	tx.commit()
+	s.commit()
 	return nil
 }
 
 // Tx is a unit of work on a [Store]. It implements giftcard.Tx, wallet.Tx
 // and checkout.Tx. Reads see the unit's own writes.
 type Tx struct {
-	s    *Store
-	done bool
-
-	cards    map[string]giftcard.Card
-	byHash   map[giftcard.Hash]string
-	accounts map[accountKey]wallet.Account
-	appended map[accountKey][]wallet.Entry
-	idem     map[idemKey]giftkit.IdempotencyRecord
-	payments map[string]checkout.Payment
-	attempts map[string]*wallet.AttemptLog // nil: deleted
+	s   *Store
+	w   *writeSet
+	gen uint64
 }
 
-func (tx *Tx) commit() {
-	s := tx.s
-	for id, c := range tx.cards {
+// writeSet is what one unit of work wrote, applied to the store at commit.
+type writeSet struct {
+	cards    writes[string, giftcard.Card]
+	byHash   writes[giftcard.Hash, string]
+	accounts writes[accountKey, accountWrite]
+	idem     writes[idemKey, giftkit.IdempotencyRecord]
+	payments writes[string, checkout.Payment]
+	attempts writes[string, *wallet.AttemptLog] // nil: deleted
+}
+
+type accountWrite struct {
+	account wallet.Account
+	entries []wallet.Entry // appended to the journal at commit
+}
+
+func (w *writeSet) reset() {
+	w.cards.reset()
+	w.byHash.reset()
+	w.accounts.reset()
+	w.idem.reset()
+	w.payments.reset()
+	w.attempts.reset()
+}
+
+func (s *Store) commit() {
+	w := s.writes
+	for i, id := range w.cards.keys {
+		c := w.cards.vals[i]
 		if old, ok := s.cards[id]; ok {
 			delete(s.byHash, old.Hash)
 		}
 		s.cards[id] = c
 		s.byHash[c.Hash] = id
 	}
-	for k, a := range tx.accounts {
-		s.accounts[k] = a
+	for i, k := range w.accounts.keys {
+		aw := w.accounts.vals[i]
+		s.accounts[k] = aw.account
+		s.journals[k] = append(s.journals[k], aw.entries...)
 	}
-	for k, es := range tx.appended {
-		s.journals[k] = append(s.journals[k], es...)
+	for i, k := range w.idem.keys {
+		s.idem[k] = w.idem.vals[i]
 	}
-	for k, r := range tx.idem {
-		s.idem[k] = r
+	for i, id := range w.payments.keys {
+		s.payments[id] = w.payments.vals[i]
 	}
-	for id, p := range tx.payments {
-		s.payments[id] = p
-	}
-	for subject, l := range tx.attempts {
-		if l == nil {
+	for i, subject := range w.attempts.keys {
+		if l := w.attempts.vals[i]; l == nil {
 			delete(s.attempts, subject)
 		} else {
 			s.attempts[subject] = *l
@@ -142,7 +162,7 @@ func (tx *Tx) commit() {
 }
 
 func (tx *Tx) usable() error {
-	if tx.done {
+	if tx.gen != tx.s.gen {
 		return ErrTxDone
 	}
 	return nil
@@ -153,7 +173,7 @@ func (tx *Tx) CardByID(id string) (giftcard.Card, bool, error) {
 	if err := tx.usable(); err != nil {
 		return giftcard.Card{}, false, err
 	}
-	if c, ok := tx.cards[id]; ok {
+	if c, ok := tx.w.cards.get(id); ok {
 		return c, true, nil
 	}
 	c, ok := tx.s.cards[id]
@@ -165,14 +185,15 @@ func (tx *Tx) CardByHash(h giftcard.Hash) (giftcard.Card, bool, error) {
 	if err := tx.usable(); err != nil {
 		return giftcard.Card{}, false, err
 	}
-	if id, ok := tx.byHash[h]; ok {
-		return tx.cards[id], true, nil
+	if id, ok := tx.w.byHash.get(h); ok {
+		c, _ := tx.w.cards.get(id)
+		return c, true, nil
 	}
 	id, ok := tx.s.byHash[h]
 	if !ok {
 		return giftcard.Card{}, false, nil
 	}
-	return tx.CardByID(id)
+	return tx.s.cards[id], true, nil // a card this unit rewrote is in tx.w.byHash: its hash cannot change
 }
 
 // PutCard implements giftcard.Tx. It fails with [ErrConflict] if another
@@ -187,12 +208,8 @@ func (tx *Tx) PutCard(c giftcard.Card) error {
 	if old, ok, _ := tx.CardByID(c.ID); ok && old.Hash != c.Hash {
 		return fmt.Errorf("%w: card %s: a card's code hash cannot change", ErrConflict, c.ID)
 	}
-	if tx.cards == nil {
-		tx.cards = make(map[string]giftcard.Card)
-		tx.byHash = make(map[giftcard.Hash]string)
-	}
-	tx.cards[c.ID] = c
-	tx.byHash[c.Hash] = c.ID
+	tx.w.cards.put(c.ID, c)
+	tx.w.byHash.put(c.Hash, c.ID)
 	return nil
 }
 
@@ -203,8 +220,8 @@ func (tx *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, e
 		return wallet.Account{}, false, err
 	}
 	k := accountKey{owner, c}
-	if a, ok := tx.accounts[k]; ok {
-		return a, true, nil
+	if aw, ok := tx.w.accounts.get(k); ok {
+		return aw.account, true, nil
 	}
 	a, ok := tx.s.accounts[k]
 	return a, ok, nil
@@ -218,7 +235,8 @@ func (tx *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 		return err
 	}
 	k := accountKey{a.Owner(), a.Currency()}
-	next := int64(len(tx.s.journals[k])+len(tx.appended[k])) + 1
+	aw, _ := tx.w.accounts.get(k)
+	next := int64(len(tx.s.journals[k])+len(aw.entries)) + 1
 	for i, e := range entries {
 		if e.Owner != a.Owner() || e.Currency != a.Currency() || e.Seq != next+int64(i) {
 			return fmt.Errorf("%w: entry %d of %s/%s out of sequence (next is %d)", ErrConflict, e.Seq, e.Owner, e.Currency, next+int64(i))
@@ -230,12 +248,8 @@ func (tx *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 	if last := next + int64(len(entries)) - 1; last != a.NextSeq()-1 {
 		return fmt.Errorf("%w: account %s/%s is at entry %d, its journal at %d", ErrConflict, k.owner, k.currency, a.NextSeq()-1, last)
 	}
-	if tx.accounts == nil {
-		tx.accounts = make(map[accountKey]wallet.Account)
-		tx.appended = make(map[accountKey][]wallet.Entry)
-	}
-	tx.accounts[k] = a
-	tx.appended[k] = append(tx.appended[k], entries...)
+	slot := tx.w.accounts.slot(k)
+	slot.account, slot.entries = a, append(slot.entries, entries...)
 	return nil
 }
 
@@ -245,13 +259,14 @@ func (tx *Tx) Entries(owner string, c giftkit.Currency, afterSeq int64, limit in
 		return nil, err
 	}
 	k := accountKey{owner, c}
-	committed, added := tx.s.journals[k], tx.appended[k]
+	committed := tx.s.journals[k]
+	aw, _ := tx.w.accounts.get(k)
 	var out []wallet.Entry
-	for i := afterSeq; i < int64(len(committed)+len(added)) && len(out) < limit; i++ {
+	for i := afterSeq; i < int64(len(committed)+len(aw.entries)) && len(out) < limit; i++ {
 		if i < int64(len(committed)) {
 			out = append(out, committed[i])
 		} else {
-			out = append(out, added[i-int64(len(committed))])
+			out = append(out, aw.entries[i-int64(len(committed))])
 		}
 	}
 	return out, nil
@@ -263,12 +278,14 @@ func (tx *Tx) Idempotency(scope, key string) (giftkit.IdempotencyRecord, bool, e
 		return giftkit.IdempotencyRecord{}, false, err
 	}
 	k := idemKey{scope, key}
-	r, ok := tx.idem[k]
+	r, ok := tx.w.idem.get(k)
 	if !ok {
-		r, ok = tx.s.idem[k]
+		if r, ok = tx.s.idem[k]; !ok {
+			return giftkit.IdempotencyRecord{}, false, nil
+		}
 	}
 	r.Outcome = append([]byte(nil), r.Outcome...)
-	return r, ok, nil
+	return r, true, nil
 }
 
 // PutIdempotency implements giftcard.Tx. It fails with [ErrConflict] if a
@@ -277,14 +294,15 @@ func (tx *Tx) PutIdempotency(r giftkit.IdempotencyRecord) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
-	if _, ok, _ := tx.Idempotency(r.Scope, r.Key); ok {
+	k := idemKey{r.Scope, r.Key}
+	if _, ok := tx.w.idem.get(k); ok {
 		return fmt.Errorf("%w: idempotency record %s/%s exists", ErrConflict, r.Scope, r.Key)
 	}
-	if tx.idem == nil {
-		tx.idem = make(map[idemKey]giftkit.IdempotencyRecord)
+	if _, ok := tx.s.idem[k]; ok {
+		return fmt.Errorf("%w: idempotency record %s/%s exists", ErrConflict, r.Scope, r.Key)
 	}
 	r.Outcome = append([]byte(nil), r.Outcome...)
-	tx.idem[idemKey{r.Scope, r.Key}] = r
+	tx.w.idem.put(k, r)
 	return nil
 }
 
@@ -293,7 +311,7 @@ func (tx *Tx) Payment(id string) (checkout.Payment, bool, error) {
 	if err := tx.usable(); err != nil {
 		return checkout.Payment{}, false, err
 	}
-	p, ok := tx.payments[id]
+	p, ok := tx.w.payments.get(id)
 	if !ok {
 		p, ok = tx.s.payments[id]
 	}
@@ -305,10 +323,7 @@ func (tx *Tx) PutPayment(p checkout.Payment) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
-	if tx.payments == nil {
-		tx.payments = make(map[string]checkout.Payment)
-	}
-	tx.payments[p.ID] = p.Clone()
+	tx.w.payments.put(p.ID, p.Clone())
 	return nil
 }
 
@@ -320,11 +335,11 @@ func (tx *Tx) OpenPayments(afterID string, limit int) ([]checkout.Payment, error
 	}
 	var ids []string
 	for id := range tx.s.payments {
-		if _, shadowed := tx.payments[id]; !shadowed && id > afterID {
+		if _, shadowed := tx.w.payments.get(id); !shadowed && id > afterID {
 			ids = append(ids, id)
 		}
 	}
-	for id := range tx.payments {
+	for _, id := range tx.w.payments.keys {
 		if id > afterID {
 			ids = append(ids, id)
 		}
@@ -348,7 +363,7 @@ func (tx *Tx) AttemptLog(subject string) (wallet.AttemptLog, bool, error) {
 		return wallet.AttemptLog{}, false, err
 	}
 	l, ok := tx.s.attempts[subject]
-	if p, shadowed := tx.attempts[subject]; shadowed {
+	if p, shadowed := tx.w.attempts.get(subject); shadowed {
 		l, ok = wallet.AttemptLog{}, p != nil
 		if ok {
 			l = *p
@@ -364,14 +379,11 @@ func (tx *Tx) PutAttemptLog(l wallet.AttemptLog) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
-	if tx.attempts == nil {
-		tx.attempts = make(map[string]*wallet.AttemptLog)
-	}
 	if len(l.Attempts) == 0 && l.LockedUntil.IsZero() {
-		tx.attempts[l.Subject] = nil
+		tx.w.attempts.put(l.Subject, nil)
 		return nil
 	}
 	l.Attempts = append([]time.Time(nil), l.Attempts...)
-	tx.attempts[l.Subject] = &l
+	tx.w.attempts.put(l.Subject, &l)
 	return nil
 }

@@ -103,8 +103,6 @@ type Redeemed struct {
 	Replayed bool          `json:"-"` // the outcome of an earlier call with the same key
 }
 
-var replayable = idem.Errors{idem.KindOf[Error]("wallet"), idem.KindOf[giftcard.Error]("giftcard")}
-
 // Redeem reads the activation code as the shopper typed it, and credits the
 // card's value to owner's account in the card's currency: the card moves to
 // redeemed, the account gains a credit that keeps the card's expiry, and the
@@ -141,7 +139,7 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 	if !ok {
 		return s.lockedOut(ctx, call, owner, wait)
 	}
-	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (Redeemed, error) {
+	res, err := idem.Do(ctx, s.store, call, redeemOutcomes, func(tx Tx) (Redeemed, error) {
 		return s.redeem(tx, owner, parsed, hash, key, now)
 	})
 	s.settle(ctx, attempt, res.Replayed, err)
@@ -156,7 +154,7 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 // lockedOut answers a redemption the limiter refused: a call that completed
 // keeps its outcome, locked out or not; any other is ErrTooManyAttempts.
 func (s *Service) lockedOut(ctx context.Context, call idem.Call, owner string, wait time.Duration) (Redeemed, error) {
-	res, recorded, found, err := idem.Replay[Tx, Redeemed](ctx, s.store, call, replayable)
+	res, recorded, found, err := idem.Replay(ctx, s.store, call, redeemOutcomes)
 	switch {
 	case err != nil:
 		return Redeemed{}, err
@@ -377,7 +375,7 @@ func HoldID(owner, key string) string {
 // [giftkit.ErrCurrencyMismatch] (also for a currency outside Config.Currencies), or a
 // key or owner error.
 func (s *Service) Hold(ctx context.Context, owner string, req HoldRequest, key string) (Hold, error) {
-	return change(ctx, s, "hold", owner, req.Amount.Currency(), key,
+	return change(ctx, s, holdOutcomes, "hold", owner, req.Amount.Currency(), key,
 		[]string{req.Amount.String(), req.Reference, req.ExpiresAt.UTC().String()},
 		func(a Account, now time.Time) (Account, []Entry, Hold, error) {
 			id := HoldID(owner, key)
@@ -393,7 +391,7 @@ func (s *Service) Hold(ctx context.Context, owner string, req HoldRequest, key s
 // released, expired), and with [ErrForeignHold] for a hold another party
 // placed (a checkout payment's, which only checkout may release).
 func (s *Service) Release(ctx context.Context, owner string, c giftkit.Currency, holdID, key string) (Balance, error) {
-	return change(ctx, s, "release", owner, c, key, []string{holdID},
+	return change(ctx, s, balanceOutcomes, "release", owner, c, key, []string{holdID},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			a, e, err := a.Release(holdID, PlacerWallet, key, now)
 			return a, []Entry{e}, balanceOf(a), err
@@ -405,7 +403,7 @@ func (s *Service) Release(ctx context.Context, owner string, c giftkit.Currency,
 // [ErrForeignHold], [ErrExceedsHold], [ErrInvalidAmount] or
 // [giftkit.ErrCurrencyMismatch].
 func (s *Service) Capture(ctx context.Context, owner, holdID string, amount giftkit.Money, key string) (Balance, error) {
-	return change(ctx, s, "capture", owner, amount.Currency(), key, []string{holdID, amount.String()},
+	return change(ctx, s, balanceOutcomes, "capture", owner, amount.Currency(), key, []string{holdID, amount.String()},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			a, entries, err := a.Capture(holdID, PlacerWallet, amount, key, now)
 			return a, entries, balanceOf(a), err
@@ -416,7 +414,7 @@ func (s *Service) Capture(ctx context.Context, owner, holdID string, amount gift
 // capture, journaled as both). It fails with [ErrInsufficientFunds],
 // [ErrInvalidAmount] or [giftkit.ErrCurrencyMismatch].
 func (s *Service) Debit(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (Balance, error) {
-	return change(ctx, s, "debit", owner, amount.Currency(), key, []string{amount.String(), reference},
+	return change(ctx, s, balanceOutcomes, "debit", owner, amount.Currency(), key, []string{amount.String(), reference},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			id := HoldID(owner, key)
 			a, hold, err := a.PlaceHold(HoldSpec{ID: id, Placer: PlacerWallet, Amount: amount, Reference: reference}, key, now)
@@ -432,7 +430,7 @@ func (s *Service) Debit(ctx context.Context, owner string, amount giftkit.Money,
 // expires. It fails with [ErrInvalidAmount] or [giftkit.ErrCurrencyMismatch] (also
 // for a currency outside Config.Currencies, in which no account is opened).
 func (s *Service) Refund(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (Balance, error) {
-	return change(ctx, s, "refund", owner, amount.Currency(), key, []string{amount.String(), reference},
+	return change(ctx, s, balanceOutcomes, "refund", owner, amount.Currency(), key, []string{amount.String(), reference},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			a, e, err := a.Credit(CreditSpec{Kind: EntryRefund, Amount: amount, Source: reference, Reference: reference}, key, now)
 			return a, []Entry{e}, balanceOf(a), err
@@ -448,7 +446,7 @@ func (s *Service) Sweep(ctx context.Context, owner string, c giftkit.Currency) (
 
 // change runs an idempotent account operation: load and sweep the account,
 // apply step, save. step's error leaves nothing written.
-func change[R any](ctx context.Context, s *Service, op, owner string, c giftkit.Currency, key string, request []string,
+func change[R any](ctx context.Context, s *Service, o idem.Outcomes[R], op, owner string, c giftkit.Currency, key string, request []string,
 	step func(Account, time.Time) (Account, []Entry, R, error)) (R, error) {
 	var zero R
 	if err := s.check(op, owner, key); err != nil {
@@ -467,7 +465,7 @@ func change[R any](ctx context.Context, s *Service, op, owner string, c giftkit.
 	}
 	now := s.cfg.Now()
 	call := idem.Call{Scope: "wallet/" + owner, Key: key, Now: now, Request: append([]string{op, c.Code()}, request...)}
-	res, err := idem.Do(ctx, s.store, call, replayable, func(tx Tx) (out R, err error) {
+	res, err := idem.Do(ctx, s.store, call, o, func(tx Tx) (out R, err error) {
 		_, err = UpdateAccount(tx, owner, c, now, func(a Account) (Account, []Entry, error) {
 			a, entries, r, err := step(a, now)
 			out = r

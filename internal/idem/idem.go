@@ -13,14 +13,17 @@ package idem
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/internal/bin"
 )
 
 // Tx is what idem needs of a unit of work.
@@ -32,31 +35,33 @@ type Tx interface {
 }
 
 // A Kind is one type of business error that a call records: a pointer type
-// that marshals to and from JSON.
+// with a binary form.
 type Kind struct {
 	name   string
-	encode func(error) ([]byte, bool)
+	encode func(b []byte, err error) ([]byte, bool)
 	decode func([]byte) (error, error)
 }
 
-// KindOf returns the Kind for errors of type *E, found with errors.As.
-func KindOf[E any, P interface {
+// ErrorKind returns the Kind for errors of type *E, found with errors.As.
+func ErrorKind[E any, P interface {
 	*E
 	error
+	AppendBinary([]byte) ([]byte, error)
+	UnmarshalBinary([]byte) error
 }](name string) Kind {
 	return Kind{
 		name: name,
-		encode: func(err error) ([]byte, bool) {
+		encode: func(b []byte, err error) ([]byte, bool) {
 			var p P
 			if !errors.As(err, &p) {
-				return nil, false
+				return b, false
 			}
-			data, merr := json.Marshal(p)
-			return data, merr == nil
+			out, merr := p.AppendBinary(b)
+			return out, merr == nil
 		},
 		decode: func(data []byte) (error, error) {
 			p := P(new(E))
-			return p, json.Unmarshal(data, p)
+			return p, p.UnmarshalBinary(data)
 		},
 	}
 }
@@ -65,23 +70,60 @@ func KindOf[E any, P interface {
 // the store's, and is not recorded.
 type Errors []Kind
 
-func (k Errors) encode(err error) (string, []byte, bool) {
+// encode appends the name of err's kind and its binary form, with its
+// length; ok is false if err is of no kind listed.
+func (k Errors) encode(b []byte, err error) ([]byte, bool) {
 	for _, kind := range k {
-		if data, ok := kind.encode(err); ok {
-			return kind.name, data, true
+		start := len(b)
+		b = bin.String(b, kind.name)
+		lenAt := len(b)
+		b = append(b, make([]byte, binary.MaxVarintLen32)...) // room for the length
+		if out, ok := kind.encode(b, err); ok {
+			payload := len(out) - len(b)
+			n := binary.PutUvarint(out[lenAt:], uint64(payload))
+			copy(out[lenAt+n:], out[len(b):])
+			return out[:lenAt+n+payload], true
 		}
+		b = b[:start]
 	}
-	return "", nil, false
+	return b, false
 }
 
-func (k Errors) decode(name string, data []byte) (error, error) {
+// recordable reports whether err is of a kind listed.
+func (k Errors) recordable(err error) bool {
+	_, ok := k.encode(nil, err)
+	return ok
+}
+
+func (k Errors) decode(r *bin.Reader) (error, error) {
+	name, payload := r.String(), r.String()
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
 	for _, kind := range k {
 		if kind.name == name {
-			return kind.decode(data)
+			return kind.decode([]byte(payload))
 		}
 	}
 	return nil, fmt.Errorf("unknown recorded error type %q", name)
 }
+
+// Outcomes says how the outcomes of a use case are recorded: the binary
+// form of its result (Append and Read; nil for a result that is struct{})
+// and the business errors it records.
+type Outcomes[R any] struct {
+	Append func(b []byte, v R) []byte
+	Read   func(r *bin.Reader) R
+	Errors Errors
+}
+
+// A record is a version byte, then recordResult and the result's binary
+// form, or recordError and the error's kind and binary form.
+const (
+	recordVersion = 1
+	recordResult  = 'r'
+	recordError   = 'e'
+)
 
 // Call describes one idempotent call.
 type Call struct {
@@ -94,14 +136,36 @@ type Call struct {
 // Fingerprint returns the digest of the request fields.
 func (c Call) Fingerprint() string { return Fingerprint(c.Request...) }
 
+// sameFingerprint reports whether fp is the digest of the request fields,
+// without allocating.
+func (c Call) sameFingerprint(fp string) bool {
+	var sum [sha256.Size]byte
+	var text [2 * sha256.Size]byte
+	digest(&sum, c.Request)
+	hex.Encode(text[:], sum[:])
+	return string(text[:]) == fp
+}
+
 // Fingerprint returns a digest of fields that no other list of fields has:
 // each is prefixed by its length, so ("ab", "c") and ("a", "bc") differ.
 func Fingerprint(fields ...string) string {
+	var sum [sha256.Size]byte
+	digest(&sum, fields)
+	return hex.EncodeToString(sum[:])
+}
+
+// digest writes the SHA-256 of the length-prefixed fields ("<len>:<field>;"
+// each) to sum.
+func digest(sum *[sha256.Size]byte, fields []string) {
 	h := sha256.New()
+	var n [20]byte
 	for _, f := range fields {
-		fmt.Fprintf(h, "%d:%s;", len(f), f)
+		h.Write(strconv.AppendInt(n[:0], int64(len(f)), 10))
+		h.Write([]byte{':'})
+		io.WriteString(h, f)
+		h.Write([]byte{';'})
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	h.Sum(sum[:0])
 }
 
 // CheckKey returns an error for a missing, oversized or malformed key.
@@ -133,12 +197,6 @@ func ValidText(s string, max int) bool {
 	return true
 }
 
-type outcome[R any] struct {
-	Result    *R              `json:"result,omitempty"`
-	ErrorType string          `json:"error_type,omitempty"`
-	Error     json.RawMessage `json:"error,omitempty"`
-}
-
 // businessError carries a business failure out of the first unit of work so
 // that the store rolls it back.
 type businessError struct{ err error }
@@ -155,46 +213,57 @@ type Result[R any] struct {
 // is false. Otherwise it returns the recorded result and the recorded error,
 // or giftkit.ErrIdempotencyConflict if the record is of a different request;
 // err is set only if the record cannot be read or decoded.
-func Lookup[R any](tx Tx, call Call, errs Errors) (res Result[R], recorded error, found bool, err error) {
+func Lookup[R any](tx Tx, call Call, o Outcomes[R]) (res Result[R], recorded error, found bool, err error) {
 	rec, found, err := tx.Idempotency(call.Scope, call.Key)
 	if err != nil || !found {
 		return Result[R]{}, nil, false, err
 	}
 	res.Replayed = true
-	if rec.Fingerprint != call.Fingerprint() {
+	if !call.sameFingerprint(rec.Fingerprint) {
 		return res, giftkit.ErrIdempotencyConflict, true, nil
 	}
-	var out outcome[R]
-	if err := json.Unmarshal(rec.Outcome, &out); err != nil {
+	fail := func(err error) (Result[R], error, bool, error) {
 		return Result[R]{}, nil, true, fmt.Errorf("decode idempotency record %s/%s: %w", call.Scope, call.Key, err)
 	}
-	if out.ErrorType != "" {
-		decoded, err := errs.decode(out.ErrorType, out.Error)
+	if len(rec.Outcome) < 2 || rec.Outcome[0] != recordVersion {
+		return fail(bin.ErrCorrupt)
+	}
+	r := bin.NewReader(rec.Outcome[2:])
+	switch rec.Outcome[1] {
+	case recordError:
+		decoded, err := o.Errors.decode(r)
+		if err == nil {
+			err = r.Err()
+		}
 		if err != nil {
-			return Result[R]{}, nil, true, fmt.Errorf("decode recorded error of %s/%s: %w", call.Scope, call.Key, err)
+			return fail(err)
 		}
 		return res, decoded, true, nil
+	case recordResult:
+		if o.Read != nil {
+			res.Value = o.Read(r)
+		}
+		if err := r.Err(); err != nil {
+			return fail(err)
+		}
+		return res, nil, true, nil
 	}
-	if out.Result != nil {
-		res.Value = *out.Result
-	}
-	return res, nil, true, nil
+	return fail(bin.ErrCorrupt)
 }
 
 // Record stores the outcome of call inside a unit of work: v, or failure if
-// it is not nil, which must be of a kind errs knows.
-func Record[R any](tx Tx, call Call, errs Errors, v R, failure error) error {
-	out := outcome[R]{Result: &v}
+// it is not nil, which must be of a kind o.Errors knows.
+func Record[R any](tx Tx, call Call, o Outcomes[R], v R, failure error) error {
+	data := make([]byte, 2, 128)
+	data[0], data[1] = recordVersion, recordResult
 	if failure != nil {
-		typ, data, ok := errs.encode(failure)
-		if !ok {
+		data[1] = recordError
+		var ok bool
+		if data, ok = o.Errors.encode(data, failure); !ok {
 			return fmt.Errorf("record outcome of %s/%s: %w is not a recorded kind", call.Scope, call.Key, failure)
 		}
-		out = outcome[R]{ErrorType: typ, Error: data}
-	}
-	data, err := json.Marshal(out)
-	if err != nil {
-		return fmt.Errorf("encode outcome of %s/%s: %w", call.Scope, call.Key, err)
+	} else if o.Append != nil {
+		data = o.Append(data, v)
 	}
 	return tx.PutIdempotency(giftkit.IdempotencyRecord{
 		Scope: call.Scope, Key: call.Key, Fingerprint: call.Fingerprint(), Outcome: data, CreatedAt: call.Now,
@@ -205,10 +274,10 @@ func Record[R any](tx Tx, call Call, errs Errors, v R, failure error) error {
 // running nothing: found is false if no call with its key completed. A
 // service uses it where it must not run the call (a caller locked out may
 // still learn the outcome of a call that completed).
-func Replay[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, errs Errors) (res Result[R], recorded error, found bool, err error) {
+func Replay[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, o Outcomes[R]) (res Result[R], recorded error, found bool, err error) {
 	err = store.Update(ctx, func(tx T) error {
 		var err error
-		res, recorded, found, err = Lookup[R](tx, call, errs)
+		res, recorded, found, err = Lookup(tx, call, o)
 		return err
 	})
 	if err != nil {
@@ -220,7 +289,7 @@ func Replay[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call,
 // Do runs op exactly once for call.Key within call.Scope and returns its
 // result, or the recorded outcome of the first completed call. A different
 // request under the same key fails with giftkit.ErrIdempotencyConflict.
-func Do[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, errs Errors, op func(tx T) (R, error)) (Result[R], error) {
+func Do[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, o Outcomes[R], op func(tx T) (R, error)) (Result[R], error) {
 	var (
 		res    Result[R]
 		resErr error
@@ -228,19 +297,19 @@ func Do[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, err
 	err := store.Update(ctx, func(tx T) error {
 		var found bool
 		var err error
-		res, resErr, found, err = Lookup[R](tx, call, errs)
+		res, resErr, found, err = Lookup(tx, call, o)
 		if err != nil || found {
 			return err
 		}
 		v, err := op(tx)
 		if err != nil {
-			if _, _, ok := errs.encode(err); ok {
+			if o.Errors.recordable(err) {
 				return businessError{err}
 			}
 			return err
 		}
 		res.Value = v
-		return Record(tx, call, errs, v, nil)
+		return Record(tx, call, o, v, nil)
 	})
 	var be businessError
 	if !errors.As(err, &be) {
@@ -254,13 +323,13 @@ func Do[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, err
 	err = store.Update(ctx, func(tx T) error {
 		var found bool
 		var err error
-		res, resErr, found, err = Lookup[R](tx, call, errs)
+		res, resErr, found, err = Lookup(tx, call, o)
 		if err != nil || found { // a concurrent call with the same key finished first
 			return err
 		}
 		res, resErr = Result[R]{}, be.err
 		var zero R
-		return Record(tx, call, errs, zero, be.err)
+		return Record(tx, call, o, zero, be.err)
 	})
 	if err != nil {
 		return Result[R]{}, err

@@ -2,10 +2,13 @@ package idem_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"testing"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/internal/bin"
 	"github.com/giftkit/giftkit/internal/idem"
 )
 
@@ -48,7 +51,19 @@ type failure struct{ Reason string }
 
 func (f *failure) Error() string { return "failure: " + f.Reason }
 
-var kinds = idem.Errors{idem.KindOf[failure]("failure")}
+func (f *failure) AppendBinary(b []byte) ([]byte, error) { return bin.String(b, f.Reason), nil }
+
+func (f *failure) UnmarshalBinary(data []byte) error {
+	r := bin.NewReader(data)
+	f.Reason = r.String()
+	return r.Err()
+}
+
+var kinds = idem.Outcomes[string]{
+	Append: bin.String,
+	Read:   (*bin.Reader).String,
+	Errors: idem.Errors{idem.ErrorKind[failure]("failure")},
+}
 
 // A call that fails on its merits while a concurrent call with the same key
 // succeeds must return the success that was recorded, not its own failure.
@@ -98,5 +113,17 @@ func TestReplaysAndConflicts(t *testing.T) {
 	}
 	if _, ok, _ := store.tx.Idempotency("s", "k2"); ok {
 		t.Error("a store error was recorded")
+	}
+}
+
+// TestFingerprintFormat: fingerprints keep the form records already stored
+// were written with, the SHA-256 of "<len>:<field>;" per field.
+func TestFingerprintFormat(t *testing.T) {
+	sum := sha256.Sum256([]byte("2:ab;1:c;0:;"))
+	if got, want := idem.Fingerprint("ab", "c", ""), hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("Fingerprint = %s; want %s", got, want)
+	}
+	if idem.Fingerprint("ab", "c") == idem.Fingerprint("a", "bc") {
+		t.Error("fields are not length-prefixed")
 	}
 }
