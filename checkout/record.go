@@ -70,7 +70,7 @@ func (s *Service) record(ctx context.Context, paymentID string, call idem.Call, 
 		return nil, err
 	}
 	if errors.Is(refused, giftkit.ErrIdempotencyConflict) && !errors.As(refused, new(*Error)) {
-		refused = &Error{Op: call.Request[0], PaymentID: paymentID, Err: refused}
+		refused = &Error{Op: call.Op, PaymentID: paymentID, Err: refused}
 	}
 	return refused, nil
 }
@@ -88,7 +88,7 @@ func (s *Service) command(ctx context.Context, op, id string, amount giftkit.Mon
 	if !validID(id) {
 		return Payment{}, &Error{Op: op, Amount: amount, Detail: "payment ID must be 1 to 128 bytes of UTF-8 without control characters", Err: ErrInvalidOrder}
 	}
-	call := idem.Call{Scope: paymentScope(id), Key: key, Request: []string{op, amount.String()}}
+	call := idem.NewCall(paymentScope(id), key, time.Time{}, op, amount.String())
 	var p Payment
 	refused, err := s.record(ctx, id, call, func(tx Tx, now time.Time) error {
 		got, err := loadPayment(tx, op, id)

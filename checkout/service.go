@@ -143,7 +143,7 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (Payment,
 		return Payment{}, err
 	}
 	keys := Keys{Prefix: s.cfg.ProcessorKeyPrefix, Pay: key, Fingerprint: req.fingerprint()}
-	call := idem.Call{Scope: paymentScope(req.PaymentID), Key: key, Request: []string{"pay", keys.Fingerprint}}
+	call := idem.NewCall(paymentScope(req.PaymentID), key, time.Time{}, "pay", keys.Fingerprint)
 	var p Payment
 	refused, err := s.record(ctx, req.PaymentID, call, func(tx Tx, now time.Time) (err error) {
 		p, err = s.open(tx, req, keys, now)

@@ -31,7 +31,8 @@ type Tx interface {
 	PutCard(c Card) error
 	// Idempotency returns the record of an earlier call; false if none.
 	Idempotency(scope, key string) (giftkit.IdempotencyRecord, bool, error)
-	// PutIdempotency stores the record of a completed call.
+	// PutIdempotency stores the record of a completed call. It must not
+	// keep r.Outcome after it returns (copy it): the caller reuses it.
 	PutIdempotency(r giftkit.IdempotencyRecord) error
 }
 
@@ -118,9 +119,8 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest, key string) (Issu
 	if err := s.checkIssue(req, now, key); err != nil {
 		return Issued{}, err
 	}
-	call := idem.Call{Scope: "giftcard", Key: key, Now: now, Request: []string{
-		"issue", req.Value.String(), strconv.Itoa(req.Count), req.BatchID, req.ExpiresAt.UTC().String(), strconv.FormatBool(req.Pending),
-	}}
+	call := idem.NewCall("giftcard", key, now, "issue", req.Value.String(), strconv.Itoa(req.Count), req.BatchID,
+		req.ExpiresAt.UTC().String(), strconv.FormatBool(req.Pending))
 	for attempt := 0; ; attempt++ {
 		batch, err := s.newBatch(req, now)
 		if err != nil {
@@ -264,7 +264,7 @@ func (s *Service) transition(ctx context.Context, op, cardID, key string, step f
 		return Card{}, &Error{Op: op, CardID: cardID, Detail: err.Error(), Err: giftkit.ErrKeyRequired}
 	}
 	now := s.cfg.Now()
-	call := idem.Call{Scope: "giftcard", Key: key, Now: now, Request: []string{op, cardID}}
+	call := idem.NewCall("giftcard", key, now, op, cardID)
 	res, err := idem.Do(ctx, s.store, call, cardOutcomes, func(tx Tx) (Card, error) {
 		c, ok, err := cardByID(tx, cardID)
 		if err != nil {

@@ -42,11 +42,18 @@ type accountKey struct {
 
 type idemKey struct{ scope, key string }
 
+type accountSlot struct {
+	account wallet.Account
+	journal []wallet.Entry // entry i has Seq i+1
+}
+
+// The cards and accounts are kept in slots that both of their maps (by ID
+// and by code hash) point to, so that a lookup is one map access and a
+// commit changes the slot in place.
 type state struct {
-	cards    map[string]giftcard.Card
-	byHash   map[giftcard.Hash]string
-	accounts map[accountKey]wallet.Account
-	journals map[accountKey][]wallet.Entry // entry i has Seq i+1
+	cards    map[string]*giftcard.Card
+	byHash   map[giftcard.Hash]*giftcard.Card
+	accounts map[accountKey]*accountSlot
 	idem     map[idemKey]giftkit.IdempotencyRecord
 	payments map[string]checkout.Payment
 	attempts map[string]wallet.AttemptLog
@@ -69,10 +76,9 @@ var (
 // New returns an empty Store.
 func New() *Store {
 	return &Store{state: state{
-		cards:    make(map[string]giftcard.Card),
-		byHash:   make(map[giftcard.Hash]string),
-		accounts: make(map[accountKey]wallet.Account),
-		journals: make(map[accountKey][]wallet.Entry),
+		cards:    make(map[string]*giftcard.Card),
+		byHash:   make(map[giftcard.Hash]*giftcard.Card),
+		accounts: make(map[accountKey]*accountSlot),
 		idem:     make(map[idemKey]giftkit.IdempotencyRecord),
 		payments: make(map[string]checkout.Payment),
 		attempts: make(map[string]wallet.AttemptLog),
@@ -115,11 +121,17 @@ type writeSet struct {
 	idem     writes[idemKey, giftkit.IdempotencyRecord]
 	payments writes[string, checkout.Payment]
 	attempts writes[string, *wallet.AttemptLog] // nil: deleted
+	journal  []journalWrite                     // every account's new entries, in order
 }
 
 type accountWrite struct {
 	account wallet.Account
-	entries []wallet.Entry // appended to the journal at commit
+	entries int // how many of the unit's journal entries are this account's
+}
+
+type journalWrite struct {
+	account accountKey
+	entry   wallet.Entry
 }
 
 func (w *writeSet) reset() {
@@ -129,22 +141,27 @@ func (w *writeSet) reset() {
 	w.idem.reset()
 	w.payments.reset()
 	w.attempts.reset()
+	clear(w.journal)
+	w.journal = w.journal[:0]
 }
 
 func (s *Store) commit() {
 	w := s.writes
 	for i, id := range w.cards.keys {
-		c := w.cards.vals[i]
-		if old, ok := s.cards[id]; ok {
-			delete(s.byHash, old.Hash)
+		if slot, ok := s.cards[id]; ok {
+			*slot = w.cards.vals[i] // PutCard refuses a change of hash
+			continue
 		}
-		s.cards[id] = c
-		s.byHash[c.Hash] = id
+		slot := new(giftcard.Card)
+		*slot = w.cards.vals[i]
+		s.cards[id], s.byHash[slot.Hash] = slot, slot
 	}
 	for i, k := range w.accounts.keys {
-		aw := w.accounts.vals[i]
-		s.accounts[k] = aw.account
-		s.journals[k] = append(s.journals[k], aw.entries...)
+		s.account(k).account = w.accounts.vals[i].account
+	}
+	for _, j := range w.journal {
+		slot := s.account(j.account)
+		slot.journal = append(slot.journal, j.entry)
 	}
 	for i, k := range w.idem.keys {
 		s.idem[k] = w.idem.vals[i]
@@ -159,6 +176,24 @@ func (s *Store) commit() {
 			s.attempts[subject] = *l
 		}
 	}
+}
+
+// account returns the slot of account k, adding an empty one.
+func (s *Store) account(k accountKey) *accountSlot {
+	slot, ok := s.accounts[k]
+	if !ok {
+		slot = new(accountSlot)
+		s.accounts[k] = slot
+	}
+	return slot
+}
+
+// journal returns the committed journal of account k.
+func (s *Store) journal(k accountKey) []wallet.Entry {
+	if slot, ok := s.accounts[k]; ok {
+		return slot.journal
+	}
+	return nil
 }
 
 func (tx *Tx) usable() error {
@@ -176,8 +211,10 @@ func (tx *Tx) CardByID(id string) (giftcard.Card, bool, error) {
 	if c, ok := tx.w.cards.get(id); ok {
 		return c, true, nil
 	}
-	c, ok := tx.s.cards[id]
-	return c, ok, nil
+	if c, ok := tx.s.cards[id]; ok {
+		return *c, true, nil
+	}
+	return giftcard.Card{}, false, nil
 }
 
 // CardByHash implements giftcard.Tx.
@@ -189,11 +226,10 @@ func (tx *Tx) CardByHash(h giftcard.Hash) (giftcard.Card, bool, error) {
 		c, _ := tx.w.cards.get(id)
 		return c, true, nil
 	}
-	id, ok := tx.s.byHash[h]
-	if !ok {
-		return giftcard.Card{}, false, nil
+	if c, ok := tx.s.byHash[h]; ok { // a card this unit rewrote is in tx.w.byHash: its hash cannot change
+		return *c, true, nil
 	}
-	return tx.s.cards[id], true, nil // a card this unit rewrote is in tx.w.byHash: its hash cannot change
+	return giftcard.Card{}, false, nil
 }
 
 // PutCard implements giftcard.Tx. It fails with [ErrConflict] if another
@@ -223,8 +259,10 @@ func (tx *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, e
 	if aw, ok := tx.w.accounts.get(k); ok {
 		return aw.account, true, nil
 	}
-	a, ok := tx.s.accounts[k]
-	return a, ok, nil
+	if slot, ok := tx.s.accounts[k]; ok {
+		return slot.account, true, nil
+	}
+	return wallet.Account{}, false, nil
 }
 
 // SaveAccount implements wallet.Tx. It fails with [ErrConflict] unless
@@ -236,7 +274,7 @@ func (tx *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 	}
 	k := accountKey{a.Owner(), a.Currency()}
 	aw, _ := tx.w.accounts.get(k)
-	next := int64(len(tx.s.journals[k])+len(aw.entries)) + 1
+	next := int64(len(tx.s.journal(k))+aw.entries) + 1
 	for i, e := range entries {
 		if e.Owner != a.Owner() || e.Currency != a.Currency() || e.Seq != next+int64(i) {
 			return fmt.Errorf("%w: entry %d of %s/%s out of sequence (next is %d)", ErrConflict, e.Seq, e.Owner, e.Currency, next+int64(i))
@@ -249,7 +287,10 @@ func (tx *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 		return fmt.Errorf("%w: account %s/%s is at entry %d, its journal at %d", ErrConflict, k.owner, k.currency, a.NextSeq()-1, last)
 	}
 	slot := tx.w.accounts.slot(k)
-	slot.account, slot.entries = a, append(slot.entries, entries...)
+	slot.account, slot.entries = a, slot.entries+len(entries)
+	for _, e := range entries {
+		tx.w.journal = append(tx.w.journal, journalWrite{k, e})
+	}
 	return nil
 }
 
@@ -259,14 +300,16 @@ func (tx *Tx) Entries(owner string, c giftkit.Currency, afterSeq int64, limit in
 		return nil, err
 	}
 	k := accountKey{owner, c}
-	committed := tx.s.journals[k]
-	aw, _ := tx.w.accounts.get(k)
 	var out []wallet.Entry
-	for i := afterSeq; i < int64(len(committed)+len(aw.entries)) && len(out) < limit; i++ {
-		if i < int64(len(committed)) {
-			out = append(out, committed[i])
-		} else {
-			out = append(out, aw.entries[i-int64(len(committed))])
+	if committed := tx.s.journal(k); afterSeq < int64(len(committed)) {
+		out = append(out, committed[afterSeq:min(int64(len(committed)), afterSeq+int64(limit))]...)
+	}
+	for _, j := range tx.w.journal { // this unit's entries follow the committed ones
+		if len(out) == limit {
+			break
+		}
+		if j.account == k && j.entry.Seq > afterSeq {
+			out = append(out, j.entry)
 		}
 	}
 	return out, nil

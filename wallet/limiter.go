@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -153,7 +154,9 @@ func (l AttemptLog) trim(now time.Time, rule LimitRule) AttemptLog {
 	for i < len(l.Attempts) && l.Attempts[i].Before(since) {
 		i++
 	}
-	l.Attempts = append([]time.Time(nil), l.Attempts[i:]...)
+	// Clipped, so that appending to the result copies rather than writing
+	// into the array the receiver shares.
+	l.Attempts = l.Attempts[i:len(l.Attempts):len(l.Attempts)]
 	return l
 }
 
@@ -189,7 +192,7 @@ func (l AttemptLog) Settle(at time.Time, result AttemptResult, rule LimitRule) A
 	default:
 		for i := len(l.Attempts) - 1; i >= 0; i-- {
 			if l.Attempts[i].Equal(at) {
-				l.Attempts = append(l.Attempts[:i], l.Attempts[i+1:]...)
+				l.Attempts = slices.Concat(l.Attempts[:i], l.Attempts[i+1:]) // a copy: the receiver keeps its own
 				break
 			}
 		}
@@ -218,8 +221,25 @@ type MemoryLimiter struct {
 	rule LimitRule
 
 	mu    sync.Mutex
-	logs  map[string]AttemptLog
+	logs  map[subject]AttemptLog
 	calls int
+}
+
+// subject is a key of MemoryLimiter's counts: an owner or a client, kept
+// apart without building the strings of Attempt.Subjects.
+type subject struct {
+	client bool
+	name   string
+}
+
+// subjects returns a's subjects (see Attempt.Subjects) in an array.
+func (a Attempt) subjects() (out [2]subject, n int) {
+	out[0] = subject{name: a.Owner}
+	if a.Client == "" {
+		return out, 1
+	}
+	out[1] = subject{client: true, name: a.Client}
+	return out, 2
 }
 
 // NewMemoryLimiter returns a MemoryLimiter allowing max failed attempts per
@@ -227,25 +247,28 @@ type MemoryLimiter struct {
 // Non-positive arguments take the defaults: 10 attempts, a 1-hour window, a
 // 1-hour lockout.
 func NewMemoryLimiter(max int, window, lockout time.Duration) *MemoryLimiter {
-	return &MemoryLimiter{rule: LimitRule{max, window, lockout}.withDefaults(), logs: make(map[string]AttemptLog)}
+	return &MemoryLimiter{rule: LimitRule{max, window, lockout}.withDefaults(), logs: make(map[subject]AttemptLog)}
 }
 
 // Reserve implements [Limiter].
 func (l *MemoryLimiter) Reserve(_ context.Context, a Attempt) (bool, time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	subjects := a.Subjects()
-	logs := make([]AttemptLog, len(subjects))
-	for i, s := range subjects {
-		logs[i] = l.logs[s]
-		logs[i].Subject = s
+	keys, n := a.subjects()
+	var next [2]AttemptLog
+	var wait time.Duration
+	for i, k := range keys[:n] {
+		var ok bool
+		var w time.Duration
+		if next[i], ok, w = l.logs[k].Reserve(a.At, l.rule); !ok {
+			wait = max(wait, w)
+		}
 	}
-	next, ok, wait := reserveAll(logs, a, l.rule)
-	if !ok {
+	if wait > 0 {
 		return false, wait, nil
 	}
-	for _, log := range next {
-		l.logs[log.Subject] = log
+	for i, k := range keys[:n] {
+		l.logs[k] = next[i]
 	}
 	return true, 0, nil
 }
@@ -254,15 +277,16 @@ func (l *MemoryLimiter) Reserve(_ context.Context, a Attempt) (bool, time.Durati
 func (l *MemoryLimiter) Settle(_ context.Context, a Attempt, result AttemptResult) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, s := range a.Subjects() {
-		log, ok := l.logs[s]
+	keys, n := a.subjects()
+	for _, k := range keys[:n] {
+		log, ok := l.logs[k]
 		if !ok {
 			continue
 		}
 		if log = log.Settle(a.At, result, l.rule); log.Idle(a.At, l.rule) {
-			delete(l.logs, s)
+			delete(l.logs, k)
 		} else {
-			l.logs[s] = log
+			l.logs[k] = log
 		}
 	}
 	l.prune(a.At)

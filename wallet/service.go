@@ -130,7 +130,8 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 	}
 	now := s.cfg.Now()
 	hash := s.cfg.Hasher.Hash(parsed)
-	call := idem.Call{Scope: "wallet/" + owner, Key: key, Now: now, Request: []string{"redeem", hash.String()}}
+	call := idem.NewCall("wallet/"+owner, key, now, "redeem", string(hash[:]))
+	h := hash // captured by value below, so hash stays on the stack
 	attempt := Attempt{Owner: owner, Client: clientOf(ctx), At: now}
 	ok, wait, err := s.cfg.Limiter.Reserve(ctx, attempt)
 	if err != nil {
@@ -140,7 +141,7 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 		return s.lockedOut(ctx, call, owner, wait)
 	}
 	res, err := idem.Do(ctx, s.store, call, redeemOutcomes, func(tx Tx) (Redeemed, error) {
-		return s.redeem(tx, owner, parsed, hash, key, now)
+		return s.redeem(tx, owner, parsed, h, key, now)
 	})
 	s.settle(ctx, attempt, res.Replayed, err)
 	if err != nil {
@@ -201,6 +202,13 @@ func (s *Service) redeem(tx Tx, owner string, code codefmt.Code, hash giftcard.H
 	return Redeemed{CardID: card.ID, Amount: red.Amount, Balance: balanceOf(acct), Entry: entry}, nil
 }
 
+// guessed reports whether a redemption's refusal counts as a guess: a
+// card's refusal, except a repeat by the account that redeemed it.
+func guessed(err error) bool {
+	var ce *giftcard.Error
+	return errors.As(err, &ce) && !ce.SameAccount
+}
+
 // settle tells the limiter how a reserved attempt ended: a guess that
 // failed counts; a replay, the store's error and a repeat by the account
 // that redeemed the card do not. It is settled at its best: a limiter that
@@ -208,9 +216,8 @@ func (s *Service) redeem(tx Tx, owner string, code codefmt.Code, hash giftcard.H
 // costs the shopper at most one attempt and never the outcome, already
 // committed.
 func (s *Service) settle(ctx context.Context, attempt Attempt, replayed bool, err error) {
-	var ce *giftcard.Error
 	switch {
-	case replayed || (err != nil && !errors.As(err, &ce)) || (ce != nil && ce.SameAccount):
+	case replayed || (err != nil && !guessed(err)):
 		_ = s.cfg.Limiter.Settle(ctx, attempt, AttemptVoid)
 	case err != nil:
 		_ = s.cfg.Limiter.Settle(ctx, attempt, AttemptFailed)
@@ -280,7 +287,11 @@ func UpdateAccount(tx Tx, owner string, c giftkit.Currency, now time.Time, chang
 		if acct, more, err = change(acct); err != nil {
 			return Account{}, err
 		}
-		entries = append(entries, more...)
+		if len(entries) == 0 {
+			entries = more // the usual case: nothing was due
+		} else {
+			entries = append(entries, more...)
+		}
 	}
 	if len(entries) == 0 {
 		return acct, nil
@@ -464,7 +475,7 @@ func change[R any](ctx context.Context, s *Service, o idem.Outcomes[R], op, owne
 		}
 	}
 	now := s.cfg.Now()
-	call := idem.Call{Scope: "wallet/" + owner, Key: key, Now: now, Request: append([]string{op, c.Code()}, request...)}
+	call := idem.NewCall("wallet/"+owner, key, now, op, append([]string{c.Code()}, request...)...)
 	res, err := idem.Do(ctx, s.store, call, o, func(tx Tx) (out R, err error) {
 		_, err = UpdateAccount(tx, owner, c, now, func(a Account) (Account, []Entry, error) {
 			a, entries, r, err := step(a, now)

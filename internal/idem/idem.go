@@ -17,8 +17,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -125,47 +125,62 @@ const (
 	recordError   = 'e'
 )
 
-// Call describes one idempotent call.
+// Call describes one idempotent call. Make it with NewCall.
 type Call struct {
-	Scope   string    // the party whose keys these are, e.g. "wallet/alice": one key, one call, whatever the operation
-	Key     string    // the caller's key
-	Request []string  // the operation and its arguments; their digest is the fingerprint
-	Now     time.Time // stored as the record's creation time
+	Scope  string    // the party whose keys these are, e.g. "wallet/alice": one key, one call, whatever the operation
+	Key    string    // the caller's key
+	Op     string    // the operation, the first field of the request
+	Now    time.Time // stored as the record's creation time
+	digest [sha256.Size]byte
 }
 
-// Fingerprint returns the digest of the request fields.
-func (c Call) Fingerprint() string { return Fingerprint(c.Request...) }
+// NewCall returns the call of operation op with the request's other fields
+// args: their digest is the request's fingerprint. It keeps none of them.
+func NewCall(scope, key string, now time.Time, op string, args ...string) Call {
+	c := Call{Scope: scope, Key: key, Op: op, Now: now}
+	var stack [512]byte
+	buf := appendField(stack[:0], op)
+	for _, a := range args {
+		buf = appendField(buf, a)
+	}
+	c.digest = sha256.Sum256(buf)
+	return c
+}
 
-// sameFingerprint reports whether fp is the digest of the request fields,
-// without allocating.
-func (c Call) sameFingerprint(fp string) bool {
-	var sum [sha256.Size]byte
+// appendField appends "<len>:<field>;", the length-prefixed form that makes
+// the digest of a list of fields injective.
+func appendField(b []byte, f string) []byte {
+	b = strconv.AppendInt(b, int64(len(f)), 10)
+	b = append(b, ':')
+	b = append(b, f...)
+	return append(b, ';')
+}
+
+// Fingerprint returns the digest of the request, in hex.
+func (c Call) Fingerprint() string {
 	var text [2 * sha256.Size]byte
-	digest(&sum, c.Request)
-	hex.Encode(text[:], sum[:])
+	hex.Encode(text[:], c.digest[:])
+	return string(text[:])
+}
+
+// sameFingerprint reports whether fp is the digest of the request, without
+// allocating.
+func (c Call) sameFingerprint(fp string) bool {
+	var text [2 * sha256.Size]byte
+	hex.Encode(text[:], c.digest[:])
 	return string(text[:]) == fp
 }
 
 // Fingerprint returns a digest of fields that no other list of fields has:
 // each is prefixed by its length, so ("ab", "c") and ("a", "bc") differ.
 func Fingerprint(fields ...string) string {
-	var sum [sha256.Size]byte
-	digest(&sum, fields)
-	return hex.EncodeToString(sum[:])
-}
-
-// digest writes the SHA-256 of the length-prefixed fields ("<len>:<field>;"
-// each) to sum.
-func digest(sum *[sha256.Size]byte, fields []string) {
-	h := sha256.New()
-	var n [20]byte
+	var stack [512]byte
+	buf := stack[:0]
 	for _, f := range fields {
-		h.Write(strconv.AppendInt(n[:0], int64(len(f)), 10))
-		h.Write([]byte{':'})
-		io.WriteString(h, f)
-		h.Write([]byte{';'})
+		buf = appendField(buf, f)
 	}
-	h.Sum(sum[:0])
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:])
 }
 
 // CheckKey returns an error for a missing, oversized or malformed key.
@@ -254,8 +269,9 @@ func Lookup[R any](tx Tx, call Call, o Outcomes[R]) (res Result[R], recorded err
 // Record stores the outcome of call inside a unit of work: v, or failure if
 // it is not nil, which must be of a kind o.Errors knows.
 func Record[R any](tx Tx, call Call, o Outcomes[R], v R, failure error) error {
-	data := make([]byte, 2, 128)
-	data[0], data[1] = recordVersion, recordResult
+	buf := buffers.Get().(*[]byte)
+	defer buffers.Put(buf)
+	data := append((*buf)[:0], recordVersion, recordResult)
 	if failure != nil {
 		data[1] = recordError
 		var ok bool
@@ -265,10 +281,16 @@ func Record[R any](tx Tx, call Call, o Outcomes[R], v R, failure error) error {
 	} else if o.Append != nil {
 		data = o.Append(data, v)
 	}
+	*buf = data
+	// The store copies the outcome (values go into a store as copies), so
+	// the buffer is used again.
 	return tx.PutIdempotency(giftkit.IdempotencyRecord{
 		Scope: call.Scope, Key: call.Key, Fingerprint: call.Fingerprint(), Outcome: data, CreatedAt: call.Now,
 	})
 }
+
+// buffers holds the buffers outcomes are encoded in.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 // Replay returns the recorded outcome of call in a unit of work of its own,
 // running nothing: found is false if no call with its key completed. A
@@ -290,49 +312,80 @@ func Replay[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call,
 // result, or the recorded outcome of the first completed call. A different
 // request under the same key fails with giftkit.ErrIdempotencyConflict.
 func Do[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, o Outcomes[R], op func(tx T) (R, error)) (Result[R], error) {
-	var (
-		res    Result[R]
-		resErr error
-	)
-	err := store.Update(ctx, func(tx T) error {
-		var found bool
-		var err error
-		res, resErr, found, err = Lookup(tx, call, o)
-		if err != nil || found {
-			return err
-		}
-		v, err := op(tx)
-		if err != nil {
-			if o.Errors.recordable(err) {
-				return businessError{err}
-			}
-			return err
-		}
-		res.Value = v
-		return Record(tx, call, o, v, nil)
-	})
-	var be businessError
-	if !errors.As(err, &be) {
+	d := &doing[T, R]{call: call, o: o, op: op} // one allocation for the whole call's state
+	err := store.Update(ctx, d.first)
+	be, failed := asBusiness(err)
+	if !failed {
 		if err != nil {
 			return Result[R]{}, err
 		}
-		return res, resErr
+		return d.res, d.resErr
 	}
-
 	// The operation failed on its merits: record the failure on its own.
-	err = store.Update(ctx, func(tx T) error {
-		var found bool
-		var err error
-		res, resErr, found, err = Lookup(tx, call, o)
-		if err != nil || found { // a concurrent call with the same key finished first
-			return err
-		}
-		res, resErr = Result[R]{}, be.err
-		var zero R
-		return Record(tx, call, o, zero, be.err)
-	})
-	if err != nil {
+	d.failure = be.err
+	if err := store.Update(ctx, d.recordFailure); err != nil {
 		return Result[R]{}, err
 	}
-	return res, resErr
+	return d.res, d.resErr
+}
+
+// doing is the state of one Do.
+type doing[T Tx, R any] struct {
+	call    Call
+	o       Outcomes[R]
+	op      func(T) (R, error)
+	res     Result[R]
+	resErr  error
+	failure error
+}
+
+// first is Do's first unit of work: replay the record, or run the
+// operation and record its success.
+func (d *doing[T, R]) first(tx T) error {
+	var found bool
+	var err error
+	d.res, d.resErr, found, err = Lookup(tx, d.call, d.o)
+	if err != nil || found {
+		return err
+	}
+	v, err := d.op(tx)
+	if err != nil {
+		if d.o.Errors.recordable(err) {
+			return businessError{err}
+		}
+		return err
+	}
+	d.res.Value = v
+	return Record(tx, d.call, d.o, v, nil)
+}
+
+// recordFailure records the failure of the operation, unless a concurrent
+// call with the same key finished first.
+func (d *doing[T, R]) recordFailure(tx T) error {
+	var found bool
+	var err error
+	if d.res, d.resErr, found, err = Lookup(tx, d.call, d.o); err != nil || found {
+		return err
+	}
+	d.res, d.resErr = Result[R]{}, d.failure
+	var zero R
+	return Record(tx, d.call, d.o, zero, d.failure)
+}
+
+// asBusiness finds the businessError in err: stores return the callback's
+// error unchanged, so a type assertion nearly always does.
+func asBusiness(err error) (businessError, bool) {
+	if be, ok := err.(businessError); ok {
+		return be, true
+	}
+	if err == nil {
+		return businessError{}, false
+	}
+	return asBusinessWrapped(err)
+}
+
+func asBusinessWrapped(err error) (businessError, bool) {
+	var be businessError
+	ok := errors.As(err, &be)
+	return be, ok
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/internal/bin"
@@ -71,7 +72,7 @@ var kinds = idem.Outcomes[string]{
 // never does: it was found by storetest's ReplayRace on PostgreSQL.
 func TestFailureLosesToConcurrentSuccess(t *testing.T) {
 	store := &memStore{tx: &memTx{records: map[string]giftkit.IdempotencyRecord{}}}
-	call := idem.Call{Scope: "s", Key: "k", Request: []string{"r"}}
+	call := idem.NewCall("s", "k", time.Time{}, "r")
 	units := 0
 	store.between = func() {
 		units++
@@ -93,7 +94,7 @@ func TestFailureLosesToConcurrentSuccess(t *testing.T) {
 func TestReplaysAndConflicts(t *testing.T) {
 	store := &memStore{tx: &memTx{records: map[string]giftkit.IdempotencyRecord{}}}
 	ctx := context.Background()
-	call := idem.Call{Scope: "s", Key: "k", Request: []string{"r"}}
+	call := idem.NewCall("s", "k", time.Time{}, "r")
 	runs := 0
 	fail := func(*memTx) (string, error) { runs++; return "", &failure{"no"} }
 	_, err1 := idem.Do(ctx, giftkit.Store[*memTx](store), call, kinds, fail)
@@ -102,12 +103,12 @@ func TestReplaysAndConflicts(t *testing.T) {
 	if !errors.As(err2, &f) || f.Reason != "no" || err1.Error() != err2.Error() || runs != 1 {
 		t.Errorf("replayed failure = %v (ran %d times); want the first failure, run once", err2, runs)
 	}
-	other := idem.Call{Scope: "s", Key: "k", Request: []string{"other"}}
+	other := idem.NewCall("s", "k", time.Time{}, "other")
 	if _, err := idem.Do(ctx, giftkit.Store[*memTx](store), other, kinds, fail); !errors.Is(err, giftkit.ErrIdempotencyConflict) {
 		t.Errorf("same key, other request: %v; want ErrIdempotencyConflict", err)
 	}
 	storeErr := errors.New("disk on fire")
-	if _, err := idem.Do(ctx, giftkit.Store[*memTx](store), idem.Call{Scope: "s", Key: "k2"}, kinds,
+	if _, err := idem.Do(ctx, giftkit.Store[*memTx](store), idem.NewCall("s", "k2", time.Time{}, "r"), kinds,
 		func(*memTx) (string, error) { return "", storeErr }); err != storeErr {
 		t.Errorf("store error: %v; want it unchanged", err)
 	}
