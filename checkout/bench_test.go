@@ -15,8 +15,9 @@ import (
 
 // BenchmarkCheckout measures a whole payment of 2.00 EUR captured at once on
 // memstore with the fake processor. "balance" pays it from the balance (hold
-// and capture, in two units of work); "card" pays it by card (authorise and
-// capture through the processor, three units of work). "uncontended" gives
+// and capture, in one unit of work); "card" pays it by card (authorise and
+// capture through the processor, three units of work). Payment IDs are made
+// before the timer starts. "uncontended" gives
 // every goroutine its own account; "hot" puts them all on one.
 func BenchmarkCheckout(b *testing.B) {
 	for _, tc := range []struct {
@@ -33,7 +34,7 @@ func BenchmarkCheckout(b *testing.B) {
 			}
 			var worker, next atomic.Int64
 			fund := func(owner string) {
-				_, err := env.Wallet.Refund(context.Background(), owner, giftkit.FromMinor(int64(b.N)*100+100, eur), "fund", "fund-"+owner)
+				_, err := env.Wallet.Refund(context.Background(), owner, giftkit.FromMinor(int64(b.N)*200+200, eur), "fund", "fund-"+owner)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -41,6 +42,10 @@ func BenchmarkCheckout(b *testing.B) {
 			fund("hot")
 			for i := 1; i <= 64; i++ {
 				fund(fmt.Sprint("shopper-", i))
+			}
+			ids := make([]string, b.N+1)
+			for i := range ids {
+				ids[i] = fmt.Sprint("order-", i)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -50,7 +55,7 @@ func BenchmarkCheckout(b *testing.B) {
 					owner = "hot"
 				}
 				for pb.Next() {
-					id := fmt.Sprint("order-", next.Add(1))
+					id := ids[next.Add(1)]
 					_, err := co.Pay(context.Background(), checkout.PayRequest{
 						PaymentID: id, Owner: owner, Total: eurs("2.00"), Instrument: "tok_visa", SkipBalance: tc.card,
 					}, id)

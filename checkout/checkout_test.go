@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -587,6 +588,56 @@ func TestSweepReachesEveryPage(t *testing.T) {
 		"o3": checkout.StateExpired, "o4": checkout.StateExpired} {
 		if p, _ := f.co.Payment(ctx, id); p.State != want {
 			t.Errorf("%s is %v; want %v", id, p.State, want)
+		}
+	}
+}
+
+// countingStore counts units of work.
+type countingStore struct {
+	*memstore.Store
+	units atomic.Int64
+}
+
+func (s *countingStore) Update(ctx context.Context, fn func(*memstore.Tx) error) error {
+	s.units.Add(1)
+	return s.Store.Update(ctx, fn)
+}
+
+// TestUnitsOfWork: a payment the balance covers is held, authorised and
+// captured in one unit of work; a split payment takes three, one before
+// each processor call and one after the last (the fewest that let a crash
+// at any point be resumed: see saga.go).
+func TestUnitsOfWork(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		total string
+		mode  checkout.CaptureMode
+		units int64
+	}{
+		{"balance only, capture now", "10.00", checkout.CaptureNow, 1},
+		{"balance only, capture later", "10.00", checkout.CaptureLater, 1},
+		{"split, capture now", "30.00", checkout.CaptureNow, 3},
+		{"split, capture later", "30.00", checkout.CaptureLater, 2},
+	} {
+		store := &countingStore{Store: memstore.New()}
+		env := storetest.NewEnv(t, store, 3)
+		env.Fund(t, "alice", eurs("20.00"))
+		co, err := checkout.NewService(store, processortest.New(), checkout.Config{Now: env.Clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := store.units.Load()
+		p, err := co.Pay(context.Background(), checkout.PayRequest{PaymentID: "o1", Owner: "alice", Total: eurs(tc.total),
+			Instrument: "tok_visa", Mode: tc.mode}, "k")
+		want := checkout.StateCaptured
+		if tc.mode == checkout.CaptureLater {
+			want = checkout.StateAuthorized
+		}
+		if err != nil || p.State != want {
+			t.Fatalf("%s: Pay = %v, %v", tc.name, p.State, err)
+		}
+		if got := store.units.Load() - before; got != tc.units {
+			t.Errorf("%s: %d units of work; want %d", tc.name, got, tc.units)
 		}
 	}
 }

@@ -283,6 +283,16 @@ func (p Payment) requestCapture(amount giftkit.Money, key string, now time.Time)
 	return p, effects, nil
 }
 
+// captureIfAsked takes the balance part of the capture at once if one was
+// asked for (CaptureNow), as the saga's next step would: an authorised
+// payment with CaptureWant set has no other step.
+func (p Payment) captureIfAsked(now time.Time) (Payment, []effect) {
+	if p.State != StateAuthorized || !p.CaptureWant.IsValid() {
+		return p, nil
+	}
+	return p.captureBalance(now)
+}
+
 // captureKey is the key of the call that asked for the capture: Capture's,
 // or Pay's for a CaptureNow payment.
 func (p Payment) captureKey() string {

@@ -26,53 +26,75 @@ var outcomes = idem.Outcomes[struct{}]{Errors: idem.Errors{idem.ErrorKind[Error]
 // loads the payment to drive. Any other error is the store's, and records
 // nothing.
 func (s *Service) record(ctx context.Context, paymentID string, call idem.Call, do func(Tx, time.Time) error, replay func(Tx) error) (refused error, err error) {
-	// replayed answers from the record under call's key, if there is one.
-	replayed := func(tx Tx) (bool, error) {
-		_, recorded, found, err := idem.Lookup(tx, call, outcomes)
-		if err != nil || !found {
-			return false, err
-		}
-		if refused = recorded; refused != nil {
-			return true, nil
-		}
-		return true, replay(tx)
-	}
-	err = s.store.Update(ctx, func(tx Tx) error {
-		refused = nil
-		now := s.cfg.Now()
-		call.Now = now
-		if found, err := replayed(tx); found || err != nil {
-			return err
-		}
-		if err := do(tx, now); err != nil {
-			var e *Error
-			if !errors.As(err, &e) {
-				return err
-			}
-			refused = err
-			return errRefused
-		}
-		return idem.Record(tx, call, outcomes, struct{}{}, nil)
-	})
-	if errors.Is(err, errRefused) {
+	r := &recording{s: s, call: call, do: do, replay: replay} // one allocation for the call's state
+	err = s.store.Update(ctx, r.first)
+	if err == errRefused || errors.Is(err, errRefused) {
 		// The refusal's effects are rolled back: record it on its own,
 		// unless a concurrent call with the same key finished first.
-		first := refused
-		err = s.store.Update(ctx, func(tx Tx) error {
-			if found, err := replayed(tx); found || err != nil {
-				return err
-			}
-			refused = first
-			return idem.Record(tx, call, outcomes, struct{}{}, first)
-		})
+		err = s.store.Update(ctx, r.recordRefusal)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if errors.Is(refused, giftkit.ErrIdempotencyConflict) && !errors.As(refused, new(*Error)) {
+	if refused = r.refused; refused != nil && errors.Is(refused, giftkit.ErrIdempotencyConflict) && !errors.As(refused, new(*Error)) {
 		refused = &Error{Op: call.Op, PaymentID: paymentID, Err: refused}
 	}
 	return refused, nil
+}
+
+// recording is the state of one record call.
+type recording struct {
+	s         *Service
+	call      idem.Call
+	do        func(Tx, time.Time) error
+	replay    func(Tx) error
+	refused   error
+	firstSeen error // the refusal the first unit of work rolled back
+}
+
+// replayed answers from the record under the call's key, if there is one.
+func (r *recording) replayed(tx Tx) (bool, error) {
+	_, recorded, found, err := idem.Lookup(tx, r.call, outcomes)
+	if err != nil || !found {
+		return false, err
+	}
+	if r.refused = recorded; r.refused != nil {
+		return true, nil
+	}
+	return true, r.replay(tx)
+}
+
+// first is the call's unit of work: replay, or run and record a success.
+func (r *recording) first(tx Tx) error {
+	r.refused = nil
+	now := r.s.cfg.Now()
+	r.call.Now = now
+	if found, err := r.replayed(tx); found || err != nil {
+		return err
+	}
+	if err := r.do(tx, now); err != nil {
+		if !isRefusal(err) {
+			return err
+		}
+		r.refused, r.firstSeen = err, err
+		return errRefused
+	}
+	return idem.Record(tx, r.call, outcomes, struct{}{}, nil)
+}
+
+// recordRefusal records the refusal the first unit rolled back.
+func (r *recording) recordRefusal(tx Tx) error {
+	if found, err := r.replayed(tx); found || err != nil {
+		return err
+	}
+	r.refused = r.firstSeen
+	return idem.Record(tx, r.call, outcomes, struct{}{}, r.firstSeen)
+}
+
+// isRefusal reports whether err is this package's refusal (an *Error).
+func isRefusal(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
 }
 
 var errRefused = errors.New("checkout: refused")

@@ -17,6 +17,15 @@ import (
 // from the state it finds. Processor calls carry keys derived from the
 // payment (processorKey), so repeating a step repeats the call exactly,
 // and the processor acts once.
+//
+// A payment the balance covers whole takes one unit of work (Pay holds,
+// authorises and, with CaptureNow, captures at once). A split payment with
+// CaptureNow takes three: one before the first processor call (the hold
+// and the payment must exist for a crash after the call to be resumed),
+// one to record the authorisation and take the balance part of the
+// capture (a processor answer is recorded before the next call), and one
+// to record the card capture. Fewer would leave a processor answer
+// unrecorded when the next call is made.
 
 // maxSteps bounds the loop: a payment reaches a waiting or final state in at
 // most a handful of steps (pending, authorized, capturing, captured, plus
@@ -77,7 +86,9 @@ func (s *Service) authorize(ctx context.Context, op string, p Payment) (Payment,
 		if declined {
 			return p.declined(reason, now)
 		}
-		return p.authorized(authID, now), nil
+		// A capture already asked for (CaptureNow) takes the balance part
+		// in this unit of work: there is no processor call in between.
+		return p.authorized(authID, now).captureIfAsked(now)
 	})
 }
 

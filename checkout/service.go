@@ -189,7 +189,17 @@ func (s *Service) open(tx Tx, req PayRequest, keys Keys, now time.Time) (Payment
 		}
 		a, hold, err := a.PlaceHold(wallet.HoldSpec{ID: p.HoldID, Placer: Placer, Amount: split.Balance, Reference: p.ID,
 			ExpiresAt: p.ExpiresAt}, keys.Pay, now)
-		return a, []wallet.Entry{hold}, err
+		if err != nil || split.Card.IsPositive() {
+			return a, []wallet.Entry{hold}, err
+		}
+		// Nothing waits on the card: the payment is authorised, and with
+		// CaptureNow captured, in this same unit of work.
+		var effects []effect
+		if p, effects = p.authorizedWithoutCard(now).captureIfAsked(now); len(effects) == 0 {
+			return a, []wallet.Entry{hold}, nil
+		}
+		a, captured, err := effects[0].on(a, p, now)
+		return a, append([]wallet.Entry{hold}, captured...), err
 	})
 	if err != nil {
 		return Payment{}, err

@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -171,15 +172,12 @@ func (a Account) lot(id string) int {
 	return -1
 }
 
-// clone copies the slices so that the result can be changed freely.
+// clone copies the slices so that the result can be changed freely. A
+// hold's parts are never changed in place (a hold is placed whole and
+// removed whole), so the copies share them.
 func (a Account) clone() Account {
-	a.lots = append([]lot(nil), a.lots...)
-	holds := make([]hold, len(a.holds))
-	for i, h := range a.holds {
-		h.parts = append([]part(nil), h.parts...)
-		holds[i] = h
-	}
-	a.holds = holds
+	a.lots = slices.Clone(a.lots)
+	a.holds = slices.Clone(a.holds)
 	return a
 }
 
