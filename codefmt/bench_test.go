@@ -11,6 +11,7 @@ func BenchmarkParse(b *testing.B) {
 	canonical := known.String()
 	for name, in := range map[string]string{
 		"canonical": canonical,
+		"nodashes":  strings.ReplaceAll(canonical, "-", ""),
 		"messy":     " “" + strings.ToLower(strings.ReplaceAll(canonical, "-", " \u2013 ")) + "”\u200b ",
 		"fullwidth": toFullWidth(canonical),
 	} {

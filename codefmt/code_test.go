@@ -488,7 +488,8 @@ func TestExtract(t *testing.T) {
 func TestParseAllocatesNothing(t *testing.T) {
 	canonical := known.String()
 	messy := " \u00a0" + strings.ToLower(strings.ReplaceAll(canonical, "-", "\u2013")) + "\u200b. "
-	for name, in := range map[string]string{"canonical": canonical, "messy": messy} {
+	bare := strings.ReplaceAll(canonical, "-", "")
+	for name, in := range map[string]string{"canonical": canonical, "messy": messy, "no dashes": bare, "no dashes, lower": strings.ToLower(bare)} {
 		if allocs := testing.AllocsPerRun(100, func() { _, _ = codefmt.Parse(in) }); allocs != 0 {
 			t.Errorf("Parse(%s) allocates %v times; want 0", name, allocs)
 		}
@@ -523,5 +524,25 @@ func TestParseErrorSafeToLog(t *testing.T) {
 				t.Errorf("Parse(%q) error holds the whole code: %s", in, form)
 			}
 		}
+	}
+}
+
+// TestFastPathAgrees: the forms the fast path takes (with or without
+// dashes, either case) read as the general scanner reads them, and a
+// mistyped one still gets the general scanner's diagnosis.
+func TestFastPathAgrees(t *testing.T) {
+	canonical := known.String()
+	bare := strings.ReplaceAll(canonical, "-", "")
+	for _, in := range []string{canonical, bare, strings.ToLower(bare), strings.ToLower(canonical), " " + bare} {
+		got, err := codefmt.Parse(in)
+		if err != nil || got != known {
+			t.Errorf("Parse(%q) = %v, %v; want %v", in, got, err, known)
+		}
+	}
+	typo := []byte(bare)
+	typo[3] = map[bool]byte{true: 'A', false: 'B'}[typo[3] == 'B']
+	var pe *codefmt.ParseError
+	if _, err := codefmt.Parse(string(typo)); !errors.As(err, &pe) || pe.Index != 3 || len(pe.Suggestions) == 0 || pe.Suggestions[0] != known {
+		t.Errorf("Parse(typo) = %v; want a checksum error at 3 suggesting the code", err)
 	}
 }

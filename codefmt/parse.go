@@ -255,34 +255,39 @@ func Parse(s string) (Code, error) {
 	return fromValues(&v), nil
 }
 
-// canonicalValue maps the canonical characters (upper-case Alphabet) to their
+// fastValue maps the Alphabet's characters, upper or lower case, to their
 // values and everything else to 0xFF.
-var canonicalValue = func() (t [256]byte) {
+var fastValue = func() (t [256]byte) {
 	for i := range t {
 		t[i] = 0xFF
 	}
 	for v := 0; v < len(Alphabet); v++ {
 		t[Alphabet[v]] = byte(v)
+		t[unicode.ToLower(rune(Alphabet[v]))] = byte(v)
 	}
 	return t
 }()
 
-// parseCanonical accepts exactly the canonical form XXXX-XXXXXX-XXXXX of a
-// valid code, the form most input arrives in once a form has tidied it. Any
-// other input, valid or not, is left to the general scanner.
+// parseCanonical accepts the two forms most input arrives in once a form
+// has tidied it: XXXX-XXXXXX-XXXXX and the 15 characters without dashes,
+// in upper or lower case, of a valid code. Any other input, valid or not,
+// is left to the general scanner.
 func parseCanonical(s string) (Code, bool) {
-	if len(s) != Len+2 || s[4] != '-' || s[11] != '-' {
-		return Code{}, false
-	}
-	var c Code
-	copy(c.c[0:4], s[0:4])
-	copy(c.c[4:10], s[5:11])
-	copy(c.c[10:15], s[12:17])
 	var v [Len]byte
 	var bad byte
-	for i, ch := range c.c {
-		v[i] = canonicalValue[ch]
-		bad |= v[i]
+	switch {
+	case len(s) == Len:
+		for i := range Len {
+			v[i] = fastValue[s[i]]
+			bad |= v[i]
+		}
+	case len(s) == Len+2 && s[4] == '-' && s[11] == '-':
+		for i := range Len {
+			v[i] = fastValue[s[i+(i+2)/6]] // skip the dash after 4 and after 10 characters
+			bad |= v[i]
+		}
+	default:
+		return Code{}, false
 	}
 	if bad&0xE0 != 0 {
 		return Code{}, false
@@ -290,7 +295,7 @@ func parseCanonical(s string) (Code, bool) {
 	if s0, s1 := syndromes(&v); s0 != 0 || s1 != 0 {
 		return Code{}, false
 	}
-	return c, true
+	return fromValues(&v), true
 }
 
 // MustParse is like [Parse] but panics on error. It is meant for tests and
