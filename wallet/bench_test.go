@@ -20,7 +20,7 @@ import (
 )
 
 // issueCodes issues n active cards of 1.00 EUR and returns their codes.
-func issueCodes(b *testing.B, env storetest.Env, n int) []string {
+func issueCodes(b testing.TB, env storetest.Env, n int) []string {
 	b.Helper()
 	codes := make([]string, 0, n)
 	for len(codes) < n {

@@ -1,0 +1,45 @@
+package checkout_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/giftkit/giftkit/checkout"
+	"github.com/giftkit/giftkit/checkout/processortest"
+	"github.com/giftkit/giftkit/memstore"
+	"github.com/giftkit/giftkit/storetest"
+)
+
+// payAllocs is the allocation budget of a payment the balance covers,
+// exact (see wallet's TestRedeemAllocations).
+const payAllocs = 23
+
+func TestPayAllocations(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
+	store := memstore.New()
+	env := storetest.NewEnv(t, store, 1)
+	env.Fund(t, "alice", eurs("1000.00"))
+	co, err := checkout.NewService(store, processortest.New(), checkout.Config{Now: env.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const runs = 100
+	ids := make([]string, runs+1)
+	for i := range ids {
+		ids[i] = fmt.Sprint("order-", i)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		p, err := co.Pay(context.Background(), checkout.PayRequest{PaymentID: ids[i], Owner: "alice", Total: eurs("2.00")}, ids[i])
+		if err != nil || p.State != checkout.StateCaptured {
+			t.Fatal(p.State, err)
+		}
+		i++
+	})
+	if allocs > payAllocs {
+		t.Errorf("a balance-only Pay allocates %v times; the budget is %d", allocs, payAllocs)
+	}
+}

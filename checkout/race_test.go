@@ -1,0 +1,5 @@
+//go:build race
+
+package checkout_test
+
+const raceEnabled = true

@@ -1,0 +1,5 @@
+//go:build !race
+
+package giftcard_test
+
+const raceEnabled = false

@@ -1,0 +1,36 @@
+package wallet_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/giftkit/giftkit/memstore"
+	"github.com/giftkit/giftkit/storetest"
+)
+
+// Allocation budgets of the hot paths, exact (testing.AllocsPerRun does not
+// flake). BENCHMARKS.md says where each allocation goes; lower a budget
+// when a change saves one, and never raise one without saying why.
+
+const redeemAllocs = 11
+
+func TestRedeemAllocations(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
+	env := storetest.NewEnv(t, memstore.New(), 1)
+	const runs = 200
+	codes := issueCodes(t, env, runs+1)
+	i := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		if _, err := env.Wallet.Redeem(context.Background(), "alice", codes[i], fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	})
+	// fmt.Sprint above allocates once per run (the key); it is not the library's.
+	if got := allocs - 1; got > redeemAllocs {
+		t.Errorf("Redeem allocates %v times; the budget is %d", got, redeemAllocs)
+	}
+}
