@@ -162,25 +162,43 @@ func DefaultDenylist() []string {
 // GenerateAvoiding is like [Generate] but draws again whenever a group of the
 // code contains one of the denied words, so the codes it returns are uniform
 // over the codes the list allows. Words are compared as [Parse] reads them
-// (case-insensitive; O reads as 0, I and L as 1).
+// (case-insensitive; O reads as 0, I and L as 1). It reads the list on
+// every call: to draw many codes, compile it once with [NewDenylist].
 //
 // It returns an error wrapping [ErrDenylist] after 64 rejections in a row.
 func GenerateAvoiding(r io.Reader, denied []string) (Code, error) {
+	return NewDenylist(denied).Generate(r)
+}
+
+// A Denylist is a list of words no generated code may spell, read once as
+// [Parse] reads text. Its zero value denies nothing. It is safe for
+// concurrent use.
+type Denylist struct{ words []string }
+
+// NewDenylist returns the Denylist of words (see [GenerateAvoiding]).
+func NewDenylist(words []string) Denylist {
+	d := Denylist{words: make([]string, 0, len(words))}
+	for _, w := range words {
+		if n := normalizeWord(w); n != "" {
+			d.words = append(d.words, n)
+		}
+	}
+	return d
+}
+
+// Generate is like [Generate] but draws again whenever a group of the code
+// contains one of d's words (see [GenerateAvoiding]). It returns an error
+// wrapping [ErrDenylist] after 64 rejections in a row.
+func (d Denylist) Generate(r io.Reader) (Code, error) {
 	if r == nil {
 		r = rand.Reader
-	}
-	words := make([]string, 0, len(denied))
-	for _, w := range denied {
-		if n := normalizeWord(w); n != "" {
-			words = append(words, n)
-		}
 	}
 	for attempt := 0; attempt < 64; attempt++ {
 		c, err := Generate(r)
 		if err != nil {
 			return Code{}, err
 		}
-		if !c.containsAny(words) {
+		if !c.containsAny(d.words) {
 			return c, nil
 		}
 	}

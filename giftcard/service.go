@@ -1,6 +1,7 @@
 package giftcard
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -59,7 +60,7 @@ type Config struct {
 type Service struct {
 	store    giftkit.Store[Tx]
 	cfg      Config
-	denylist []string
+	denylist codefmt.Denylist
 }
 
 // NewService returns a Service that keeps cards in store.
@@ -75,7 +76,7 @@ func NewService[T Tx](store giftkit.Store[T], cfg Config) (*Service, error) {
 		deny = codefmt.DefaultDenylist()
 	}
 	erased := unit.Erase(store, func(tx T) Tx { return tx })
-	return &Service{store: erased, cfg: cfg, denylist: deny}, nil
+	return &Service{store: erased, cfg: cfg, denylist: codefmt.NewDenylist(deny)}, nil
 }
 
 // IssueRequest describes cards to issue.
@@ -179,7 +180,14 @@ func (s *Service) checkIssue(req IssueRequest, now time.Time, key string) error 
 
 // newBatch draws the codes and IDs of a batch. It runs outside the unit of
 // work, which must not draw randomness since it may run more than once.
+//
+// It reads the randomness a batch needs in one read, and builds the cards'
+// IDs and suffixes as parts of two strings, so that a batch of any size
+// costs a handful of allocations beyond its cards. The random stream is
+// consumed in the same order as card by card: the same source gives the
+// same cards.
 func (s *Service) newBatch(req IssueRequest, now time.Time) (Issued, error) {
+	const perCard = 9 + idBytes // a code's random bytes, then its ID's
 	batchID := req.BatchID
 	if batchID == "" {
 		id, err := s.newID("batch_")
@@ -188,32 +196,52 @@ func (s *Service) newBatch(req IssueRequest, now time.Time) (Issued, error) {
 		}
 		batchID = id
 	}
-	state := StateActive
-	activated := now
+	state, activated := StateActive, now
 	if req.Pending {
 		state, activated = StatePending, time.Time{}
 	}
-	out := Issued{BatchID: batchID, Cards: make([]IssuedCard, req.Count)}
-	for i := range out.Cards {
-		code, err := codefmt.GenerateAvoiding(s.cfg.Rand, s.denylist)
+	random := make([]byte, req.Count*perCard)
+	if _, err := io.ReadFull(s.cfg.Rand, random); err != nil {
+		return Issued{}, fmt.Errorf("giftcard: issue: read random source: %w", err)
+	}
+	// A code the denylist refuses draws again, past the bytes read ahead.
+	src := io.MultiReader(bytes.NewReader(random), s.cfg.Rand)
+	ids := make([]byte, 0, req.Count*len("card_")+req.Count*2*idBytes)
+	suffixes := make([]byte, 0, req.Count*4)
+	codes := make([]codefmt.Code, req.Count)
+	idRandom := make([]byte, idBytes)
+	var text [codefmt.Len + 2]byte
+	for i := range codes {
+		code, err := s.denylist.Generate(src)
 		if err != nil {
 			return Issued{}, fmt.Errorf("giftcard: issue: %w", err)
 		}
-		id, err := s.newID("card_")
-		if err != nil {
-			return Issued{}, err
+		if _, err := io.ReadFull(src, idRandom); err != nil {
+			return Issued{}, fmt.Errorf("giftcard: new ID: %w", err)
 		}
+		codes[i] = code
+		ids = hex.AppendEncode(append(ids, "card_"...), idRandom)
+		canonical, _ := code.AppendText(text[:0])
+		suffixes = append(suffixes, canonical[len(canonical)-4:]...) // code.Suffix, without a string each
+	}
+	idText, suffixText := string(ids), string(suffixes)
+	idLen := len("card_") + 2*idBytes
+	out := Issued{BatchID: batchID, Cards: make([]IssuedCard, req.Count)}
+	for i, code := range codes {
 		out.Cards[i] = IssuedCard{Code: code, Card: Card{
-			ID: id, Hash: s.cfg.Hasher.Hash(code), Suffix: code.Suffix(), Value: req.Value,
-			State: state, BatchID: batchID, IssuedAt: now, ActivatedAt: activated,
+			ID: idText[i*idLen : (i+1)*idLen], Hash: s.cfg.Hasher.Hash(code), Suffix: suffixText[i*4 : (i+1)*4],
+			Value: req.Value, State: state, BatchID: batchID, IssuedAt: now, ActivatedAt: activated,
 			ExpiresAt: req.ExpiresAt, UpdatedAt: now,
 		}}
 	}
 	return out, nil
 }
 
+// idBytes is the randomness in a card or batch ID: 80 bits.
+const idBytes = 10
+
 func (s *Service) newID(prefix string) (string, error) {
-	var b [10]byte
+	var b [idBytes]byte
 	if _, err := io.ReadFull(s.cfg.Rand, b[:]); err != nil {
 		return "", fmt.Errorf("giftcard: new ID: %w", err)
 	}

@@ -147,13 +147,17 @@ func (w *writeSet) reset() {
 
 func (s *Store) commit() {
 	w := s.writes
+	var slab []giftcard.Card // the new cards' slots, allocated together
 	for i, id := range w.cards.keys {
 		if slot, ok := s.cards[id]; ok {
 			*slot = w.cards.vals[i] // PutCard refuses a change of hash
 			continue
 		}
-		slot := new(giftcard.Card)
-		*slot = w.cards.vals[i]
+		if slab == nil {
+			slab = make([]giftcard.Card, 0, len(w.cards.keys)-i)
+		}
+		slab = append(slab, w.cards.vals[i])
+		slot := &slab[len(slab)-1]
 		s.cards[id], s.byHash[slot.Hash] = slot, slot
 	}
 	for i, k := range w.accounts.keys {
