@@ -37,6 +37,16 @@ type Tx interface {
 	PutIdempotency(r giftkit.IdempotencyRecord) error
 }
 
+// CardInserter is an optional interface of a Tx that inserts many new
+// cards at once, such as a database store's bulk copy. [Service.Issue] uses
+// it when the store's Tx has it, and PutCard card by card otherwise.
+type CardInserter interface {
+	// InsertCards inserts cards, none of which exists yet. If any card's
+	// code hash is taken (by a stored card or another of cards), it
+	// inserts nothing and reports taken; err is the store's failure.
+	InsertCards(cards []Card) (taken bool, err error)
+}
+
 // MaxBatch is the largest number of cards one issuance creates.
 const MaxBatch = 10000
 
@@ -128,17 +138,7 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest, key string) (Issu
 			return Issued{}, err
 		}
 		res, err := idem.Do(ctx, s.store, call, issueOutcomes, func(tx Tx) (Issued, error) {
-			for _, ic := range batch.Cards {
-				if _, taken, err := tx.CardByHash(ic.Card.Hash); err != nil {
-					return Issued{}, err
-				} else if taken {
-					return Issued{}, errCollision
-				}
-				if err := tx.PutCard(ic.Card); err != nil {
-					return Issued{}, err
-				}
-			}
-			return batch, nil
+			return batch, insertCards(tx, batch.Cards)
 		})
 		if errors.Is(err, errCollision) && attempt < 3 {
 			continue // a 65-bit collision: draw new codes
@@ -156,6 +156,33 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest, key string) (Issu
 }
 
 var errCollision = errors.New("giftcard: generated code collides with an existing card")
+
+// insertCards stores new cards, or returns errCollision if a code's hash is
+// taken.
+func insertCards(tx Tx, cards []IssuedCard) error {
+	if ins, ok := tx.(CardInserter); ok {
+		plain := make([]Card, len(cards))
+		for i, ic := range cards {
+			plain[i] = ic.Card
+		}
+		taken, err := ins.InsertCards(plain)
+		if err == nil && taken {
+			err = errCollision
+		}
+		return err
+	}
+	for _, ic := range cards {
+		if _, taken, err := tx.CardByHash(ic.Card.Hash); err != nil {
+			return err
+		} else if taken {
+			return errCollision
+		}
+		if err := tx.PutCard(ic.Card); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func (s *Service) checkIssue(req IssueRequest, now time.Time, key string) error {
 	detail := ""

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -340,4 +341,44 @@ func (t *Tx) PutIdempotency(r giftkit.IdempotencyRecord) error {
 	_, err := t.tx.Exec(t.ctx, `INSERT INTO giftkit_idempotency (scope, key, fingerprint, outcome, created_at)
 		VALUES ($1, $2, $3, $4, $5)`, r.Scope, r.Key, r.Fingerprint, outcome, r.CreatedAt)
 	return translate("put idempotency", err)
+}
+
+var _ giftcard.CardInserter = (*Tx)(nil)
+
+// InsertCards implements giftcard.CardInserter in two round trips whatever
+// the number of cards: one query for taken hashes, one COPY.
+func (t *Tx) InsertCards(cards []giftcard.Card) (bool, error) {
+	if err := t.usable("insert cards"); err != nil {
+		return false, err
+	}
+	hashes := make([][]byte, len(cards))
+	seen := make(map[giftcard.Hash]struct{}, len(cards))
+	for i := range cards {
+		if _, dup := seen[cards[i].Hash]; dup {
+			return true, nil
+		}
+		seen[cards[i].Hash] = struct{}{}
+		hashes[i] = cards[i].Hash[:]
+	}
+	var taken bool
+	if err := t.tx.QueryRow(t.ctx, `SELECT EXISTS (SELECT 1 FROM giftkit_cards WHERE hash = ANY($1))`, hashes).Scan(&taken); err != nil || taken {
+		return taken, translate("insert cards", err)
+	}
+	columns := strings.Split(strings.Join(strings.Fields(cardColumns), ""), ",")
+	rows := pgx.CopyFromSlice(len(cards), func(i int) ([]any, error) {
+		c := &cards[i]
+		state, err := c.State.MarshalText()
+		if err != nil {
+			return nil, &Error{Op: "insert cards", Err: ErrConflict, cause: err.Error()}
+		}
+		var redeemedBy *string
+		if c.RedeemedBy != "" {
+			redeemedBy = &c.RedeemedBy
+		}
+		return []any{c.ID, c.Hash[:], c.Suffix, c.Value.Currency().Code(), int16(c.Value.Currency().MinorUnits()), c.Value.Minor(),
+			string(state), c.BatchID, c.IssuedAt, nullTime(c.ActivatedAt), nullTime(c.ExpiresAt), redeemedBy,
+			nullTime(c.RedeemedAt), c.UpdatedAt}, nil
+	})
+	_, err := t.tx.CopyFrom(t.ctx, pgx.Identifier{"giftkit_cards"}, columns, rows)
+	return false, translate("insert cards", err)
 }

@@ -61,6 +61,7 @@ func Run[T checkout.Tx](t *testing.T, newStore func(t *testing.T) giftkit.Store[
 	t.Run("PaymentFields", func(t *testing.T) { testPaymentFields(t, newStore(t)) })
 	t.Run("CheckoutRace", func(t *testing.T) { testCheckoutRace(t, newStore(t)) })
 	t.Run("Limiter", func(t *testing.T) { testLimiter(t, newStore(t)) })
+	t.Run("InsertCards", func(t *testing.T) { testInsertCards(t, newStore(t)) })
 }
 
 var (
@@ -867,4 +868,52 @@ func testLimiter[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 			break
 		}
 	}
+}
+
+// testInsertCards checks a store's giftcard.CardInserter, if it has one:
+// cards inserted in bulk read back as PutCard's do, and a batch with a
+// taken hash (stored, or twice in the batch) inserts nothing.
+func testInsertCards[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
+	if _, ok := any(*new(T)).(giftcard.CardInserter); !ok {
+		t.Skip("the store's Tx does not implement giftcard.CardInserter")
+	}
+	insert := func(cards ...giftcard.Card) (taken bool, err error) {
+		err = s.Update(context.Background(), func(tx T) error {
+			taken, err = any(tx).(giftcard.CardInserter).InsertCards(cards)
+			return err
+		})
+		return taken, err
+	}
+	a, b := sampleCard("card-a", 1), sampleCard("card-b", 2)
+	b.State, b.ActivatedAt = giftcard.StatePending, time.Time{}
+	if taken, err := insert(a, b); taken || err != nil {
+		t.Fatalf("InsertCards = %v, %v", taken, err)
+	}
+	update(t, s, func(tx T) error {
+		for _, want := range []giftcard.Card{a, b} {
+			got, ok, err := tx.CardByHash(want.Hash)
+			if err != nil || !ok {
+				t.Fatalf("CardByHash(%s) = %v, %v", want.ID, ok, err)
+			}
+			if diff := cmp.Diff(want, got, cmpOpts); diff != "" {
+				t.Errorf("inserted card mismatch (-want +got):\n%s", diff)
+			}
+		}
+		return nil
+	})
+	c := sampleCard("card-c", 3)
+	for name, batch := range map[string][]giftcard.Card{
+		"a stored hash":         {c, sampleCard("card-d", 1)},
+		"one hash in the batch": {c, sampleCard("card-e", 3)},
+	} {
+		if taken, err := insert(batch...); !taken || err != nil {
+			t.Errorf("%s: InsertCards = %v, %v; want taken", name, taken, err)
+		}
+	}
+	update(t, s, func(tx T) error {
+		if _, ok, _ := tx.CardByID("card-c"); ok {
+			t.Error("a refused batch inserted a card")
+		}
+		return nil
+	})
 }
