@@ -40,3 +40,22 @@ type IdempotencyRecord struct {
 
 // MaxKeyLen is the longest idempotency key a service accepts, in bytes.
 const MaxKeyLen = 255
+
+// ReadAhead names rows a unit of work is about to read, so that a store
+// that talks to a server can fetch them, and lock them, with the unit's
+// first round trip instead of one round trip each. It is a hint: it changes
+// nothing the unit of work sees. Services give it to transactions that
+// implement [ReadAheader], before their first read.
+type ReadAhead struct {
+	Scope, Key string   // an idempotency record, if Key is not empty
+	CardHash   [32]byte // the card with this code hash, if HasCard
+	HasCard    bool
+	Owner      string // every account of this owner, if not empty
+	Payment    string // the payment with this ID, if not empty
+}
+
+// A ReadAheader is a transaction that can fetch a unit's reads ahead (see
+// [ReadAhead]). It is optional: services find it by type assertion.
+type ReadAheader interface {
+	ReadAhead(r ReadAhead)
+}

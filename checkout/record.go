@@ -66,6 +66,7 @@ func (r *recording) replayed(tx Tx) (bool, error) {
 
 // first is the call's unit of work: replay, or run and record a success.
 func (r *recording) first(tx Tx) error {
+	r.call.ReadAhead(tx)
 	r.refused = nil
 	now := r.s.cfg.Now()
 	r.call.Now = now

@@ -144,6 +144,7 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (Payment,
 	}
 	keys := Keys{Prefix: s.cfg.ProcessorKeyPrefix, Pay: key, Fingerprint: req.fingerprint()}
 	call := idem.NewCall(paymentScope(req.PaymentID), key, time.Time{}, "pay", keys.Fingerprint)
+	call.Reads = giftkit.ReadAhead{Owner: req.Owner, Payment: req.PaymentID}
 	var p Payment
 	refused, err := s.record(ctx, req.PaymentID, call, func(tx Tx, now time.Time) (err error) {
 		p, err = s.open(tx, req, keys, now)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/giftkit/giftkit/wallet"
 )
@@ -25,12 +26,20 @@ func (t *Tx) AttemptLog(subject string) (wallet.AttemptLog, bool, error) {
 		attempts []int64
 		locked   *int64
 	)
-	err := t.tx.QueryRow(t.ctx, `SELECT attempts_ns, locked_until_ns FROM giftkit_attempt_logs
-		WHERE subject = $1 FOR UPDATE`, []byte(subject)).Scan(&attempts, &locked)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return wallet.AttemptLog{}, false, translate(op, err)
+	br, err := t.send(op, func(b *pgx.Batch) {
+		b.Queue(`SELECT attempts_ns, locked_until_ns FROM giftkit_attempt_logs WHERE subject = $1 FOR UPDATE`, []byte(subject))
+	})
+	if err != nil {
+		return wallet.AttemptLog{}, false, err
 	}
+	err = br.QueryRow().Scan(&attempts, &locked)
 	found := err == nil
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = nil
+	}
+	if err := closeResults(op, br, translate(op, err)); err != nil {
+		return wallet.AttemptLog{}, false, err
+	}
 	t.readLog(subject, found)
 	if !found {
 		return wallet.AttemptLog{}, false, nil
@@ -75,8 +84,8 @@ func (t *Tx) PutAttemptLog(l wallet.AttemptLog) error {
 		if read && !found {
 			return nil // there was none; one added since is another unit's
 		}
-		if _, err := t.tx.Exec(t.ctx, `DELETE FROM giftkit_attempt_logs WHERE subject = $1`, subject); err != nil {
-			return translate(op, err)
+		if err := t.write(op, nil, `DELETE FROM giftkit_attempt_logs WHERE subject = $1`, subject); err != nil {
+			return err
 		}
 		t.readLog(l.Subject, false)
 		return nil
@@ -109,12 +118,14 @@ func (t *Tx) PutAttemptLog(l wallet.AttemptLog) error {
 			ON CONFLICT (subject) DO UPDATE SET attempts_ns = excluded.attempts_ns,
 				locked_until_ns = excluded.locked_until_ns, updated_at = now()`
 	}
-	tag, err := t.tx.Exec(t.ctx, sql, subject, attempts, locked)
+	err := t.write(op, func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() != 1 { // cannot happen: the unit holds the row's lock
+			return &Error{Op: op, Err: ErrConflict, cause: "the attempt log vanished while locked"}
+		}
+		return nil
+	}, sql, subject, attempts, locked)
 	if err != nil {
-		return translate(op, err)
-	}
-	if tag.RowsAffected() != 1 { // cannot happen: the unit holds the row's lock
-		return &Error{Op: op, Err: ErrConflict, cause: "the attempt log vanished while locked"}
+		return err
 	}
 	t.readLog(l.Subject, true)
 	return nil

@@ -147,18 +147,31 @@ func decodePayment(id string, data []byte) (checkout.Payment, error) {
 	return p, nil
 }
 
+const paymentSQL = `SELECT data FROM giftkit_payments WHERE id = $1 FOR UPDATE`
+
 // Payment implements checkout.Tx.
 func (t *Tx) Payment(id string) (checkout.Payment, bool, error) {
 	if err := t.usable("payment"); err != nil {
 		return checkout.Payment{}, false, err
 	}
 	var data []byte
-	err := t.tx.QueryRow(t.ctx, `SELECT data FROM giftkit_payments WHERE id = $1 FOR UPDATE`, id).Scan(&data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return checkout.Payment{}, false, nil
+	if a := t.ahead; a != nil && a.hasPay && a.want.Payment == id {
+		a.hasPay, data = false, a.payment // served once
+	} else {
+		br, err := t.send("payment", func(b *pgx.Batch) { b.Queue(paymentSQL, id) })
+		if err != nil {
+			return checkout.Payment{}, false, err
+		}
+		err = br.QueryRow().Scan(&data)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+		if err = closeResults("payment", br, translate("payment", err)); err != nil {
+			return checkout.Payment{}, false, err
+		}
 	}
-	if err != nil {
-		return checkout.Payment{}, false, translate("payment", err)
+	if data == nil {
+		return checkout.Payment{}, false, nil
 	}
 	p, err := decodePayment(id, data)
 	return p, err == nil, err
@@ -173,12 +186,14 @@ func (t *Tx) PutPayment(p checkout.Payment) error {
 	if err != nil {
 		return &Error{Op: "put payment", Err: ErrConflict, cause: err.Error()}
 	}
-	_, err = t.tx.Exec(t.ctx, `INSERT INTO giftkit_payments (id, owner, currency, total, state, needs_work, data, updated_at)
+	if a := t.ahead; a != nil && a.want.Payment == p.ID {
+		a.hasPay = false // a later read must see this write
+	}
+	return t.write("put payment", nil, `INSERT INTO giftkit_payments (id, owner, currency, total, state, needs_work, data, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (id) DO UPDATE SET state = excluded.state, needs_work = excluded.needs_work,
 			data = excluded.data, updated_at = excluded.updated_at`,
 		p.ID, p.Owner, p.Total.Currency().Code(), p.Total.Minor(), p.State.String(), p.NeedsWork(), data, p.UpdatedAt)
-	return translate("put payment", err)
 }
 
 // OpenPayments implements checkout.Tx. It takes no lock: the saga locks
@@ -187,7 +202,14 @@ func (t *Tx) OpenPayments(afterID string, limit int) ([]checkout.Payment, error)
 	if err := t.usable("open payments"); err != nil {
 		return nil, err
 	}
-	rows, err := t.tx.Query(t.ctx, `SELECT id, data FROM giftkit_payments WHERE needs_work AND id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	br, err := t.send("open payments", func(b *pgx.Batch) {
+		b.Queue(`SELECT id, data FROM giftkit_payments WHERE needs_work AND id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	rows, err := br.Query()
 	if err != nil {
 		return nil, translate("open payments", err)
 	}

@@ -19,6 +19,18 @@
 // again, a bounded number of times. No transaction is held open across a
 // call to the card processor: checkout records each step in its own unit.
 //
+// # Round trips
+//
+// A unit of work talks to the server in as few round trips as its
+// statements allow: BEGIN travels with its first statement, its writes wait
+// for its next read or for COMMIT and travel with it, and the rows a
+// service names in a giftkit.ReadAhead (the idempotency record, the card,
+// the owner's accounts, the payment) are fetched and locked with the first
+// round trip. A redemption and a payment the balance covers take two round
+// trips: reads and locks with BEGIN, writes with COMMIT. A write's failure
+// (a constraint) is reported by the statement it travels with or by the
+// commit, and fails the unit either way. [WithTracer] shows them.
+//
 // The schema's constraints back the invariants: CHECK (balance >= 0),
 // CHECK (held <= balance), one card per code hash, one record per
 // idempotency key, journal entries keyed by account and sequence number with
@@ -45,7 +57,8 @@
 //
 // Update retries on its own what cannot have committed. A pooled
 // connection whose session the server ended (pg_terminate_backend, a
-// restart, a proxy's timeout) fails its BEGIN, unless the pool's ping of a
+// restart, a proxy's timeout) fails the unit's first round trip before
+// anything reaches the server (pgconn says so), unless the pool's ping of a
 // connection idle for over a second found it first: Update begins again on
 // another, going through broken connections up to the pool's size, and
 // tries a connection that could not be opened twice more, a few
@@ -55,8 +68,8 @@
 // therefore means that the retries did not help, or that a commit failed,
 // when the unit of work may or may not have committed.
 //
-// Payments are kept as JSON, so they must be in ISO 4217 currencies; cards
-// and accounts may use any currency made by giftkit.NewCurrency.
+// Cards, accounts and payments may use any currency made by
+// giftkit.NewCurrency: each row keeps its currency's minor units.
 //
 // A Store is safe for concurrent use; a Tx is valid only inside its callback.
 package pgstore
@@ -173,6 +186,7 @@ type config struct {
 	schema   string
 	retries  int
 	maxConns int32
+	tracer   pgx.QueryTracer
 }
 
 // WithSchema keeps giftkit's tables in the named schema (created by
@@ -187,6 +201,12 @@ func WithRetries(n int) Option { return func(c *config) { c.retries = n } }
 // WithMaxConns sets the size of the connection pool; the default is
 // pgxpool's (the greater of 4 and the number of CPUs).
 func WithMaxConns(n int32) Option { return func(c *config) { c.maxConns = n } }
+
+// WithTracer traces the store's statements with the host's pgx tracer
+// (OpenTelemetry's, a logger): it may also implement pgx.BatchTracer and
+// pgx.CopyFromTracer, as most do. A unit of work sends its statements in
+// batches (see the package doc), so batches are most of what it sees.
+func WithTracer(t pgx.QueryTracer) Option { return func(c *config) { c.tracer = t } }
 
 // Open connects to the database at dsn (a PostgreSQL URL or key=value
 // string). It fails with ErrUnavailable if the database cannot be reached.
@@ -207,6 +227,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	if cfg.maxConns > 0 {
 		pc.MaxConns = cfg.maxConns
+	}
+	if cfg.tracer != nil {
+		pc.ConnConfig.Tracer = cfg.tracer
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
@@ -251,11 +274,15 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
-	conn, tx, err := s.begin(ctx)
+	conn, err := s.acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release() // after the rollback below
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return translate("migrate: begin", err)
+	}
 	defer func() { _ = tx.Rollback(ctx) }()
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
 		return translate("migrate: lock", err)
@@ -305,46 +332,54 @@ func simpleExec(ctx context.Context, tx pgx.Tx, sql string) error {
 // than once: after a serialization failure, a deadlock, a unique violation,
 // or the loss of the connection before the commit was sent, the
 // transaction is rolled back (or was, by the server) and fn runs again, up
-// to the retry limit. A BEGIN that fails is tried again first, on another
-// connection (see the package doc). If fn returns an error, Update rolls
-// back and returns it unchanged; otherwise it returns the commit's error,
-// if any: ErrUnavailable if the commit's outcome is unknown.
+// to the retry limit. A connection found broken by the unit's first
+// statement is replaced at once, without counting against the limit (see
+// the package doc). If fn returns an error, Update rolls back and returns
+// it unchanged; otherwise it returns the commit's error, if any:
+// ErrUnavailable if the commit's outcome is unknown.
 func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
-	for attempt := 0; ; attempt++ {
-		err := s.attempt(ctx, fn)
+	for attempt, broken := 0, 0; ; {
+		err, brokenConn := s.attempt(ctx, fn)
 		var e *Error
 		if err == nil || !errors.As(err, &e) || !e.retry {
 			return err
 		}
+		if brokenConn && broken < s.maxConns && ctx.Err() == nil {
+			broken++ // a dead connection from the pool: the next one may be alive
+			continue
+		}
 		if attempt >= s.retries {
 			return &Error{Op: e.Op, Err: e.Err, cause: fmt.Sprintf("%s; gave up after %d attempts", e.cause, attempt+1)}
 		}
+		attempt++
 		// Back off a little, more each time, so that contenders interleave.
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * time.Millisecond):
+		case <-time.After(time.Duration(attempt) * time.Millisecond):
 		}
 	}
 }
 
-func (s *Store) attempt(ctx context.Context, fn func(tx *Tx) error) error {
+// attempt runs fn once. brokenConn reports a connection that failed the
+// unit's first round trip, before the server could have done anything.
+func (s *Store) attempt(ctx context.Context, fn func(tx *Tx) error) (err error, brokenConn bool) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return err, false
 	}
-	conn, ptx, err := s.begin(ctx)
+	conn, err := s.acquire(ctx)
 	if err != nil {
-		return err
+		return err, false
 	}
 	// Released after the rollback below; the pool destroys a connection that
 	// broke or is still in a transaction.
 	defer conn.Release()
-	tx := &Tx{ctx: ctx, tx: ptx}
+	tx := &Tx{ctx: ctx, conn: conn.Conn()}
 	committed := false
 	defer func() {
 		tx.done = true
 		if !committed { // fn failed or panicked: give the connection back clean
-			_ = ptx.Rollback(context.WithoutCancel(ctx))
+			tx.rollback()
 		}
 	}()
 	if err := fn(tx); err != nil {
@@ -354,67 +389,52 @@ func (s *Store) attempt(ctx context.Context, fn func(tx *Tx) error) error {
 		// ends, so nothing of fn committed: it may run again on another
 		// connection. A context's error is not an *Error and is not retried.
 		var e *Error
-		if ptx.Conn().IsClosed() && errors.As(err, &e) && e.Err == ErrUnavailable {
+		if tx.conn.IsClosed() && errors.As(err, &e) && e.Err == ErrUnavailable {
 			e.retry = true
+			return err, tx.unsent
 		}
-		return err
+		return err, false
 	}
+	committed = true // whatever the commit answers, the transaction is over
+	err = tx.commit()
 	tx.done = true
-	committed = true // whatever Commit answers, the transaction is over
-	if err := ptx.Commit(ctx); err != nil {
-		e := translate("commit", err)
-		var pe *Error
-		if errors.As(e, &pe) && !pe.retry {
-			pe.Err = ErrUnavailable // the outcome of a failed commit is unknown
-		}
-		return e
+	var e *Error
+	if err != nil && tx.unsent && errors.As(err, &e) {
+		e.retry = true // nothing reached the server: the commit was the unit's first round trip
+		return err, true
 	}
-	return nil
+	return err, false
 }
 
-// connectRetries is how many times begin tries again, a few milliseconds
+// connectRetries is how many times acquire tries again, a few milliseconds
 // apart, to open a connection after the server refused it or could not be
 // reached. A server that is restarting takes longer than that to come back:
 // the caller then gets ErrUnavailable, as it would without the retries.
 const connectRetries = 2
 
-// begin acquires a connection from the pool and starts a READ COMMITTED
-// transaction on it (pgx sends BEGIN at once, not with the first
-// statement). When either fails nothing of the unit of work has been sent,
-// so begin tries again:
-//
-//   - A connection that fails BEGIN is broken: the server ended its session
-//     while it sat in the pool. pgx closes it and the pool destroys it on
-//     release. pgxpool v5.7 pings a connection before handing it out only if
-//     it has been idle for more than a second, and has no cheaper hook than a
-//     ping per unit of work, so after the server ends every session at once
-//     the pool hands out each dead connection once. begin goes on to the next
-//     at once, up to the pool's size: a pool cannot hold more dead
-//     connections than that, and past it new connections are failing.
-//   - A connection that cannot be opened is tried connectRetries more times.
-//
-// The caller releases conn after ending the transaction.
-func (s *Store) begin(ctx context.Context) (conn *pgxpool.Conn, tx pgx.Tx, err error) {
-	for broken, connects := 0, 0; ; {
-		conn, err = s.pool.Acquire(ctx)
+// acquire takes a connection from the pool. A connection that cannot be
+// opened is tried connectRetries more times. BEGIN is not sent here: it
+// goes with the unit's first statement (see unit.go). A connection that
+// the server ended while it sat in the pool fails that first round trip;
+// Update then takes another at once, up to the pool's size: pgxpool v5.7
+// pings a connection before handing it out only if it has been idle for
+// more than a second, so after the server ends every session at once the
+// pool hands out each dead connection once, and cannot hold more dead
+// connections than its size.
+func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	for connects := 0; ; {
+		conn, err := s.pool.Acquire(ctx)
 		if err == nil {
-			if tx, err = conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}); err == nil {
-				return conn, tx, nil
-			}
-			conn.Release()
-			if broken++; broken <= s.maxConns && ctx.Err() == nil {
-				continue
-			}
-			return nil, nil, translate("begin", err)
+			return conn, nil
 		}
 		var ce *pgconn.ConnectError
 		if !errors.As(err, &ce) || connects >= connectRetries || ctx.Err() != nil {
-			return nil, nil, translate("begin", err)
+			return nil, translate("begin", err)
 		}
 		connects++
 		select {
 		case <-ctx.Done():
-			return nil, nil, translate("begin", ctx.Err())
+			return nil, translate("begin", ctx.Err())
 		case <-time.After(time.Duration(connects) * 10 * time.Millisecond):
 		}
 	}

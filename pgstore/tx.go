@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/giftcard"
@@ -18,10 +19,15 @@ import (
 // wallet.LimiterTx and checkout.Tx; every read locks the rows it returns
 // until the unit ends.
 type Tx struct {
-	ctx  context.Context
-	tx   pgx.Tx
-	done bool
-	logs map[string]bool // subjects whose attempt log the unit read: true if it found (and locked) one
+	ctx     context.Context
+	conn    *pgx.Conn
+	begun   bool            // BEGIN was sent
+	unsent  bool            // the unit\'s first round trip failed before reaching the server
+	done    bool            // the unit ended
+	writes  pgx.Batch       // writes not yet sent (see unit.go)
+	pending []pendingWrite  // one per queued write
+	ahead   *ahead          // rows read ahead, if the unit asked
+	logs    map[string]bool // subjects whose attempt log the unit read: true if it found (and locked) one
 }
 
 func (t *Tx) usable(op string) error {
@@ -57,10 +63,26 @@ func fromNull(t *time.Time) time.Time {
 const cardColumns = `id, hash, suffix, currency, minor_units, value, state, batch_id, issued_at,
 	activated_at, expires_at, redeemed_by, redeemed_at, updated_at`
 
+const cardSQL = "SELECT " + cardColumns + " FROM giftkit_cards WHERE "
+
 func (t *Tx) card(op, where string, arg any) (giftcard.Card, bool, error) {
-	if err := t.usable(op); err != nil {
+	br, err := t.send(op, func(b *pgx.Batch) { b.Queue(cardSQL+where+" FOR UPDATE", arg) })
+	if err != nil {
 		return giftcard.Card{}, false, err
 	}
+	c, found, err := scanCard(op, br.QueryRow())
+	return c, found, closeResults(op, br, err)
+}
+
+// closeResults closes a batch's results, keeping the first error.
+func closeResults(op string, br pgx.BatchResults, err error) error {
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = translate(op, cerr)
+	}
+	return err
+}
+
+func scanCard(op string, row pgx.Row) (giftcard.Card, bool, error) {
 	var (
 		c                              giftcard.Card
 		hash                           []byte
@@ -71,8 +93,7 @@ func (t *Tx) card(op, where string, arg any) (giftcard.Card, bool, error) {
 		redeemedBy                     *string
 		issued, updated                time.Time
 	)
-	err := t.tx.QueryRow(t.ctx, "SELECT "+cardColumns+" FROM giftkit_cards WHERE "+where+" FOR UPDATE", arg).Scan(
-		&c.ID, &hash, &c.Suffix, &code, &minor, &value, &state, &c.BatchID, &issued,
+	err := row.Scan(&c.ID, &hash, &c.Suffix, &code, &minor, &value, &state, &c.BatchID, &issued,
 		&activated, &expires, &redeemedBy, &redeemedAt, &updated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return giftcard.Card{}, false, nil
@@ -104,6 +125,13 @@ func (t *Tx) CardByID(id string) (giftcard.Card, bool, error) {
 
 // CardByHash implements giftcard.Tx.
 func (t *Tx) CardByHash(h giftcard.Hash) (giftcard.Card, bool, error) {
+	if a := t.ahead; a != nil && a.hasCard && a.want.CardHash == h {
+		a.hasCard = false // served once
+		if a.card == nil {
+			return giftcard.Card{}, false, nil
+		}
+		return *a.card, true, nil
+	}
 	return t.card("card by hash", "hash = $1", h[:])
 }
 
@@ -121,7 +149,16 @@ func (t *Tx) PutCard(c giftcard.Card) error {
 	if err != nil {
 		return &Error{Op: "put card", Err: ErrConflict, cause: err.Error()}
 	}
-	tag, err := t.tx.Exec(t.ctx, `INSERT INTO giftkit_cards (`+cardColumns+`)
+	if a := t.ahead; a != nil && a.card != nil && a.card.ID == c.ID {
+		a.hasCard = false // a later read must see this write
+	}
+	id := c.ID
+	return t.write("put card", func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() != 1 {
+			return &Error{Op: "put card", Err: ErrConflict, cause: "card " + id + ": a card's code hash cannot change"}
+		}
+		return nil
+	}, `INSERT INTO giftkit_cards (`+cardColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (id) DO UPDATE SET state = excluded.state, activated_at = excluded.activated_at,
 			expires_at = excluded.expires_at, redeemed_by = excluded.redeemed_by,
@@ -130,13 +167,6 @@ func (t *Tx) PutCard(c giftcard.Card) error {
 		c.ID, c.Hash[:], c.Suffix, c.Value.Currency().Code(), int16(c.Value.Currency().MinorUnits()), c.Value.Minor(),
 		string(state), c.BatchID, c.IssuedAt, nullTime(c.ActivatedAt), nullTime(c.ExpiresAt), redeemedBy,
 		nullTime(c.RedeemedAt), c.UpdatedAt)
-	if err != nil {
-		return translate("put card", err)
-	}
-	if tag.RowsAffected() != 1 {
-		return &Error{Op: "put card", Err: ErrConflict, cause: "card " + c.ID + ": a card's code hash cannot change"}
-	}
-	return nil
 }
 
 // The accounts' lots and holds are kept as JSON of plain integers: the
@@ -165,35 +195,78 @@ type partRow struct {
 	Amount int64  `json:"amount"`
 }
 
+const ownerAccountsSQL = `SELECT currency, minor_units, next_seq, lots, holds, updated_at
+	FROM giftkit_accounts WHERE owner = $1 FOR UPDATE`
+
 // Account implements wallet.Tx. A row that breaks an account's rules
 // (see wallet.RestoreAccount) fails with ErrConflict.
 func (t *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, error) {
-	if err := t.usable("account"); err != nil {
+	if a := t.ahead; a != nil && a.accounts != nil && a.want.Owner == owner {
+		if !a.served(c) {
+			a.serve(c)
+			acct, ok := a.accounts[c]
+			return acct, ok, nil
+		}
+	}
+	br, err := t.send("account", func(b *pgx.Batch) {
+		b.Queue(`SELECT currency, minor_units, next_seq, lots, holds, updated_at
+			FROM giftkit_accounts WHERE owner = $1 AND currency = $2 FOR UPDATE`, owner, c.Code())
+	})
+	if err != nil {
 		return wallet.Account{}, false, err
 	}
-	var (
-		st                  = wallet.AccountState{Owner: owner, Currency: c}
-		lotsJSON, holdsJSON []byte
-		updated             *time.Time
-	)
-	err := t.tx.QueryRow(t.ctx, `SELECT next_seq, lots, holds, updated_at
-		FROM giftkit_accounts WHERE owner = $1 AND currency = $2 FOR UPDATE`, owner, c.Code()).Scan(
-		&st.NextSeq, &lotsJSON, &holdsJSON, &updated)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return wallet.Account{}, false, nil
+	accounts, err := scanAccounts(br, owner)
+	if err = closeResults("account", br, err); err != nil {
+		return wallet.Account{}, false, err
 	}
+	acct, ok := accounts[c]
+	return acct, ok, nil
+}
+
+// scanAccounts reads the rows of ownerAccountsSQL.
+func scanAccounts(br pgx.BatchResults, owner string) (map[giftkit.Currency]wallet.Account, error) {
+	rows, err := br.Query()
 	if err != nil {
-		return wallet.Account{}, false, translate("account", err)
+		return nil, translate("account", err)
 	}
+	defer rows.Close()
+	out := map[giftkit.Currency]wallet.Account{}
+	for rows.Next() {
+		var (
+			code                string
+			minor               int16
+			st                  = wallet.AccountState{Owner: owner}
+			lotsJSON, holdsJSON []byte
+			updated             *time.Time
+		)
+		if err := rows.Scan(&code, &minor, &st.NextSeq, &lotsJSON, &holdsJSON, &updated); err != nil {
+			return nil, translate("account", err)
+		}
+		c, err := currency(code, minor)
+		if err != nil {
+			return nil, err
+		}
+		st.Currency, st.UpdatedAt = c, fromNull(updated)
+		a, err := restoreAccount(st, lotsJSON, holdsJSON)
+		if err != nil {
+			return nil, err
+		}
+		out[c] = a
+	}
+	return out, translate("account", rows.Err())
+}
+
+// restoreAccount rebuilds an account from its row.
+func restoreAccount(st wallet.AccountState, lotsJSON, holdsJSON []byte) (wallet.Account, error) {
+	c := st.Currency
 	var lots []lotRow
 	var holds []holdRow
 	if err := json.Unmarshal(lotsJSON, &lots); err != nil {
-		return wallet.Account{}, false, &Error{Op: "account", Err: ErrConflict, cause: "lots: " + err.Error()}
+		return wallet.Account{}, &Error{Op: "account", Err: ErrConflict, cause: "lots: " + err.Error()}
 	}
 	if err := json.Unmarshal(holdsJSON, &holds); err != nil {
-		return wallet.Account{}, false, &Error{Op: "account", Err: ErrConflict, cause: "holds: " + err.Error()}
+		return wallet.Account{}, &Error{Op: "account", Err: ErrConflict, cause: "holds: " + err.Error()}
 	}
-	st.UpdatedAt = fromNull(updated)
 	for _, l := range lots {
 		st.Lots = append(st.Lots, wallet.Lot{ID: l.ID, Source: l.Source, Remaining: giftkit.FromMinor(l.Remaining, c),
 			Reserved: giftkit.FromMinor(l.Reserved, c), ExpiresAt: l.ExpiresAt.UTC(), CreatedAt: l.CreatedAt.UTC()})
@@ -208,9 +281,9 @@ func (t *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, er
 	}
 	a, err := wallet.RestoreAccount(st)
 	if err != nil {
-		return wallet.Account{}, false, &Error{Op: "account", Err: ErrConflict, inner: err}
+		return wallet.Account{}, &Error{Op: "account", Err: ErrConflict, inner: err}
 	}
-	return a, true, nil
+	return a, nil
 }
 
 // SaveAccount implements wallet.Tx, in one round trip: the account row and
@@ -250,31 +323,31 @@ func (t *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 	if err != nil {
 		return err
 	}
-	var b pgx.Batch
-	b.Queue(`INSERT INTO giftkit_accounts
+	if a := t.ahead; a != nil && a.accounts != nil && a.want.Owner == st.Owner {
+		a.serve(st.Currency) // a later read must see this write
+	}
+	for _, e := range entries { // checked before anything is queued
+		if _, err := e.Kind.MarshalText(); err != nil {
+			return &Error{Op: "save account", Err: ErrConflict, cause: err.Error()}
+		}
+	}
+	if err := t.write("save account", nil, `INSERT INTO giftkit_accounts
 		(owner, currency, minor_units, balance, held, next_seq, lots, holds, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (owner, currency) DO UPDATE SET balance = excluded.balance, held = excluded.held,
 			next_seq = excluded.next_seq, lots = excluded.lots, holds = excluded.holds, updated_at = excluded.updated_at`,
 		st.Owner, st.Currency.Code(), int16(st.Currency.MinorUnits()), a.Balance().Minor(), a.Held().Minor(),
-		st.NextSeq, lotsJSON, holdsJSON, nullTime(st.UpdatedAt))
-	if err := queueEntries(&b, entries); err != nil {
+		st.NextSeq, lotsJSON, holdsJSON, nullTime(st.UpdatedAt)); err != nil {
 		return err
 	}
-	return translate("save account", t.tx.SendBatch(t.ctx, &b).Close())
-}
-
-// queueEntries adds the inserts of entries to b.
-func queueEntries(b *pgx.Batch, entries []wallet.Entry) error {
 	for _, e := range entries {
-		kind, err := e.Kind.MarshalText()
-		if err != nil {
-			return &Error{Op: "save account", Err: ErrConflict, cause: err.Error()}
-		}
-		b.Queue(`INSERT INTO giftkit_entries (owner, currency, seq, kind, amount, held, balance_after,
-			available_after, reference, key, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		kind, _ := e.Kind.MarshalText()
+		if err := t.write("save account", nil, `INSERT INTO giftkit_entries (owner, currency, seq, kind, amount, held,
+			balance_after, available_after, reference, key, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			e.Owner, e.Currency.Code(), e.Seq, string(kind), e.Amount.Minor(), e.Held.Minor(),
-			e.BalanceAfter.Minor(), e.AvailableAfter.Minor(), e.Reference, e.Key, e.At)
+			e.BalanceAfter.Minor(), e.AvailableAfter.Minor(), e.Reference, e.Key, e.At); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -284,9 +357,16 @@ func (t *Tx) Entries(owner string, c giftkit.Currency, afterSeq int64, limit int
 	if err := t.usable("entries"); err != nil {
 		return nil, err
 	}
-	rows, err := t.tx.Query(t.ctx, `SELECT seq, kind, amount, held, balance_after, available_after, reference, key, at
-		FROM giftkit_entries WHERE owner = $1 AND currency = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
-		owner, c.Code(), afterSeq, limit)
+	br, err := t.send("entries", func(b *pgx.Batch) {
+		b.Queue(`SELECT seq, kind, amount, held, balance_after, available_after, reference, key, at
+			FROM giftkit_entries WHERE owner = $1 AND currency = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
+			owner, c.Code(), afterSeq, limit)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	rows, err := br.Query()
 	if err != nil {
 		return nil, translate("entries", err)
 	}
@@ -309,14 +389,29 @@ func (t *Tx) Entries(owner string, c giftkit.Currency, afterSeq int64, limit int
 	return out, translate("entries", rows.Err())
 }
 
+const idempotencySQL = `SELECT fingerprint, outcome, created_at FROM giftkit_idempotency
+	WHERE scope = $1 AND key = $2 FOR UPDATE`
+
 // Idempotency implements giftcard.Tx.
 func (t *Tx) Idempotency(scope, key string) (giftkit.IdempotencyRecord, bool, error) {
-	if err := t.usable("idempotency"); err != nil {
+	if a := t.ahead; a != nil && a.hasRecord && a.want.Scope == scope && a.want.Key == key {
+		a.hasRecord = false // served once
+		if a.record == nil {
+			return giftkit.IdempotencyRecord{}, false, nil
+		}
+		return *a.record, true, nil
+	}
+	br, err := t.send("idempotency", func(b *pgx.Batch) { b.Queue(idempotencySQL, scope, key) })
+	if err != nil {
 		return giftkit.IdempotencyRecord{}, false, err
 	}
+	r, found, err := scanIdempotency(br.QueryRow(), scope, key)
+	return r, found, closeResults("idempotency", br, err)
+}
+
+func scanIdempotency(row pgx.Row, scope, key string) (giftkit.IdempotencyRecord, bool, error) {
 	r := giftkit.IdempotencyRecord{Scope: scope, Key: key}
-	err := t.tx.QueryRow(t.ctx, `SELECT fingerprint, outcome, created_at FROM giftkit_idempotency
-		WHERE scope = $1 AND key = $2 FOR UPDATE`, scope, key).Scan(&r.Fingerprint, &r.Outcome, &r.CreatedAt)
+	err := row.Scan(&r.Fingerprint, &r.Outcome, &r.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return giftkit.IdempotencyRecord{}, false, nil
 	}
@@ -334,13 +429,12 @@ func (t *Tx) PutIdempotency(r giftkit.IdempotencyRecord) error {
 	if err := t.usable("put idempotency"); err != nil {
 		return err
 	}
-	outcome := r.Outcome
-	if outcome == nil {
-		outcome = []byte{}
+	if a := t.ahead; a != nil && a.want.Scope == r.Scope && a.want.Key == r.Key {
+		a.hasRecord = false // a later read must see this write
 	}
-	_, err := t.tx.Exec(t.ctx, `INSERT INTO giftkit_idempotency (scope, key, fingerprint, outcome, created_at)
+	outcome := append([]byte{}, r.Outcome...) // sent later; the caller reuses r.Outcome
+	return t.write("put idempotency", nil, `INSERT INTO giftkit_idempotency (scope, key, fingerprint, outcome, created_at)
 		VALUES ($1, $2, $3, $4, $5)`, r.Scope, r.Key, r.Fingerprint, outcome, r.CreatedAt)
-	return translate("put idempotency", err)
 }
 
 var _ giftcard.CardInserter = (*Tx)(nil)
@@ -360,9 +454,15 @@ func (t *Tx) InsertCards(cards []giftcard.Card) (bool, error) {
 		seen[cards[i].Hash] = struct{}{}
 		hashes[i] = cards[i].Hash[:]
 	}
+	br, err := t.send("insert cards", func(b *pgx.Batch) {
+		b.Queue(`SELECT EXISTS (SELECT 1 FROM giftkit_cards WHERE hash = ANY($1))`, hashes)
+	})
+	if err != nil {
+		return false, err
+	}
 	var taken bool
-	if err := t.tx.QueryRow(t.ctx, `SELECT EXISTS (SELECT 1 FROM giftkit_cards WHERE hash = ANY($1))`, hashes).Scan(&taken); err != nil || taken {
-		return taken, translate("insert cards", err)
+	if err := closeResults("insert cards", br, translate("insert cards", br.QueryRow().Scan(&taken))); err != nil || taken {
+		return taken, err
 	}
 	columns := strings.Split(strings.Join(strings.Fields(cardColumns), ""), ",")
 	rows := pgx.CopyFromSlice(len(cards), func(i int) ([]any, error) {
@@ -379,6 +479,6 @@ func (t *Tx) InsertCards(cards []giftcard.Card) (bool, error) {
 			string(state), c.BatchID, c.IssuedAt, nullTime(c.ActivatedAt), nullTime(c.ExpiresAt), redeemedBy,
 			nullTime(c.RedeemedAt), c.UpdatedAt}, nil
 	})
-	_, err := t.tx.CopyFrom(t.ctx, pgx.Identifier{"giftkit_cards"}, columns, rows)
+	_, err = t.conn.CopyFrom(t.ctx, pgx.Identifier{"giftkit_cards"}, columns, rows)
 	return false, translate("insert cards", err)
 }

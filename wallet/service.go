@@ -131,6 +131,7 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 	now := s.cfg.Now()
 	hash := s.cfg.Hasher.Hash(parsed)
 	call := idem.NewCall("wallet/"+owner, key, now, "redeem", string(hash[:]))
+	call.Reads = giftkit.ReadAhead{CardHash: hash, HasCard: true, Owner: owner}
 	h := hash // captured by value below, so hash stays on the stack
 	attempt := Attempt{Owner: owner, Client: clientOf(ctx), At: now}
 	ok, wait, err := s.cfg.Limiter.Reserve(ctx, attempt)

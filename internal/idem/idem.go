@@ -127,11 +127,24 @@ const (
 
 // Call describes one idempotent call. Make it with NewCall.
 type Call struct {
-	Scope  string    // the party whose keys these are, e.g. "wallet/alice": one key, one call, whatever the operation
-	Key    string    // the caller's key
-	Op     string    // the operation, the first field of the request
-	Now    time.Time // stored as the record's creation time
+	Scope string    // the party whose keys these are, e.g. "wallet/alice": one key, one call, whatever the operation
+	Key   string    // the caller's key
+	Op    string    // the operation, the first field of the request
+	Now   time.Time // stored as the record's creation time
+	// Reads names what the operation reads besides the call's record, for
+	// stores that fetch ahead (see giftkit.ReadAhead).
+	Reads  giftkit.ReadAhead
 	digest [sha256.Size]byte
+}
+
+// ReadAhead tells tx, if it can fetch ahead, what a unit of work for the
+// call reads: its record and c.Reads.
+func (c *Call) ReadAhead(tx any) {
+	if ra, ok := tx.(giftkit.ReadAheader); ok {
+		r := c.Reads
+		r.Scope, r.Key = c.Scope, c.Key
+		ra.ReadAhead(r)
+	}
 }
 
 // NewCall returns the call of operation op with the request's other fields
@@ -342,6 +355,7 @@ type doing[T Tx, R any] struct {
 // first is Do's first unit of work: replay the record, or run the
 // operation and record its success.
 func (d *doing[T, R]) first(tx T) error {
+	d.call.ReadAhead(tx)
 	var found bool
 	var err error
 	d.res, d.resErr, found, err = Lookup(tx, d.call, d.o)
