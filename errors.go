@@ -20,30 +20,30 @@ var (
 	// ErrInvalid: the request is malformed or asks for something no state
 	// could grant (a non-positive amount, an owner or key that is not
 	// text, more than was authorised). Do not retry it unchanged.
-	ErrInvalid = errcode.Invalid
+	ErrInvalid = errcode.ErrInvalid
 	// ErrNotFound: what the request names does not exist (a card, a hold,
 	// a payment), or may not be told apart from one that does not (an
 	// activation code that cannot be redeemed).
-	ErrNotFound = errcode.NotFound
+	ErrNotFound = errcode.ErrNotFound
 	// ErrConflict: the request is well formed but the current state
 	// refuses it (a card already redeemed, a payment already captured, an
 	// idempotency key used for another request).
-	ErrConflict = errcode.Conflict
+	ErrConflict = errcode.ErrConflict
 	// ErrCurrencyMismatch: amounts, or an amount and an account, in
 	// different currencies, or a currency the service does not hold.
-	ErrCurrencyMismatch = errcode.CurrencyMismatch
+	ErrCurrencyMismatch = errcode.ErrCurrencyMismatch
 	// ErrInsufficientFunds: the available balance is lower than the amount.
-	ErrInsufficientFunds = errcode.InsufficientFunds
+	ErrInsufficientFunds = errcode.ErrInsufficientFunds
 	// ErrExpired: a card, hold or payment lapsed before the request.
-	ErrExpired = errcode.Expired
+	ErrExpired = errcode.ErrExpired
 	// ErrDeclined: the bank-card processor declined; nothing was charged.
-	ErrDeclined = errcode.Declined
+	ErrDeclined = errcode.ErrDeclined
 	// ErrUnavailable: a party the call depends on (the card processor)
 	// did not answer, so a step's outcome is unknown; retry with the same
 	// key.
-	ErrUnavailable = errcode.Unavailable
+	ErrUnavailable = errcode.ErrUnavailable
 	// ErrRateLimited: too many attempts; retry later.
-	ErrRateLimited = errcode.RateLimited
+	ErrRateLimited = errcode.ErrRateLimited
 )
 
 // kinds lists every kind, in the order KindOf tries them.

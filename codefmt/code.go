@@ -119,7 +119,7 @@ func fromValues(v *[Len]byte) Code {
 
 // ErrDenylist is returned by [GenerateAvoiding] when the denylist rejected so
 // many codes in a row that the list, not chance, must be at fault.
-var ErrDenylist = errcode.New(errcode.Invalid, "denylist rejects almost every code")
+var ErrDenylist = errcode.New(errcode.ErrInvalid, "denylist rejects almost every code")
 
 // Generate returns a new random code. Its first 13 characters carry 65
 // random bits read from r; each character takes exactly five bits, so every

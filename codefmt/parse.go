@@ -14,15 +14,15 @@ import (
 // giftkit.ErrInvalid: a code that does not read is the caller's to fix.
 var (
 	// ErrEmpty: the input holds no code characters at all.
-	ErrEmpty = errcode.New(errcode.Invalid, "activation code is empty")
+	ErrEmpty = errcode.New(errcode.ErrInvalid, "activation code is empty")
 	// ErrLength: the input holds more or fewer than 15 code characters, or is
 	// longer than MaxInputLen bytes.
-	ErrLength = errcode.New(errcode.Invalid, "activation code has the wrong length")
+	ErrLength = errcode.New(errcode.ErrInvalid, "activation code has the wrong length")
 	// ErrInvalidChar: a character that is not part of a code.
-	ErrInvalidChar = errcode.New(errcode.Invalid, "invalid character in activation code")
+	ErrInvalidChar = errcode.New(errcode.ErrInvalid, "invalid character in activation code")
 	// ErrChecksum: 15 valid characters that do not form a code; at least one
 	// is mistyped.
-	ErrChecksum = errcode.New(errcode.Invalid, "activation code checksum mismatch")
+	ErrChecksum = errcode.New(errcode.ErrInvalid, "activation code checksum mismatch")
 )
 
 // A ParseError describes input that [Parse] rejected. It unwraps to

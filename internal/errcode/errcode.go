@@ -70,15 +70,15 @@ func (t Table) Unmarshal(pkg string, data []byte, fields any) (error, error) {
 // imports nothing else of ours); the root package exports them under their
 // documented names (giftkit.ErrInvalid, ...), the only names callers use.
 var (
-	Invalid           = errors.New("invalid request")
-	NotFound          = errors.New("not found")
-	Conflict          = errors.New("conflict with the current state")
-	CurrencyMismatch  = errors.New("currency mismatch")
-	InsufficientFunds = errors.New("insufficient funds")
-	Expired           = errors.New("expired")
-	Declined          = errors.New("declined")
-	Unavailable       = errors.New("unavailable")
-	RateLimited       = errors.New("rate limited")
+	ErrInvalid           = errors.New("invalid request")
+	ErrNotFound          = errors.New("not found")
+	ErrConflict          = errors.New("conflict with the current state")
+	ErrCurrencyMismatch  = errors.New("currency mismatch")
+	ErrInsufficientFunds = errors.New("insufficient funds")
+	ErrExpired           = errors.New("expired")
+	ErrDeclined          = errors.New("declined")
+	ErrUnavailable       = errors.New("unavailable")
+	ErrRateLimited       = errors.New("rate limited")
 )
 
 // New returns a sentinel error with the message text that wraps kind, one
