@@ -103,16 +103,6 @@ func (t *Tx) consumeSent(br pgx.BatchResults, began bool, pending []pendingWrite
 	return nil
 }
 
-// flush sends what is queued, before a statement that cannot travel in a
-// batch (COPY).
-func (t *Tx) flush(op string) error {
-	br, err := t.send(op, nil)
-	if err != nil {
-		return err
-	}
-	return translate(op, br.Close())
-}
-
 // commit sends the queued writes and COMMIT in one round trip; nothing at
 // all if the unit neither read nor wrote. A write's failure means nothing
 // was committed (and may be retried, see translate); a failure of COMMIT
