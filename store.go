@@ -49,9 +49,9 @@ const MaxKeyLen = 255
 type ReadAhead struct {
 	Scope, Key string   // an idempotency record, if Key is not empty
 	CardHash   [32]byte // the card with this code hash, if HasCard
-	HasCard    bool
-	Owner      string // every account of this owner, if not empty
-	Payment    string // the payment with this ID, if not empty
+	HasCard    bool     // CardHash is set: every [32]byte, zero included, can be a hash
+	Owner      string   // every account of this owner, if not empty
+	Payment    string   // the payment with this ID, if not empty
 }
 
 // A ReadAheader is a transaction that can fetch a unit's reads ahead (see

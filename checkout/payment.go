@@ -70,8 +70,8 @@ func (s State) Open() bool {
 type Tender struct {
 	Planned    giftkit.Money `json:"planned"`    // the part of the total assigned by the plan
 	Authorized giftkit.Money `json:"authorized"` // held on the balance, or authorised on the card
-	Captured   giftkit.Money `json:"captured"`
-	Refunded   giftkit.Money `json:"refunded"`
+	Captured   giftkit.Money `json:"captured"`   // taken from the hold, or by the processor; zero until captured
+	Refunded   giftkit.Money `json:"refunded"`   // returned by refunds done (for the balance, also by a declined card capture); at most Captured
 }
 
 // CaptureMode says when a payment is captured.
@@ -131,7 +131,7 @@ func (k *FailureKind) UnmarshalText(text []byte) error {
 
 // A Failure says why a payment was unwound. Its zero value means it was not.
 type Failure struct {
-	Kind   FailureKind `json:"kind"`
+	Kind   FailureKind `json:"kind"`             // declined, expired or cancelled; zero if the payment was not unwound
 	Reason string      `json:"reason,omitempty"` // the processor's decline reason, or what lapsed
 	// At is the state the payment failed from, which says whose outcome the
 	// failure is: Pay's (pending, or any state of a CaptureNow payment) or
@@ -157,14 +157,14 @@ type Keys struct {
 // file: each takes the time, returns the new value and the effects on the
 // shopper's balance, and changes nothing else.
 type Payment struct {
-	ID          string        `json:"id"`
-	Owner       string        `json:"owner"`
-	Total       giftkit.Money `json:"total"`
-	Mode        CaptureMode   `json:"mode"`
-	Instrument  string        `json:"instrument,omitempty"` // the processor's token for the shopper's bank card
-	State       State         `json:"state"`
-	Balance     Tender        `json:"balance"`
-	Card        Tender        `json:"card"`
+	ID          string        `json:"id"`                     // the caller's PayRequest.PaymentID, such as the order ID: 1 to MaxIDLen bytes
+	Owner       string        `json:"owner"`                  // the shopper whose wallet account the balance part is held on
+	Total       giftkit.Money `json:"total"`                  // the order total, positive: Balance.Planned + Card.Planned
+	Mode        CaptureMode   `json:"mode"`                   // CaptureNow or CaptureLater, as asked by Pay
+	Instrument  string        `json:"instrument,omitempty"`   // the processor's token for the shopper's bank card
+	State       State         `json:"state"`                  // where the saga is; never zero in a stored payment
+	Balance     Tender        `json:"balance"`                // the gift card balance's part, held under HoldID; all zero when the shopper skips the balance or has none
+	Card        Tender        `json:"card"`                   // the bank card's part, authorised under AuthID; all zero when the balance pays the whole
 	HoldID      string        `json:"hold_id,omitempty"`      // the wallet hold of the balance part
 	AuthID      string        `json:"auth_id,omitempty"`      // the processor's authorisation
 	AuthUnknown bool          `json:"auth_unknown,omitempty"` // an authorisation may exist without its ID being known
@@ -172,10 +172,10 @@ type Payment struct {
 	Refunds     []Refund      `json:"refunds,omitempty"`      // in order
 	Failure     Failure       `json:"failure,omitzero"`       // why the payment was unwound, if it was
 	UnwindTo    State         `json:"unwind_to,omitempty"`    // for StateUnwinding: failed, cancelled or expired
-	Keys        Keys          `json:"keys"`
-	ExpiresAt   time.Time     `json:"expires_at"` // the hold and authorisation lapse then unless captured
-	CreatedAt   time.Time     `json:"created_at"`
-	UpdatedAt   time.Time     `json:"updated_at"`
+	Keys        Keys          `json:"keys"`                   // the idempotency keys of the calls that made and moved the payment
+	ExpiresAt   time.Time     `json:"expires_at"`             // the hold and authorisation lapse then unless captured
+	CreatedAt   time.Time     `json:"created_at"`             // when Pay created the payment, by Config.Now
+	UpdatedAt   time.Time     `json:"updated_at"`             // the last transition or refund; CreatedAt until then
 }
 
 // Clone returns a deep copy of p, sharing no memory with it.

@@ -15,7 +15,7 @@ type Refund struct {
 	Card    giftkit.Money `json:"card"`             // returned to the bank card
 	Done    bool          `json:"done"`             // false while the card refund is outstanding
 	Failed  string        `json:"failed,omitempty"` // the processor's reason, if it refused the card refund: nothing was refunded
-	At      time.Time     `json:"at"`
+	At      time.Time     `json:"at"`               // when the refund was asked for; the card refund may complete later
 }
 
 // RefundPolicy decides which tender a refund goes back to first.

@@ -10,8 +10,12 @@ import "github.com/giftkit/giftkit"
 // gift card balance, the card part from their bank card. Balance + Card =
 // the total, exactly.
 type Split struct {
+	// Balance is the part the gift card balance pays: min(available,
+	// total), or zero when the shopper skips the balance or has none.
 	Balance giftkit.Money `json:"balance"`
-	Card    giftkit.Money `json:"card"`
+	// Card is the part the bank card pays: the rest of the total, zero
+	// when the balance covers it.
+	Card giftkit.Money `json:"card"`
 }
 
 // PlanOptions are the shopper's choices for one order.

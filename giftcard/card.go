@@ -131,18 +131,18 @@ func (h *Hasher) Hash(c codefmt.Code) Hash {
 // Card is a value: its methods return a new Card and never change the
 // receiver. The zero Card is not a valid card.
 type Card struct {
-	ID          string
-	Hash        Hash
+	ID          string        // assigned by Service.Issue: "card_" and 20 hex digits (80 random bits)
+	Hash        Hash          // the keyed hash of the code (see Hasher), by which redemption finds the card
 	Suffix      string        // the code's last four characters, for display
 	Value       giftkit.Money // positive
-	State       State
-	BatchID     string    // the issuance that created the card
-	IssuedAt    time.Time // when the card was created
-	ActivatedAt time.Time // zero until activated
-	ExpiresAt   time.Time // after this instant the card cannot be redeemed; zero means never
-	RedeemedBy  string    // the owner of the account credited; set when redeemed
-	RedeemedAt  time.Time // set when redeemed
-	UpdatedAt   time.Time // the last transition
+	State       State         // where the card is in its life; never zero in a stored card
+	BatchID     string        // the issuance that created the card
+	IssuedAt    time.Time     // when the card was created
+	ActivatedAt time.Time     // zero until activated
+	ExpiresAt   time.Time     // after this instant the card cannot be redeemed; zero means never
+	RedeemedBy  string        // the owner of the account credited; set when redeemed
+	RedeemedAt  time.Time     // set when redeemed
+	UpdatedAt   time.Time     // the last transition
 }
 
 // Masked returns the code as a shopper may see it on a receipt: ****-******-*H567.
@@ -155,11 +155,11 @@ func (c Card) fail(op string, err error) *Error {
 // Redemption is the result of redeeming a card: the amount to credit and
 // until when the credit may be spent.
 type Redemption struct {
-	CardID    string
-	Owner     string
-	Amount    giftkit.Money
-	At        time.Time
-	ExpiresAt time.Time // the card's expiry, which the credit keeps; zero means never
+	CardID    string        // the ID of the card redeemed
+	Owner     string        // the owner of the account to credit, as given to Redeem
+	Amount    giftkit.Money // the card's value, in its currency: what the account is credited
+	At        time.Time     // when the card was redeemed, as given to Redeem; the card's RedeemedAt
+	ExpiresAt time.Time     // the card's expiry, which the credit keeps; zero means never
 }
 
 // Redeem moves an active card to redeemed for owner at now, and returns the

@@ -46,7 +46,7 @@ type Error struct {
 	RedeemedAt  time.Time `json:"redeemed_at,omitzero"`   // for ErrAlreadyRedeemed
 	State       State     `json:"state,omitempty"`        // the card's state, for ErrInvalidTransition
 	Detail      string    `json:"detail,omitempty"`       // what was wrong with a request
-	Err         error     `json:"-"`
+	Err         error     `json:"-"`                      // the sentinel error it unwraps to; JSON carries it as Code()
 }
 
 // Error returns the message of the Error.

@@ -101,15 +101,15 @@ type IssueRequest struct {
 // An IssuedCard is a new card and its code. The code exists only here:
 // stores keep its hash. Print it, send it, and forget it.
 type IssuedCard struct {
-	Card Card         `json:"card"`
-	Code codefmt.Code `json:"-"` // zero when the issuance is replayed
+	Card Card         `json:"card"` // the card as stored, with the hash of Code but never Code itself
+	Code codefmt.Code `json:"-"`    // zero when the issuance is replayed
 }
 
 // Issued is the result of an issuance.
 type Issued struct {
-	BatchID  string       `json:"batch_id"`
-	Cards    []IssuedCard `json:"cards"`
-	Replayed bool         `json:"-"` // a retry: the cards are those first issued, without their codes
+	BatchID  string       `json:"batch_id"` // IssueRequest.BatchID, or "batch_" and 20 hex digits when it was empty
+	Cards    []IssuedCard `json:"cards"`    // the IssueRequest.Count cards, in order of issue, each with its code
+	Replayed bool         `json:"-"`        // a retry: the cards are those first issued, without their codes
 }
 
 var replayable = idem.Errors{idem.ErrorKind[Error]("giftcard")}

@@ -103,6 +103,9 @@ var (
 	ErrUnavailable = errors.New("pgstore: database unavailable")
 	// ErrTxDone: a Tx was used after its callback returned.
 	ErrTxDone = errors.New("pgstore: transaction used after its unit of work ended")
+	// ErrInvalidConfig: Open was given a DSN or a schema name it cannot
+	// use. Retrying does not help: the configuration must change.
+	ErrInvalidConfig = errors.New("pgstore: invalid configuration")
 )
 
 // An Error is a failed database operation. It unwraps to one of the errors
@@ -173,7 +176,8 @@ type Store struct {
 	pool     *pgxpool.Pool
 	schema   string
 	retries  int
-	maxConns int // the pool's size: how many broken connections it may hold
+	maxConns int  // the pool's size: how many broken connections it may hold
+	ownPool  bool // Open made the pool: Close closes it
 }
 
 var _ giftkit.Store[*Tx] = (*Store)(nil)
@@ -217,11 +221,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	pc, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, &Error{Op: "open", Err: ErrUnavailable, cause: "invalid DSN"}
+		return nil, &Error{Op: "open", Err: ErrInvalidConfig, cause: "invalid DSN"}
 	}
 	if cfg.schema != "" {
 		if !validIdent(cfg.schema) {
-			return nil, &Error{Op: "open", Err: ErrUnavailable, cause: "invalid schema name " + strconv.Quote(cfg.schema)}
+			return nil, &Error{Op: "open", Err: ErrInvalidConfig, cause: "invalid schema name " + strconv.Quote(cfg.schema)}
 		}
 		pc.ConnConfig.RuntimeParams["search_path"] = cfg.schema
 	}
@@ -239,7 +243,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, translate("open", err)
 	}
-	return &Store{pool: pool, schema: cfg.schema, retries: cfg.retries, maxConns: int(pc.MaxConns)}, nil
+	return &Store{pool: pool, schema: cfg.schema, retries: cfg.retries, maxConns: int(pc.MaxConns), ownPool: true}, nil
 }
 
 func validIdent(s string) bool {
@@ -255,7 +259,33 @@ func validIdent(s string) bool {
 }
 
 // Close closes the connection pool.
-func (s *Store) Close() { s.pool.Close() }
+func (s *Store) Close() {
+	if s.ownPool {
+		s.pool.Close()
+	}
+}
+
+// New returns a Store over a pool the host made and configured (its size,
+// its tracer, its TLS), and keeps: Close leaves it open. WithRetries
+// applies; WithSchema names the schema Migrate creates, which the pool's
+// connections must have on their search_path (RuntimeParams
+// "search_path"); WithMaxConns and WithTracer are the pool's to set, and
+// fail with ErrInvalidConfig here.
+func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+	cfg := config{retries: 20}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case pool == nil:
+		return nil, &Error{Op: "new", Err: ErrInvalidConfig, cause: "no pool"}
+	case cfg.maxConns != 0 || cfg.tracer != nil:
+		return nil, &Error{Op: "new", Err: ErrInvalidConfig, cause: "the pool's size and tracer are set on the pool"}
+	case cfg.schema != "" && !validIdent(cfg.schema):
+		return nil, &Error{Op: "new", Err: ErrInvalidConfig, cause: "invalid schema name " + strconv.Quote(cfg.schema)}
+	}
+	return &Store{pool: pool, schema: cfg.schema, retries: cfg.retries, maxConns: int(pool.Config().MaxConns)}, nil
+}
 
 //go:embed migrations/*.sql
 var migrations embed.FS

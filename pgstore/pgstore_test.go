@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"pgregory.net/rapid"
 
 	"github.com/giftkit/giftkit"
@@ -140,8 +141,11 @@ func TestErrors(t *testing.T) {
 	if _, err := pgstore.Open(ctx, "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"); !errors.Is(err, pgstore.ErrUnavailable) {
 		t.Errorf("Open(unreachable) = %v; want ErrUnavailable", err)
 	}
-	if _, err := pgstore.Open(ctx, dsn(t), pgstore.WithSchema("Robert'); DROP TABLE x;--")); !errors.Is(err, pgstore.ErrUnavailable) {
-		t.Errorf("Open(bad schema) = %v; want an error", err)
+	if _, err := pgstore.Open(ctx, dsn(t), pgstore.WithSchema("Robert'); DROP TABLE x;--")); !errors.Is(err, pgstore.ErrInvalidConfig) {
+		t.Errorf("Open(bad schema) = %v; want ErrInvalidConfig", err)
+	}
+	if _, err := pgstore.Open(ctx, "postgres://%zz"); !errors.Is(err, pgstore.ErrInvalidConfig) {
+		t.Errorf("Open(bad DSN) = %v; want ErrInvalidConfig", err)
 	}
 	s := newStore(t)
 	var leaked *pgstore.Tx
@@ -217,5 +221,36 @@ func TestCorruptAccount(t *testing.T) {
 	err = s.Update(ctx, func(tx *pgstore.Tx) error { _, _, err := tx.Account("alice", giftkit.EUR); return err })
 	if !errors.Is(err, pgstore.ErrConflict) || !errors.Is(err, wallet.ErrCorrupt) {
 		t.Errorf("corrupt account read: %v; want ErrConflict and wallet.ErrCorrupt", err)
+	}
+}
+
+// TestNewFromPool: a store over the host's own pool works, and leaves the
+// pool open when it closes.
+func TestNewFromPool(t *testing.T) {
+	ctx := context.Background()
+	_, schema, drop := openSchema(t, "")
+	defer drop()
+	cfg, err := pgxpool.ParseConfig(dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pgstore.New(pool, pgstore.WithMaxConns(4)); !errors.Is(err, pgstore.ErrInvalidConfig) {
+		t.Errorf("New(pool, WithMaxConns) = %v; want ErrInvalidConfig", err)
+	}
+	s, err := pgstore.New(pool, pgstore.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := storetest.NewEnv(t, s, 1)
+	env.Fund(t, "alice", giftkit.FromMinor(500, giftkit.EUR))
+	s.Close()
+	if err := pool.Ping(ctx); err != nil {
+		t.Errorf("the host's pool was closed: %v", err)
 	}
 }

@@ -72,9 +72,15 @@ var (
 // Env bundles services over one store with a fixed clock and a seeded
 // random source, for this suite and for the property tests of the stores.
 type Env struct {
-	Cards  *giftcard.Service
+	// Cards issues and administers cards in the store, drawing their codes
+	// and IDs from the seeded random source.
+	Cards *giftcard.Service
+	// Wallet redeems, holds and spends in the same store, with the same
+	// Hasher (keyed with TestHashKey) as Cards.
 	Wallet *wallet.Service
-	Clock  *Clock
+	// Clock is the time both services read: stopped at 2026-11-27 12:00
+	// UTC until the test advances it.
+	Clock *Clock
 }
 
 // Clock is a manual clock, safe for concurrent use.

@@ -93,27 +93,30 @@ type Lot struct {
 	Remaining giftkit.Money // not yet spent or expired
 	Reserved  giftkit.Money // the part of Remaining that holds reserve
 	ExpiresAt time.Time     // zero means never
-	CreatedAt time.Time
+	CreatedAt time.Time     // when its first credit was made; later credits with the same expiry do not move it
 }
 
 // A Hold reserves part of the balance for a payment until it is captured,
 // released or expires.
 type Hold struct {
-	ID        string
-	Amount    giftkit.Money
-	Reference string // what the hold is for, such as a payment ID
+	ID        string        // unique among the account's open holds; [HoldID](owner, key) for Service.Hold
+	Amount    giftkit.Money // reserved of the balance: positive, the sum of Parts
+	Reference string        // what the hold is for, such as a payment ID
 	// Placer is the party that placed the hold and alone may capture or
 	// release it: [PlacerWallet] for [Service.Hold], the checkout package
 	// for a payment's balance part.
 	Placer    string
-	Parts     []HoldPart
-	ExpiresAt time.Time // released automatically from then on
-	CreatedAt time.Time
+	Parts     []HoldPart // the lots it reserves from, soonest expiry first; never empty
+	ExpiresAt time.Time  // released automatically from then on
+	CreatedAt time.Time  // when the hold was placed
 }
 
 // A HoldPart is the amount a hold reserves of one lot.
 type HoldPart struct {
-	LotID  string
+	// LotID is the [Lot.ID] of the lot reserved from.
+	LotID string
+	// Amount is what the hold reserves of that lot: positive, and part of
+	// the lot's Reserved.
 	Amount giftkit.Money
 }
 

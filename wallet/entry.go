@@ -51,15 +51,15 @@ func (k *EntryKind) UnmarshalText(text []byte) error {
 
 // An Entry is one line of an account's append-only journal.
 type Entry struct {
-	Owner          string
-	Currency       giftkit.Currency
-	Seq            int64 // 1, 2, 3, ... within the account
-	Kind           EntryKind
-	Amount         giftkit.Money // the change to the balance: + credit, refund; − capture, expiry; 0 hold, release
-	Held           giftkit.Money // the change to the held amount: + hold; − release, capture
-	BalanceAfter   giftkit.Money
-	AvailableAfter giftkit.Money
-	Reference      string // the card, hold, payment or order the entry is about
-	Key            string // the idempotency key of the call that wrote it; empty for sweeps
-	At             time.Time
+	Owner          string           // the account's owner
+	Currency       giftkit.Currency // the account's currency, that of every amount in the entry
+	Seq            int64            // 1, 2, 3, ... within the account
+	Kind           EntryKind        // what the entry records
+	Amount         giftkit.Money    // the change to the balance: + credit, refund; − capture, expiry; 0 hold, release
+	Held           giftkit.Money    // the change to the held amount: + hold; − release, capture
+	BalanceAfter   giftkit.Money    // the account's balance after the change
+	AvailableAfter giftkit.Money    // the available balance (balance − held) after the change
+	Reference      string           // the card, hold, payment or order the entry is about
+	Key            string           // the idempotency key of the call that wrote it; empty for sweeps
+	At             time.Time        // the time of the call that wrote it; a sweep's release or expiry may be later than the lapse
 }

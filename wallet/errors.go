@@ -51,15 +51,15 @@ var (
 // sentinel errors above, or to giftkit.ErrIdempotencyConflict or
 // giftkit.ErrKeyRequired.
 type Error struct {
-	Op         string           `json:"op"` // "redeem", "hold", "capture", ...
-	Owner      string           `json:"owner,omitempty"`
-	Currency   giftkit.Currency `json:"currency,omitzero"`
+	Op         string           `json:"op"`                    // "redeem", "hold", "capture", ...
+	Owner      string           `json:"owner,omitempty"`       // the owner the call named; for ErrInvalidOwner the one refused
+	Currency   giftkit.Currency `json:"currency,omitzero"`     // the account's currency, or the one Config.Currencies refused; zero if unknown
 	Amount     giftkit.Money    `json:"amount"`                // the amount asked for; null if none
 	Available  giftkit.Money    `json:"available"`             // null, or for ErrInsufficientFunds and ErrExceedsHold: what there was
 	HoldID     string           `json:"hold_id,omitempty"`     // for hold errors
 	RetryAfter time.Duration    `json:"retry_after,omitempty"` // for ErrTooManyAttempts
-	Detail     string           `json:"detail,omitempty"`
-	Err        error            `json:"-"`
+	Detail     string           `json:"detail,omitempty"`      // what was wrong, in words; empty when Err says it all
+	Err        error            `json:"-"`                     // the sentinel error it unwraps to; JSON carries it as Code()
 }
 
 // Error returns the message of the Error.

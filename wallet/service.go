@@ -83,8 +83,8 @@ func NewService[T Tx](store giftkit.Store[T], cfg Config) (*Service, error) {
 
 // Balance is an account's position at one moment.
 type Balance struct {
-	Owner     string           `json:"owner"`
-	Currency  giftkit.Currency `json:"currency"`
+	Owner     string           `json:"owner"`     // the account's owner
+	Currency  giftkit.Currency `json:"currency"`  // the account's currency, that of the amounts below
 	Balance   giftkit.Money    `json:"balance"`   // all the money in the account
 	Held      giftkit.Money    `json:"held"`      // reserved for pending payments
 	Available giftkit.Money    `json:"available"` // Balance − Held: what can be spent
@@ -96,11 +96,11 @@ func balanceOf(a Account) Balance {
 
 // Redeemed is the result of a redemption.
 type Redeemed struct {
-	CardID   string        `json:"card_id"`
-	Amount   giftkit.Money `json:"amount"`
-	Balance  Balance       `json:"balance"`
-	Entry    Entry         `json:"entry"`
-	Replayed bool          `json:"-"` // the outcome of an earlier call with the same key
+	CardID   string        `json:"card_id"` // the ID of the card redeemed
+	Amount   giftkit.Money `json:"amount"`  // the card's value, credited in its currency
+	Balance  Balance       `json:"balance"` // the account just after the credit; a replay returns it as recorded then
+	Entry    Entry         `json:"entry"`   // the journal entry of the credit (EntryCredit)
+	Replayed bool          `json:"-"`       // the outcome of an earlier call with the same key
 }
 
 // Redeem reads the activation code as the shopper typed it, and credits the
@@ -326,6 +326,8 @@ const (
 
 // HistoryPage is one page of an account's journal, oldest entry first.
 type HistoryPage struct {
+	// Entries are up to History's limit of journal entries, in order of
+	// Seq; empty when none follow the cursor.
 	Entries []Entry `json:"entries"`
 	// Next is the cursor for the following page (pass it as after); 0 when
 	// this page is the last. Cursors are sequence numbers, so a page never
@@ -368,9 +370,9 @@ func (s *Service) History(ctx context.Context, owner string, c giftkit.Currency,
 
 // HoldRequest describes a hold to place.
 type HoldRequest struct {
-	Amount    giftkit.Money
-	Reference string    // what the hold is for, such as an order ID
-	ExpiresAt time.Time // when the hold lapses if neither captured nor released; zero means never
+	Amount    giftkit.Money // what to reserve of the available balance: positive; its currency picks the account
+	Reference string        // what the hold is for, such as an order ID
+	ExpiresAt time.Time     // when the hold lapses if neither captured nor released; zero means never
 }
 
 // HoldID returns the ID of the hold that a call with owner and key places,

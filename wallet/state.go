@@ -14,12 +14,12 @@ import (
 // together. Balance and Held are not part of it: they are the sums of the
 // lots, which RestoreAccount recomputes.
 type AccountState struct {
-	Owner     string
-	Currency  giftkit.Currency
-	Lots      []Lot  // soonest expiry first, credits that never expire last
-	Holds     []Hold // oldest first
-	NextSeq   int64  // the sequence number of the next journal entry, from 1
-	UpdatedAt time.Time
+	Owner     string           // the account's owner
+	Currency  giftkit.Currency // the account's currency, that of every amount in Lots and Holds; never zero
+	Lots      []Lot            // soonest expiry first, credits that never expire last
+	Holds     []Hold           // oldest first
+	NextSeq   int64            // the sequence number of the next journal entry, from 1
+	UpdatedAt time.Time        // the time of the last journal entry; zero for an account never changed
 }
 
 // State returns the account's state, sharing no memory with it.

@@ -68,13 +68,13 @@ const DeclinedInstrument = "tok_declined"
 
 // Auth is the processor's record of one authorisation.
 type Auth struct {
-	ID         string
-	Instrument string
+	ID         string        // "auth_0001", "auth_0002", ... in the order the authorisations were made
+	Instrument string        // the instrument token Authorize was given
 	Amount     giftkit.Money // authorised
-	Captured   giftkit.Money
-	Refunded   giftkit.Money
-	Voided     bool
-	Closed     bool // captured or voided: no more capture or void
+	Captured   giftkit.Money // the amount captured, at most Amount; zero until captured
+	Refunded   giftkit.Money // the sum of the card refunds so far, at most Captured
+	Voided     bool          // the authorisation was voided: nothing was captured
+	Closed     bool          // captured or voided: no more capture or void
 }
 
 type answer struct {

@@ -112,8 +112,14 @@ func (k Errors) decode(r *bin.Reader) (error, error) {
 // form of its result (Append and Read; nil for a result that is struct{})
 // and the business errors it records.
 type Outcomes[R any] struct {
+	// Append appends the binary form of a successful result to b; nil
+	// records none, and a replay then returns the zero R.
 	Append func(b []byte, v R) []byte
-	Read   func(r *bin.Reader) R
+	// Read decodes a result Append wrote, reporting malformed input through
+	// r (r.Fail); nil when Append is nil.
+	Read func(r *bin.Reader) R
+	// Errors are the business errors recorded and replayed; any other
+	// error is the store's, which records nothing.
 	Errors Errors
 }
 
@@ -233,7 +239,7 @@ func (e businessError) Error() string { return e.err.Error() }
 
 // Result reports how a call ended.
 type Result[R any] struct {
-	Value    R
+	Value    R    // the result, the recorded one if Replayed; zero if the call failed
 	Replayed bool // the outcome came from an earlier call with the same key
 }
 
