@@ -40,3 +40,18 @@ func ExampleOpen_unavailable() {
 	// Output:
 	// true
 }
+
+// readmeSnippet is the README's PostgreSQL snippet, compiled and run by
+// TestReadmeSnippet; the root's TestReadme checks the README still says it.
+func readmeSnippet(ctx context.Context, hasher *giftcard.Hasher) (*wallet.Service, error) {
+	store, err := pgstore.Open(ctx, os.Getenv("GIFTKIT_PG_DSN")) // or pgstore.New(pool) over your own pgx pool
+	if err != nil {
+		return nil, err // pgstore.ErrUnavailable: unreachable; pgstore.ErrInvalidConfig: a bad DSN or schema
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil { // embedded, versioned; idempotent; instances may start together
+		return nil, err
+	}
+	accounts, err := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: time.Now})
+	return accounts, err
+}

@@ -254,3 +254,11 @@ func TestNewFromPool(t *testing.T) {
 		t.Errorf("the host's pool was closed: %v", err)
 	}
 }
+
+func TestReadmeSnippet(t *testing.T) {
+	dsn(t)
+	hasher, _ := giftcard.NewHasher(hashKey)
+	if accounts, err := readmeSnippet(context.Background(), hasher); err != nil || accounts == nil {
+		t.Errorf("the README's snippet: %v", err)
+	}
+}
