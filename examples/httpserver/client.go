@@ -8,8 +8,16 @@ import (
 	"net/http"
 )
 
-// call sends one JSON request and decodes the JSON answer into out.
-func call(method, url, token, key string, body, out any) (int, error) {
+// apiClient calls the service at base through http, as a shopper's app or
+// the admin's tool would.
+type apiClient struct {
+	base string // such as "http://127.0.0.1:8080"
+	http *http.Client
+}
+
+// call sends one JSON request to the path (with its query) and decodes the
+// JSON answer into out, if out is not nil.
+func (c *apiClient) call(method, path, token, key string, body, out any) (int, error) {
 	var payload io.Reader
 	if body != nil {
 		data, err := json.Marshal(body)
@@ -18,23 +26,25 @@ func call(method, url, token, key string, body, out any) (int, error) {
 		}
 		payload = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, url, payload)
+	req, err := http.NewRequest(method, c.base+path, payload)
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
 	if out != nil {
 		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: decode %d response: %w", method, url, resp.StatusCode, err)
+			return resp.StatusCode, fmt.Errorf("%s %s: decode %d response: %w", method, path, resp.StatusCode, err)
 		}
 	}
 	return resp.StatusCode, nil
@@ -43,25 +53,25 @@ func call(method, url, token, key string, body, out any) (int, error) {
 // smokeSession is the scripted session of -smoke: the admin issues a card,
 // alice redeems it, checks her balance and pays an order larger than it,
 // which the admin then looks up.
-func smokeSession(w io.Writer, base, admin, alice string) error {
+func smokeSession(w io.Writer, api *apiClient, admin, alice string) error {
 	eur := func(amount string) map[string]string { return map[string]string{"amount": amount, "currency": "EUR"} }
 	var issued struct {
 		Cards []struct{ Code string } `json:"cards"`
 	}
-	if status, err := call("POST", base+"/cards", admin, "issue-1", map[string]any{"value": eur("25.00")}, &issued); err != nil || status != http.StatusCreated {
+	if status, err := api.call("POST", "/cards", admin, "issue-1", map[string]any{"value": eur("25.00")}, &issued); err != nil || status != http.StatusCreated {
 		return fmt.Errorf("issue: %d %v", status, err)
 	}
 	fmt.Fprintln(w, "POST /cards -> 201: one card of 25.00 EUR")
 
 	var problem map[string]any
-	status, err := call("POST", base+"/accounts/alice/redeem", alice, "redeem-1", map[string]string{"code": issued.Cards[0].Code}, &problem)
+	status, err := api.call("POST", "/accounts/alice/redeem", alice, "redeem-1", map[string]string{"code": issued.Cards[0].Code}, &problem)
 	if err != nil || status != http.StatusOK {
 		return fmt.Errorf("redeem: %d %v %v", status, err, problem)
 	}
 	fmt.Fprintln(w, "POST /accounts/alice/redeem -> 200")
 
 	var balance struct{ Available struct{ Amount string } }
-	if status, err := call("GET", base+"/accounts/alice/balance?currency=EUR", alice, "", nil, &balance); err != nil || status != http.StatusOK {
+	if status, err := api.call("GET", "/accounts/alice/balance?currency=EUR", alice, "", nil, &balance); err != nil || status != http.StatusOK {
 		return fmt.Errorf("balance: %d %v", status, err)
 	}
 	fmt.Fprintf(w, "GET /accounts/alice/balance -> 200: %s EUR available\n", balance.Available.Amount)
@@ -71,7 +81,7 @@ func smokeSession(w io.Writer, base, admin, alice string) error {
 		Balance struct{ Captured struct{ Amount string } }
 		Card    struct{ Captured struct{ Amount string } }
 	}
-	status, err = call("POST", base+"/accounts/alice/orders/order-1/pay", alice, "pay-1", map[string]any{"total": eur("40.00"), "instrument": "tok_visa"}, &payment)
+	status, err = api.call("POST", "/accounts/alice/orders/order-1/pay", alice, "pay-1", map[string]any{"total": eur("40.00"), "instrument": "tok_visa"}, &payment)
 	if err != nil || status != http.StatusOK {
 		return fmt.Errorf("pay: %d %v", status, err)
 	}
@@ -79,12 +89,12 @@ func smokeSession(w io.Writer, base, admin, alice string) error {
 		payment.State, payment.Balance.Captured.Amount, payment.Card.Captured.Amount)
 
 	var order struct{ ID, State string }
-	if status, err := call("GET", base+"/accounts/alice/orders/order-1", admin, "", nil, &order); err != nil || status != http.StatusOK || order.ID != "order-1" {
+	if status, err := api.call("GET", "/accounts/alice/orders/order-1", admin, "", nil, &order); err != nil || status != http.StatusOK || order.ID != "order-1" {
 		return fmt.Errorf("support reading alice's order: %d %v %+v", status, err, order)
 	}
 	fmt.Fprintf(w, "GET /accounts/alice/orders/order-1 as the admin -> 200: %s\n", order.State)
 
-	status, err = call("GET", base+"/accounts/bob/balance", alice, "", nil, &problem)
+	status, err = api.call("GET", "/accounts/bob/balance", alice, "", nil, &problem)
 	if err != nil || status != http.StatusForbidden {
 		return fmt.Errorf("alice reading bob's balance: %d %v", status, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ type answer struct {
 func failWith(t *testing.T, err error) (got answer, detail, logged string) {
 	t.Helper()
 	var log bytes.Buffer
-	s := &server{log: slog.New(slog.NewTextHandler(&log, nil))}
+	s := &server{log: slog.New(slog.NewJSONHandler(&log, nil))}
 	rec := httptest.NewRecorder()
 	s.fail(rec, httptest.NewRequest("POST", "/accounts/alice/redeem", nil), err)
 	resp := rec.Result()
@@ -126,22 +127,108 @@ var sentinelAnswers = []struct {
 }
 
 // TestFailSentinels: every sentinel of the library, in its package's typed
-// error and wrapped once more, gets its answer, with the error's message as
-// the detail; none is a 500.
+// error and wrapped once more, gets its answer, with a detail written for
+// people (checkHumanDetail) and the error's message in the log; none is a
+// 500.
 func TestFailSentinels(t *testing.T) {
 	for _, tc := range sentinelAnswers {
 		for _, err := range []error{tc.err, fmt.Errorf("handler: %w", tc.err)} {
-			got, detail, _ := failWith(t, err)
+			got, detail, logged := failWith(t, err)
 			if got.Status == http.StatusInternalServerError {
 				t.Errorf("fail(%v) = 500; want the answer of its kind or sentinel", err)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("fail(%v) mismatch (-want +got):\n%s", err, diff)
 			}
-			if detail != err.Error() {
-				t.Errorf("fail(%v): detail %q; want the error's message", err, detail)
+			checkHumanDetail(t, err, detail)
+			if got := loggedErr(t, logged); got != err.Error() {
+				t.Errorf("fail(%v) logged err %q; want the error's message", err, got)
 			}
 		}
+	}
+}
+
+// checkHumanDetail fails the test if detail, the problem's answer to err,
+// reads like an error chain rather than a sentence for people: if it is
+// empty, repeats err's message, or holds a package prefix, a card ID, a
+// shopper's name, a Go duration or a Go value.
+func checkHumanDetail(t *testing.T, err error, detail string) {
+	t.Helper()
+	if detail == "" || strings.Contains(detail, err.Error()) {
+		t.Errorf("fail(%v): detail %q; want a sentence for people, not the error's message", err, detail)
+	}
+	if cardID.MatchString(detail) {
+		t.Errorf("fail(%v): detail %q holds a card ID", err, detail)
+	}
+	for _, internal := range []string{"giftcard:", "wallet:", "checkout:", "giftkit:", "codefmt:", "handler:", "card-1", "alice",
+		"1h0m0s", "1.5s", "State(", "<nil>", "invalid Money", "index"} {
+		if strings.Contains(detail, internal) {
+			t.Errorf("fail(%v): detail %q holds %q; want a sentence for people", err, detail, internal)
+		}
+	}
+}
+
+// cardID matches the card IDs giftcard makes.
+var cardID = regexp.MustCompile(`card_[0-9a-f]{4}`)
+
+// loggedErr returns the err attribute of the last record in logged, a JSON
+// log.
+func loggedErr(t *testing.T, logged string) string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(logged), "\n")
+	var rec struct{ Err string }
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rec); err != nil {
+		t.Fatalf("log %q: %v", logged, err)
+	}
+	return rec.Err
+}
+
+// TestFailDetails: the details that carry values say them as people read
+// them: the declined part of an order and its amount (not the order's
+// total), waits in whole seconds rounded up, positions in a code counted
+// from 1, orders by the ID the shopper chose.
+func TestFailDetails(t *testing.T) {
+	eur := func(s string) giftkit.Money { return giftkit.MustParseMoney(s, giftkit.EUR) }
+	code := codefmt.MustParse("1G06-02M06R-1GGZ1")
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&checkout.Error{Op: "pay", PaymentID: "order-1", Amount: eur("15.00"), Detail: "card_declined", Err: checkout.ErrDeclined,
+			Cause: &checkout.DeclineError{Reason: "card_declined"}},
+			"the bank card was declined for its part of the order, 15.00 EUR (the processor's reason: card_declined); nothing was charged, and the balance is as it was"},
+		{&checkout.Error{Op: "refund", PaymentID: "order-1", Amount: eur("5.00"), Err: checkout.ErrDeclined,
+			Cause: &checkout.DeclineError{Reason: "amount_exceeds_capture"}},
+			"the bank card did not take the refund of 5.00 EUR (the processor's reason: amount_exceeds_capture)"},
+		{&wallet.Error{Op: "redeem", Owner: "alice", RetryAfter: 59*time.Minute + 59505291216*time.Nanosecond, Err: wallet.ErrTooManyAttempts},
+			"too many failed attempts to redeem a code: try again in 3600 seconds"},
+		{&wallet.Error{Op: "redeem", Owner: "alice", RetryAfter: time.Millisecond, Err: wallet.ErrTooManyAttempts},
+			"too many failed attempts to redeem a code: try again in 1 second"},
+		{&checkout.Error{Op: "pay", PaymentID: "order-1", Err: checkout.ErrProcessorUnavailable, Cause: errors.New("processor: timeout")},
+			"the card processor did not answer, so the order is still open: retry in 5 seconds with the same Idempotency-Key, which finishes it exactly once"},
+		{&giftcard.Error{Op: "redeem", CardID: "card_468c", Masked: "****-******-*8DM3", Err: giftcard.ErrAlreadyRedeemed},
+			"this card, ****-******-*8DM3, has already been redeemed into another account"},
+		{&giftcard.Error{Op: "redeem", Err: giftcard.ErrExpired}, "this card has expired"},
+		{&checkout.Error{Op: "capture", PaymentID: "order-1", State: checkout.StateFailed, Err: checkout.ErrInvalidState},
+			"the order is failed, so it cannot be captured"},
+		{&checkout.Error{Op: "refund", PaymentID: "order-1", Amount: eur("25.01"), Err: checkout.ErrExceedsCaptured},
+			"cannot refund 25.01 EUR: that is more than is left to refund on the order"},
+		{&checkout.Error{Op: "get", PaymentID: "commande n° 7", Err: checkout.ErrPaymentNotFound},
+			`this account has no order "commande n° 7"`},
+		{&codefmt.ParseError{Offset: 7, Index: 6, Rune: 'X', Hint: 'Y', Err: codefmt.ErrChecksum, Suggestions: []codefmt.Code{code}},
+			`the code does not check out: character 7 of 15, "X", is probably mistyped; did you mean "Y" there?`},
+		{&codefmt.ParseError{Offset: 19, Index: 14, Rune: 'U', Hint: 'V', Length: 15, Err: codefmt.ErrInvalidChar},
+			`character 15 of 15, "U", is not one that codes use; did you mean "V" there?`},
+		{&codefmt.ParseError{Offset: -1, Index: -1, Length: 14, Err: codefmt.ErrLength},
+			"a code has 15 characters, not counting dashes and spaces; this one has 14"},
+		{&codefmt.ParseError{Offset: -1, Index: -1, Length: 15, Err: codefmt.ErrChecksum, Suggestions: []codefmt.Code{code}},
+			"the code does not check out: two characters next to each other are probably swapped; did you mean one of the suggested codes?"},
+	} {
+		_, detail, _ := failWith(t, tc.err)
+		if detail != tc.want {
+			t.Errorf("fail(%v): detail %q; want %q", tc.err, detail, tc.want)
+		}
+		checkHumanDetail(t, tc.err, detail)
 	}
 }
 
@@ -181,7 +268,7 @@ func TestFailOthers(t *testing.T) {
 		{&http.MaxBytesError{Limit: maxBody}, answer{413, "too-large", "", nil}},
 		{badRequest("unknown query parameter %q", "limt"), answer{400, "bad-request", "", nil}},
 		{&codefmt.ParseError{Offset: 3, Index: 2, Err: codefmt.ErrChecksum, Suggestions: []codefmt.Code{code}},
-			answer{422, "invalid-code", "", map[string]any{"index": 2.0, "offset": 3.0, "suggestions": []any{code.String()}}}},
+			answer{422, "invalid-code", "", map[string]any{"character": 3.0, "index": 2.0, "offset": 3.0, "suggestions": []any{code.String()}}}},
 		{&codefmt.ParseError{Offset: -1, Index: -1, Err: codefmt.ErrEmpty}, answer{422, "invalid-code", "", map[string]any{"index": -1.0, "offset": -1.0}}},
 	} {
 		if got, _, _ := failWith(t, tc.err); !cmp.Equal(tc.want, got) {

@@ -1,8 +1,9 @@
 module github.com/giftkit/giftkit/examples/httpserver
 
-go 1.23.0
+go 1.25
 
 require (
+	github.com/getkin/kin-openapi v0.153.0
 	github.com/giftkit/giftkit v0.0.0
 	github.com/giftkit/giftkit/pgstore v0.0.0
 	github.com/google/go-cmp v0.7.0
@@ -10,10 +11,14 @@ require (
 )
 
 require (
+	github.com/go-openapi/jsonpointer v0.22.5 // indirect
+	github.com/go-openapi/swag/jsonname v0.25.5 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.2 // indirect
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/shopspring/decimal v1.4.0 // indirect
+	go.yaml.in/yaml/v4 v4.0.0 // indirect
 	golang.org/x/crypto v0.37.0 // indirect
 	golang.org/x/sync v0.13.0 // indirect
 	golang.org/x/text v0.24.0 // indirect

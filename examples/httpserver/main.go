@@ -1,6 +1,7 @@
 // Command httpserver is a small JSON HTTP service that embeds giftkit, to
 // copy into a real service:
 //
+//	GET  /openapi.json                          the OpenAPI 3.1 document of this API (no token needed)
 //	POST /accounts/{id}/redeem                  a shopper redeems a code into their balance
 //	GET  /accounts/{id}/balance                 ?currency=EUR
 //	GET  /accounts/{id}/history                 ?currency=EUR&after=0&limit=50
@@ -10,12 +11,20 @@
 //	POST /accounts/{id}/orders/{order}/capture  the admin captures an order paid with "capture": "later"
 //	POST /accounts/{id}/orders/{order}/refund   the admin refunds an order
 //
-// Every request carries "Authorization: Bearer <token>"; a table of tokens
-// (-tokens or GIFTKIT_TOKENS: "token=name,token=name", the name "admin" for
-// the admin) says who is calling. A shopper acts only on their own account:
-// any other {id} is 403. POSTs need an Idempotency-Key header, which maps to
-// the library's idempotency keys: a retry returns the first outcome. Errors
-// are RFC 9457 problem documents.
+// openapi.json, served at /openapi.json, documents every route, body,
+// problem and header; the tests check every request and response they make
+// against it.
+//
+// Every request but GET /openapi.json carries "Authorization: Bearer
+// <token>"; a table of tokens (-tokens or GIFTKIT_TOKENS: "token=name,...",
+// the name "admin" for the admin) says who is calling. Without either, the
+// server runs in development mode: it makes one token for the admin and one
+// for the shopper alice, prints them, and forgets them when it stops. A
+// shopper acts only on their own account: any other {id} is 403. POSTs need
+// an Idempotency-Key header, which maps to the library's idempotency keys: a
+// retry returns the first outcome. Errors are RFC 9457 problem documents
+// whose detail is written for the person reading it; what went wrong inside
+// goes to the log, one line per request with its X-Request-ID.
 //
 // Order IDs belong to the account: alice's order-1 and bob's order-1 are two
 // orders, each paid, shown and refunded on its own, and nothing one shopper
@@ -27,13 +36,18 @@
 // that names it; an absent one takes its default (currency EUR, after 0,
 // limit 50).
 //
+//	go run -C examples/httpserver .                   # development mode: prints its tokens
 //	go run -C examples/httpserver . -addr 127.0.0.1:8080 -tokens "$GIFTKIT_TOKENS"
-//	go run -C examples/httpserver . -smoke   # start, run a scripted shopper, stop
+//	go run -C examples/httpserver . -smoke            # start, run a scripted shopper, stop
 //
 // The store is in memory, or PostgreSQL with -dsn (or GIFTKIT_PG_DSN), which
-// every instance of the service can share; the schema is migrated at start.
-// The card processor is the fake one from checkout/processortest: a real
-// service passes its own.
+// every instance of the service can share; the schema is migrated at start,
+// and redemption attempts are then counted in the database, so that a
+// guesser is locked out of every instance at once. Every -sweep-interval
+// (and once at start), the server sweeps the payments that a crash or a
+// processor outage left open. The card processor is the fake one from
+// checkout/processortest (the instrument "tok_declined" is declined, any
+// other is approved): a real service passes its own.
 //
 // This example is a module of its own, so that the PostgreSQL driver stays
 // out of giftkit's core module: run it with go run -C examples/httpserver .
@@ -63,62 +77,114 @@ import (
 	"github.com/giftkit/giftkit/wallet"
 )
 
+// main runs the command with the process's arguments and environment,
+// until SIGINT or SIGTERM.
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	tokens := flag.String("tokens", os.Getenv("GIFTKIT_TOKENS"), `bearer tokens, "token=name,..."; the name "admin" is the admin`)
-	hashKey := flag.String("hash-key", os.Getenv("GIFTKIT_HASH_KEY"), "secret for hashing codes, 32+ bytes; random if empty (fine for a memory store, not for PostgreSQL)")
-	dsn := flag.String("dsn", os.Getenv("GIFTKIT_PG_DSN"), "PostgreSQL URL; empty for the in-memory store")
-	smoke := flag.Bool("smoke", false, "start on a free port, run a scripted shopper against the server, and stop")
-	flag.Parse()
-
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if *smoke {
-		if err := runSmoke(os.Stdout, log); err != nil {
-			fmt.Fprintln(os.Stderr, "httpserver:", err)
-			os.Exit(1)
-		}
-		return
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cfg := serverConfig{Tokens: *tokens, HashKey: *hashKey, DSN: *dsn}
-	if err := serve(ctx, *addr, cfg, log, nil); err != nil {
-		log.Error("httpserver stopped", "err", err)
-		os.Exit(1)
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, log)
+	stop()
+	os.Exit(code)
+}
+
+// run is the command: it reads its flags from args (falling back on
+// environment variables through getenv), runs the server or the smoke test
+// until ctx is done, and returns the exit code. It logs why it failed, and
+// says "stopped" only after a server that started has shut down.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) int {
+	fs := flag.NewFlagSet("httpserver", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	tokens := fs.String("tokens", getenv("GIFTKIT_TOKENS"), `bearer tokens, "token=name,..."; the name "admin" is the admin; empty for development mode, which makes and prints its own`)
+	hashKey := fs.String("hash-key", getenv("GIFTKIT_HASH_KEY"), "secret for hashing codes, 32+ bytes; random if empty (fine for a memory store, not for PostgreSQL)")
+	dsn := fs.String("dsn", getenv("GIFTKIT_PG_DSN"), "PostgreSQL URL; empty for the in-memory store")
+	sweep := fs.Duration("sweep-interval", time.Minute, "how often to finish or unwind payments left open; 0 turns the sweep off")
+	smoke := fs.Bool("smoke", false, "start on a free port, run a scripted shopper against the server, and stop")
+	fs.SetOutput(stdout)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
 	}
+	if *smoke {
+		if err := runSmoke(stdout, log, nil); err != nil {
+			log.Error("smoke test failed", "err", err)
+			return 1
+		}
+		return 0
+	}
+	cfg := serverConfig{Tokens: *tokens, HashKey: *hashKey, DSN: *dsn, SweepInterval: *sweep}
+	if cfg.Tokens == "" {
+		spec, err := developmentTokens(stdout, *addr)
+		if err != nil {
+			log.Error("httpserver did not start", "err", err)
+			return 1
+		}
+		log.Warn("development mode: the tokens printed above were made for this run; pass -tokens or GIFTKIT_TOKENS to choose them")
+		cfg.Tokens = spec
+	}
+	err := serve(ctx, *addr, cfg, log, nil)
+	var se *startError
+	switch {
+	case errors.As(err, &se):
+		log.Error("httpserver did not start", "err", se.err)
+		return 1
+	case err != nil:
+		log.Error("httpserver failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// developmentTokens makes a token for the admin and one for the shopper
+// alice, prints them to w with a request to try, and returns them as a
+// token table.
+func developmentTokens(w io.Writer, addr string) (string, error) {
+	admin, alice := rand.Text(), rand.Text()
+	_, err := fmt.Fprintf(w, `Development mode: no -tokens or GIFTKIT_TOKENS, so this run made its own tokens.
+They work until the server stops. Do not run a real service like this.
+
+  admin (issues cards, captures, refunds, reads any account):  %s
+  alice (a shopper: redeems, pays, reads her own account):     %s
+
+Try:  curl -s -H "Authorization: Bearer %s" http://%s/accounts/alice/balance
+The API is described at http://%[4]s/openapi.json
+
+`, admin, alice, alice, addr)
+	return admin + "=admin," + alice + "=alice", err
 }
 
 // serverConfig says how to build the server.
 type serverConfig struct {
-	Tokens  string // "token=name,..."
-	HashKey string // the codes' HMAC key; random when empty
-	DSN     string // PostgreSQL; empty for memory
-	Schema  string // PostgreSQL schema; empty for the default
+	Tokens        string             // "token=name,..."
+	HashKey       string             // the codes' HMAC key; random when empty
+	DSN           string             // PostgreSQL; empty for memory
+	Schema        string             // PostgreSQL schema; empty for the default
+	SweepInterval time.Duration      // how often serve sweeps open payments; 0 for never
+	Processor     checkout.Processor // the card processor; nil for a new processortest.Processor
+}
+
+// deps are what build wires the services with, besides the store.
+type deps struct {
+	hasher    *giftcard.Hasher
+	tokens    map[string]principal
+	limiter   wallet.Limiter // nil for the wallet's default, in memory
+	processor checkout.Processor
+	log       *slog.Logger
 }
 
 // newServer wires the services over the configured store. The returned
-// function releases the store.
+// function releases the store. On PostgreSQL, redemption attempts are
+// counted in the database (wallet.NewStoreLimiter), so that every instance
+// sharing it shares the counts: a guesser cannot multiply their tries by the
+// number of instances.
 func newServer(ctx context.Context, cfg serverConfig, log *slog.Logger) (*server, func(), error) {
-	tokens, err := parseTokens(cfg.Tokens)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tokens: %w", err)
-	}
-	key := []byte(cfg.HashKey)
-	if len(key) == 0 {
-		if cfg.DSN != "" {
-			return nil, nil, errors.New("a PostgreSQL store needs -hash-key: with a random one, no stored card could be found after a restart")
-		}
-		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, nil, err
-		}
-	}
-	hasher, err := giftcard.NewHasher(key)
+	d, err := newDeps(cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
 	if cfg.DSN == "" {
-		s, err := build(memstore.New(), hasher, tokens, log)
+		s, err := build(memstore.New(), d)
 		return s, func() {}, err
 	}
 	var opts []pgstore.Option
@@ -133,39 +199,86 @@ func newServer(ctx context.Context, cfg serverConfig, log *slog.Logger) (*server
 		store.Close()
 		return nil, nil, err
 	}
-	s, err := build(store, hasher, tokens, log)
-	return s, store.Close, err
+	if d.limiter, err = wallet.NewStoreLimiter(store, wallet.LimitRule{}); err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	s, err := build(store, d)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return s, store.Close, nil
+}
+
+// newDeps reads the tokens, makes the hasher and picks the processor.
+func newDeps(cfg serverConfig, log *slog.Logger) (deps, error) {
+	tokens, err := parseTokens(cfg.Tokens)
+	if err != nil {
+		return deps{}, fmt.Errorf("tokens: %w", err)
+	}
+	key := []byte(cfg.HashKey)
+	if len(key) == 0 {
+		if cfg.DSN != "" {
+			return deps{}, errors.New("a PostgreSQL store needs -hash-key: with a random one, no stored card could be found after a restart")
+		}
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return deps{}, err
+		}
+	}
+	hasher, err := giftcard.NewHasher(key)
+	if err != nil {
+		return deps{}, err
+	}
+	proc := cfg.Processor
+	if proc == nil {
+		proc = processortest.New()
+	}
+	return deps{hasher: hasher, tokens: tokens, processor: proc, log: log}, nil
 }
 
 // build wires the services over any store.
-func build[T checkout.Tx](store giftkit.Store[T], hasher *giftcard.Hasher, tokens map[string]principal, log *slog.Logger) (*server, error) {
-	cards, err := giftcard.NewService(store, giftcard.Config{Hasher: hasher, Now: time.Now})
+func build[T checkout.Tx](store giftkit.Store[T], d deps) (*server, error) {
+	cards, err := giftcard.NewService(store, giftcard.Config{Hasher: d.hasher, Now: time.Now})
 	if err != nil {
 		return nil, err
 	}
-	accounts, err := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: time.Now})
+	accounts, err := wallet.NewService(store, wallet.Config{Hasher: d.hasher, Now: time.Now, Limiter: d.limiter})
 	if err != nil {
 		return nil, err
 	}
-	pay, err := checkout.NewService(store, processortest.New(), checkout.Config{Now: time.Now})
+	pay, err := checkout.NewService(store, d.processor, checkout.Config{Now: time.Now})
 	if err != nil {
 		return nil, err
 	}
-	return &server{cards: cards, wallet: accounts, checkout: pay, tokens: tokens, log: log}, nil
+	return &server{cards: cards, wallet: accounts, checkout: pay, tokens: d.tokens, log: d.log}, nil
 }
 
+// A startError is why serve could not start: nothing was served, so nothing
+// was stopped.
+type startError struct{ err error }
+
+// Error returns the message of the startError.
+func (e *startError) Error() string { return "start: " + e.err.Error() }
+
+// Unwrap returns the reason the server did not start.
+func (e *startError) Unwrap() error { return e.err }
+
 // serve runs the server on addr until ctx is done, then shuts it down
-// gracefully: it stops accepting and waits up to 10 s for requests in
-// flight. If ready is not nil, it receives the listening address.
+// gracefully: it stops accepting, waits up to 10 s for requests in flight,
+// stops the sweeper and releases the store. If ready is not nil, it receives
+// the listening address. A failure before the server listens is a
+// *startError.
 func serve(ctx context.Context, addr string, cfg serverConfig, log *slog.Logger, ready chan<- string) error {
 	s, release, err := newServer(ctx, cfg, log)
 	if err != nil {
-		return err
+		return &startError{err}
 	}
 	defer release()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return err
+		return &startError{err}
 	}
 	srv := &http.Server{
 		Handler:           s.routes(),
@@ -174,10 +287,13 @@ func serve(ctx context.Context, addr string, cfg serverConfig, log *slog.Logger,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	stopSweeper := startSweeper(s.checkout, cfg.SweepInterval, log)
+	defer stopSweeper() // after the requests in flight, before the store is released
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String())
+	log.Info("listening", "addr", ln.Addr().String(), "openapi", "http://"+ln.Addr().String()+"/openapi.json")
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -199,13 +315,15 @@ func serve(ctx context.Context, addr string, cfg serverConfig, log *slog.Logger,
 }
 
 // runSmoke starts the server on a free loopback port, runs a short scripted
-// session against it over real HTTP, and shuts it down.
-func runSmoke(w io.Writer, log *slog.Logger) error {
+// session against it over real HTTP with client (nil for
+// http.DefaultClient), and shuts it down.
+func runSmoke(w io.Writer, log *slog.Logger, client *http.Client) error {
 	const tokens = "admin-token-0123456789=admin,alice-token-0123456789=alice"
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, "127.0.0.1:0", serverConfig{Tokens: tokens}, log, ready) }()
+	cfg := serverConfig{Tokens: tokens, SweepInterval: time.Minute}
+	go func() { done <- serve(ctx, "127.0.0.1:0", cfg, log, ready) }()
 	var addr string
 	select {
 	case addr = <-ready:
@@ -213,7 +331,11 @@ func runSmoke(w io.Writer, log *slog.Logger) error {
 		cancel()
 		return err
 	}
-	err := smokeSession(w, "http://"+addr, "admin-token-0123456789", "alice-token-0123456789")
+	if client == nil {
+		client = http.DefaultClient
+	}
+	api := &apiClient{base: "http://" + addr, http: client}
+	err := smokeSession(w, api, "admin-token-0123456789", "alice-token-0123456789")
 	cancel()
 	if serr := <-done; err == nil {
 		err = serr

@@ -29,9 +29,9 @@ func orderPath(owner, id string) string {
 // idempotency key; each pays, sees and is refunded their own, and neither can
 // reach the other's.
 func TestOrdersPerShopper(t *testing.T) {
-	base := newTestServer(t)
-	code := issue(t, base, "10.00", "issue-1")
-	if status, err := call("POST", base+"/accounts/alice/redeem", aliceToken, "r1", map[string]string{"code": code}, nil); err != nil || status != http.StatusOK {
+	api := newTestServer(t)
+	code := issue(t, api, "10.00", "issue-1")
+	if status, err := api.call("POST", "/accounts/alice/redeem", aliceToken, "r1", map[string]string{"code": code}, nil); err != nil || status != http.StatusOK {
 		t.Fatalf("redeem: %d %v", status, err)
 	}
 	pay := func(token, owner, id, total, key string, body map[string]any) (int, order) {
@@ -40,7 +40,7 @@ func TestOrdersPerShopper(t *testing.T) {
 			body = map[string]any{"total": eur(total), "instrument": "tok_visa"}
 		}
 		var got order
-		status, err := call("POST", base+orderPath(owner, id)+"/pay", token, key, body, &got)
+		status, err := api.call("POST", orderPath(owner, id)+"/pay", token, key, body, &got)
 		if err != nil {
 			t.Fatalf("pay %s as %s: %v", orderPath(owner, id), owner, err)
 		}
@@ -49,7 +49,7 @@ func TestOrdersPerShopper(t *testing.T) {
 	get := func(token, owner, id string) (int, order) {
 		t.Helper()
 		var got order
-		status, err := call("GET", base+orderPath(owner, id), token, "", nil, &got)
+		status, err := api.call("GET", orderPath(owner, id), token, "", nil, &got)
 		if err != nil {
 			t.Fatalf("GET %s: %v", orderPath(owner, id), err)
 		}
@@ -91,7 +91,7 @@ func TestOrdersPerShopper(t *testing.T) {
 
 	// The admin names the shopper: refunding bob's order-1 leaves alice's be.
 	var refunded order
-	status, _ = call("POST", base+orderPath("bob", "order-1")+"/refund", adminToken, "f1", map[string]any{"amount": eur("3.00")}, &refunded)
+	status, _ = api.call("POST", orderPath("bob", "order-1")+"/refund", adminToken, "f1", map[string]any{"amount": eur("3.00")}, &refunded)
 	if status != http.StatusOK || refunded.ID != "order-1" || refunded.Card.Refunded.Amount != "3.00" {
 		t.Errorf("refund of bob's order-1: %d %+v; want 3.00 back to the card", status, refunded)
 	}
@@ -105,8 +105,8 @@ func TestOrdersPerShopper(t *testing.T) {
 		t.Fatalf("alice pays alice-only: %d", status)
 	}
 	var onlyAlices, nobodys problem
-	statusA, _ := call("GET", base+orderPath("bob", "alice-only"), bobToken, "", nil, &onlyAlices)
-	statusN, _ := call("GET", base+orderPath("bob", "nobody-s"), bobToken, "", nil, &nobodys)
+	statusA, _ := api.call("GET", orderPath("bob", "alice-only"), bobToken, "", nil, &onlyAlices)
+	statusN, _ := api.call("GET", orderPath("bob", "nobody-s"), bobToken, "", nil, &nobodys)
 	onlyAlices.Detail = strings.ReplaceAll(onlyAlices.Detail, "alice-only", "ID")
 	nobodys.Detail = strings.ReplaceAll(nobodys.Detail, "nobody-s", "ID")
 	if statusA != http.StatusNotFound || statusN != http.StatusNotFound {
@@ -132,7 +132,7 @@ func TestOrdersPerShopper(t *testing.T) {
 		{"capture of alice's", adminToken, orderPath("alice", "alice-only") + "/capture", http.StatusOK},
 	} {
 		var got order
-		status, err := call("POST", base+tc.path, tc.token, "k-"+tc.name, map[string]any{"amount": eur("5.00")}, &got)
+		status, err := api.call("POST", tc.path, tc.token, "k-"+tc.name, map[string]any{"amount": eur("5.00")}, &got)
 		if err != nil || status != tc.want {
 			t.Errorf("%s: POST %s = %d %v; want %d", tc.name, tc.path, status, err, tc.want)
 		}
@@ -145,7 +145,7 @@ func TestOrdersPerShopper(t *testing.T) {
 	var history struct {
 		Entries []struct{ Kind, Reference string }
 	}
-	if status, err := call("GET", base+"/accounts/alice/history", aliceToken, "", nil, &history); err != nil || status != http.StatusOK {
+	if status, err := api.call("GET", "/accounts/alice/history", aliceToken, "", nil, &history); err != nil || status != http.StatusOK {
 		t.Fatalf("history: %d %v", status, err)
 	}
 	var refs []string
@@ -162,7 +162,7 @@ func TestOrdersPerShopper(t *testing.T) {
 // TestSameOrderIDConcurrently: 32 shoppers pay their order-1 at once, under
 // the same key; every one is paid.
 func TestSameOrderIDConcurrently(t *testing.T) {
-	base := newTestServer(t)
+	api := newTestServer(t)
 	got := make([]string, 32)
 	var wg sync.WaitGroup
 	for i := range got {
@@ -172,7 +172,7 @@ func TestSameOrderIDConcurrently(t *testing.T) {
 			var o order
 			token := fmt.Sprintf("shopper-token-%04d", i)
 			total := fmt.Sprintf("%d.00", i+1)
-			status, err := call("POST", base+orderPath(fmt.Sprint("s", i), "order-1")+"/pay", token, "pay-1",
+			status, err := api.call("POST", orderPath(fmt.Sprint("s", i), "order-1")+"/pay", token, "pay-1",
 				map[string]any{"total": eur(total), "instrument": "tok_visa"}, &o)
 			got[i] = fmt.Sprintf("%d %v %s %s %s", status, err, o.ID, o.State, o.Total.Amount)
 		}()
@@ -189,7 +189,7 @@ func TestSameOrderIDConcurrently(t *testing.T) {
 
 // TestOrderIDs: the order ID in the path is checked before anything is paid.
 func TestOrderIDs(t *testing.T) {
-	base := newTestServer(t)
+	api := newTestServer(t)
 	longest := strings.Repeat("x", maxOrderIDLen)
 	for _, tc := range []struct {
 		name, id string
@@ -204,7 +204,7 @@ func TestOrderIDs(t *testing.T) {
 		{"not UTF-8", "a\xffb", http.StatusBadRequest},
 	} {
 		var p problem
-		status, err := call("POST", base+orderPath("alice", tc.id)+"/pay", aliceToken, "k-"+tc.name,
+		status, err := api.call("POST", orderPath("alice", tc.id)+"/pay", aliceToken, "k-"+tc.name,
 			map[string]any{"total": eur("1.00"), "instrument": "tok_visa"}, &p)
 		if err != nil || status != tc.want {
 			t.Errorf("%s: pay %q = %d %v %+v; want %d", tc.name, tc.id, status, err, p, tc.want)

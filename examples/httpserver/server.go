@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -19,7 +17,6 @@ import (
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/checkout"
-	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/wallet"
 )
@@ -56,19 +53,61 @@ func parseTokens(spec string) (map[string]principal, error) {
 	return tokens, nil
 }
 
-// routes maps each route to its handler, who may call it, and the query
-// parameters it takes (any other is refused: see checkQuery).
+// A route is one pattern of the API and its handler.
+type route struct {
+	pattern string // "METHOD /path", as http.ServeMux and openapi.json write it
+	handler http.HandlerFunc
+}
+
+// routeTable lists the API's routes, each with who may call it and the
+// query parameters it takes (any other is refused: see checkQuery).
+// openapi.json documents exactly these; a test holds the two together.
+func (s *server) routeTable() []route {
+	return []route{
+		{"GET /openapi.json", s.serveOpenAPI},
+		{"POST /cards", s.admin(s.issueCards)},
+		{"POST /accounts/{id}/redeem", s.owner(s.redeem)},
+		{"GET /accounts/{id}/balance", s.reader(s.balance, "currency")},
+		{"GET /accounts/{id}/history", s.reader(s.history, "currency", "after", "limit")},
+		{"POST /accounts/{id}/orders/{order}/pay", s.owner(s.pay)},
+		{"GET /accounts/{id}/orders/{order}", s.reader(s.order)},
+		{"POST /accounts/{id}/orders/{order}/capture", s.admin(s.capture)},
+		{"POST /accounts/{id}/orders/{order}/refund", s.admin(s.refund)},
+	}
+}
+
+// routes returns the service's handler: the routes, a problem document for
+// any other path or method, and a log line for every request.
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /cards", s.admin(s.issueCards))
-	mux.HandleFunc("POST /accounts/{id}/redeem", s.owner(s.redeem))
-	mux.HandleFunc("GET /accounts/{id}/balance", s.reader(s.balance, "currency"))
-	mux.HandleFunc("GET /accounts/{id}/history", s.reader(s.history, "currency", "after", "limit"))
-	mux.HandleFunc("POST /accounts/{id}/orders/{order}/pay", s.owner(s.pay))
-	mux.HandleFunc("GET /accounts/{id}/orders/{order}", s.reader(s.order))
-	mux.HandleFunc("POST /accounts/{id}/orders/{order}/capture", s.admin(s.capture))
-	mux.HandleFunc("POST /accounts/{id}/orders/{order}/refund", s.admin(s.refund))
-	return mux
+	for _, rt := range s.routeTable() {
+		mux.HandleFunc(rt.pattern, rt.handler)
+	}
+	mux.HandleFunc("/", s.unrouted(mux))
+	return s.logRequests(mux)
+}
+
+// unrouted answers a request that no route takes: 405 with the Allow header
+// if the path has routes for other methods, else 404.
+func (s *server) unrouted(mux *http.ServeMux) http.HandlerFunc {
+	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			s.problem(w, r, http.StatusNotFound, "not-found", "there is nothing at this path: see /openapi.json for the routes", nil)
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.problem(w, r, http.StatusMethodNotAllowed, "method-not-allowed",
+			fmt.Sprintf("this path takes %s, not %s", strings.Join(allow, ", "), r.Method), nil)
+	}
 }
 
 // handler is a route that returns a status and a JSON body, or an error that
@@ -99,11 +138,12 @@ func (s *server) guard(allow func(r *http.Request, who principal) bool, h handle
 		who, ok := s.authenticate(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="giftkit"`)
-			s.problem(w, r, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required", nil)
+			s.problem(w, r, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required: send the header Authorization: Bearer <token>", nil)
 			return
 		}
+		noteCaller(r, who.name)
 		if !allow(r, who) {
-			s.problem(w, r, http.StatusForbidden, "forbidden", "this token may not act here", nil)
+			s.problem(w, r, http.StatusForbidden, "forbidden", "this token may not act here: a shopper acts only on their own account, and only the admin issues cards, captures and refunds", nil)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
@@ -139,11 +179,18 @@ func (s *server) reader(h handler, params ...string) http.HandlerFunc {
 // bad query or path parameter.
 var errBadRequest = errors.New("bad request")
 
+// A requestError is a malformed request, with a detail for the person who
+// sent it.
 type requestError struct{ detail string }
 
+// Error returns the detail.
 func (e *requestError) Error() string { return e.detail }
+
+// Unwrap returns errBadRequest.
 func (e *requestError) Unwrap() error { return errBadRequest }
 
+// badRequest returns a *requestError with the detail, formatted as by
+// fmt.Sprintf.
 func badRequest(format string, args ...any) error {
 	return &requestError{detail: fmt.Sprintf(format, args...)}
 }
@@ -158,18 +205,66 @@ func decode(r *http.Request, v any) error {
 		if errors.As(err, &tooBig) {
 			return err
 		}
-		return badRequest("request body: %v", err)
+		return bodyError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return badRequest("request body: more than one JSON value")
+		return badRequest("the request body must hold one JSON object and nothing after it")
 	}
 	return nil
 }
 
+// bodyError explains why a request body did not decode, for the person who
+// wrote it, keeping the library's own errors (an amount that does not parse)
+// for fail to explain.
+func bodyError(err error) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+		amount *giftkit.AmountError
+		when   *time.ParseError
+	)
+	switch {
+	case errors.As(err, &amount), errors.Is(err, errBadRequest):
+		return err
+	case errors.As(err, &when):
+		return badRequest("a time must be written as in RFC 3339, such as 2030-12-31T23:59:59Z")
+	case errors.Is(err, io.EOF):
+		return badRequest("the request body is empty: it must be a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("the request body ends in the middle of its JSON")
+	case errors.As(err, &syntax):
+		return badRequest("the request body is not JSON: the error is at byte %d", syntax.Offset)
+	case errors.As(err, &typ) && typ.Field != "":
+		return badRequest("the member %q of the request body must be a JSON %s", typ.Field, jsonType(typ.Type.Kind().String()))
+	case errors.As(err, &typ):
+		return badRequest("the request body must be a JSON object")
+	}
+	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return badRequest("the request body has a member this request does not take: %s", field)
+	}
+	return badRequest("the request body is not what this request takes")
+}
+
+// jsonType names the JSON type of a Go kind, for people.
+func jsonType(kind string) string {
+	switch {
+	case kind == "string":
+		return "string"
+	case kind == "bool":
+		return "boolean (true or false)"
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+		return "number"
+	case kind == "slice", kind == "array":
+		return "array"
+	}
+	return "object"
+}
+
+// idempotencyKey reads the Idempotency-Key header, which every POST needs.
 func idempotencyKey(r *http.Request) (string, error) {
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
-		return "", badRequest("the Idempotency-Key header is required")
+		return "", badRequest("the Idempotency-Key header is required: send a new key for each new request, and the same key when you retry one")
 	}
 	return key, nil
 }
@@ -180,12 +275,14 @@ func idempotencyKey(r *http.Request) (string, error) {
 func checkQuery(r *http.Request, params []string) error {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return badRequest("query: %v", err)
+		return badRequest("the query does not parse: check its %%-escapes")
 	}
 	for _, name := range slices.Sorted(maps.Keys(q)) {
 		switch {
+		case !slices.Contains(params, name) && len(params) == 0:
+			return badRequest("unknown query parameter %q: this route takes none", name)
 		case !slices.Contains(params, name):
-			return badRequest("unknown query parameter %q", name)
+			return badRequest("unknown query parameter %q: this route takes %s", name, strings.Join(params, ", "))
 		case len(q[name]) > 1:
 			return badRequest("query parameter %s is given more than once", name)
 		}
@@ -202,7 +299,7 @@ func currencyParam(r *http.Request) (giftkit.Currency, error) {
 	}
 	c, err := giftkit.ParseCurrency(q.Get("currency"))
 	if err != nil {
-		return c, badRequest("query parameter currency: %v", err)
+		return c, badRequest("query parameter currency must be an ISO 4217 code such as EUR")
 	}
 	return c, nil
 }
@@ -228,396 +325,9 @@ func orderParam(r *http.Request) (owner, order string, err error) {
 	return owner, order, checkOrderID(order)
 }
 
-// Requests and responses. The library's types carry fields a client has no
-// use for (keys, fingerprints), so the API has its own.
-
-type issueRequest struct {
-	Value     giftkit.Money `json:"value"`
-	Count     int           `json:"count"`
-	BatchID   string        `json:"batch_id"`
-	ExpiresAt time.Time     `json:"expires_at"`
-	Pending   bool          `json:"pending"`
-}
-
-type cardJSON struct {
-	ID        string        `json:"id"`
-	Code      string        `json:"code,omitempty"` // only in the issuance response, once
-	Value     giftkit.Money `json:"value"`
-	State     string        `json:"state"`
-	ExpiresAt *time.Time    `json:"expires_at,omitempty"`
-}
-
-func (s *server) issueCards(r *http.Request, _ principal) (int, any, error) {
-	key, err := idempotencyKey(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	var req issueRequest
-	if err := decode(r, &req); err != nil {
-		return 0, nil, err
-	}
-	out, err := s.cards.Issue(r.Context(), giftcard.IssueRequest{
-		Value: req.Value, Count: req.Count, BatchID: req.BatchID, ExpiresAt: req.ExpiresAt, Pending: req.Pending,
-	}, key)
-	if err != nil {
-		return 0, nil, err
-	}
-	cards := make([]cardJSON, len(out.Cards))
-	for i, ic := range out.Cards {
-		cards[i] = cardJSON{ID: ic.Card.ID, Code: ic.Code.String(), Value: ic.Card.Value, State: ic.Card.State.String()}
-		if !ic.Card.ExpiresAt.IsZero() {
-			cards[i].ExpiresAt = &ic.Card.ExpiresAt
-		}
-	}
-	status := http.StatusCreated
-	if out.Replayed {
-		status = http.StatusOK // the codes are not stored, so a replay cannot show them
-	}
-	return status, map[string]any{"batch_id": out.BatchID, "cards": cards}, nil
-}
-
-type balanceJSON struct {
-	Balance   giftkit.Money `json:"balance"`
-	Held      giftkit.Money `json:"held"`
-	Available giftkit.Money `json:"available"`
-}
-
-func balanceOf(b wallet.Balance) balanceJSON {
-	return balanceJSON{Balance: b.Balance, Held: b.Held, Available: b.Available}
-}
-
-func (s *server) redeem(r *http.Request, who principal) (int, any, error) {
-	key, err := idempotencyKey(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	var req struct {
-		Code string `json:"code"`
-	}
-	if err := decode(r, &req); err != nil {
-		return 0, nil, err
-	}
-	got, err := s.wallet.Redeem(r.Context(), who.name, req.Code, key)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, map[string]any{"card_id": got.CardID, "amount": got.Amount, "balance": balanceOf(got.Balance)}, nil
-}
-
-func (s *server) balance(r *http.Request, _ principal) (int, any, error) {
-	c, err := currencyParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	b, err := s.wallet.Balance(r.Context(), r.PathValue("id"), c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, balanceOf(b), nil
-}
-
-type entryJSON struct {
-	Seq          int64         `json:"seq"`
-	Kind         string        `json:"kind"`
-	Amount       giftkit.Money `json:"amount"`
-	Held         giftkit.Money `json:"held"`
-	BalanceAfter giftkit.Money `json:"balance_after"`
-	Reference    string        `json:"reference"`
-	At           time.Time     `json:"at"`
-}
-
-// history returns a page of the account's journal: ?after (a sequence
-// number, 0 or more; 0 when absent) and ?limit (1 to wallet.MaxPageSize;
-// wallet.DefaultPageSize when absent). An entry about one of the owner's
-// payments shows its order ID as its reference.
-func (s *server) history(r *http.Request, _ principal) (int, any, error) {
-	c, err := currencyParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	after, err := intParam(r, "after", 0, 0, math.MaxInt64)
-	if err != nil {
-		return 0, nil, err
-	}
-	limit, err := intParam(r, "limit", wallet.DefaultPageSize, 1, wallet.MaxPageSize)
-	if err != nil {
-		return 0, nil, err
-	}
-	owner := r.PathValue("id")
-	page, err := s.wallet.History(r.Context(), owner, c, after, int(limit))
-	if err != nil {
-		return 0, nil, err
-	}
-	entries := make([]entryJSON, len(page.Entries))
-	for i, e := range page.Entries {
-		ref := e.Reference
-		if order, ok := orderOf(owner, ref); ok {
-			ref = order
-		}
-		entries[i] = entryJSON{Seq: e.Seq, Kind: e.Kind.String(), Amount: e.Amount, Held: e.Held,
-			BalanceAfter: e.BalanceAfter, Reference: ref, At: e.At}
-	}
-	body := map[string]any{"entries": entries}
-	if page.Next != 0 {
-		body["next"] = page.Next
-	}
-	return http.StatusOK, body, nil
-}
-
-type paymentJSON struct {
-	ID      string        `json:"id"` // the order ID, as the shopper chose it
-	State   string        `json:"state"`
-	Total   giftkit.Money `json:"total"`
-	Balance tenderJSON    `json:"balance"`
-	Card    tenderJSON    `json:"card"`
-	Refunds []refundJSON  `json:"refunds,omitempty"`
-}
-
-type tenderJSON struct {
-	Planned  giftkit.Money `json:"planned"`
-	Captured giftkit.Money `json:"captured"`
-	Refunded giftkit.Money `json:"refunded"`
-}
-
-type refundJSON struct {
-	Amount  giftkit.Money `json:"amount"`
-	Balance giftkit.Money `json:"balance"`
-	Card    giftkit.Money `json:"card"`
-	Done    bool          `json:"done"`
-}
-
-// paymentOf shows the payment of order: by its order ID, never by the
-// payment ID, which is the server's business.
-func paymentOf(p checkout.Payment, order string) paymentJSON {
-	out := paymentJSON{ID: order, State: p.State.String(), Total: p.Total,
-		Balance: tenderJSON{p.Balance.Planned, p.Balance.Captured, p.Balance.Refunded},
-		Card:    tenderJSON{p.Card.Planned, p.Card.Captured, p.Card.Refunded}}
-	for _, r := range p.Refunds {
-		out.Refunds = append(out.Refunds, refundJSON{r.Amount, r.Balance, r.Card, r.Done})
-	}
-	return out
-}
-
-// pay pays the shopper's order {order}. The key goes to checkout as it is:
-// it is only ever compared with the keys of the same payment, which is the
-// shopper's own.
-func (s *server) pay(r *http.Request, _ principal) (int, any, error) {
-	owner, order, err := orderParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	key, err := idempotencyKey(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	var req struct {
-		Total       giftkit.Money `json:"total"`
-		Instrument  string        `json:"instrument"`
-		Capture     string        `json:"capture"` // "now" (default) or "later"
-		SkipBalance bool          `json:"skip_balance"`
-	}
-	if err := decode(r, &req); err != nil {
-		return 0, nil, err
-	}
-	mode := checkout.CaptureNow
-	switch req.Capture {
-	case "", "now":
-	case "later":
-		mode = checkout.CaptureLater
-	default:
-		return 0, nil, badRequest(`capture must be "now" or "later"`)
-	}
-	p, err := s.checkout.Pay(r.Context(), checkout.PayRequest{
-		PaymentID: paymentID(owner, order), Owner: owner, Total: req.Total,
-		Instrument: req.Instrument, Mode: mode, SkipBalance: req.SkipBalance,
-	}, key)
-	if err != nil {
-		return 0, nil, forOrder(err, order)
-	}
-	return http.StatusOK, paymentOf(p, order), nil
-}
-
-// order shows the order {order} of the account {id}.
-func (s *server) order(r *http.Request, _ principal) (int, any, error) {
-	owner, order, err := orderParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	p, err := s.checkout.Payment(r.Context(), paymentID(owner, order))
-	if err != nil {
-		return 0, nil, forOrder(err, order)
-	}
-	return http.StatusOK, paymentOf(p, order), nil
-}
-
-func (s *server) capture(r *http.Request, _ principal) (int, any, error) {
-	return s.amountCommand(r, s.checkout.Capture)
-}
-
-func (s *server) refund(r *http.Request, _ principal) (int, any, error) {
-	return s.amountCommand(r, s.checkout.Refund)
-}
-
-// amountCommand runs a capture or refund of the order {order} of the
-// account {id}: a JSON body {"amount": ...} and the Idempotency-Key header.
-func (s *server) amountCommand(r *http.Request, run func(context.Context, string, giftkit.Money, string) (checkout.Payment, error)) (int, any, error) {
-	owner, order, err := orderParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	key, err := idempotencyKey(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	var req struct {
-		Amount giftkit.Money `json:"amount"`
-	}
-	if err := decode(r, &req); err != nil {
-		return 0, nil, err
-	}
-	p, err := run(r.Context(), paymentID(owner, order), req.Amount, key)
-	if err != nil {
-		return 0, nil, forOrder(err, order)
-	}
-	return http.StatusOK, paymentOf(p, order), nil
-}
-
 // writeJSON writes body as JSON with the status.
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
-}
-
-// problem writes an RFC 9457 problem document.
-func (s *server) problem(w http.ResponseWriter, r *http.Request, status int, kind, detail string, extra map[string]any) {
-	body := map[string]any{
-		"type":     "https://giftkit.example/problems/" + kind,
-		"title":    http.StatusText(status),
-		"status":   status,
-		"detail":   detail,
-		"instance": r.URL.Path,
-	}
-	for k, v := range extra {
-		body[k] = v
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
-}
-
-// A failure is how fail answers the errors that match err: a status, a
-// problem type (the last element of its URI) and, for a few, extra members
-// and headers.
-type failure struct {
-	err    error
-	status int
-	slug   string
-	extra  func(err error, h http.Header) map[string]any // nil for none
-}
-
-// failures maps the library's errors to answers, looked up in order with
-// errors.Is. First come the sentinels whose answer differs from their
-// kind's, then one row per kind, in giftkit.KindOf's order, so that an error
-// of two kinds gets the answer of the kind KindOf reports. An error that
-// matches no row wraps no kind: it is the store's or the context's, a 500.
-var failures = []failure{
-	{errBadRequest, http.StatusBadRequest, "bad-request", nil},
-	{giftkit.ErrKeyRequired, http.StatusBadRequest, "bad-request", nil},
-	{giftcard.ErrAlreadyRedeemed, http.StatusConflict, "already-redeemed", sameAccount},
-	{giftcard.ErrNotRedeemable, http.StatusUnprocessableEntity, "not-redeemable", nil},
-	{wallet.ErrTooManyAttempts, http.StatusTooManyRequests, "too-many-attempts", limiterWait},
-	{checkout.ErrProcessorUnavailable, http.StatusServiceUnavailable, "processor-unavailable", retrySoon},
-	{giftkit.ErrIdempotencyConflict, http.StatusUnprocessableEntity, "idempotency-key-reused", nil},
-	{checkout.ErrExceedsAuthorized, http.StatusUnprocessableEntity, "amount-too-large", nil},
-	{checkout.ErrExceedsCaptured, http.StatusUnprocessableEntity, "amount-too-large", nil},
-	{wallet.ErrExceedsHold, http.StatusUnprocessableEntity, "amount-too-large", nil},
-
-	{giftkit.ErrInvalid, http.StatusBadRequest, "invalid-request", nil},
-	{giftkit.ErrNotFound, http.StatusNotFound, "not-found", nil},
-	{giftkit.ErrConflict, http.StatusConflict, "invalid-state", nil},
-	{giftkit.ErrCurrencyMismatch, http.StatusBadRequest, "invalid-request", nil},
-	{giftkit.ErrInsufficientFunds, http.StatusPaymentRequired, "payment-declined", nil},
-	{giftkit.ErrExpired, http.StatusGone, "expired", nil},
-	{giftkit.ErrDeclined, http.StatusPaymentRequired, "payment-declined", nil},
-	{giftkit.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", retrySoon},
-	{giftkit.ErrRateLimited, http.StatusTooManyRequests, "rate-limited", limiterWait},
-}
-
-// fail answers err with an RFC 9457 problem document: by the first row of
-// failures that err matches, or for the two errors that are types rather
-// than sentinels (a body too large, a code that does not read). Any other
-// error is a 500 whose detail is generic: its cause goes to the log, not the
-// client.
-func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var (
-		tooBig *http.MaxBytesError
-		pe     *codefmt.ParseError
-	)
-	switch {
-	case errors.As(err, &tooBig):
-		s.problem(w, r, http.StatusRequestEntityTooLarge, "too-large", err.Error(), nil)
-		return
-	case errors.As(err, &pe):
-		s.problem(w, r, http.StatusUnprocessableEntity, "invalid-code", err.Error(), codeHints(pe))
-		return
-	}
-	for _, f := range failures {
-		if errors.Is(err, f.err) {
-			var extra map[string]any
-			if f.extra != nil {
-				extra = f.extra(err, w.Header())
-			}
-			s.problem(w, r, f.status, f.slug, err.Error(), extra)
-			return
-		}
-	}
-	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	s.problem(w, r, http.StatusInternalServerError, "internal", "internal error", nil)
-}
-
-// codeHints locates the fault in a code that does not read, with the codes
-// the shopper probably meant: they typed this code, so showing them the
-// correction reveals nothing they did not have.
-func codeHints(pe *codefmt.ParseError) map[string]any {
-	extra := map[string]any{"index": pe.Index, "offset": pe.Offset}
-	if len(pe.Suggestions) > 0 {
-		s := make([]string, len(pe.Suggestions))
-		for i, c := range pe.Suggestions {
-			s[i] = c.String()
-		}
-		extra["suggestions"] = s
-	}
-	return extra
-}
-
-// sameAccount tells whether the account asking is the one that redeemed the
-// card: a repeat of one's own redemption, not someone else's.
-func sameAccount(err error, _ http.Header) map[string]any {
-	var ce *giftcard.Error
-	if !errors.As(err, &ce) {
-		return nil
-	}
-	return map[string]any{"same_account": ce.SameAccount}
-}
-
-// limiterWait sets Retry-After to the lockout the wallet's limiter reports.
-func limiterWait(err error, h http.Header) map[string]any {
-	var we *wallet.Error
-	if errors.As(err, &we) && we.RetryAfter > 0 {
-		setRetryAfter(h, we.RetryAfter)
-	}
-	return nil
-}
-
-// retrySoon sets Retry-After to 5 seconds: a party that did not answer
-// often does on the next try, and the same key makes the retry safe.
-func retrySoon(_ error, h http.Header) map[string]any {
-	setRetryAfter(h, 5*time.Second)
-	return nil
-}
-
-// setRetryAfter sets Retry-After to d in whole seconds, rounded up.
-func setRetryAfter(h http.Header, d time.Duration) {
-	h.Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 }

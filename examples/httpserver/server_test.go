@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,8 +29,16 @@ const (
 
 // newTestServer starts the service over real HTTP with admin, alice, bob
 // and shoppers s0…s31, on the in-memory store, or on PostgreSQL in a schema
-// of its own when GIFTKIT_PG_STORE_TESTS is set (with GIFTKIT_PG_DSN).
-func newTestServer(t *testing.T) string {
+// of its own when GIFTKIT_PG_STORE_TESTS is set (with GIFTKIT_PG_DSN). Its
+// client checks every exchange against openapi.json.
+func newTestServer(t *testing.T) *apiClient {
+	t.Helper()
+	return startTestServer(t, testConfig(t), io.Discard)
+}
+
+// testConfig returns the configuration of newTestServer. Two servers
+// started with one configuration share its store when it is PostgreSQL.
+func testConfig(t *testing.T) serverConfig {
 	t.Helper()
 	spec := adminToken + "=admin," + aliceToken + "=alice," + bobToken + "=bob"
 	for i := 0; i < 32; i++ {
@@ -42,13 +51,23 @@ func newTestServer(t *testing.T) string {
 		cfg.DSN, cfg.Schema, cfg.HashKey = dsn, "http_"+hex.EncodeToString(b[:]), "httpserver-test-hash-key-0123456789"
 		t.Cleanup(func() { dropSchema(t, dsn, cfg.Schema) })
 	}
-	s, release, err := newServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return cfg
+}
+
+// startTestServer starts the service with cfg over real HTTP, logging as
+// JSON to log, with its sweeper if cfg has an interval, and returns a client
+// that checks every exchange against openapi.json.
+func startTestServer(t *testing.T, cfg serverConfig, log io.Writer) *apiClient {
+	t.Helper()
+	logger := slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, release, err := newServer(context.Background(), cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s.routes())
-	t.Cleanup(func() { srv.Close(); release() })
-	return srv.URL
+	stopSweeper := startSweeper(s.checkout, cfg.SweepInterval, logger)
+	t.Cleanup(func() { srv.Close(); stopSweeper(); release() })
+	return &apiClient{base: srv.URL, http: contractClient(t)}
 }
 
 func dropSchema(t *testing.T, dsn, schema string) {
@@ -68,12 +87,12 @@ func eur(amount string) map[string]string {
 }
 
 // issue has the admin issue one card of value and returns its code.
-func issue(t *testing.T, base, value, key string) string {
+func issue(t *testing.T, api *apiClient, value, key string) string {
 	t.Helper()
 	var out struct {
 		Cards []struct{ Code string } `json:"cards"`
 	}
-	status, err := call("POST", base+"/cards", adminToken, key, map[string]any{"value": eur(value)}, &out)
+	status, err := api.call("POST", "/cards", adminToken, key, map[string]any{"value": eur(value)}, &out)
 	if err != nil || status != http.StatusCreated || len(out.Cards) != 1 {
 		t.Fatalf("issue: %d %v %+v", status, err, out)
 	}
@@ -85,12 +104,13 @@ type problem struct {
 	Status      int      `json:"status"`
 	Detail      string   `json:"detail"`
 	Index       *int     `json:"index"`
+	Character   *int     `json:"character"`
 	Suggestions []string `json:"suggestions"`
 	SameAccount *bool    `json:"same_account"`
 }
 
 func TestAuthorization(t *testing.T) {
-	base := newTestServer(t)
+	api := newTestServer(t)
 	for _, tc := range []struct {
 		name, method, path, token string
 		want                      int
@@ -110,11 +130,11 @@ func TestAuthorization(t *testing.T) {
 		{"own balance", "GET", "/accounts/alice/balance", aliceToken, http.StatusOK},
 		{"support reads a balance", "GET", "/accounts/alice/balance", adminToken, http.StatusOK},
 	} {
-		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader("{}"))
+		req, _ := http.NewRequest(tc.method, api.base+tc.path, strings.NewReader("{}"))
 		if tc.token != "" {
 			req.Header.Set("Authorization", "Bearer "+tc.token)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := api.http.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,27 +152,27 @@ func TestAuthorization(t *testing.T) {
 }
 
 func TestRedeemFlow(t *testing.T) {
-	base := newTestServer(t)
-	code := issue(t, base, "25.00", "issue-1")
+	api := newTestServer(t)
+	code := issue(t, api, "25.00", "issue-1")
 	messy := " " + strings.ToLower(strings.ReplaceAll(code, "-", " ")) + " "
 
 	var first, again map[string]any
-	if status, err := call("POST", base+"/accounts/alice/redeem", aliceToken, "r1", map[string]string{"code": messy}, &first); err != nil || status != http.StatusOK {
+	if status, err := api.call("POST", "/accounts/alice/redeem", aliceToken, "r1", map[string]string{"code": messy}, &first); err != nil || status != http.StatusOK {
 		t.Fatalf("redeem: %d %v", status, err)
 	}
 	// The same key returns the first outcome.
-	if status, _ := call("POST", base+"/accounts/alice/redeem", aliceToken, "r1", map[string]string{"code": messy}, &again); status != http.StatusOK || fmt.Sprint(first) != fmt.Sprint(again) {
+	if status, _ := api.call("POST", "/accounts/alice/redeem", aliceToken, "r1", map[string]string{"code": messy}, &again); status != http.StatusOK || fmt.Sprint(first) != fmt.Sprint(again) {
 		t.Errorf("replay: %d %v; want %v", status, again, first)
 	}
 	var p problem
-	status, _ := call("POST", base+"/accounts/alice/redeem", aliceToken, "r2", map[string]string{"code": code}, &p)
+	status, _ := api.call("POST", "/accounts/alice/redeem", aliceToken, "r2", map[string]string{"code": code}, &p)
 	if status != http.StatusConflict || p.SameAccount == nil || !*p.SameAccount || !strings.HasSuffix(p.Type, "/already-redeemed") {
 		t.Errorf("second redemption: %d %+v; want 409 already-redeemed by the same account", status, p)
 	}
 	if strings.Contains(p.Detail, code) {
 		t.Errorf("problem detail %q reveals the code", p.Detail)
 	}
-	status, _ = call("POST", base+"/accounts/bob/redeem", bobToken, "r1", map[string]string{"code": code}, &p)
+	status, _ = api.call("POST", "/accounts/bob/redeem", bobToken, "r1", map[string]string{"code": code}, &p)
 	if status != http.StatusConflict || p.SameAccount == nil || *p.SameAccount {
 		t.Errorf("bob redeeming alice's card: %d %+v", status, p)
 	}
@@ -160,7 +180,7 @@ func TestRedeemFlow(t *testing.T) {
 	var balance struct {
 		Available struct{ Amount, Currency string }
 	}
-	if status, _ := call("GET", base+"/accounts/alice/balance?currency=EUR", aliceToken, "", nil, &balance); status != 200 || balance.Available.Amount != "25.00" {
+	if status, _ := api.call("GET", "/accounts/alice/balance?currency=EUR", aliceToken, "", nil, &balance); status != 200 || balance.Available.Amount != "25.00" {
 		t.Errorf("balance: %d %+v", status, balance)
 	}
 	var history struct {
@@ -169,63 +189,78 @@ func TestRedeemFlow(t *testing.T) {
 			Kind string
 		}
 	}
-	if status, _ := call("GET", base+"/accounts/alice/history", aliceToken, "", nil, &history); status != 200 || len(history.Entries) != 1 || history.Entries[0].Kind != "credit" {
+	if status, _ := api.call("GET", "/accounts/alice/history", aliceToken, "", nil, &history); status != 200 || len(history.Entries) != 1 || history.Entries[0].Kind != "credit" {
 		t.Errorf("history: %d %+v", status, history)
 	}
 }
 
 func TestBadCodes(t *testing.T) {
-	base := newTestServer(t)
-	code := issue(t, base, "10.00", "issue-1")
+	api := newTestServer(t)
+	code := issue(t, api, "10.00", "issue-1")
 	typo := []byte(code)
 	typo[2] = map[bool]byte{true: 'X', false: 'Y'}[typo[2] != 'X']
 	withU := code[:16] + "U"
 
 	var p problem
-	status, _ := call("POST", base+"/accounts/alice/redeem", aliceToken, "k1", map[string]string{"code": string(typo)}, &p)
+	status, _ := api.call("POST", "/accounts/alice/redeem", aliceToken, "k1", map[string]string{"code": string(typo)}, &p)
 	if status != http.StatusUnprocessableEntity || p.Index == nil || *p.Index != 2 || len(p.Suggestions) != 1 || p.Suggestions[0] != code {
 		t.Errorf("typo: %d %+v; want 422 at index 2 suggesting the code", status, p)
 	}
+	// People count from 1: the third character is character 3, in the
+	// detail and in the member for people.
+	if p.Character == nil || *p.Character != 3 || !strings.Contains(p.Detail, "character 3 of 15,") || strings.Contains(p.Detail, "index") {
+		t.Errorf("typo: %+v; want character 3, and a detail that says so", p)
+	}
 	p = problem{}
-	status, _ = call("POST", base+"/accounts/alice/redeem", aliceToken, "k2", map[string]string{"code": withU}, &p)
+	status, _ = api.call("POST", "/accounts/alice/redeem", aliceToken, "k2", map[string]string{"code": withU}, &p)
 	if status != http.StatusUnprocessableEntity || !strings.Contains(p.Detail, "did you mean") {
 		t.Errorf("U: %d %+v", status, p)
 	}
 	p = problem{}
-	status, _ = call("POST", base+"/accounts/alice/redeem", aliceToken, "k3", map[string]string{"code": "1G06-02M06R-1GGZ1"}, &p)
+	status, _ = api.call("POST", "/accounts/alice/redeem", aliceToken, "k3", map[string]string{"code": "1G06-02M06R-1GGZ1"}, &p)
 	if status != http.StatusUnprocessableEntity || !strings.HasSuffix(p.Type, "/not-redeemable") {
 		t.Errorf("unknown code: %d %+v", status, p)
 	}
 }
 
 func TestTooManyAttempts(t *testing.T) {
-	base := newTestServer(t)
-	var resp *http.Response
+	api := newTestServer(t)
+	var (
+		resp *http.Response
+		p    problem
+	)
 	for i := 0; i < 11; i++ {
 		body := `{"code":"1G06-02M06R-1GGZ1"}` // valid, but no card has it
-		req, _ := http.NewRequest("POST", base+"/accounts/alice/redeem", strings.NewReader(body))
+		req, _ := http.NewRequest("POST", api.base+"/accounts/alice/redeem", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+aliceToken)
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", fmt.Sprint("guess-", i))
 		var err error
-		if resp, err = http.DefaultClient.Do(req); err != nil {
+		if resp, err = api.http.Do(req); err != nil {
 			t.Fatal(err)
 		}
+		p = problem{}
+		_ = json.NewDecoder(resp.Body).Decode(&p)
 		resp.Body.Close()
 	}
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "3600" {
 		t.Errorf("eleventh guess: %d Retry-After %q; want 429 with Retry-After 3600", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
+	// The detail's wait is the header's: whole seconds, rounded up.
+	if want := "too many failed attempts to redeem a code: try again in 3600 seconds"; p.Detail != want {
+		t.Errorf("eleventh guess: detail %q; want %q", p.Detail, want)
+	}
 }
 
 func TestRequestHygiene(t *testing.T) {
-	base := newTestServer(t)
+	api := newTestServer(t)
 	send := func(body, key string) int {
-		req, _ := http.NewRequest("POST", base+"/accounts/alice/redeem", strings.NewReader(body))
+		req, _ := http.NewRequest("POST", api.base+"/accounts/alice/redeem", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+aliceToken)
 		if key != "" {
 			req.Header.Set("Idempotency-Key", key)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := api.http.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,9 +284,9 @@ func TestRequestHygiene(t *testing.T) {
 }
 
 func TestPayRefundCapture(t *testing.T) {
-	base := newTestServer(t)
-	code := issue(t, base, "30.00", "issue-1")
-	if status, err := call("POST", base+"/accounts/alice/redeem", aliceToken, "r1", map[string]string{"code": code}, nil); err != nil || status != 200 {
+	api := newTestServer(t)
+	code := issue(t, api, "30.00", "issue-1")
+	if status, err := api.call("POST", "/accounts/alice/redeem", aliceToken, "r1", map[string]string{"code": code}, nil); err != nil || status != 200 {
 		t.Fatalf("redeem: %d %v", status, err)
 	}
 	type tender struct{ Captured, Refunded struct{ Amount string } }
@@ -259,36 +294,36 @@ func TestPayRefundCapture(t *testing.T) {
 		State         string
 		Balance, Card tender
 	}
-	status, _ := call("POST", base+"/accounts/alice/orders/o1/pay", aliceToken, "p1", map[string]any{"total": eur("45.00"), "instrument": "tok_visa"}, &paid)
+	status, _ := api.call("POST", "/accounts/alice/orders/o1/pay", aliceToken, "p1", map[string]any{"total": eur("45.00"), "instrument": "tok_visa"}, &paid)
 	if status != 200 || paid.State != "captured" || paid.Balance.Captured.Amount != "30.00" || paid.Card.Captured.Amount != "15.00" {
 		t.Fatalf("pay: %d %+v", status, paid)
 	}
 	var p problem
-	status, _ = call("POST", base+"/accounts/alice/orders/o1/pay", aliceToken, "p1", map[string]any{"total": eur("46.00"), "instrument": "tok_visa"}, &p)
+	status, _ = api.call("POST", "/accounts/alice/orders/o1/pay", aliceToken, "p1", map[string]any{"total": eur("46.00"), "instrument": "tok_visa"}, &p)
 	if status != http.StatusUnprocessableEntity || !strings.HasSuffix(p.Type, "/idempotency-key-reused") {
 		t.Errorf("key reused for another request: %d %+v", status, p)
 	}
-	status, _ = call("POST", base+"/accounts/alice/orders/o2/pay", aliceToken, "p2", map[string]any{"total": eur("5.00"), "instrument": "tok_declined"}, &p)
+	status, _ = api.call("POST", "/accounts/alice/orders/o2/pay", aliceToken, "p2", map[string]any{"total": eur("5.00"), "instrument": "tok_declined"}, &p)
 	if status != http.StatusPaymentRequired {
 		t.Errorf("declined card: %d %+v; want 402", status, p)
 	}
-	status, _ = call("POST", base+"/accounts/alice/orders/o1/refund", adminToken, "f1", map[string]any{"amount": eur("20.00")}, &paid)
+	status, _ = api.call("POST", "/accounts/alice/orders/o1/refund", adminToken, "f1", map[string]any{"amount": eur("20.00")}, &paid)
 	if status != 200 || paid.Card.Refunded.Amount != "15.00" || paid.Balance.Refunded.Amount != "5.00" {
 		t.Errorf("refund: %d %+v", status, paid)
 	}
-	status, _ = call("POST", base+"/accounts/alice/orders/o1/refund", adminToken, "f2", map[string]any{"amount": eur("25.01")}, &p)
+	status, _ = api.call("POST", "/accounts/alice/orders/o1/refund", adminToken, "f2", map[string]any{"amount": eur("25.01")}, &p)
 	if status != http.StatusUnprocessableEntity {
 		t.Errorf("refund beyond the capture: %d %+v", status, p)
 	}
-	status, _ = call("POST", base+"/accounts/alice/orders/o3/pay", aliceToken, "p3", map[string]any{"total": eur("8.00"), "instrument": "tok_visa", "capture": "later"}, &paid)
+	status, _ = api.call("POST", "/accounts/alice/orders/o3/pay", aliceToken, "p3", map[string]any{"total": eur("8.00"), "instrument": "tok_visa", "capture": "later"}, &paid)
 	if status != 200 || paid.State != "authorized" {
 		t.Fatalf("pay later: %d %+v", status, paid)
 	}
-	status, _ = call("POST", base+"/accounts/alice/orders/o3/capture", adminToken, "c1", map[string]any{"amount": eur("6.00")}, &paid)
+	status, _ = api.call("POST", "/accounts/alice/orders/o3/capture", adminToken, "c1", map[string]any{"amount": eur("6.00")}, &paid)
 	if status != 200 || paid.State != "captured" || paid.Balance.Captured.Amount != "5.00" || paid.Card.Captured.Amount != "1.00" {
 		t.Errorf("capture: %d %+v", status, paid)
 	}
-	status, _ = call("POST", base+"/accounts/alice/orders/nope/capture", adminToken, "c2", map[string]any{"amount": eur("6.00")}, &p)
+	status, _ = api.call("POST", "/accounts/alice/orders/nope/capture", adminToken, "c2", map[string]any{"amount": eur("6.00")}, &p)
 	if status != http.StatusNotFound {
 		t.Errorf("capture of an unknown order: %d", status)
 	}
@@ -297,8 +332,8 @@ func TestPayRefundCapture(t *testing.T) {
 // TestConcurrentRedemptions: 32 shoppers send the same code at once over
 // HTTP; exactly one is credited.
 func TestConcurrentRedemptions(t *testing.T) {
-	base := newTestServer(t)
-	code := issue(t, base, "50.00", "issue-1")
+	api := newTestServer(t)
+	code := issue(t, api, "50.00", "issue-1")
 	statuses := make([]int, 32)
 	var wg sync.WaitGroup
 	for i := range statuses {
@@ -306,7 +341,7 @@ func TestConcurrentRedemptions(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			token := fmt.Sprintf("shopper-token-%04d", i)
-			statuses[i], _ = call("POST", fmt.Sprintf("%s/accounts/s%d/redeem", base, i), token, "r", map[string]string{"code": code}, nil)
+			statuses[i], _ = api.call("POST", fmt.Sprintf("/accounts/s%d/redeem", i), token, "r", map[string]string{"code": code}, nil)
 		}()
 	}
 	wg.Wait()
@@ -321,7 +356,7 @@ func TestConcurrentRedemptions(t *testing.T) {
 
 func TestSmoke(t *testing.T) {
 	var out bytes.Buffer
-	if err := runSmoke(&out, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if err := runSmoke(&out, slog.New(slog.NewTextHandler(io.Discard, nil)), contractClient(t)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "25.00 from the balance, 15.00 by card") {
@@ -344,7 +379,7 @@ func TestParseTokens(t *testing.T) {
 // TestQueryParams: a bad, repeated or unknown query parameter is a 400
 // problem that names it, never a silent default.
 func TestQueryParams(t *testing.T) {
-	base := newTestServer(t)
+	api := newTestServer(t)
 	for _, tc := range []struct {
 		path     string
 		want     int
@@ -377,7 +412,7 @@ func TestQueryParams(t *testing.T) {
 		{"/accounts/alice/balance?currency=EUR", http.StatusOK, ""},
 	} {
 		var p problem
-		status, err := call("GET", base+tc.path, aliceToken, "", nil, &p)
+		status, err := api.call("GET", tc.path, aliceToken, "", nil, &p)
 		if err != nil || status != tc.want {
 			t.Errorf("GET %s = %d %v %+v; want %d", tc.path, status, err, p, tc.want)
 			continue
@@ -388,7 +423,7 @@ func TestQueryParams(t *testing.T) {
 	}
 	// POST routes take no query parameters.
 	var p problem
-	status, _ := call("POST", base+"/accounts/alice/orders/o1/pay?owner=bob", aliceToken, "k",
+	status, _ := api.call("POST", "/accounts/alice/orders/o1/pay?owner=bob", aliceToken, "k",
 		map[string]any{"total": eur("1.00"), "instrument": "tok_visa"}, &p)
 	if status != http.StatusBadRequest || !strings.Contains(p.Detail, "owner") {
 		t.Errorf("pay with ?owner=bob: %d %+v; want 400 naming owner", status, p)
@@ -398,17 +433,17 @@ func TestQueryParams(t *testing.T) {
 // TestHistoryDefaults: without after and limit, a page starts at the first
 // entry and holds wallet.DefaultPageSize entries; both walk the journal.
 func TestHistoryDefaults(t *testing.T) {
-	base := newTestServer(t)
+	api := newTestServer(t)
 	const n = wallet.DefaultPageSize + 1
 	var issued struct {
 		Cards []struct{ Code string } `json:"cards"`
 	}
-	status, err := call("POST", base+"/cards", adminToken, "issue", map[string]any{"value": eur("1.00"), "count": n}, &issued)
+	status, err := api.call("POST", "/cards", adminToken, "issue", map[string]any{"value": eur("1.00"), "count": n}, &issued)
 	if err != nil || status != http.StatusCreated || len(issued.Cards) != n {
 		t.Fatalf("issue %d cards: %d %v", n, status, err)
 	}
 	for i, c := range issued.Cards {
-		if status, err := call("POST", base+"/accounts/alice/redeem", aliceToken, fmt.Sprint("r", i), map[string]string{"code": c.Code}, nil); err != nil || status != http.StatusOK {
+		if status, err := api.call("POST", "/accounts/alice/redeem", aliceToken, fmt.Sprint("r", i), map[string]string{"code": c.Code}, nil); err != nil || status != http.StatusOK {
 			t.Fatalf("redeem card %d: %d %v", i, status, err)
 		}
 	}
@@ -422,7 +457,7 @@ func TestHistoryDefaults(t *testing.T) {
 			Entries []struct{ Seq int64 }
 			Next    int64
 		}
-		if status, err := call("GET", base+"/accounts/alice/history"+query, aliceToken, "", nil, &body); err != nil || status != http.StatusOK {
+		if status, err := api.call("GET", "/accounts/alice/history"+query, aliceToken, "", nil, &body); err != nil || status != http.StatusOK {
 			t.Fatalf("GET history%s: %d %v", query, status, err)
 		}
 		var p page
