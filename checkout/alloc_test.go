@@ -13,7 +13,7 @@ import (
 
 // payAllocs is the allocation budget of a payment the balance covers,
 // exact (see wallet's TestRedeemAllocations).
-const payAllocs = 23
+const payAllocs = 22
 
 func TestPayAllocations(t *testing.T) {
 	if testing.Short() || raceEnabled {

@@ -65,6 +65,7 @@ type Store struct {
 	state
 	gen    uint64    // the current unit of work's number
 	writes *writeSet // the current unit's writes, reused from unit to unit
+	arena  []byte    // where idempotency outcomes are kept (see keep)
 }
 
 var (
@@ -180,6 +181,23 @@ func (s *Store) commit() {
 			s.attempts[subject] = *l
 		}
 	}
+}
+
+// keep copies an idempotency record's outcome into the store's arena:
+// records are kept for good, so their bytes are carved from large chunks
+// rather than allocated one by one. The copy's capacity is its length, so
+// no append can reach a neighbour. A rolled-back unit's copy is wasted.
+func (s *Store) keep(b []byte) []byte {
+	const chunk = 64 << 10
+	if len(b) > chunk/4 {
+		return append([]byte(nil), b...)
+	}
+	if cap(s.arena)-len(s.arena) < len(b) {
+		s.arena = make([]byte, 0, chunk)
+	}
+	start := len(s.arena)
+	s.arena = append(s.arena, b...)
+	return s.arena[start:len(s.arena):len(s.arena)]
 }
 
 // account returns the slot of account k, adding an empty one.
@@ -348,7 +366,7 @@ func (tx *Tx) PutIdempotency(r giftkit.IdempotencyRecord) error {
 	if _, ok := tx.s.idem[k]; ok {
 		return fmt.Errorf("%w: idempotency record %s/%s exists", ErrConflict, r.Scope, r.Key)
 	}
-	r.Outcome = append([]byte(nil), r.Outcome...)
+	r.Outcome = tx.s.keep(r.Outcome)
 	tx.w.idem.put(k, r)
 	return nil
 }
