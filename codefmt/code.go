@@ -173,17 +173,45 @@ func GenerateAvoiding(r io.Reader, denied []string) (Code, error) {
 // A Denylist is a list of words no generated code may spell, read once as
 // [Parse] reads text. Its zero value denies nothing. It is safe for
 // concurrent use.
-type Denylist struct{ words []string }
+type Denylist struct {
+	words  []string
+	starts *[256 * 256 / 64]uint64 // the pairs of characters the words begin with; nil: a word of one character
+}
 
 // NewDenylist returns the Denylist of words (see [GenerateAvoiding]).
 func NewDenylist(words []string) Denylist {
-	d := Denylist{words: make([]string, 0, len(words))}
+	d := Denylist{words: make([]string, 0, len(words)), starts: new([256 * 256 / 64]uint64)}
 	for _, w := range words {
-		if n := normalizeWord(w); n != "" {
-			d.words = append(d.words, n)
+		n := normalizeWord(w)
+		switch {
+		case n == "":
+			continue
+		case len(n) == 1:
+			d.starts = nil // every character may start a word: no filter
+		case d.starts != nil:
+			i := int(n[0])<<8 | int(n[1])
+			d.starts[i/64] |= 1 << (i % 64)
 		}
+		d.words = append(d.words, n)
 	}
 	return d
+}
+
+// denies reports whether a group of c spells one of d's words. A group is
+// compared word by word only if a pair of its characters begins one.
+func (d Denylist) denies(c Code) bool {
+	if d.starts == nil {
+		return c.containsAny(d.words)
+	}
+	for _, g := range groups {
+		for i := g[0]; i+1 < g[1]; i++ {
+			pair := int(c.c[i])<<8 | int(c.c[i+1])
+			if d.starts[pair/64]&(1<<(pair%64)) != 0 && c.containsAny(d.words) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Generate is like [Generate] but draws again whenever a group of the code
@@ -198,7 +226,7 @@ func (d Denylist) Generate(r io.Reader) (Code, error) {
 		if err != nil {
 			return Code{}, err
 		}
-		if !c.containsAny(d.words) {
+		if !d.denies(c) {
 			return c, nil
 		}
 	}

@@ -452,3 +452,35 @@ func (tx *Tx) PutAttemptLog(l wallet.AttemptLog) error {
 	tx.w.attempts.put(l.Subject, &l)
 	return nil
 }
+
+var _ giftcard.CardInserter = (*Tx)(nil)
+
+// InsertCards implements giftcard.CardInserter: one lookup per card for a
+// taken hash, then the cards written at once. A card whose ID exists fails
+// with [ErrConflict].
+func (tx *Tx) InsertCards(cards []giftcard.Card) (bool, error) {
+	if err := tx.usable(); err != nil {
+		return false, err
+	}
+	seen := make(map[giftcard.Hash]struct{}, len(cards))
+	for i := range cards {
+		h := cards[i].Hash
+		_, stored := tx.s.byHash[h]
+		_, written := tx.w.byHash.get(h)
+		_, twice := seen[h]
+		if stored || written || twice {
+			return true, nil
+		}
+		seen[h] = struct{}{}
+		if _, ok := tx.s.cards[cards[i].ID]; ok {
+			return false, fmt.Errorf("%w: card %s exists", ErrConflict, cards[i].ID)
+		}
+	}
+	tx.w.cards.grow(len(cards))
+	tx.w.byHash.grow(len(cards))
+	for _, c := range cards {
+		tx.w.cards.put(c.ID, c)
+		tx.w.byHash.put(c.Hash, c.ID)
+	}
+	return false, nil
+}

@@ -1,5 +1,7 @@
 package memstore
 
+import "slices"
+
 // writes is a unit of work's writes of one kind, in the order made, found
 // by key: searched in place while few (a redemption writes one card, one
 // account, one record), indexed by a map once many (an issuance writes
@@ -64,3 +66,16 @@ func (w *writes[K, V]) slot(k K) *V {
 }
 
 func (w *writes[K, V]) put(k K, v V) { *w.slot(k) = v }
+
+// grow makes room for n more writes, building the index at its final size
+// when they will need one, so a large batch does not rehash it as it goes.
+func (w *writes[K, V]) grow(n int) {
+	total := len(w.keys) + n
+	w.keys, w.vals = slices.Grow(w.keys, n), slices.Grow(w.vals, n)
+	if total > indexFrom && w.index == nil {
+		w.index = make(map[K]int, total)
+		for i, key := range w.keys {
+			w.index[key] = i
+		}
+	}
+}
