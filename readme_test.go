@@ -15,7 +15,7 @@ func TestReadme(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sources []string
-	for _, name := range []string{"readme_example_test.go", "examples/quickstart/main.go", "pgstore/example_test.go"} {
+	for _, name := range []string{"readme_example_test.go", "examples/quickstart/main.go", "pgstore/example_test.go", "sqlitestore/example_test.go"} {
 		src, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)

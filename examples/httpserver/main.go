@@ -40,16 +40,21 @@
 //	go run -C examples/httpserver . -addr 127.0.0.1:8080 -tokens "$GIFTKIT_TOKENS"
 //	go run -C examples/httpserver . -smoke            # start, run a scripted shopper, stop
 //
-// The store is in memory, or PostgreSQL with -dsn (or GIFTKIT_PG_DSN), which
-// every instance of the service can share; the schema is migrated at start,
-// and redemption attempts are then counted in the database, so that a
-// guesser is locked out of every instance at once. Every -sweep-interval
+// The store is a SQLite file, giftkit.db in the working directory unless -db
+// names another, so that a restarted server finds every balance; its codes'
+// hash key, unless -hash-key gives one, is made on the first run and kept
+// beside it (giftkit.db.key). With -dsn (or GIFTKIT_PG_DSN) the store is
+// PostgreSQL, which every instance of the service can share. With -memory
+// it is in memory, for throwaway runs. The schema is migrated at start, and
+// on SQLite and PostgreSQL redemption attempts are counted in the database,
+// so that a guesser is locked out of every instance at once, and after a
+// restart. Every -sweep-interval
 // (and once at start), the server sweeps the payments that a crash or a
 // processor outage left open. The card processor is the fake one from
 // checkout/processortest (the instrument "tok_declined" is declined, any
 // other is approved): a real service passes its own.
 //
-// This example is a module of its own, so that the PostgreSQL driver stays
+// This example is a module of its own, so that the database drivers stay
 // out of giftkit's core module: run it with go run -C examples/httpserver .
 package main
 
@@ -74,6 +79,7 @@ import (
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/memstore"
 	"github.com/giftkit/giftkit/pgstore"
+	"github.com/giftkit/giftkit/sqlitestore"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -95,8 +101,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs := flag.NewFlagSet("httpserver", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	tokens := fs.String("tokens", getenv("GIFTKIT_TOKENS"), `bearer tokens, "token=name,..."; the name "admin" is the admin; empty for development mode, which makes and prints its own`)
-	hashKey := fs.String("hash-key", getenv("GIFTKIT_HASH_KEY"), "secret for hashing codes, 32+ bytes; random if empty (fine for a memory store, not for PostgreSQL)")
-	dsn := fs.String("dsn", getenv("GIFTKIT_PG_DSN"), "PostgreSQL URL; empty for the in-memory store")
+	hashKey := fs.String("hash-key", getenv("GIFTKIT_HASH_KEY"), "secret for hashing codes, 32+ bytes; if empty, kept in a file beside the SQLite database (made on the first run), random in memory, required with PostgreSQL")
+	db := fs.String("db", "giftkit.db", "the SQLite database file, created if missing")
+	dsn := fs.String("dsn", getenv("GIFTKIT_PG_DSN"), "PostgreSQL URL; if set, the store is PostgreSQL instead of -db")
+	memory := fs.Bool("memory", false, "keep everything in memory, forgotten when the server stops, instead of -db or -dsn")
 	sweep := fs.Duration("sweep-interval", time.Minute, "how often to finish or unwind payments left open; 0 turns the sweep off")
 	smoke := fs.Bool("smoke", false, "start on a free port, run a scripted shopper against the server, and stop")
 	fs.SetOutput(stdout)
@@ -114,6 +122,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return 0
 	}
 	cfg := serverConfig{Tokens: *tokens, HashKey: *hashKey, DSN: *dsn, SweepInterval: *sweep}
+	switch {
+	case *memory:
+		cfg.DSN = ""
+	case *dsn == "":
+		cfg.DB = *db
+	}
 	if cfg.Tokens == "" {
 		spec, err := developmentTokens(stdout, *addr)
 		if err != nil {
@@ -157,8 +171,9 @@ The API is described at http://%[4]s/openapi.json
 // serverConfig says how to build the server.
 type serverConfig struct {
 	Tokens        string             // "token=name,..."
-	HashKey       string             // the codes' HMAC key; random when empty
-	DSN           string             // PostgreSQL; empty for memory
+	HashKey       string             // the codes' HMAC key; from DB's key file, or random, when empty
+	DB            string             // the SQLite file; if empty, DSN, or memory
+	DSN           string             // PostgreSQL; if empty (and DB too), memory
 	Schema        string             // PostgreSQL schema; empty for the default
 	SweepInterval time.Duration      // how often serve sweeps open payments; 0 for never
 	Processor     checkout.Processor // the card processor; nil for a new processortest.Processor
@@ -174,14 +189,32 @@ type deps struct {
 }
 
 // newServer wires the services over the configured store. The returned
-// function releases the store. On PostgreSQL, redemption attempts are
-// counted in the database (wallet.NewStoreLimiter), so that every instance
-// sharing it shares the counts: a guesser cannot multiply their tries by the
-// number of instances.
+// function releases the store. On SQLite and PostgreSQL, redemption attempts
+// are counted in the database (wallet.NewStoreLimiter), so that every
+// instance sharing it shares the counts, and a restart forgets none: a
+// guesser cannot multiply their tries by the number of instances or of
+// restarts.
 func newServer(ctx context.Context, cfg serverConfig, log *slog.Logger) (*server, func(), error) {
 	d, err := newDeps(cfg, log)
 	if err != nil {
 		return nil, nil, err
+	}
+	if cfg.DB != "" {
+		store, err := sqlitestore.Open(ctx, cfg.DB)
+		if err != nil {
+			return nil, nil, err
+		}
+		if d.limiter, err = wallet.NewStoreLimiter(store, wallet.LimitRule{}); err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		s, err := build(store, d)
+		if err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		log.Info("store", "sqlite", cfg.DB)
+		return s, store.Close, nil
 	}
 	if cfg.DSN == "" {
 		s, err := build(memstore.New(), d)
@@ -218,10 +251,15 @@ func newDeps(cfg serverConfig, log *slog.Logger) (deps, error) {
 		return deps{}, fmt.Errorf("tokens: %w", err)
 	}
 	key := []byte(cfg.HashKey)
-	if len(key) == 0 {
-		if cfg.DSN != "" {
-			return deps{}, errors.New("a PostgreSQL store needs -hash-key: with a random one, no stored card could be found after a restart")
+	switch {
+	case len(key) > 0:
+	case cfg.DB != "":
+		if key, err = keyFile(cfg.DB + ".key"); err != nil {
+			return deps{}, err
 		}
+	case cfg.DSN != "":
+		return deps{}, errors.New("a PostgreSQL store needs -hash-key: with a random one, no stored card could be found after a restart")
+	default:
 		key = make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
 			return deps{}, err
@@ -236,6 +274,37 @@ func newDeps(cfg serverConfig, log *slog.Logger) (deps, error) {
 		proc = processortest.New()
 	}
 	return deps{hasher: hasher, tokens: tokens, processor: proc, log: log}, nil
+}
+
+// keyFile returns the hash key kept in the file name, making one on the
+// first run: the cards a server issued are found by the key it hashed their
+// codes with, so a restarted server must have the same one. The file is
+// readable by its owner alone; who can read it can check guessed codes
+// against a copy of the database.
+func keyFile(name string) ([]byte, error) {
+	if key, err := os.ReadFile(name); err == nil || !errors.Is(err, os.ErrNotExist) {
+		if err == nil && len(key) < giftcard.MinKeyLen {
+			err = fmt.Errorf("%s: a key of %d bytes; want %d or more", name, len(key), giftcard.MinKeyLen)
+		}
+		return key, err
+	}
+	key := []byte(rand.Text() + rand.Text()) // 52 characters, 260 random bits
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) { // another server made it first
+		return keyFile(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(key); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return key, f.Close()
 }
 
 // build wires the services over any store.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -256,7 +257,7 @@ func TestDevelopmentMode(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", addr}, noEnv, &out, slog.New(slog.NewTextHandler(&logs, nil)))
+		done <- run(ctx, []string{"-addr", addr, "-db", filepath.Join(t.TempDir(), "giftkit.db")}, noEnv, &out, slog.New(slog.NewTextHandler(&logs, nil)))
 	}()
 	waitFor(t, "the server to listen", func() bool { return strings.Contains(logs.String(), "msg=listening") })
 
@@ -297,8 +298,9 @@ func TestStartFailure(t *testing.T) {
 	defer taken.Close()
 	const tokens = adminToken + "=admin"
 	for name, args := range map[string][]string{
-		"address in use": {"-addr", taken.Addr().String(), "-tokens", tokens},
-		"bad tokens":     {"-addr", "127.0.0.1:0", "-tokens", "short=alice"},
+		"address in use": {"-addr", taken.Addr().String(), "-tokens", tokens, "-memory"},
+		"bad tokens":     {"-addr", "127.0.0.1:0", "-tokens", "short=alice", "-memory"},
+		"bad database":   {"-addr", "127.0.0.1:0", "-tokens", tokens, "-db", filepath.Join(t.TempDir(), "no", "such", "dir", "giftkit.db")},
 		"bad DSN":        {"-addr", "127.0.0.1:0", "-tokens", tokens, "-hash-key", "0123456789abcdef0123456789abcdef", "-dsn", "postgres://%zz"},
 	} {
 		var logs syncBuffer

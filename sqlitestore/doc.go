@@ -1,0 +1,111 @@
+// Package sqlitestore is the SQLite store of giftkit: a durable embedded
+// store, for a shop that runs as one process on one machine and must keep
+// its shoppers' balances across restarts. The database is one file that the
+// host names; no server runs.
+//
+//	store, err := sqlitestore.Open(ctx, "/var/lib/shop/giftkit.db")
+//	if err != nil { ... }
+//	defer store.Close()
+//	accounts, err := wallet.NewService(store, wallet.Config{...})
+//
+// It is built on modernc.org/sqlite, SQLite translated to Go: no cgo, so
+// go build stays plain and cross-compiles.
+//
+// # Which store
+//
+//   - memstore keeps everything in memory: tests, examples, demos. A restart
+//     forgets every balance.
+//   - sqlitestore keeps one file on one machine, used by one process (or a
+//     few processes on that machine, which take turns to write). Commits
+//     cost a disk sync each, and only one runs at a time.
+//   - pgstore keeps the data in PostgreSQL, for several instances of a
+//     service on several machines, and for backups, replicas and failover
+//     that a database server gives.
+//
+// The services are the same over every store; only the wiring changes.
+//
+// # Units of work
+//
+// [Store.Update] runs each unit of work in a BEGIN IMMEDIATE transaction on
+// the store's one write connection. Units of work of one Store take turns
+// for it in Go (waiting as long as their contexts allow), so they run one
+// after the other and never conflict: fn runs once, and what it reads stays
+// as read until it commits. A unit of work waits up to the busy timeout
+// ([WithBusyTimeout], 5 seconds by default) for the write lock of another
+// process using the file, then fails with ErrUnavailable without running.
+//
+// The database is in write-ahead-log (WAL) mode: readers do not wait for
+// the writer, nor it for them. [Store.View] runs read-only units of work on
+// a small pool of reader connections, each seeing the database as of its
+// first read; [Store.Backup] reads on a connection of its own.
+//
+// The schema is created and brought up to date by Open, under the write
+// lock, from versioned migrations embedded in the package. Its constraints
+// back the invariants, as pgstore's do: CHECK (balance >= 0), CHECK (held <=
+// balance), one card per code hash (UNIQUE), one record per idempotency
+// scope and key, journal entries keyed by account and sequence number, with
+// a foreign key to their account and never changed or removed, and a trigger
+// that refuses to change a redeemed or voided card. Tables are STRICT.
+// Amounts are INTEGER minor units next to their currency's code and minor
+// units, so any currency giftkit accepts round-trips; times are INTEGER
+// nanoseconds since the Unix epoch, so they round-trip exactly, and must lie
+// within the years 1678 to 2262 (others fail with ErrConflict); the zero
+// time is NULL. Values go in and come out as copies.
+//
+// Tx implements giftcard.CardInserter, so an issuance inserts its cards
+// with one prepared statement in one transaction. It does not implement
+// giftkit.ReadAheader: reads are calls into SQLite in the same process,
+// with no round trip to save.
+//
+// # Durability
+//
+// A unit of work for which Update returned nil is in the database file and
+// its write-ahead log, and survives the process being killed at any moment.
+// What survives a power loss or an operating-system crash depends on the
+// synchronous setting ([WithSync]):
+//
+//   - [SyncFull], the default: every commit waits until the write-ahead log
+//     is on the disk (an fsync), so a unit of work that returned nil
+//     survives a power loss too. This is what a store of money owed needs.
+//   - [SyncNormal]: commits do not wait for the disk; the log is synced at
+//     checkpoints. The database is never corrupted, and a killed process
+//     loses nothing, but a power loss may undo the last units of work that
+//     returned nil: a shopper may have been told of a credit or a payment
+//     the store no longer has. It commits about twice as fast on an SSD,
+//     and many times faster on a disk whose sync is slow (see
+//     BENCHMARKS.md). Choose it only where the host can lose the last
+//     seconds of commits (a replica, a cache, data it can rebuild).
+//
+// Either way, an idempotency key makes a retried call safe: the outcome of
+// a call that was lost is computed again, once.
+//
+// # Backup
+//
+// [Store.Backup] writes a consistent copy of the database while the store
+// is in use, synced and renamed into place; [Open] the copy to read it, or
+// move it in place of the database (with the store closed) to restore it.
+// Copying the file with cp while a store has it open may copy a torn
+// database: use Backup, or SQLite's own tools.
+//
+// # Attempt logs
+//
+// Tx implements wallet.LimiterTx, so wallet.NewStoreLimiter(store, rule)
+// keeps the counts of redemption attempts in the database, shared by every
+// process that uses the file. A log with nothing left in it is deleted; a
+// subject that fails a few times and never returns keeps its row: now and
+// then, delete the rows of giftkit_attempt_logs whose updated_at
+// (nanoseconds) is older than the limiter's window and lockout.
+//
+// # Errors
+//
+// Errors are [*Error] values that unwrap to [ErrConflict] (a constraint or
+// uniqueness violation, or a value that cannot be stored or read back),
+// [ErrUnavailable] (the file could not be opened, read or written, the
+// write lock was busy past the timeout, the store is closed, or a commit's
+// outcome is unknown: retry the call with its idempotency key), [ErrTxDone]
+// or [ErrReadOnly]. No driver type reaches the caller. A context's error is
+// returned as it is, or wrapped with the operation it stopped.
+//
+// A Store is safe for concurrent use; its zero value is not usable: call
+// [Open]. A Tx is valid only inside its callback.
+package sqlitestore
