@@ -83,7 +83,7 @@
 //
 // # Running
 //
-//	go test -race ./...                                   # memstore, 10 s
+//	go test -race ./...                                   # memstore and SQLite, 10 s each
 //	GIFTKIT_LINCHECK_TIME=10m go test -run TestMemstore . # a soak
 //	scripts/postgres-test bash -c 'cd lincheck && go test -race ./...'
 //

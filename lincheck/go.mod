@@ -1,6 +1,6 @@
 module github.com/giftkit/giftkit/lincheck
 
-go 1.23.0
+go 1.26.0
 
 replace github.com/giftkit/giftkit => ../
 
@@ -9,7 +9,21 @@ replace github.com/giftkit/giftkit/pgstore => ../pgstore
 require (
 	github.com/anishathalye/porcupine v1.3.1
 	github.com/giftkit/giftkit v0.0.0
+	github.com/giftkit/giftkit/sqlitestore v0.0.0
 	github.com/jackc/pgx/v5 v5.7.5
+)
+
+require (
+	github.com/dustin/go-humanize v1.1.0 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/ncruces/go-strftime v1.1.0 // indirect
+	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	modernc.org/libc v1.80.1 // indirect
+	modernc.org/mathutil v1.7.1 // indirect
+	modernc.org/memory v1.12.1 // indirect
+	modernc.org/sqlite v1.62.0 // indirect
 )
 
 require (
@@ -20,7 +34,9 @@ require (
 	github.com/jackc/puddle/v2 v2.2.2 // indirect
 	github.com/shopspring/decimal v1.4.0 // indirect
 	golang.org/x/crypto v0.37.0 // indirect
-	golang.org/x/sync v0.13.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/text v0.24.0 // indirect
 	pgregory.net/rapid v1.2.0 // indirect
 )
+
+replace github.com/giftkit/giftkit/sqlitestore => ../sqlitestore
