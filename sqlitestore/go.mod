@@ -3,10 +3,10 @@ module github.com/giftkit/giftkit/sqlitestore
 go 1.26.0
 
 require (
-	github.com/giftkit/giftkit v0.0.0
+	github.com/giftkit/giftkit v0.1.0
 	github.com/google/go-cmp v0.7.0
 	modernc.org/sqlite v1.62.0
-	pgregory.net/rapid v1.2.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (
@@ -15,11 +15,9 @@ require (
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/shopspring/decimal v1.4.0 // indirect
+	github.com/shopspring/decimal v1.6.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
-
-replace github.com/giftkit/giftkit => ../
