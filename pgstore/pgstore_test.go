@@ -262,3 +262,38 @@ func TestReadmeSnippet(t *testing.T) {
 		t.Errorf("the README's snippet: %v", err)
 	}
 }
+
+// TestFailedWriteCommitsNothing: a unit's writes travel with its COMMIT, so
+// a write the database refuses (here a card's hash changed, which a
+// trigger forbids) must fail the unit whole: the other writes sent with it
+// are not committed.
+func TestFailedWriteCommitsNothing(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	card := giftcard.Card{ID: "c1", Suffix: "ABCD", Value: giftkit.FromMinor(500, giftkit.EUR), State: giftcard.StateActive,
+		BatchID: "b", IssuedAt: time.Unix(0, 0), UpdatedAt: time.Unix(0, 0)}
+	card.Hash[0] = 1
+	if err := s.Update(ctx, func(tx *pgstore.Tx) error { return tx.PutCard(card) }); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Update(ctx, func(tx *pgstore.Tx) error {
+		if _, err := wallet.UpdateAccount(tx, "alice", giftkit.EUR, time.Unix(0, 0), func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
+			a, e, err := a.Credit(wallet.CreditSpec{Kind: wallet.EntryCredit, Amount: giftkit.FromMinor(100, giftkit.EUR)}, "k", time.Unix(0, 0))
+			return a, []wallet.Entry{e}, err
+		}); err != nil {
+			return err
+		}
+		changed := card
+		changed.Hash[0] = 2
+		return tx.PutCard(changed)
+	})
+	if !errors.Is(err, pgstore.ErrConflict) {
+		t.Fatalf("changing a card's hash: %v; want ErrConflict", err)
+	}
+	_ = s.Update(ctx, func(tx *pgstore.Tx) error {
+		if _, found, err := tx.Account("alice", giftkit.EUR); found || err != nil {
+			t.Errorf("the refused unit's account write committed (found %v, %v)", found, err)
+		}
+		return nil
+	})
+}

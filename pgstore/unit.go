@@ -111,6 +111,21 @@ func (t *Tx) commit() error {
 	if !t.begun && len(t.pending) == 0 {
 		return nil
 	}
+	// A write whose result is checked (it may affect no row without an
+	// error) goes before COMMIT, in a round trip of its own: the check must
+	// be able to stop the commit.
+	for _, w := range t.pending {
+		if w.check != nil {
+			br, err := t.send("commit", nil)
+			if err != nil {
+				return err
+			}
+			if err := br.Close(); err != nil {
+				return translate("commit", err)
+			}
+			break
+		}
+	}
 	br, err := t.send("commit", func(b *pgx.Batch) { b.Queue("COMMIT") })
 	if err != nil {
 		return err
