@@ -123,6 +123,17 @@ type writeSet struct {
 	payments writes[string, checkout.Payment]
 	attempts writes[string, *wallet.AttemptLog] // nil: deleted
 	journal  []journalWrite                     // every account's new entries, in order
+
+	// What the unit found in the store's maps, kept so that the writes that
+	// follow (a redemption reads a card, an account and a record, then
+	// writes them) do not look the same keys up again: the store's maps are
+	// large, and a lookup in them is most of a unit's cost.
+	card     *giftcard.Card // the slot of the card last read from the store
+	acct     accountKey     // the account last read, if readAcct
+	acctSlot *accountSlot   // its slot; nil if it had none
+	readAcct bool
+	missed   idemKey // a record the unit looked for and found nowhere, if didMiss
+	didMiss  bool
 }
 
 type accountWrite struct {
@@ -144,12 +155,17 @@ func (w *writeSet) reset() {
 	w.attempts.reset()
 	clear(w.journal)
 	w.journal = w.journal[:0]
+	w.card, w.acctSlot, w.readAcct, w.didMiss = nil, nil, false, false
 }
 
 func (s *Store) commit() {
 	w := s.writes
 	var slab []giftcard.Card // the new cards' slots, allocated together
 	for i, id := range w.cards.keys {
+		if w.card != nil && w.card.ID == id { // the card the unit read: its slot is known
+			*w.card = w.cards.vals[i]
+			continue
+		}
 		if slot, ok := s.cards[id]; ok {
 			*slot = w.cards.vals[i] // PutCard refuses a change of hash
 			continue
@@ -161,12 +177,25 @@ func (s *Store) commit() {
 		slot := &slab[len(slab)-1]
 		s.cards[id], s.byHash[slot.Hash] = slot, slot
 	}
+	var last accountKey
+	var slot *accountSlot
+	find := func(k accountKey) *accountSlot { // the slot of k, looked up once per run of entries
+		switch {
+		case slot != nil && k == last:
+		case w.readAcct && k == w.acct && w.acctSlot != nil:
+			slot = w.acctSlot
+		default:
+			slot = s.account(k)
+		}
+		last = k
+		return slot
+	}
 	for i, k := range w.accounts.keys {
-		s.account(k).account = w.accounts.vals[i].account
+		find(k).account = w.accounts.vals[i].account
 	}
 	for _, j := range w.journal {
-		slot := s.account(j.account)
-		slot.journal = append(slot.journal, j.entry)
+		a := find(j.account)
+		a.journal = append(a.journal, j.entry)
 	}
 	for i, k := range w.idem.keys {
 		s.idem[k] = w.idem.vals[i]
@@ -234,6 +263,7 @@ func (tx *Tx) CardByID(id string) (giftcard.Card, bool, error) {
 		return c, true, nil
 	}
 	if c, ok := tx.s.cards[id]; ok {
+		tx.w.card = c
 		return *c, true, nil
 	}
 	return giftcard.Card{}, false, nil
@@ -249,6 +279,7 @@ func (tx *Tx) CardByHash(h giftcard.Hash) (giftcard.Card, bool, error) {
 		return c, true, nil
 	}
 	if c, ok := tx.s.byHash[h]; ok { // a card this unit rewrote is in tx.w.byHash: its hash cannot change
+		tx.w.card = c
 		return *c, true, nil
 	}
 	return giftcard.Card{}, false, nil
@@ -260,11 +291,15 @@ func (tx *Tx) PutCard(c giftcard.Card) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
-	if other, ok, _ := tx.CardByHash(c.Hash); ok && other.ID != c.ID {
-		return fmt.Errorf("%w: card %s has the same code hash as %s", ErrConflict, c.ID, other.ID)
-	}
-	if old, ok, _ := tx.CardByID(c.ID); ok && old.Hash != c.Hash {
-		return fmt.Errorf("%w: card %s: a card's code hash cannot change", ErrConflict, c.ID)
+	// The card the unit read, written back with its hash: nothing to check
+	// (hashes are unique, and its ID is its own).
+	if known := tx.w.card; known == nil || known.ID != c.ID || known.Hash != c.Hash {
+		if other, ok, _ := tx.CardByHash(c.Hash); ok && other.ID != c.ID {
+			return fmt.Errorf("%w: card %s has the same code hash as %s", ErrConflict, c.ID, other.ID)
+		}
+		if old, ok, _ := tx.CardByID(c.ID); ok && old.Hash != c.Hash {
+			return fmt.Errorf("%w: card %s: a card's code hash cannot change", ErrConflict, c.ID)
+		}
 	}
 	tx.w.cards.put(c.ID, c)
 	tx.w.byHash.put(c.Hash, c.ID)
@@ -281,7 +316,9 @@ func (tx *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, e
 	if aw, ok := tx.w.accounts.get(k); ok {
 		return aw.account, true, nil
 	}
-	if slot, ok := tx.s.accounts[k]; ok {
+	slot, ok := tx.s.accounts[k]
+	tx.w.acct, tx.w.acctSlot, tx.w.readAcct = k, slot, true
+	if ok {
 		return slot.account, true, nil
 	}
 	return wallet.Account{}, false, nil
@@ -296,7 +333,15 @@ func (tx *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 	}
 	k := accountKey{a.Owner(), a.Currency()}
 	aw, _ := tx.w.accounts.get(k)
-	next := int64(len(tx.s.journal(k))+aw.entries) + 1
+	var committed int
+	if tx.w.readAcct && tx.w.acct == k { // read in this unit: its slot is known
+		if tx.w.acctSlot != nil {
+			committed = len(tx.w.acctSlot.journal)
+		}
+	} else {
+		committed = len(tx.s.journal(k))
+	}
+	next := int64(committed+aw.entries) + 1
 	for i, e := range entries {
 		if e.Owner != a.Owner() || e.Currency != a.Currency() || e.Seq != next+int64(i) {
 			return fmt.Errorf("%w: entry %d of %s/%s out of sequence (next is %d)", ErrConflict, e.Seq, e.Owner, e.Currency, next+int64(i))
@@ -346,6 +391,7 @@ func (tx *Tx) Idempotency(scope, key string) (giftkit.IdempotencyRecord, bool, e
 	r, ok := tx.w.idem.get(k)
 	if !ok {
 		if r, ok = tx.s.idem[k]; !ok {
+			tx.w.missed, tx.w.didMiss = k, true
 			return giftkit.IdempotencyRecord{}, false, nil
 		}
 	}
@@ -363,7 +409,9 @@ func (tx *Tx) PutIdempotency(r giftkit.IdempotencyRecord) error {
 	if _, ok := tx.w.idem.get(k); ok {
 		return fmt.Errorf("%w: idempotency record %s/%s exists", ErrConflict, r.Scope, r.Key)
 	}
-	if _, ok := tx.s.idem[k]; ok {
+	if tx.w.didMiss && tx.w.missed == k {
+		// looked for in this unit and not stored: no other unit runs meanwhile
+	} else if _, ok := tx.s.idem[k]; ok {
 		return fmt.Errorf("%w: idempotency record %s/%s exists", ErrConflict, r.Scope, r.Key)
 	}
 	r.Outcome = tx.s.keep(r.Outcome)
