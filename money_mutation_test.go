@@ -32,7 +32,7 @@ func TestCurrencyEdges(t *testing.T) {
 	}
 }
 
-func TestNegAndMin(t *testing.T) {
+func TestNegMinCmp(t *testing.T) {
 	three, five := giftkit.FromMinor(300, eur), giftkit.FromMinor(500, eur)
 	for _, m := range []giftkit.Money{three, giftkit.FromMinor(-300, eur), giftkit.Zero(eur), giftkit.FromMinor(math.MaxInt64, eur)} {
 		neg, err := m.Neg()
@@ -43,6 +43,14 @@ func TestNegAndMin(t *testing.T) {
 	for _, pair := range [][2]giftkit.Money{{three, five}, {five, three}} {
 		if got, err := pair[0].Min(pair[1]); err != nil || got != three {
 			t.Errorf("(%v).Min(%v) = %v, %v; want %v", pair[0], pair[1], got, err, three)
+		}
+	}
+	for _, tc := range []struct {
+		a, b giftkit.Money
+		want int
+	}{{three, five, -1}, {five, three, 1}, {three, giftkit.FromMinor(300, eur), 0}} {
+		if got, err := tc.a.Cmp(tc.b); err != nil || got != tc.want {
+			t.Errorf("(%v).Cmp(%v) = %d, %v; want %d", tc.a, tc.b, got, err, tc.want)
 		}
 	}
 }
