@@ -83,6 +83,8 @@ const (
 	CaptureLater                    // authorise now; capture with Service.Capture, at shipment
 )
 
+// String returns the mode's name, "now" or "later", as the Pay request's
+// fingerprint records it.
 func (m CaptureMode) String() string {
 	if m == CaptureLater {
 		return "later"
