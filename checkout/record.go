@@ -108,6 +108,9 @@ func (s *Service) command(ctx context.Context, op, id string, amount giftkit.Mon
 	if err := idem.CheckKey(key); err != nil {
 		return Payment{}, &Error{Op: op, PaymentID: id, Amount: amount, Detail: err.Error(), Err: giftkit.ErrKeyRequired}
 	}
+	if err := checkCause(ctx); err != nil {
+		return Payment{}, err
+	}
 	if !validID(id) {
 		return Payment{}, &Error{Op: op, Amount: amount, Detail: "payment ID must be 1 to 128 bytes of UTF-8 without control characters", Err: ErrInvalidOrder}
 	}
@@ -125,7 +128,7 @@ func (s *Service) command(ctx context.Context, op, id string, amount giftkit.Mon
 			}
 			return err
 		}
-		if err := s.apply(tx, next, effects, now); err != nil {
+		if err := s.apply(tx, next, effects, causeOf(ctx, now)); err != nil {
 			return err
 		}
 		p = next

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -169,7 +171,7 @@ func (s *Service) step(ctx context.Context, p Payment, t transition) (Payment, e
 		}
 		now := s.cfg.Now()
 		next, effects := t(cur, now)
-		if err := s.apply(tx, next, effects, now); err != nil {
+		if err := s.apply(tx, next, effects, causeOf(ctx, now)); err != nil {
 			return err
 		}
 		next.UpdatedAt = now
@@ -180,23 +182,41 @@ func (s *Service) step(ctx context.Context, p Payment, t transition) (Payment, e
 }
 
 // apply carries out a transition's effects on the shopper's balance, in the
-// unit of work that records the transition.
-func (s *Service) apply(tx Tx, p Payment, effects []effect, now time.Time) error {
+// unit of work that records the transition, for cause (whose key is the
+// first effect's).
+func (s *Service) apply(tx Tx, p Payment, effects []effect, cause activity.Cause) error {
 	if len(effects) == 0 {
 		return nil
 	}
-	_, err := wallet.UpdateAccount(tx, p.Owner, p.Total.Currency(), now, func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
-		var all []wallet.Entry
-		for _, e := range effects {
-			var entries []wallet.Entry
-			var err error
-			if a, entries, err = e.on(a, p, now); err != nil {
-				return a, nil, err
+	now := cause.At
+	cause.Key = effects[0].key
+	_, err := wallet.UpdateAccount(tx, wallet.Change{Owner: p.Owner, Currency: p.Total.Currency(), Reference: p.ID, Cause: cause},
+		func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
+			var all []wallet.Entry
+			for _, e := range effects {
+				var entries []wallet.Entry
+				var err error
+				if a, entries, err = e.on(a, p, now); err != nil {
+					return a, nil, err
+				}
+				all = append(all, entries...)
 			}
-			all = append(all, entries...)
-		}
-		return a, all, nil
-	})
+			return a, all, nil
+		})
+	return err
+}
+
+// causeOf is the cause of the changes a call made with ctx makes at now:
+// the actor and reason ctx carries (checked when the call began, see
+// checkCause). The key is the effect's.
+func causeOf(ctx context.Context, now time.Time) activity.Cause {
+	return activity.Cause{Actor: giftkit.ActorFrom(ctx), Reason: giftkit.ReasonFrom(ctx), At: now}
+}
+
+// checkCause refuses a call whose context carries an invalid actor or
+// reason, before it changes anything.
+func checkCause(ctx context.Context) error {
+	_, err := activity.CauseFrom(ctx, "", time.Time{})
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/internal/idem"
 	"github.com/giftkit/giftkit/internal/unit"
 	"github.com/giftkit/giftkit/wallet"
@@ -142,12 +143,17 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (Payment,
 	if err := req.check(key); err != nil {
 		return Payment{}, err
 	}
+	if err := checkCause(ctx); err != nil {
+		return Payment{}, err
+	}
 	keys := Keys{Prefix: s.cfg.ProcessorKeyPrefix, Pay: key, Fingerprint: req.fingerprint()}
 	call := idem.NewCall(paymentScope(req.PaymentID), key, time.Time{}, "pay", keys.Fingerprint)
 	call.Reads = giftkit.ReadAhead{Owner: req.Owner, Payment: req.PaymentID}
 	var p Payment
 	refused, err := s.record(ctx, req.PaymentID, call, func(tx Tx, now time.Time) (err error) {
-		p, err = s.open(tx, req, keys, now)
+		cause := causeOf(ctx, now)
+		cause.Key = key
+		p, err = s.open(tx, req, keys, cause)
 		return err
 	}, func(tx Tx) (err error) {
 		p, err = loadPayment(tx, "pay", req.PaymentID)
@@ -165,7 +171,8 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (Payment,
 // open creates the payment req asks for, pending, with its balance part
 // held on the shopper's account; or returns the payment a completed call
 // with the same key and request created.
-func (s *Service) open(tx Tx, req PayRequest, keys Keys, now time.Time) (Payment, error) {
+func (s *Service) open(tx Tx, req PayRequest, keys Keys, cause activity.Cause) (Payment, error) {
+	now := cause.At
 	existing, found, err := tx.Payment(req.PaymentID)
 	switch {
 	case err != nil:
@@ -176,32 +183,33 @@ func (s *Service) open(tx Tx, req PayRequest, keys Keys, now time.Time) (Payment
 		return existing, nil // paid before this call's record existed
 	}
 	var p Payment
-	_, err = wallet.UpdateAccount(tx, req.Owner, req.Total.Currency(), now, func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
-		split, err := Plan(req.Total, a.Available(), PlanOptions{SkipBalance: req.SkipBalance})
-		if err != nil {
-			return a, nil, err
-		}
-		if split.Card.IsPositive() && req.Instrument == "" {
-			return a, nil, &Error{Op: "pay", PaymentID: req.PaymentID, Amount: split.Card, Err: ErrInstrumentRequired}
-		}
-		p = newPayment(req, split, keys, now, now.Add(s.cfg.HoldFor))
-		if p.HoldID == "" {
-			return a, nil, nil
-		}
-		a, hold, err := a.PlaceHold(wallet.HoldSpec{ID: p.HoldID, Placer: Placer, Amount: split.Balance, Reference: p.ID,
-			ExpiresAt: p.ExpiresAt}, keys.Pay, now)
-		if err != nil || split.Card.IsPositive() {
-			return a, []wallet.Entry{hold}, err
-		}
-		// Nothing waits on the card: the payment is authorised, and with
-		// CaptureNow captured, in this same unit of work.
-		var effects []effect
-		if p, effects = p.authorizedWithoutCard(now).captureIfAsked(now); len(effects) == 0 {
-			return a, []wallet.Entry{hold}, nil
-		}
-		a, captured, err := effects[0].on(a, p, now)
-		return a, append([]wallet.Entry{hold}, captured...), err
-	})
+	_, err = wallet.UpdateAccount(tx, wallet.Change{Owner: req.Owner, Currency: req.Total.Currency(), Reference: req.PaymentID, Cause: cause},
+		func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
+			split, err := Plan(req.Total, a.Available(), PlanOptions{SkipBalance: req.SkipBalance})
+			if err != nil {
+				return a, nil, err
+			}
+			if split.Card.IsPositive() && req.Instrument == "" {
+				return a, nil, &Error{Op: "pay", PaymentID: req.PaymentID, Amount: split.Card, Err: ErrInstrumentRequired}
+			}
+			p = newPayment(req, split, keys, now, now.Add(s.cfg.HoldFor))
+			if p.HoldID == "" {
+				return a, nil, nil
+			}
+			a, hold, err := a.PlaceHold(wallet.HoldSpec{ID: p.HoldID, Placer: Placer, Amount: split.Balance, Reference: p.ID,
+				ExpiresAt: p.ExpiresAt}, keys.Pay, now)
+			if err != nil || split.Card.IsPositive() {
+				return a, []wallet.Entry{hold}, err
+			}
+			// Nothing waits on the card: the payment is authorised, and with
+			// CaptureNow captured, in this same unit of work.
+			var effects []effect
+			if p, effects = p.authorizedWithoutCard(now).captureIfAsked(now); len(effects) == 0 {
+				return a, []wallet.Entry{hold}, nil
+			}
+			a, captured, err := effects[0].on(a, p, now)
+			return a, append([]wallet.Entry{hold}, captured...), err
+		})
 	if err != nil {
 		return Payment{}, err
 	}
@@ -238,6 +246,9 @@ func (s *Service) Cancel(ctx context.Context, paymentID, key string) (Payment, e
 // Resume completes or unwinds whatever step of a payment is outstanding,
 // after a crash or a processor outage, and returns the payment.
 func (s *Service) Resume(ctx context.Context, paymentID string) (Payment, error) {
+	if err := checkCause(ctx); err != nil {
+		return Payment{}, err
+	}
 	p, err := s.Payment(ctx, paymentID)
 	if err != nil {
 		return Payment{}, err
@@ -253,10 +264,17 @@ const DefaultSweepPage = 100
 // complete, and those whose hold has lapsed, which it unwinds. It reads them
 // page pages at a time (0 means DefaultSweepPage), in order of ID, so a page
 // of payments the processor cannot complete never hides the ones after it.
-// Run it periodically. It returns how many payments it resumed and how many
+// Run it periodically. Its changes are recorded as the actor ctx carries,
+// or as giftkit.System("checkout-sweep") if none. It returns how many payments it resumed and how many
 // are still open after it, and stops at the first error that is not
 // ErrProcessorUnavailable.
 func (s *Service) Sweep(ctx context.Context, page int) (resumed, stillOpen int, err error) {
+	if err := checkCause(ctx); err != nil {
+		return 0, 0, err
+	}
+	if giftkit.ActorFrom(ctx).IsZero() {
+		ctx = giftkit.WithActor(ctx, giftkit.System("checkout-sweep"))
+	}
 	if page <= 0 {
 		page = DefaultSweepPage
 	}

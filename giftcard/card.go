@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/codefmt"
 )
 
@@ -143,6 +144,17 @@ type Card struct {
 	RedeemedBy  string        // the owner of the account credited; set when redeemed
 	RedeemedAt  time.Time     // set when redeemed
 	UpdatedAt   time.Time     // the last transition
+	// Class is where the card's value comes from: giftkit.ClassPurchased
+	// for a sold card, giftkit.ClassPromotional for one given away. The
+	// credit a redemption makes keeps it.
+	Class giftkit.ValueClass
+	// ClawedBack is what clawbacks asked back of the card's value after it
+	// was redeemed (see [Card.Clawback]): recovered from the account or
+	// reported short. Zero (without a currency) until the first.
+	ClawedBack giftkit.Money
+	// Head is the end of the card's chain of activity records (see package
+	// activity): the services move it with every change.
+	Head activity.Head
 }
 
 // Masked returns the code as a shopper may see it on a receipt: ****-******-*H567.
@@ -155,11 +167,12 @@ func (c Card) fail(op string, err error) *Error {
 // Redemption is the result of redeeming a card: the amount to credit and
 // until when the credit may be spent.
 type Redemption struct {
-	CardID    string        // the ID of the card redeemed
-	Owner     string        // the owner of the account to credit, as given to Redeem
-	Amount    giftkit.Money // the card's value, in its currency: what the account is credited
-	At        time.Time     // when the card was redeemed, as given to Redeem; the card's RedeemedAt
-	ExpiresAt time.Time     // the card's expiry, which the credit keeps; zero means never
+	CardID    string             // the ID of the card redeemed
+	Owner     string             // the owner of the account to credit, as given to Redeem
+	Amount    giftkit.Money      // the card's value, in its currency: what the account is credited
+	At        time.Time          // when the card was redeemed, as given to Redeem; the card's RedeemedAt
+	ExpiresAt time.Time          // the card's expiry, which the credit keeps; zero means never
+	Class     giftkit.ValueClass // the card's value class, which the credit keeps
 }
 
 // Redeem moves an active card to redeemed for owner at now, and returns the
@@ -179,7 +192,7 @@ func (c Card) Redeem(owner string, now time.Time) (Card, Redemption, error) {
 		return c, Redemption{}, c.fail("redeem", ErrExpired)
 	}
 	c.State, c.RedeemedBy, c.RedeemedAt, c.UpdatedAt = StateRedeemed, owner, now, now
-	return c, Redemption{CardID: c.ID, Owner: owner, Amount: c.Value, At: now, ExpiresAt: c.ExpiresAt}, nil
+	return c, Redemption{CardID: c.ID, Owner: owner, Amount: c.Value, At: now, ExpiresAt: c.ExpiresAt, Class: c.Class}, nil
 }
 
 // Expired reports whether the card's expiry has passed at now.
@@ -220,4 +233,107 @@ func (c Card) Void(now time.Time) (Card, error) {
 		return c, nil
 	}
 	return c, c.fail("void", ErrInvalidTransition)
+}
+
+// Outstanding returns the value the card holds for its holder: its value
+// until it is redeemed or voided, zero after. It is what the card's
+// activity records call its value before and after a change.
+func (c Card) Outstanding() giftkit.Money {
+	if c.State == StateRedeemed || c.State == StateVoided {
+		return giftkit.Zero(c.Value.Currency())
+	}
+	return c.Value
+}
+
+// Adjust changes the value of a card that is not redeemed or voided by
+// delta, up or down, as an operator's correction. It fails with
+// [ErrInvalidTransition] for a redeemed or voided card, with
+// giftkit.ErrCurrencyMismatch, and with [ErrInvalidRequest] if the value
+// would not stay positive (void the card to take all of it).
+func (c Card) Adjust(delta giftkit.Money, now time.Time) (Card, error) {
+	switch {
+	case c.State == StateRedeemed || c.State == StateVoided:
+		return c, c.fail("adjust", ErrInvalidTransition)
+	case delta.Currency() != c.Value.Currency():
+		e := c.fail("adjust", giftkit.ErrCurrencyMismatch)
+		e.Detail = "the card holds " + c.Value.Currency().Code()
+		return c, e
+	}
+	value, err := c.Value.Add(delta)
+	if err != nil || !value.IsPositive() || delta.IsZero() {
+		e := c.fail("adjust", ErrInvalidRequest)
+		e.Detail = "the adjustment must be non-zero and leave a positive value; void the card to take all of it"
+		return c, e
+	}
+	c.Value, c.UpdatedAt = value, now
+	return c, nil
+}
+
+// snapshotSize is room for a card's snapshot with IDs of the usual
+// lengths, so that writing one allocates once.
+const snapshotSize = 192
+
+// RecordChange returns the activity record of a change of a card from
+// before to after (a zero before for a new card), made for cause, and after
+// with its Head moved past the record. It is the one place a card's records
+// are made; the caller stores both in the same unit of work.
+func RecordChange(kind activity.Kind, before, after Card, reference string, cause activity.Cause) (Card, activity.Record) {
+	r := activity.Record{Subject: activity.Card(after.ID), Kind: kind, Reference: reference,
+		Before: giftkit.Zero(after.Value.Currency()), After: after.Outstanding()}
+	if before.State != 0 {
+		r.Before = before.Outstanding()
+	}
+	r.Amount, _ = r.After.Sub(r.Before) // one currency: a card's never changes
+	r.Held = giftkit.Zero(after.Value.Currency())
+	r.Snapshot = after.AppendSnapshot(make([]byte, 0, snapshotSize))
+	r, after.Head = cause.Seal(before.Head, r)
+	return after, r
+}
+
+// Clawback takes back amount of the card's value because the purchase of
+// the card was refunded or charged back; a zero amount (giftkit.Money{})
+// means all that is left. A card not yet redeemed loses the amount from its
+// value, and is voided when that is all of it. A redeemed card's value is
+// in an account: Clawback adds amount to the card's ClawedBack and returns
+// it as fromAccount, for the caller to take from the account that redeemed
+// it. Over a card's life, clawbacks never take back more than its value.
+//
+// It fails with [ErrInvalidTransition] for a voided card, with
+// giftkit.ErrCurrencyMismatch, and with [ErrInvalidRequest] for an amount
+// that is not positive or is more than is left.
+func (c Card) Clawback(amount giftkit.Money, now time.Time) (out Card, fromAccount giftkit.Money, err error) {
+	cur := c.Value.Currency()
+	left := c.Value
+	switch c.State {
+	case StateVoided:
+		return c, giftkit.Money{}, c.fail("clawback", ErrInvalidTransition)
+	case StateRedeemed:
+		if !c.ClawedBack.IsZero() {
+			left, _ = c.Value.Sub(c.ClawedBack) // ClawedBack ≤ Value, in its currency
+		}
+	}
+	if amount == (giftkit.Money{}) {
+		amount = left
+	}
+	switch {
+	case amount.Currency() != cur:
+		e := c.fail("clawback", giftkit.ErrCurrencyMismatch)
+		e.Detail = "the card holds " + cur.Code()
+		return c, giftkit.Money{}, e
+	case !amount.IsPositive() || amount.Minor() > left.Minor():
+		e := c.fail("clawback", ErrInvalidRequest)
+		e.Detail = "the amount must be positive and at most the " + left.String() + " left to claw back"
+		return c, giftkit.Money{}, e
+	}
+	c.UpdatedAt = now
+	switch {
+	case c.State == StateRedeemed:
+		c.ClawedBack = giftkit.FromMinor(c.ClawedBack.Minor()+amount.Minor(), cur)
+		return c, amount, nil
+	case amount == c.Value:
+		c.State = StateVoided
+	default:
+		c.Value = giftkit.FromMinor(c.Value.Minor()-amount.Minor(), cur)
+	}
+	return c, giftkit.Zero(cur), nil
 }

@@ -1,6 +1,9 @@
 package giftcard
 
 import (
+	"fmt"
+
+	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/internal/bin"
 	"github.com/giftkit/giftkit/internal/idem"
 )
@@ -9,7 +12,23 @@ import (
 // (see internal/idem): compact, and written without reflection, so that
 // recording an outcome costs little more than copying it.
 
+// appendCard appends a card with its head: the form of outcomes.
 func appendCard(b []byte, c Card) []byte {
+	b = c.AppendSnapshot(b)
+	b = bin.Int(b, c.Head.Seq)
+	return append(b, c.Head.Digest[:]...)
+}
+
+func readCard(r *bin.Reader) Card {
+	c := readSnapshot(r)
+	c.Head.Seq = r.Int()
+	r.Bytes(c.Head.Digest[:])
+	return c
+}
+
+// AppendSnapshot appends the card's binary form without its Head: the
+// Snapshot of its activity records (see [CardFromSnapshot]).
+func (c Card) AppendSnapshot(b []byte) []byte {
 	b = bin.String(b, c.ID)
 	b = append(b, c.Hash[:]...)
 	b = bin.String(b, c.Suffix)
@@ -21,10 +40,24 @@ func appendCard(b []byte, c Card) []byte {
 	b = bin.Time(b, c.ExpiresAt)
 	b = bin.String(b, c.RedeemedBy)
 	b = bin.Time(b, c.RedeemedAt)
-	return bin.Time(b, c.UpdatedAt)
+	b = bin.Time(b, c.UpdatedAt)
+	b = append(b, byte(c.Class))
+	return bin.Money(b, c.ClawedBack)
 }
 
-func readCard(r *bin.Reader) Card {
+// CardFromSnapshot decodes a card's activity snapshot (see
+// [Card.AppendSnapshot]); its Head is zero. It fails with an error
+// wrapping giftkit.ErrInvalid for bytes that are not a card's snapshot.
+func CardFromSnapshot(b []byte) (Card, error) {
+	r := bin.NewReader(b)
+	c := readSnapshot(r)
+	if err := r.Err(); err != nil {
+		return Card{}, fmt.Errorf("giftcard: snapshot: %w: %w", err, giftkit.ErrInvalid)
+	}
+	return c, nil
+}
+
+func readSnapshot(r *bin.Reader) Card {
 	var c Card
 	c.ID = r.String()
 	r.Bytes(c.Hash[:])
@@ -35,6 +68,10 @@ func readCard(r *bin.Reader) Card {
 	c.IssuedAt, c.ActivatedAt, c.ExpiresAt = r.Time(), r.Time(), r.Time()
 	c.RedeemedBy = r.String()
 	c.RedeemedAt, c.UpdatedAt = r.Time(), r.Time()
+	var class [1]byte
+	r.Bytes(class[:])
+	c.Class = giftkit.ValueClass(class[0])
+	c.ClawedBack = r.Money()
 	return c
 }
 
@@ -96,4 +133,19 @@ func (e *Error) UnmarshalBinary(data []byte) error {
 	sentinel, err := errorCodes.Sentinel("giftcard", code)
 	e.Err = sentinel
 	return err
+}
+
+// MarshalBinary returns the card's binary form, Head included
+// (encoding.BinaryMarshaler).
+func (c Card) MarshalBinary() ([]byte, error) { return appendCard(nil, c), nil }
+
+// UnmarshalBinary decodes the form MarshalBinary writes.
+func (c *Card) UnmarshalBinary(b []byte) error {
+	r := bin.NewReader(b)
+	out := readCard(r)
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("giftcard: card: %w: %w", err, giftkit.ErrInvalid)
+	}
+	*c = out
+	return nil
 }

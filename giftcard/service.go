@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/internal/idem"
 	"github.com/giftkit/giftkit/internal/unit"
@@ -22,6 +23,9 @@ import (
 // checkout.Tx. Values go in and come out as copies: changing a Card after
 // PutCard or after reading it changes nothing stored.
 type Tx interface {
+	// The activity log: every change to a card appends its record in the
+	// unit of work that makes it.
+	activity.Tx
 	// CardByID returns the card with the given ID; false if there is none.
 	CardByID(id string) (Card, bool, error)
 	// CardByHash returns the card whose code has the given hash; false if
@@ -96,6 +100,10 @@ type IssueRequest struct {
 	BatchID   string        // optional; generated when empty
 	ExpiresAt time.Time     // optional; must be after the issue time
 	Pending   bool          // physical cards that need activation before use
+	// Class is where the cards' value comes from; zero means
+	// giftkit.ClassPurchased (sold cards). Promotional cards give their
+	// class to the credit they make, which is spent before purchased value.
+	Class giftkit.ValueClass
 }
 
 // An IssuedCard is a new card and its code. The code exists only here:
@@ -126,19 +134,34 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest, key string) (Issu
 	if req.Count == 0 {
 		req.Count = 1
 	}
+	if req.Class == 0 {
+		req.Class = giftkit.ClassPurchased
+	}
 	now := s.cfg.Now()
 	if err := s.checkIssue(req, now, key); err != nil {
 		return Issued{}, err
 	}
+	cause, err := activity.CauseFrom(ctx, key, now)
+	if err != nil {
+		return Issued{}, err
+	}
 	call := idem.NewCall("giftcard", key, now, "issue", req.Value.String(), strconv.Itoa(req.Count), req.BatchID,
-		req.ExpiresAt.UTC().String(), strconv.FormatBool(req.Pending))
+		req.ExpiresAt.UTC().String(), strconv.FormatBool(req.Pending), req.Class.String())
 	for attempt := 0; ; attempt++ {
 		batch, err := s.newBatch(req, now)
 		if err != nil {
 			return Issued{}, err
 		}
+		records := make([]activity.Record, len(batch.Cards))
+		for i := range batch.Cards {
+			card := &batch.Cards[i].Card
+			*card, records[i] = RecordChange(activity.KindIssue, Card{}, *card, card.BatchID, cause)
+		}
 		res, err := idem.Do(ctx, s.store, call, issueOutcomes, func(tx Tx) (Issued, error) {
-			return batch, insertCards(tx, batch.Cards)
+			if err := insertCards(tx, batch.Cards); err != nil {
+				return Issued{}, err
+			}
+			return batch, tx.AppendActivity(records)
 		})
 		if errors.Is(err, errCollision) && attempt < 3 {
 			continue // a 65-bit collision: draw new codes
@@ -195,6 +218,8 @@ func (s *Service) checkIssue(req IssueRequest, now time.Time, key string) error 
 		detail = "expiry " + req.ExpiresAt.String() + " is not after now"
 	case !idem.ValidText(req.BatchID, 128):
 		detail = "batch ID is not at most 128 bytes of UTF-8 without control characters"
+	case !req.Class.IsValid():
+		detail = "unknown value class " + req.Class.String()
 	}
 	if detail != "" {
 		return &Error{Op: "issue", Detail: detail, Err: ErrInvalidRequest}
@@ -258,7 +283,7 @@ func (s *Service) newBatch(req IssueRequest, now time.Time) (Issued, error) {
 		out.Cards[i] = IssuedCard{Code: code, Card: Card{
 			ID: idText[i*idLen : (i+1)*idLen], Hash: s.cfg.Hasher.Hash(code), Suffix: suffixText[i*4 : (i+1)*4],
 			Value: req.Value, State: state, BatchID: batchID, IssuedAt: now, ActivatedAt: activated,
-			ExpiresAt: req.ExpiresAt, UpdatedAt: now,
+			ExpiresAt: req.ExpiresAt, UpdatedAt: now, Class: req.Class,
 		}}
 	}
 	return out, nil
@@ -294,32 +319,64 @@ func (s *Service) Card(ctx context.Context, id string) (Card, error) {
 
 // Activate moves a pending card to active. See [Card.Activate].
 func (s *Service) Activate(ctx context.Context, cardID, key string) (Card, error) {
-	return s.transition(ctx, "activate", cardID, key, Card.Activate)
+	return s.transition(ctx, "activate", cardID, key, activity.KindActivate, Card.Activate)
 }
 
 // Block moves an active card to blocked. See [Card.Block].
 func (s *Service) Block(ctx context.Context, cardID, key string) (Card, error) {
-	return s.transition(ctx, "block", cardID, key, Card.Block)
+	return s.transition(ctx, "block", cardID, key, activity.KindBlock, Card.Block)
 }
 
 // Unblock returns a blocked card to active. See [Card.Unblock].
 func (s *Service) Unblock(ctx context.Context, cardID, key string) (Card, error) {
-	return s.transition(ctx, "unblock", cardID, key, Card.Unblock)
+	return s.transition(ctx, "unblock", cardID, key, activity.KindUnblock, Card.Unblock)
 }
 
 // Void cancels a card that was not redeemed. See [Card.Void].
 func (s *Service) Void(ctx context.Context, cardID, key string) (Card, error) {
-	return s.transition(ctx, "void", cardID, key, Card.Void)
+	return s.transition(ctx, "void", cardID, key, activity.KindVoid, Card.Void)
+}
+
+// Adjust changes the value of a card that is not redeemed or voided by
+// delta, up or down (see [Card.Adjust]), as an operator's correction. The
+// call's context must carry an operator (giftkit.WithActor) and a reason
+// (giftkit.WithReason), which the card's activity record keeps; it fails
+// with activity.ErrInvalidActor otherwise. A retry with the same key
+// returns the first outcome.
+func (s *Service) Adjust(ctx context.Context, cardID string, delta giftkit.Money, key string) (Card, error) {
+	if err := OperatorCall(ctx); err != nil {
+		return Card{}, err
+	}
+	return s.transition(ctx, "adjust", cardID, key, activity.KindAdjust, func(c Card, now time.Time) (Card, error) {
+		return c.Adjust(delta, now)
+	}, delta.String())
+}
+
+// OperatorCall returns activity.ErrInvalidActor unless ctx carries an
+// operator (giftkit.ActorOperator) and a non-empty reason: what an
+// adjustment or a clawback needs.
+func OperatorCall(ctx context.Context) error {
+	if a := giftkit.ActorFrom(ctx); a.Kind != giftkit.ActorOperator || !a.Valid() {
+		return fmt.Errorf("%w: only an operator may do this (giftkit.WithActor)", activity.ErrInvalidActor)
+	}
+	if r := giftkit.ReasonFrom(ctx); r == "" || !giftkit.ValidReason(r) {
+		return fmt.Errorf("%w: a reason of 1 to %d bytes is required (giftkit.WithReason)", activity.ErrInvalidActor, giftkit.MaxReasonLen)
+	}
+	return nil
 }
 
 // transition runs one administrative transition idempotently. It fails with
 // ErrNotFound, ErrInvalidTransition, or a key error, each in an *Error.
-func (s *Service) transition(ctx context.Context, op, cardID, key string, step func(Card, time.Time) (Card, error)) (Card, error) {
+func (s *Service) transition(ctx context.Context, op, cardID, key string, kind activity.Kind, step func(Card, time.Time) (Card, error), args ...string) (Card, error) {
 	if err := idem.CheckKey(key); err != nil {
 		return Card{}, &Error{Op: op, CardID: cardID, Detail: err.Error(), Err: giftkit.ErrKeyRequired}
 	}
 	now := s.cfg.Now()
-	call := idem.NewCall("giftcard", key, now, op, cardID)
+	cause, err := activity.CauseFrom(ctx, key, now)
+	if err != nil {
+		return Card{}, err
+	}
+	call := idem.NewCall("giftcard", key, now, op, append([]string{cardID}, args...)...)
 	res, err := idem.Do(ctx, s.store, call, cardOutcomes, func(tx Tx) (Card, error) {
 		c, ok, err := cardByID(tx, cardID)
 		if err != nil {
@@ -332,7 +389,11 @@ func (s *Service) transition(ctx context.Context, op, cardID, key string, step f
 		if err != nil {
 			return Card{}, err
 		}
-		return next, tx.PutCard(next)
+		next, rec := RecordChange(kind, c, next, "", cause)
+		if err := tx.PutCard(next); err != nil {
+			return Card{}, err
+		}
+		return next, tx.AppendActivity([]activity.Record{rec})
 	})
 	if err != nil {
 		return Card{}, wrapConflict(op, cardID, err)

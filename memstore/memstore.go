@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/wallet"
@@ -57,6 +58,7 @@ type state struct {
 	idem     map[idemKey]giftkit.IdempotencyRecord
 	payments map[string]checkout.Payment
 	attempts map[string]wallet.AttemptLog
+	activity activityLog
 }
 
 // Store is the in-memory store.
@@ -123,6 +125,7 @@ type writeSet struct {
 	payments writes[string, checkout.Payment]
 	attempts writes[string, *wallet.AttemptLog] // nil: deleted
 	journal  []journalWrite                     // every account's new entries, in order
+	activity []activity.Record                  // the unit's activity records, in order
 
 	// What the unit found in the store's maps, kept so that the writes that
 	// follow (a redemption reads a card, an account and a record, then
@@ -155,6 +158,8 @@ func (w *writeSet) reset() {
 	w.attempts.reset()
 	clear(w.journal)
 	w.journal = w.journal[:0]
+	clear(w.activity)
+	w.activity = w.activity[:0]
 	w.card, w.acctSlot, w.readAcct, w.didMiss = nil, nil, false, false
 }
 
@@ -200,6 +205,7 @@ func (s *Store) commit() {
 	for i, k := range w.idem.keys {
 		s.idem[k] = w.idem.vals[i]
 	}
+	s.commitActivity(w.activity)
 	for i, id := range w.payments.keys {
 		s.payments[id] = w.payments.vals[i]
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/codefmt"
@@ -62,6 +63,8 @@ func Run[T checkout.Tx](t *testing.T, newStore func(t *testing.T) giftkit.Store[
 	t.Run("CheckoutRace", func(t *testing.T) { testCheckoutRace(t, newStore(t)) })
 	t.Run("Limiter", func(t *testing.T) { testLimiter(t, newStore(t)) })
 	t.Run("InsertCards", func(t *testing.T) { testInsertCards(t, newStore(t)) })
+	t.Run("Activity", func(t *testing.T) { testActivity(t, newStore(t)) })
+	t.Run("ActivityOfServices", func(t *testing.T) { testActivityOfServices(t, newStore(t)) })
 }
 
 var (
@@ -198,6 +201,7 @@ func sampleCard(id string, b byte) giftcard.Card {
 	return giftcard.Card{
 		ID: id, Hash: h, Suffix: "AB12", Value: money("25.00"), State: giftcard.StateActive,
 		BatchID: "batch-1", IssuedAt: epoch, ActivatedAt: epoch, ExpiresAt: epoch.Add(365 * 24 * time.Hour), UpdatedAt: epoch,
+		Class: giftkit.ClassPromotional, ClawedBack: money("1.50"), Head: activity.Head{Seq: 3, Digest: activity.Digest{b, 7}},
 	}
 }
 
@@ -208,7 +212,15 @@ func sampleAccount(owner string) (wallet.Account, []wallet.Entry) {
 	a, e2, _ := a.Credit(wallet.CreditSpec{Kind: wallet.EntryRefund, Amount: money("5.00"), Source: "order-9", Reference: "order-9"}, "k2", epoch)
 	a, e3, _ := a.PlaceHold(wallet.HoldSpec{ID: "hold-1", Placer: wallet.PlacerWallet, Amount: money("12.00"), Reference: "order-10",
 		ExpiresAt: epoch.Add(time.Minute)}, "k3", epoch)
-	return a, []wallet.Entry{e1, e2, e3}
+	a, e4, _ := a.Credit(wallet.CreditSpec{Kind: wallet.EntryAdjustment, Class: giftkit.ClassPromotional, Amount: money("2.00"),
+		Source: "goodwill", Reference: "ticket-1"}, "k4", epoch)
+	state := a.State()
+	state.Head = activity.Head{Seq: 4, Digest: activity.Digest{4, 2}}
+	a, err := wallet.RestoreAccount(state)
+	if err != nil {
+		panic(err)
+	}
+	return a, []wallet.Entry{e1, e2, e3, e4}
 }
 
 // cmpOpts compares domain values: Money and Currency by ==, times by Equal

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 )
 
 // An Account is one owner's balance in one currency, with the credits that
@@ -32,13 +33,24 @@ type Account struct {
 	holds     []hold
 	nextSeq   int64
 	updatedAt time.Time
+	head      activity.Head // the end of the account's chain of activity records
 }
 
 type lot struct {
 	id, source          string
 	remaining, reserved int64 // 0 ≤ reserved ≤ remaining
+	class               giftkit.ValueClass
 	expiresAt           time.Time
 	createdAt           time.Time
+}
+
+// lotBefore orders lots for spending: soonest expiry first, never-expiring
+// last, and among equal expiries by the class's spending rank.
+func lotBefore(xExp time.Time, xClass giftkit.ValueClass, yExp time.Time, yClass giftkit.ValueClass) bool {
+	if !xExp.Equal(yExp) {
+		return expiresBefore(xExp, yExp)
+	}
+	return xClass.SpendRank() < yClass.SpendRank()
 }
 
 func (l lot) expired(now time.Time) bool { return !l.expiresAt.IsZero() && !now.Before(l.expiresAt) }
@@ -83,17 +95,24 @@ func (a Account) NextSeq() int64 { return a.nextSeq }
 // account.
 func (a Account) UpdatedAt() time.Time { return a.updatedAt }
 
+// Head returns the end of the account's chain of activity records (see
+// package activity); zero for an account never changed.
+func (a Account) Head() activity.Head { return a.head }
+
 func (a Account) money(minor int64) giftkit.Money { return giftkit.FromMinor(minor, a.currency) }
 
-// A Lot is the credit of an account that expires at one instant (or never),
-// spent in order of expiry.
+// A Lot is the credit of one value class in an account that expires at one
+// instant (or never). Lots are spent soonest expiry first, and among lots
+// that expire together in the order of their class (see
+// giftkit.ValueClass): promotional value before purchased value.
 type Lot struct {
-	ID        string        // unique within the account: "lot-" and the sequence number of its first entry
-	Source    string        // what the first credit with this expiry came from: a card ID or a refund's reference
-	Remaining giftkit.Money // not yet spent or expired
-	Reserved  giftkit.Money // the part of Remaining that holds reserve
-	ExpiresAt time.Time     // zero means never
-	CreatedAt time.Time     // when its first credit was made; later credits with the same expiry do not move it
+	ID        string             // unique within the account: "lot-" and the sequence number of its first entry
+	Source    string             // what the first credit of this class and expiry came from: a card ID or a refund's reference
+	Class     giftkit.ValueClass // where the money came from; credits of different classes never share a lot
+	Remaining giftkit.Money      // not yet spent or expired
+	Reserved  giftkit.Money      // the part of Remaining that holds reserve
+	ExpiresAt time.Time          // zero means never
+	CreatedAt time.Time          // when its first credit was made; later credits with the same expiry do not move it
 }
 
 // A Hold reserves part of the balance for a payment until it is captured,
@@ -124,7 +143,7 @@ type HoldPart struct {
 func (a Account) Lots() []Lot {
 	out := make([]Lot, len(a.lots))
 	for i, l := range a.lots {
-		out[i] = Lot{ID: l.id, Source: l.source, Remaining: a.money(l.remaining), Reserved: a.money(l.reserved),
+		out[i] = Lot{ID: l.id, Source: l.source, Class: l.class, Remaining: a.money(l.remaining), Reserved: a.money(l.reserved),
 			ExpiresAt: l.expiresAt, CreatedAt: l.createdAt}
 	}
 	return out
@@ -219,11 +238,15 @@ func (a Account) checkAmount(op string, amount giftkit.Money) (int64, *Error) {
 
 // CreditSpec describes a credit to an account.
 type CreditSpec struct {
-	Kind      EntryKind     // EntryCredit for a redeemed card, EntryRefund for money returned
-	Amount    giftkit.Money // positive, in the account's currency
-	ExpiresAt time.Time     // when the credit lapses; zero means never
-	Source    string        // what the money came from: a card ID, or a refund's reference (the new lot's Source)
-	Reference string        // what the entry is about (the entry's Reference)
+	Kind   EntryKind     // EntryCredit for a redeemed card, EntryRefund for money returned, EntryAdjustment for an operator's credit
+	Amount giftkit.Money // positive, in the account's currency
+	// Class is the value class of the credit; zero means the kind's:
+	// purchased for EntryCredit, refund for EntryRefund, adjustment for
+	// EntryAdjustment.
+	Class     giftkit.ValueClass
+	ExpiresAt time.Time // when the credit lapses; zero means never
+	Source    string    // what the money came from: a card ID, or a refund's reference (the new lot's Source)
+	Reference string    // what the entry is about (the entry's Reference)
 }
 
 // Credit adds c.Amount to the balance as a lot that expires at c.ExpiresAt,
@@ -241,21 +264,32 @@ func (a Account) Credit(c CreditSpec, key string, now time.Time) (Account, Entry
 		e.Amount, e.Detail = c.Amount, "the balance would exceed the largest amount"
 		return a, Entry{}, e
 	}
+	class := c.Class
+	if class == 0 {
+		class = c.Kind.class()
+	}
+	if !class.IsValid() {
+		e := a.fail(op, ErrInvalidAmount)
+		e.Amount, e.Detail = c.Amount, "unknown value class "+class.String()
+		return a, Entry{}, e
+	}
 	a = a.clone()
 	a.balance += amount
-	// Keep lots sorted, soonest expiry first and never-expiring last. Credits
+	// Keep lots in spending order (see lotBefore). Credits of one class
 	// with the same expiry share a lot: the order in which they are spent
 	// makes no difference, and it bounds an account's lots by its distinct
-	// expiries rather than by its credits. A lot's remaining is at most the
-	// balance, so it cannot overflow either.
-	i := sort.Search(len(a.lots), func(i int) bool { return !expiresBefore(a.lots[i].expiresAt, c.ExpiresAt) })
-	if i < len(a.lots) && a.lots[i].expiresAt.Equal(c.ExpiresAt) {
+	// expiries and classes rather than by its credits. A lot's remaining is
+	// at most the balance, so it cannot overflow either.
+	i := sort.Search(len(a.lots), func(i int) bool {
+		return !lotBefore(a.lots[i].expiresAt, a.lots[i].class, c.ExpiresAt, class)
+	})
+	if i < len(a.lots) && a.lots[i].expiresAt.Equal(c.ExpiresAt) && a.lots[i].class == class {
 		a.lots[i].remaining += amount
 	} else {
 		a.lots = append(a.lots, lot{})
 		copy(a.lots[i+1:], a.lots[i:])
 		a.lots[i] = lot{id: "lot-" + strconv.FormatInt(a.nextSeq, 10), source: c.Source, remaining: amount,
-			expiresAt: c.ExpiresAt, createdAt: now}
+			class: class, expiresAt: c.ExpiresAt, createdAt: now}
 	}
 	return a, a.journal(c.Kind, amount, 0, c.Reference, key, now), nil
 }
@@ -464,4 +498,59 @@ func (a Account) Sweep(now time.Time) (Account, []Entry) {
 		a.dropEmptyLots()
 	}
 	return a, entries
+}
+
+// TakeSpec describes money taken out of an account's available balance
+// without a payment: an operator's downward adjustment or a clawback.
+type TakeSpec struct {
+	Kind      EntryKind     // EntryAdjustment or EntryClawback
+	Amount    giftkit.Money // positive, in the account's currency
+	Partial   bool          // take what is available, up to Amount, rather than fail when it is less
+	Prefer    string        // take first from the lots whose Source is this (a clawed-back card's ID); may be empty
+	Reference string        // what the entry is about (the entry's Reference)
+}
+
+// Take removes t.Amount from the available balance, from the lots named
+// by t.Prefer first and then in spending order, never from what holds
+// reserve or from expired credit, and never below zero. It returns the account, the entry, and
+// what it took: t.Amount, or with t.Partial possibly less (zero, with no
+// entry, when nothing is available). Without t.Partial it fails with
+// [ErrInsufficientFunds] if less is available; it fails with
+// [ErrInvalidAmount] or giftkit.ErrCurrencyMismatch.
+func (a Account) Take(t TakeSpec, key string, now time.Time) (Account, []Entry, giftkit.Money, error) {
+	amount, err := a.checkAmount(t.Kind.String(), t.Amount)
+	if err != nil {
+		return a, nil, giftkit.Money{}, err
+	}
+	var free int64 // the unexpired available balance
+	for _, l := range a.lots {
+		if !l.expired(now) {
+			free += l.remaining - l.reserved
+		}
+	}
+	if free < amount && !t.Partial {
+		e := a.fail(t.Kind.String(), ErrInsufficientFunds)
+		e.Amount, e.Available = t.Amount, a.money(free)
+		return a, nil, giftkit.Money{}, e
+	}
+	take := min(free, amount)
+	if take == 0 {
+		return a, nil, a.money(0), nil
+	}
+	a = a.clone()
+	left := take
+	for pass := 0; pass < 2 && left > 0; pass++ { // the preferred lots, then all of them
+		for i := range a.lots {
+			l := &a.lots[i]
+			if l.expired(now) || (pass == 0 && (t.Prefer == "" || l.source != t.Prefer)) {
+				continue
+			}
+			n := min(l.remaining-l.reserved, left)
+			l.remaining -= n
+			left -= n
+		}
+	}
+	a.dropEmptyLots()
+	a.balance -= take
+	return a, []Entry{a.journal(t.Kind, -take, 0, t.Reference, key, now)}, a.money(take), nil
 }

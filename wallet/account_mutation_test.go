@@ -148,7 +148,7 @@ func TestRestoreAccountEdges(t *testing.T) {
 // TestEntryKindText: every kind reads back from its name; the zero kind, a
 // kind past the last and the empty name are no kinds.
 func TestEntryKindText(t *testing.T) {
-	for k := wallet.EntryCredit; k <= wallet.EntryExpiry; k++ {
+	for k := wallet.EntryCredit; k <= wallet.EntryClawback; k++ {
 		text, err := k.MarshalText()
 		var back wallet.EntryKind
 		if err != nil || back.UnmarshalText(text) != nil || back != k || string(text) != k.String() {
@@ -159,9 +159,9 @@ func TestEntryKindText(t *testing.T) {
 	if err := empty.UnmarshalText(nil); err == nil {
 		t.Errorf("UnmarshalText(empty) = %v; want an error", empty)
 	}
-	past := wallet.EntryExpiry + 1
-	if got := past.String(); got != "EntryKind(7)" {
-		t.Errorf("EntryKind(7).String() = %q", got)
+	past := wallet.EntryClawback + 1
+	if got := past.String(); got != "EntryKind(9)" {
+		t.Errorf("EntryKind(9).String() = %q", got)
 	}
 	for _, k := range []wallet.EntryKind{0, past} {
 		if text, err := k.MarshalText(); err == nil {

@@ -12,15 +12,28 @@ type EntryKind uint8
 
 // The kinds of journal entries.
 const (
-	EntryCredit  EntryKind = iota + 1 // a redeemed card's value
-	EntryHold                         // part of the balance reserved for a payment
-	EntryRelease                      // a hold released, in part or whole
-	EntryCapture                      // held money spent
-	EntryRefund                       // money returned to the balance
-	EntryExpiry                       // an expired credit leaves the balance
+	EntryCredit     EntryKind = iota + 1 // a redeemed card's value
+	EntryHold                            // part of the balance reserved for a payment
+	EntryRelease                         // a hold released, in part or whole
+	EntryCapture                         // held money spent
+	EntryRefund                          // money returned to the balance
+	EntryExpiry                          // an expired credit leaves the balance
+	EntryAdjustment                      // an operator's correction, up (+) or down (−)
+	EntryClawback                        // the value of a redeemed card whose purchase was refunded taken back (−)
 )
 
-var kindNames = [...]string{"", "credit", "hold", "release", "capture", "refund", "expiry"}
+var kindNames = [...]string{"", "credit", "hold", "release", "capture", "refund", "expiry", "adjustment", "clawback"}
+
+// class is the value class of a credit of kind k.
+func (k EntryKind) class() giftkit.ValueClass {
+	switch k {
+	case EntryRefund:
+		return giftkit.ClassRefund
+	case EntryAdjustment:
+		return giftkit.ClassAdjustment
+	}
+	return giftkit.ClassPurchased
+}
 
 // String returns the kind's lower-case name, such as "credit".
 func (k EntryKind) String() string {
@@ -55,7 +68,7 @@ type Entry struct {
 	Currency       giftkit.Currency // the account's currency, that of every amount in the entry
 	Seq            int64            // 1, 2, 3, ... within the account
 	Kind           EntryKind        // what the entry records
-	Amount         giftkit.Money    // the change to the balance: + credit, refund; − capture, expiry; 0 hold, release
+	Amount         giftkit.Money    // the change to the balance: + credit, refund; − capture, expiry, clawback; ± adjustment; 0 hold, release
 	Held           giftkit.Money    // the change to the held amount: + hold; − release, capture
 	BalanceAfter   giftkit.Money    // the account's balance after the change
 	AvailableAfter giftkit.Money    // the available balance (balance − held) after the change

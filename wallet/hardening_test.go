@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/memstore"
@@ -164,11 +165,12 @@ func TestForeignHold(t *testing.T) {
 	env.Fund(t, "alice", eurs("20"))
 	const holdID = "pay/order-1"
 	err := store.Update(ctx, func(tx *memstore.Tx) error {
-		_, err := wallet.UpdateAccount(tx, "alice", eur, t0, func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
-			a, e, err := a.PlaceHold(wallet.HoldSpec{ID: holdID, Placer: "checkout", Amount: eurs("15"), Reference: "order-1",
-				ExpiresAt: t0.Add(time.Hour)}, "k", t0)
-			return a, []wallet.Entry{e}, err
-		})
+		_, err := wallet.UpdateAccount(tx, wallet.Change{Owner: "alice", Currency: eur, Cause: activity.Cause{Key: "k", At: t0}},
+			func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
+				a, e, err := a.PlaceHold(wallet.HoldSpec{ID: holdID, Placer: "checkout", Amount: eurs("15"), Reference: "order-1",
+					ExpiresAt: t0.Add(time.Hour)}, "k", t0)
+				return a, []wallet.Entry{e}, err
+			})
 		return err
 	})
 	if err != nil {

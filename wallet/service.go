@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/internal/idem"
@@ -129,6 +130,10 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 		return Redeemed{}, err
 	}
 	now := s.cfg.Now()
+	cause, err := activity.CauseFrom(ctx, key, now)
+	if err != nil {
+		return Redeemed{}, err
+	}
 	hash := s.cfg.Hasher.Hash(parsed)
 	call := idem.NewCall("wallet/"+owner, key, now, "redeem", string(hash[:]))
 	call.Reads = giftkit.ReadAhead{CardHash: hash, HasCard: true, Owner: owner}
@@ -142,7 +147,7 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed
 		return s.lockedOut(ctx, call, owner, wait)
 	}
 	res, err := idem.Do(ctx, s.store, call, redeemOutcomes, func(tx Tx) (Redeemed, error) {
-		return s.redeem(tx, owner, parsed, h, key, now)
+		return s.redeem(tx, owner, parsed, h, cause)
 	})
 	s.settle(ctx, attempt, res.Replayed, err)
 	if err != nil {
@@ -172,7 +177,8 @@ func (s *Service) lockedOut(ctx context.Context, call idem.Call, owner string, w
 
 // redeem is the unit of work of a redemption: the card moves to redeemed
 // and its value is credited to owner's account, or nothing happens.
-func (s *Service) redeem(tx Tx, owner string, code codefmt.Code, hash giftcard.Hash, key string, now time.Time) (Redeemed, error) {
+func (s *Service) redeem(tx Tx, owner string, code codefmt.Code, hash giftcard.Hash, cause activity.Cause) (Redeemed, error) {
+	now := cause.At
 	card, found, err := tx.CardByHash(hash)
 	if err != nil {
 		return Redeemed{}, err
@@ -184,20 +190,26 @@ func (s *Service) redeem(tx Tx, owner string, code codefmt.Code, hash giftcard.H
 		return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: code.Masked(), Err: giftkit.ErrCurrencyMismatch,
 			Detail: "this wallet does not hold " + card.Value.Currency().Code()}
 	}
-	card, red, err := card.Redeem(owner, now)
+	redeemed, red, err := card.Redeem(owner, now)
 	if err != nil {
 		return Redeemed{}, refusal(err, code)
 	}
 	var entry Entry
-	acct, err := UpdateAccount(tx, owner, red.Amount.Currency(), now, func(a Account) (Account, []Entry, error) {
-		a, entry, err = a.Credit(CreditSpec{Kind: EntryCredit, Amount: red.Amount, ExpiresAt: red.ExpiresAt,
-			Source: card.ID, Reference: card.ID}, key, now)
+	credit := CreditSpec{Kind: EntryCredit, Class: red.Class, Amount: red.Amount, ExpiresAt: red.ExpiresAt,
+		Source: card.ID, Reference: card.ID}
+	acct, err := UpdateAccount(tx, Change{Owner: owner, Currency: red.Amount.Currency(), Kind: activity.KindCredit,
+		Reference: card.ID, Cause: cause}, func(a Account) (Account, []Entry, error) {
+		a, entry, err = a.Credit(credit, cause.Key, now)
 		return a, []Entry{entry}, err
 	})
 	if err != nil {
 		return Redeemed{}, err
 	}
+	card, rec := giftcard.RecordChange(activity.KindRedeem, card, redeemed, owner, cause)
 	if err := tx.PutCard(card); err != nil {
+		return Redeemed{}, err
+	}
+	if err := tx.AppendActivity([]activity.Record{rec}); err != nil {
 		return Redeemed{}, err
 	}
 	return Redeemed{CardID: card.ID, Amount: red.Amount, Balance: balanceOf(acct), Entry: entry}, nil
@@ -267,26 +279,55 @@ func (s *Service) check(op, owner, key string) error {
 	return nil
 }
 
+// A Change is one change to one account inside a unit of work: what
+// [UpdateAccount] applies and records.
+type Change struct {
+	Owner     string           // the account's owner
+	Currency  giftkit.Currency // the account's currency
+	Kind      activity.Kind    // what the change's activity record calls it; zero: told by its entries (see KindOf)
+	Reference string           // what the change is about: the activity record's Reference
+	// Cause is who makes the change, why, under which key, and when:
+	// Cause.At is the instant the change happens, and the passage of time
+	// is applied up to it.
+	Cause activity.Cause
+}
+
 // UpdateAccount is the one way every use case, this package's and
-// checkout's, changes an account inside a unit of work: it loads owner's
-// account in c (a new one if there is none), applies the passage of time
-// to it ([Account.Sweep]), runs change on the result, and saves the account
-// with the sweep's entries and change's. If change fails, nothing is saved
-// and its error is returned. A nil change only sweeps. It returns the
+// checkout's, changes an account inside a unit of work: it loads the
+// account of ch.Owner in ch.Currency (a new one if there is none), applies
+// the passage of time to it ([Account.Sweep]), runs apply on the result,
+// and saves the account with the sweep's entries and the change's, and an
+// activity record for each: the sweep's as the system's, the change's as
+// ch.Cause's. apply returns the changed account and the journal entries
+// that record the change; a nil apply only applies the passage of time. If
+// apply fails, nothing is saved and its error is returned. It returns the
 // account as saved.
-func UpdateAccount(tx Tx, owner string, c giftkit.Currency, now time.Time, change func(Account) (Account, []Entry, error)) (Account, error) {
-	acct, found, err := tx.Account(owner, c)
+func UpdateAccount(tx Tx, ch Change, apply func(Account) (Account, []Entry, error)) (Account, error) {
+	acct, found, err := tx.Account(ch.Owner, ch.Currency)
 	if err != nil {
 		return Account{}, err
 	}
 	if !found {
-		acct = NewAccount(owner, c)
+		acct = NewAccount(ch.Owner, ch.Currency)
 	}
+	now := ch.Cause.At
+	var records [2]activity.Record
+	n := 0
+	before := acct
 	acct, entries := acct.Sweep(now)
-	if change != nil {
+	if len(entries) > 0 {
+		acct, records[n] = recordChange(activity.KindExpiry, before, acct, entries, "", activity.Sweep(now))
+		n++
+	}
+	if apply != nil {
+		before := acct
 		var more []Entry
-		if acct, more, err = change(acct); err != nil {
+		if acct, more, err = apply(acct); err != nil {
 			return Account{}, err
+		}
+		if len(more) > 0 {
+			acct, records[n] = recordChange(ch.Kind, before, acct, more, ch.Reference, ch.Cause)
+			n++
 		}
 		if len(entries) == 0 {
 			entries = more // the usual case: nothing was due
@@ -297,7 +338,42 @@ func UpdateAccount(tx Tx, owner string, c giftkit.Currency, now time.Time, chang
 	if len(entries) == 0 {
 		return acct, nil
 	}
-	return acct, tx.SaveAccount(acct, entries)
+	if err := tx.SaveAccount(acct, entries); err != nil {
+		return Account{}, err
+	}
+	return acct, tx.AppendActivity(records[:n])
+}
+
+// KindOf returns the kind of activity that journal entries of one change
+// record: a capture if they capture, otherwise that of the last entry.
+func KindOf(entries []Entry) activity.Kind {
+	kinds := [...]activity.Kind{EntryCredit: activity.KindCredit, EntryHold: activity.KindHold,
+		EntryRelease: activity.KindRelease, EntryCapture: activity.KindCapture, EntryRefund: activity.KindRefund,
+		EntryExpiry: activity.KindExpiry, EntryAdjustment: activity.KindAdjust, EntryClawback: activity.KindClawback}
+	var k activity.Kind
+	for _, e := range entries {
+		if int(e.Kind) < len(kinds) && k != activity.KindCapture {
+			k = kinds[e.Kind]
+		}
+	}
+	return k
+}
+
+// recordChange returns the activity record of the change from before to
+// after that entries journal, and after with its Head moved past it.
+func recordChange(kind activity.Kind, before, after Account, entries []Entry, ref string, cause activity.Cause) (Account, activity.Record) {
+	if kind == 0 {
+		kind = KindOf(entries)
+	}
+	var amount, held int64
+	for _, e := range entries {
+		amount, held = amount+e.Amount.Minor(), held+e.Held.Minor()
+	}
+	r := activity.Record{Subject: activity.Account(after.owner, after.currency), Kind: kind, Reference: ref,
+		Amount: after.money(amount), Held: after.money(held), Before: before.Balance(), After: after.Balance(),
+		Snapshot: after.AppendSnapshot(make([]byte, 0, after.snapshotSize()))}
+	r, after.head = cause.Seal(before.head, r)
+	return after, r
 }
 
 // Balance returns owner's balance in currency c; zero for an account that
@@ -311,7 +387,7 @@ func (s *Service) Balance(ctx context.Context, owner string, c giftkit.Currency)
 	}
 	var out Balance
 	err := s.store.Update(ctx, func(tx Tx) error {
-		acct, err := UpdateAccount(tx, owner, c, s.cfg.Now(), nil)
+		acct, err := UpdateAccount(tx, Change{Owner: owner, Currency: c, Cause: activity.Sweep(s.cfg.Now())}, nil)
 		out = balanceOf(acct)
 		return err
 	})
@@ -351,7 +427,7 @@ func (s *Service) History(ctx context.Context, owner string, c giftkit.Currency,
 	limit = min(limit, MaxPageSize)
 	var page HistoryPage
 	err := s.store.Update(ctx, func(tx Tx) error {
-		if _, err := UpdateAccount(tx, owner, c, s.cfg.Now(), nil); err != nil {
+		if _, err := UpdateAccount(tx, Change{Owner: owner, Currency: c, Cause: activity.Sweep(s.cfg.Now())}, nil); err != nil {
 			return err
 		}
 		entries, err := tx.Entries(owner, c, after, limit+1)
@@ -389,7 +465,7 @@ func HoldID(owner, key string) string {
 // [giftkit.ErrCurrencyMismatch] (also for a currency outside Config.Currencies), or a
 // key or owner error.
 func (s *Service) Hold(ctx context.Context, owner string, req HoldRequest, key string) (Hold, error) {
-	return change(ctx, s, holdOutcomes, "hold", owner, req.Amount.Currency(), key,
+	return change(ctx, s, holdOutcomes, op{"hold", activity.KindHold, req.Reference}, owner, req.Amount.Currency(), key,
 		[]string{req.Amount.String(), req.Reference, req.ExpiresAt.UTC().String()},
 		func(a Account, now time.Time) (Account, []Entry, Hold, error) {
 			id := HoldID(owner, key)
@@ -405,7 +481,7 @@ func (s *Service) Hold(ctx context.Context, owner string, req HoldRequest, key s
 // released, expired), and with [ErrForeignHold] for a hold another party
 // placed (a checkout payment's, which only checkout may release).
 func (s *Service) Release(ctx context.Context, owner string, c giftkit.Currency, holdID, key string) (Balance, error) {
-	return change(ctx, s, balanceOutcomes, "release", owner, c, key, []string{holdID},
+	return change(ctx, s, balanceOutcomes, op{"release", activity.KindRelease, holdID}, owner, c, key, []string{holdID},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			a, e, err := a.Release(holdID, PlacerWallet, key, now)
 			return a, []Entry{e}, balanceOf(a), err
@@ -417,7 +493,7 @@ func (s *Service) Release(ctx context.Context, owner string, c giftkit.Currency,
 // [ErrForeignHold], [ErrExceedsHold], [ErrInvalidAmount] or
 // [giftkit.ErrCurrencyMismatch].
 func (s *Service) Capture(ctx context.Context, owner, holdID string, amount giftkit.Money, key string) (Balance, error) {
-	return change(ctx, s, balanceOutcomes, "capture", owner, amount.Currency(), key, []string{holdID, amount.String()},
+	return change(ctx, s, balanceOutcomes, op{"capture", activity.KindCapture, holdID}, owner, amount.Currency(), key, []string{holdID, amount.String()},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			a, entries, err := a.Capture(holdID, PlacerWallet, amount, key, now)
 			return a, entries, balanceOf(a), err
@@ -428,7 +504,7 @@ func (s *Service) Capture(ctx context.Context, owner, holdID string, amount gift
 // capture, journaled as both). It fails with [ErrInsufficientFunds],
 // [ErrInvalidAmount] or [giftkit.ErrCurrencyMismatch].
 func (s *Service) Debit(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (Balance, error) {
-	return change(ctx, s, balanceOutcomes, "debit", owner, amount.Currency(), key, []string{amount.String(), reference},
+	return change(ctx, s, balanceOutcomes, op{"debit", activity.KindCapture, reference}, owner, amount.Currency(), key, []string{amount.String(), reference},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			id := HoldID(owner, key)
 			a, hold, err := a.PlaceHold(HoldSpec{ID: id, Placer: PlacerWallet, Amount: amount, Reference: reference}, key, now)
@@ -444,10 +520,44 @@ func (s *Service) Debit(ctx context.Context, owner string, amount giftkit.Money,
 // expires. It fails with [ErrInvalidAmount] or [giftkit.ErrCurrencyMismatch] (also
 // for a currency outside Config.Currencies, in which no account is opened).
 func (s *Service) Refund(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (Balance, error) {
-	return change(ctx, s, balanceOutcomes, "refund", owner, amount.Currency(), key, []string{amount.String(), reference},
+	return change(ctx, s, balanceOutcomes, op{"refund", activity.KindRefund, reference}, owner, amount.Currency(), key, []string{amount.String(), reference},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			a, e, err := a.Credit(CreditSpec{Kind: EntryRefund, Amount: amount, Source: reference, Reference: reference}, key, now)
 			return a, []Entry{e}, balanceOf(a), err
+		})
+}
+
+// Adjust changes owner's balance by delta, up or down, as an operator's
+// correction or goodwill credit. Up, it is a credit of class
+// giftkit.ClassAdjustment that never expires; down, it takes from the
+// available balance in spending order, never below zero and never from
+// what holds reserve. The call's context must carry an operator
+// (giftkit.WithActor) and a reason (giftkit.WithReason), which the
+// account's activity record keeps, and the journal shows an
+// EntryAdjustment. It fails with activity.ErrInvalidActor,
+// [ErrInsufficientFunds] (less available than a downward delta),
+// [ErrInvalidAmount] (a zero delta), giftkit.ErrCurrencyMismatch, or a
+// key, owner or reference error. A retry with the same key returns the
+// first outcome.
+func (s *Service) Adjust(ctx context.Context, owner string, delta giftkit.Money, reference, key string) (Balance, error) {
+	if err := giftcard.OperatorCall(ctx); err != nil {
+		return Balance{}, err
+	}
+	return change(ctx, s, balanceOutcomes, op{"adjust", activity.KindAdjust, reference}, owner, delta.Currency(), key,
+		[]string{delta.String(), reference},
+		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
+			if !delta.IsNegative() {
+				a, e, err := a.Credit(CreditSpec{Kind: EntryAdjustment, Amount: delta, Source: reference, Reference: reference}, key, now)
+				return a, []Entry{e}, balanceOf(a), err
+			}
+			down, err := delta.Neg()
+			if err != nil {
+				e := a.fail("adjust", ErrInvalidAmount)
+				e.Amount = delta
+				return a, nil, Balance{}, e
+			}
+			a, entries, _, err := a.Take(TakeSpec{Kind: EntryAdjustment, Amount: down, Reference: reference}, key, now)
+			return a, entries, balanceOf(a), err
 		})
 }
 
@@ -458,11 +568,20 @@ func (s *Service) Sweep(ctx context.Context, owner string, c giftkit.Currency) (
 	return s.Balance(ctx, owner, c)
 }
 
+// op names an account operation: its name (in errors and fingerprints),
+// the kind of its activity record, and what the record is about.
+type op struct {
+	name      string
+	kind      activity.Kind
+	reference string
+}
+
 // change runs an idempotent account operation: load and sweep the account,
 // apply step, save. step's error leaves nothing written.
-func change[R any](ctx context.Context, s *Service, o idem.Outcomes[R], op, owner string, c giftkit.Currency, key string, request []string,
+func change[R any](ctx context.Context, s *Service, o idem.Outcomes[R], what op, owner string, c giftkit.Currency, key string, request []string,
 	step func(Account, time.Time) (Account, []Entry, R, error)) (R, error) {
 	var zero R
+	op := what.name
 	if err := s.check(op, owner, key); err != nil {
 		return zero, err
 	}
@@ -478,13 +597,18 @@ func change[R any](ctx context.Context, s *Service, o idem.Outcomes[R], op, owne
 		}
 	}
 	now := s.cfg.Now()
+	cause, err := activity.CauseFrom(ctx, key, now)
+	if err != nil {
+		return zero, err
+	}
 	call := idem.NewCall("wallet/"+owner, key, now, op, append([]string{c.Code()}, request...)...)
 	res, err := idem.Do(ctx, s.store, call, o, func(tx Tx) (out R, err error) {
-		_, err = UpdateAccount(tx, owner, c, now, func(a Account) (Account, []Entry, error) {
-			a, entries, r, err := step(a, now)
-			out = r
-			return a, entries, err
-		})
+		_, err = UpdateAccount(tx, Change{Owner: owner, Currency: c, Kind: what.kind, Reference: what.reference, Cause: cause},
+			func(a Account) (Account, []Entry, error) {
+				a, entries, r, err := step(a, now)
+				out = r
+				return a, entries, err
+			})
 		return out, err
 	})
 	return res.Value, wrapConflict(op, owner, err)

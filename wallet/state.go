@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 )
 
 // AccountState is everything an [Account] is made of, in the form a store
@@ -20,12 +21,13 @@ type AccountState struct {
 	Holds     []Hold           // oldest first
 	NextSeq   int64            // the sequence number of the next journal entry, from 1
 	UpdatedAt time.Time        // the time of the last journal entry; zero for an account never changed
+	Head      activity.Head    // the end of the account's chain of activity records; zero for an account never changed
 }
 
 // State returns the account's state, sharing no memory with it.
 func (a Account) State() AccountState {
 	return AccountState{Owner: a.owner, Currency: a.currency, Lots: a.Lots(), Holds: a.Holds(),
-		NextSeq: a.nextSeq, UpdatedAt: a.updatedAt}
+		NextSeq: a.nextSeq, UpdatedAt: a.updatedAt, Head: a.head}
 }
 
 // ErrCorrupt: an [AccountState] breaks the rules every account keeps, so it
@@ -35,13 +37,13 @@ var ErrCorrupt = errors.New("wallet: corrupt account state")
 
 // RestoreAccount returns the account whose state s is (see
 // [Account.State]). It checks every rule an account keeps (amounts in its
-// currency; 0 ≤ reserved ≤ remaining for each lot; lots in order of
-// expiry; each hold the sum of its parts, each part on an existing lot, each
+// currency; 0 ≤ reserved ≤ remaining for each lot; lots of known
+// classes in spending order; each hold the sum of its parts, each part on an existing lot, each
 // lot's reserved the sum of the parts on it; sums within range; NextSeq ≥
 // 1) and fails with an error wrapping [ErrCorrupt] if one is broken, so a
 // damaged row never becomes a balance.
 func RestoreAccount(s AccountState) (Account, error) {
-	a := Account{owner: s.Owner, currency: s.Currency, nextSeq: s.NextSeq, updatedAt: s.UpdatedAt}
+	a := Account{owner: s.Owner, currency: s.Currency, nextSeq: s.NextSeq, updatedAt: s.UpdatedAt, head: s.Head}
 	fail := func(format string, args ...any) (Account, error) {
 		return Account{}, fmt.Errorf("%w: %s/%s: %s", ErrCorrupt, s.Owner, s.Currency, fmt.Sprintf(format, args...))
 	}
@@ -58,15 +60,17 @@ func RestoreAccount(s AccountState) (Account, error) {
 			return fail("lot %q holds %v of which %v reserved", l.ID, l.Remaining, l.Reserved)
 		case rem > math.MaxInt64-a.balance:
 			return fail("the lots sum to more than the largest amount")
-		case i > 0 && !expiresBefore(s.Lots[i-1].ExpiresAt, l.ExpiresAt):
-			return fail("lot %q is out of order of expiry", l.ID)
+		case !l.Class.IsValid():
+			return fail("lot %q has no value class", l.ID)
+		case i > 0 && !lotBefore(s.Lots[i-1].ExpiresAt, s.Lots[i-1].Class, l.ExpiresAt, l.Class):
+			return fail("lot %q is out of order of expiry and class", l.ID)
 		}
 		if _, dup := reserved[l.ID]; dup {
 			return fail("two lots are named %q", l.ID)
 		}
 		reserved[l.ID] = res
 		a.balance += rem
-		a.lots = append(a.lots, lot{id: l.ID, source: l.Source, remaining: rem, reserved: res,
+		a.lots = append(a.lots, lot{id: l.ID, source: l.Source, class: l.Class, remaining: rem, reserved: res,
 			expiresAt: l.ExpiresAt, createdAt: l.CreatedAt})
 	}
 	for _, h := range s.Holds {

@@ -153,3 +153,41 @@ func (r *Reader) Money() giftkit.Money {
 	r.data = r.data[n:]
 	return m
 }
+
+// Currency appends c's four-byte binary form.
+func Currency(b []byte, c giftkit.Currency) []byte {
+	b, _ = c.AppendBinary(b)
+	return b
+}
+
+// Currency reads a currency.
+func (r *Reader) Currency() giftkit.Currency {
+	var raw [4]byte
+	r.Bytes(raw[:])
+	var c giftkit.Currency
+	if r.err == nil && c.UnmarshalBinary(raw[:]) != nil {
+		r.Fail()
+	}
+	return c
+}
+
+// Blob appends b2 as a length and its bytes.
+func Blob(b, b2 []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(b2)))
+	return append(b, b2...)
+}
+
+// Blob reads bytes that Blob appended, as a copy; nil when empty.
+func (r *Reader) Blob() []byte {
+	n, size := binary.Uvarint(r.data)
+	if size <= 0 || n > uint64(len(r.data)-size) {
+		r.Fail()
+		return nil
+	}
+	var out []byte
+	if n > 0 {
+		out = append([]byte(nil), r.data[size:size+int(n)]...)
+	}
+	r.data = r.data[size+int(n):]
+	return out
+}

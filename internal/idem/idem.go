@@ -20,7 +20,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/giftkit/giftkit/internal/text"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/internal/bin"
@@ -219,17 +220,7 @@ func CheckKey(key string) error {
 // payment ID, a key, a reference), is at most max bytes of UTF-8 without
 // control characters: what every store can keep as text and every log can
 // show on one line.
-func ValidText(s string, max int) bool {
-	if len(s) > max || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return false
-		}
-	}
-	return true
-}
+func ValidText(s string, max int) bool { return text.Valid(s, max) }
 
 // businessError carries a business failure out of the first unit of work so
 // that the store rolls it back.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/internal/unit"
@@ -282,7 +283,7 @@ func (s *system) sweep(ctx context.Context, workers int) (open int, err error) {
 	for w := 0; w < workers; w++ {
 		for k := 0; k < 2; k++ {
 			if err := s.store.Update(ctx, func(tx wallet.Tx) error {
-				_, err := wallet.UpdateAccount(tx, owner(w, k), currencyOf(w), now, nil)
+				_, err := wallet.UpdateAccount(tx, wallet.Change{Owner: owner(w, k), Currency: currencyOf(w), Cause: activity.Sweep(now)}, nil)
 				return err
 			}); err != nil {
 				return open, err

@@ -1,0 +1,179 @@
+package memstore
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/giftkit/giftkit/activity"
+)
+
+// The activity log: every record in commit order, each subject's records
+// found by a chain of positions from its last, and two indexes of positions in the orders
+// queries read (activity.BySubject, activity.ByTime), brought up to date
+// when a query finds records they do not cover yet.
+type activityLog struct {
+	records []activity.Record
+	prev    []int32                    // prev[i]: the position of the record before records[i] of its subject; -1 for none
+	last    map[activity.Subject]int32 // the position of each subject's last record
+	sorted  [2][]int32                 // positions in each activity.Order
+}
+
+func (l *activityLog) count(s activity.Subject) int64 {
+	if p, ok := l.last[s]; ok {
+		return l.records[p].Seq
+	}
+	return 0
+}
+
+// chain returns the positions of subject s's records, in order of Seq.
+func (l *activityLog) chain(s activity.Subject) []int32 {
+	p, ok := l.last[s]
+	if !ok {
+		return nil
+	}
+	pos := make([]int32, l.records[p].Seq)
+	for i := len(pos) - 1; i >= 0; i-- {
+		pos[i], p = p, l.prev[p]
+	}
+	return pos
+}
+
+// index returns the positions of every record in order o.
+func (l *activityLog) index(o activity.Order) []int32 {
+	idx := l.sorted[o]
+	if len(idx) == len(l.records) {
+		return idx
+	}
+	fresh := make([]int32, 0, len(l.records)-len(idx))
+	for i := len(idx); i < len(l.records); i++ {
+		fresh = append(fresh, int32(i))
+	}
+	less := func(a, b int32) int {
+		ca, cb := activity.CursorOf(l.records[a], o), activity.CursorOf(l.records[b], o)
+		switch {
+		case o.Less(ca, cb):
+			return -1
+		case o.Less(cb, ca):
+			return 1
+		}
+		return 0
+	}
+	slices.SortFunc(fresh, less)
+	merged := make([]int32, 0, len(l.records))
+	i, j := 0, 0
+	for i < len(idx) && j < len(fresh) {
+		if less(fresh[j], idx[i]) < 0 {
+			merged, j = append(merged, fresh[j]), j+1
+		} else {
+			merged, i = append(merged, idx[i]), i+1
+		}
+	}
+	merged = append(append(merged, idx[i:]...), fresh[j:]...)
+	l.sorted[o] = merged
+	return merged
+}
+
+// query returns up to limit committed records that q selects, after q.After.
+func (l *activityLog) query(q activity.Query, limit int) []activity.Record {
+	var out []activity.Record
+	if !q.Subject.IsZero() {
+		pos := l.chain(q.Subject)
+		start := 0
+		if !q.After.IsZero() {
+			start = sort.Search(len(pos), func(i int) bool { return q.Follows(l.records[pos[i]]) })
+		}
+		for _, p := range pos[start:] {
+			if len(out) == limit {
+				break
+			}
+			if r := l.records[p]; q.Matches(r) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	idx := l.index(q.Order)
+	start := sort.Search(len(idx), func(i int) bool { return q.Follows(l.records[idx[i]]) })
+	for _, p := range idx[start:] {
+		if len(out) == limit {
+			break
+		}
+		if r := l.records[p]; q.Matches(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *Store) commitActivity(pending []activity.Record) {
+	l := &s.activity
+	if l.last == nil {
+		l.last = make(map[activity.Subject]int32)
+	}
+	for _, r := range pending {
+		prev, ok := l.last[r.Subject]
+		if !ok {
+			prev = -1
+		}
+		l.last[r.Subject] = int32(len(l.records))
+		l.records = append(l.records, r)
+		l.prev = append(l.prev, prev)
+	}
+}
+
+// AppendActivity implements activity.Tx. It fails with [ErrConflict] if a
+// record is not the next of its subject.
+func (tx *Tx) AppendActivity(records []activity.Record) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	n := len(tx.w.activity)
+	for _, r := range records {
+		next := tx.s.activity.count(r.Subject) + 1
+		for _, p := range tx.w.activity {
+			if p.Subject == r.Subject {
+				next++
+			}
+		}
+		if r.Seq != next {
+			tx.w.activity = tx.w.activity[:n]
+			return fmt.Errorf("%w: activity record %d of %s out of sequence (next is %d)", ErrConflict, r.Seq, r.Subject, next)
+		}
+		r.Snapshot = tx.s.keep(r.Snapshot)
+		tx.w.activity = append(tx.w.activity, r)
+	}
+	return nil
+}
+
+// Activity implements activity.Tx. The unit's own records are found along
+// with the committed ones.
+func (tx *Tx) Activity(q activity.Query, limit int) ([]activity.Record, error) {
+	if err := tx.usable(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	out := tx.s.activity.query(q, limit)
+	added := false
+	for _, r := range tx.w.activity {
+		if q.Matches(r) && q.Follows(r) {
+			out, added = append(out, r), true
+		}
+	}
+	if added {
+		slices.SortStableFunc(out, func(a, b activity.Record) int {
+			ca, cb := activity.CursorOf(a, q.Order), activity.CursorOf(b, q.Order)
+			switch {
+			case q.Order.Less(ca, cb):
+				return -1
+			case q.Order.Less(cb, ca):
+				return 1
+			}
+			return 0
+		})
+		out = out[:min(len(out), limit)]
+	}
+	return out, nil
+}
