@@ -31,21 +31,21 @@ type Kind uint8
 
 // The kinds of change.
 const (
-	KindIssue      Kind = iota + 1 // a card created
-	KindActivate                   // a pending card sold
-	KindBlock                      // a card held for review
-	KindUnblock                    // a blocked card returned to active
-	KindVoid                       // a card cancelled
-	KindRedeem                     // a card redeemed into an account (the card's record)
-	KindCredit                     // an account credited with a redeemed card's value
-	KindHold                       // part of a balance reserved for a payment
-	KindCapture                    // held money spent
-	KindRelease                    // a hold closed without spending
-	KindRefund                     // money returned to a balance
-	KindExpiry                     // expired credit left a balance, or lapsed holds were released
-	KindAdjust                     // an operator changed a card's value or an account's balance
-	KindLoad                       // value added to a card or an account by a purchase
-	KindClawback                   // the value of a card whose purchase was refunded taken back
+	KindIssue    Kind = iota + 1 // a card created
+	KindActivate                 // a pending card sold
+	KindBlock                    // a card held for review
+	KindUnblock                  // a blocked card returned to active
+	KindVoid                     // a card cancelled
+	KindRedeem                   // a card redeemed into an account (the card's record)
+	KindCredit                   // an account credited with a redeemed card's value
+	KindHold                     // part of a balance reserved for a payment
+	KindCapture                  // held money spent
+	KindRelease                  // a hold closed without spending
+	KindRefund                   // money returned to a balance
+	KindExpiry                   // expired credit left a balance, or lapsed holds were released
+	KindAdjust                   // an operator changed a card's value or an account's balance
+	KindLoad                     // value added to a card or an account by a purchase
+	KindClawback                 // the value of a card whose purchase was refunded taken back
 )
 
 var kindNames = [...]string{"", "issue", "activate", "block", "unblock", "void", "redeem", "credit", "hold",

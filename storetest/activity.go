@@ -256,14 +256,26 @@ func testActivityOfServices[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 		func() error { _, err := env.Cards.Unblock(ana, c2.Card.ID, "unblock"); return err },
 		func() error { _, err := env.Cards.Adjust(ana, c1.Card.ID, money("-5.00"), "adj-card"); return err },
 		func() error { _, err := env.Wallet.Redeem(alice, "alice", c1.Code.String(), "redeem"); return err },
-		func() error { _, err := env.Wallet.Adjust(ana, "alice", money("3.00"), "ticket-12", "adj-up"); return err },
+		func() error {
+			_, err := env.Wallet.Adjust(ana, "alice", money("3.00"), "ticket-12", "adj-up")
+			return err
+		},
 		func() error {
 			_, err := env.Wallet.Hold(alice, "alice", wallet.HoldRequest{Amount: money("10.00"), Reference: "order-1", ExpiresAt: epoch.Add(30 * 24 * time.Hour)}, "hold")
 			return err
 		},
-		func() error { _, err := env.Wallet.Debit(alice, "alice", money("20.00"), "order-2", "debit"); return err },
-		func() error { _, err := env.Wallet.Refund(shop, "alice", money("1.00"), "order-2", "refund"); return err },
-		func() error { _, err := env.Wallet.Adjust(ana, "alice", money("-1.00"), "ticket-13", "adj-down"); return err },
+		func() error {
+			_, err := env.Wallet.Debit(alice, "alice", money("20.00"), "order-2", "debit")
+			return err
+		},
+		func() error {
+			_, err := env.Wallet.Refund(shop, "alice", money("1.00"), "order-2", "refund")
+			return err
+		},
+		func() error {
+			_, err := env.Wallet.Adjust(ana, "alice", money("-1.00"), "ticket-13", "adj-down")
+			return err
+		},
 		func() error {
 			cb, err := env.Wallet.Clawback(ana, c1.Card.ID, giftkit.Money{}, "claw-1")
 			if err == nil && (cb.Recovered.IsZero() || cb.Voided) {
@@ -273,7 +285,11 @@ func testActivityOfServices[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 		},
 		func() error { _, err := env.Wallet.Clawback(ana, c2.Card.ID, money("15.00"), "claw-2"); return err },
 		func() error { _, err := env.Cards.Void(ana, c2.Card.ID, "void"); return err },
-		func() error { env.Clock.Advance(100 * 24 * time.Hour); _, err := env.Wallet.Balance(alice, "alice", eur); return err },
+		func() error {
+			env.Clock.Advance(100 * 24 * time.Hour)
+			_, err := env.Wallet.Balance(alice, "alice", eur)
+			return err
+		},
 	} {
 		must(fmt.Sprintf("step %d", i), step())
 		CheckActivity(t, s)
