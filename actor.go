@@ -32,6 +32,29 @@ func (k ActorKind) String() string {
 	return fmt.Sprintf("ActorKind(%d)", uint8(k))
 }
 
+// MarshalText encodes the kind as its name ("unattributed" for zero).
+func (k ActorKind) MarshalText() ([]byte, error) {
+	if int(k) >= len(actorKindNames) {
+		return nil, fmt.Errorf("giftkit: marshal invalid %v", k)
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText decodes a kind's name.
+func (k *ActorKind) UnmarshalText(text []byte) error {
+	if string(text) == "unattributed" {
+		*k = 0
+		return nil
+	}
+	for i, name := range actorKindNames {
+		if i > 0 && name == string(text) {
+			*k = ActorKind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("giftkit: unknown actor kind %q: %w", text, ErrInvalid)
+}
+
 // MaxActorIDLen is the longest actor ID, in bytes.
 const MaxActorIDLen = 128
 
@@ -41,8 +64,8 @@ const MaxReasonLen = 500
 // An Actor is who made a change: recorded with every activity record (see
 // package activity). The zero Actor is unattributed.
 type Actor struct {
-	Kind ActorKind // what kind of party; zero for unattributed
-	ID   string    // the party's ID in the host: a shopper's account owner, an operator's staff ID, a client's name; 1 to MaxActorIDLen bytes of UTF-8 text
+	Kind ActorKind `json:"kind"`         // what kind of party; zero for unattributed
+	ID   string    `json:"id,omitempty"` // the party's ID in the host: a shopper's account owner, an operator's staff ID, a client's name; 1 to MaxActorIDLen bytes of UTF-8 text
 }
 
 // Shopper returns the actor for a card or account holder.

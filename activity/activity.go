@@ -101,12 +101,33 @@ func (k SubjectKind) String() string {
 	return fmt.Sprintf("SubjectKind(%d)", uint8(k))
 }
 
+// MarshalText encodes the kind as its name.
+func (k SubjectKind) MarshalText() ([]byte, error) {
+	if k != SubjectCard && k != SubjectAccount {
+		return nil, fmt.Errorf("activity: marshal invalid %v", k)
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText decodes "card" or "account".
+func (k *SubjectKind) UnmarshalText(text []byte) error {
+	switch string(text) {
+	case "card":
+		*k = SubjectCard
+	case "account":
+		*k = SubjectAccount
+	default:
+		return fmt.Errorf("activity: unknown subject kind %q: %w", text, giftkit.ErrInvalid)
+	}
+	return nil
+}
+
 // A Subject is the card or account a record is about. Subjects are ordered
 // by Kind, then ID, then currency code (see [Subject.Compare]).
 type Subject struct {
-	Kind     SubjectKind      // card or account
-	ID       string           // the card's ID, or the account's owner
-	Currency giftkit.Currency // the account's currency; zero for a card
+	Kind     SubjectKind      `json:"kind"`              // card or account
+	ID       string           `json:"id"`                // the card's ID, or the account's owner
+	Currency giftkit.Currency `json:"currency,omitzero"` // the account's currency; zero for a card
 }
 
 // Card returns the subject for the card with the given ID.
@@ -187,29 +208,29 @@ type Head struct {
 
 // A Record is one change to one card or account.
 type Record struct {
-	Subject   Subject       // the card or account changed
-	Seq       int64         // 1, 2, 3, ... within the subject; set by Seal
-	Kind      Kind          // what changed
-	Actor     giftkit.Actor // who changed it; zero when the host did not say (never guessed)
-	Reason    string        // why, as the actor gave it; at most giftkit.MaxReasonLen bytes
-	Key       string        // the idempotency key of the call; empty for the system's sweeps
-	Reference string        // what the change is about: a card ID, a hold, payment or order ID
-	At        time.Time     // when, by the clock of the call
+	Subject   Subject       `json:"subject"`             // the card or account changed
+	Seq       int64         `json:"seq"`                 // 1, 2, 3, ... within the subject; set by Seal
+	Kind      Kind          `json:"kind"`                // what changed
+	Actor     giftkit.Actor `json:"actor"`               // who changed it; zero when the host did not say (never guessed)
+	Reason    string        `json:"reason,omitempty"`    // why, as the actor gave it; at most giftkit.MaxReasonLen bytes
+	Key       string        `json:"key,omitempty"`       // the idempotency key of the call; empty for the system's sweeps
+	Reference string        `json:"reference,omitempty"` // what the change is about: a card ID, a hold, payment or order ID
+	At        time.Time     `json:"at"`                  // when, by the clock of the call
 	// Amount is the change to the subject's value (a card's value, an
 	// account's balance): positive for money in, negative for money out,
 	// zero for a change of state or of holds.
-	Amount giftkit.Money
+	Amount giftkit.Money `json:"amount"`
 	// Held is the change to the part of an account's balance that holds
 	// reserve; zero for cards.
-	Held   giftkit.Money
-	Before giftkit.Money // the value or balance before the change
-	After  giftkit.Money // the value or balance after it: Before + Amount
+	Held   giftkit.Money `json:"held"`
+	Before giftkit.Money `json:"before"` // the value or balance before the change
+	After  giftkit.Money `json:"after"`  // the value or balance after it: Before + Amount
 	// Snapshot is the subject's whole state after the change, in the binary
 	// form of its package (giftcard.CardFromSnapshot,
 	// wallet.StateFromSnapshot read it), without its Head. Reports replay it.
-	Snapshot []byte
-	Prev     Digest // the Digest of the subject's record Seq−1; zero for the first
-	Digest   Digest // the SHA-256 of every field above; set by Seal
+	Snapshot []byte `json:"snapshot"`
+	Prev     Digest `json:"prev"`   // the Digest of the subject's record Seq−1; zero for the first
+	Digest   Digest `json:"digest"` // the SHA-256 of every field above; set by Seal
 }
 
 // Seal numbers r as the record after head, links it to head, puts its time
