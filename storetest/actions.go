@@ -42,13 +42,15 @@ func (m *system[T]) Issue(t *rapid.T) {
 	value := giftkit.FromMinor(rapid.Int64Range(1, 20000).Draw(t, "value"), cur)
 	count := rapid.IntRange(1, 3).Draw(t, "count")
 	pending := rapid.IntRange(0, 4).Draw(t, "pending") == 0
+	class := rapid.SampledFrom([]giftkit.ValueClass{giftkit.ClassPurchased, giftkit.ClassPromotional}).Draw(t, "class")
 	var expires time.Time
 	if rapid.Bool().Draw(t, "expires") {
 		expires = m.env.Clock.Now().Add(time.Duration(rapid.IntRange(1, 200).Draw(t, "hours")) * time.Hour)
 	}
 	// Issuance runs without faults: its replay returns no codes, so a
 	// caller who lost them voids the batch, which the Admin action covers.
-	out, err := m.env.Cards.Issue(context.Background(), giftcard.IssueRequest{Value: value, Count: count, ExpiresAt: expires, Pending: pending}, m.key("issue"))
+	out, err := m.env.Cards.Issue(m.actor(t), giftcard.IssueRequest{Value: value, Count: count, ExpiresAt: expires, Pending: pending,
+		Class: class}, m.key("issue"))
 	if err != nil {
 		t.Fatalf("Issue: %v", err)
 	}
@@ -57,7 +59,7 @@ func (m *system[T]) Issue(t *rapid.T) {
 		if pending {
 			state = giftcard.StatePending
 		}
-		m.cards = append(m.cards, &mCard{id: ic.Card.ID, code: ic.Code, value: value, state: state, expires: expires})
+		m.cards = append(m.cards, &mCard{id: ic.Card.ID, code: ic.Code, value: value, state: state, expires: expires, class: class})
 		m.issued[cur] += value.Minor()
 	}
 }
@@ -429,7 +431,7 @@ func (m *system[T]) Refund(t *rapid.T) {
 	p.refundedCard += toCard
 	p.refundedBalance += amount - toCard
 	if amount-toCard > 0 {
-		m.touch(sysKey{p.owner, p.total.Currency()}).credit(amount-toCard, time.Time{})
+		m.touch(sysKey{p.owner, p.total.Currency()}).credit(amount-toCard, time.Time{}, giftkit.ClassRefund)
 	}
 }
 

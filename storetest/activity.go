@@ -145,7 +145,8 @@ func readAll[T activity.Tx](t *testing.T, s giftkit.Store[T], q activity.Query, 
 // CheckActivity fails t unless the store's activity log holds together:
 // every card's and account's chain verifies (activity.Verify) and ends at
 // the Head the card or account keeps, its last record's snapshot is the
-// card or account as stored, and an account's records sum to its balance
+// card or account as stored (and an account that keeps every rule
+// wallet.RestoreAccount checks), and an account's records sum to its balance
 // and held amount, a card's to its outstanding value. Stores' own tests
 // and the harness call it.
 func CheckActivity[T wallet.Tx](t TB, s giftkit.Store[T]) {
@@ -220,6 +221,9 @@ func checkChain[T wallet.Tx](s giftkit.Store[T], chain []activity.Record) error 
 				return err
 			}
 			snap.Head = acct.Head()
+			if _, err := wallet.RestoreAccount(snap); err != nil {
+				return fmt.Errorf("the account breaks its rules: %w", err)
+			}
 			if diff := cmp.Diff(acct.State(), snap, cmpOpts); diff != "" {
 				return fmt.Errorf("the last snapshot is not the account (-account +snapshot):\n%s", diff)
 			}

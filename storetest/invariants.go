@@ -38,6 +38,7 @@ func (m *system[T]) check(t *rapid.T, settled bool) {
 	flows, balances, held := m.checkAccounts(t)
 	unredeemed, voided := m.checkCards(t)
 	m.checkConservation(t, flows, balances, unredeemed, voided)
+	m.checkLedger(t, balances)
 	authsSeen, openHolds := m.checkPayments(t)
 	m.checkHolds(t, held, openHolds)
 	if settled {
@@ -146,9 +147,10 @@ func (m *system[T]) checkConservation(t *rapid.T, flows map[giftkit.Currency]map
 	for _, cur := range sysCurrencies {
 		f := flows[cur]
 		spent, refunded, expired := -f[wallet.EntryCapture], f[wallet.EntryRefund], -f[wallet.EntryExpiry]
-		if got := unredeemed[cur] + balances[cur] + spent - refunded + expired + voided[cur]; got != m.issued[cur] {
-			t.Fatalf("%v not conserved: unredeemed %d + balances %d + spent %d − refunded %d + expired %d + voided %d = %d; issued %d",
-				cur, unredeemed[cur], balances[cur], spent, refunded, expired, voided[cur], got, m.issued[cur])
+		clawed, adjusted := -f[wallet.EntryClawback], f[wallet.EntryAdjustment]
+		if got := unredeemed[cur] + balances[cur] + spent - refunded + expired + voided[cur] + clawed - adjusted; got != m.issued[cur] {
+			t.Fatalf("%v not conserved: unredeemed %d + balances %d + spent %d − refunded %d + expired %d + voided %d + clawed back %d − adjusted %d = %d; issued %d",
+				cur, unredeemed[cur], balances[cur], spent, refunded, expired, voided[cur], clawed, adjusted, got, m.issued[cur])
 		}
 		if f[wallet.EntryCredit]+unredeemed[cur]+voided[cur] != m.issued[cur] {
 			t.Fatalf("%v: credits %d + unredeemed %d + voided %d != issued %d: a card was credited twice or not at all",

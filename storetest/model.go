@@ -28,6 +28,7 @@ type sysKey struct {
 type mLot struct {
 	free, reserved int64
 	expires        time.Time // zero: never
+	class          giftkit.ValueClass
 }
 
 // mPart is what a hold took from one lot.
@@ -44,7 +45,8 @@ type mHold struct {
 }
 
 // mAccount is an owner's wallet in one currency: lots ordered by expiry
-// (never-expiring last), and the holds on them by hold ID.
+// (never-expiring last), then by their class's spending rank, and the
+// holds on them by hold ID.
 type mAccount struct {
 	lots  []*mLot
 	holds map[string]*mHold
@@ -58,6 +60,8 @@ type mCard struct {
 	state    giftcard.State
 	expires  time.Time
 	redeemer string
+	class    giftkit.ValueClass
+	clawed   int64 // asked back by clawbacks after redemption
 }
 
 // mPayment is a payment the run made, as the model expects it to be.
@@ -156,6 +160,25 @@ func (a *mAccount) sweep(now time.Time) {
 	a.lots = kept
 }
 
+// clone returns a copy of a that shares nothing with it.
+func (a *mAccount) clone() *mAccount {
+	out := &mAccount{holds: map[string]*mHold{}}
+	copies := map[*mLot]*mLot{}
+	for _, l := range a.lots {
+		c := *l
+		copies[l] = &c
+		out.lots = append(out.lots, &c)
+	}
+	for id, h := range a.holds {
+		c := &mHold{amount: h.amount, expires: h.expires}
+		for _, p := range h.parts {
+			c.parts = append(c.parts, mPart{copies[p.lot], p.amount})
+		}
+		out.holds[id] = c
+	}
+	return out
+}
+
 // balance returns the account's total and the part of it that holds reserve.
 func (a *mAccount) balance() (total, held int64) {
 	for _, l := range a.lots {
@@ -165,23 +188,51 @@ func (a *mAccount) balance() (total, held int64) {
 	return total, held
 }
 
-// credit adds amount to the lot that expires at expires (zero: never),
-// opening one in expiry order if there is none.
-func (a *mAccount) credit(amount int64, expires time.Time) {
+// credit adds amount to the lot of class that expires at expires (zero:
+// never), opening one in spending order if there is none.
+func (a *mAccount) credit(amount int64, expires time.Time, class giftkit.ValueClass) {
 	for _, l := range a.lots {
-		if l.expires.Equal(expires) {
+		if l.expires.Equal(expires) && l.class == class {
 			l.free += amount
 			return
 		}
 	}
-	a.lots = append(a.lots, &mLot{free: amount, expires: expires})
+	a.lots = append(a.lots, &mLot{free: amount, expires: expires, class: class})
 	sort.SliceStable(a.lots, func(i, j int) bool {
 		x, y := a.lots[i].expires, a.lots[j].expires
 		if x.IsZero() != y.IsZero() {
 			return !x.IsZero()
 		}
-		return x.Before(y)
+		if !x.Equal(y) {
+			return x.Before(y)
+		}
+		return a.lots[i].class.SpendRank() < a.lots[j].class.SpendRank()
 	})
+}
+
+// take removes up to amount of the free, unexpired balance, from the lots
+// of class first (none if zero), then from the others, each in order, and
+// returns what it took.
+func (a *mAccount) take(amount int64, class giftkit.ValueClass, now time.Time) int64 {
+	taken := int64(0)
+	for pass := 0; pass < 2; pass++ {
+		for _, l := range a.lots {
+			if (!l.expires.IsZero() && !now.Before(l.expires)) || (pass == 0 && l.class != class) {
+				continue
+			}
+			n := min(l.free, amount-taken)
+			l.free -= n
+			taken += n
+		}
+	}
+	kept := a.lots[:0]
+	for _, l := range a.lots {
+		if l.free+l.reserved > 0 {
+			kept = append(kept, l)
+		}
+	}
+	a.lots = kept
+	return taken
 }
 
 // available is what a new hold could take now: the free part of the lots
@@ -261,7 +312,7 @@ func (m *system[T]) redeemOutcome(c *mCard, owner string) error {
 // does: the card is redeemed and its value credited with its expiry.
 func (m *system[T]) applyRedeem(c *mCard, owner string) {
 	c.state, c.redeemer = giftcard.StateRedeemed, owner
-	m.touch(sysKey{owner, c.value.Currency()}).credit(c.value.Minor(), c.expires)
+	m.touch(sysKey{owner, c.value.Currency()}).credit(c.value.Minor(), c.expires, c.class)
 }
 
 // applyCapture moves the model as a capture does; sweep applies the time

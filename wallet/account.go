@@ -503,15 +503,15 @@ func (a Account) Sweep(now time.Time) (Account, []Entry) {
 // TakeSpec describes money taken out of an account's available balance
 // without a payment: an operator's downward adjustment or a clawback.
 type TakeSpec struct {
-	Kind      EntryKind     // EntryAdjustment or EntryClawback
-	Amount    giftkit.Money // positive, in the account's currency
-	Partial   bool          // take what is available, up to Amount, rather than fail when it is less
-	Prefer    string        // take first from the lots whose Source is this (a clawed-back card's ID); may be empty
-	Reference string        // what the entry is about (the entry's Reference)
+	Kind      EntryKind          // EntryAdjustment or EntryClawback
+	Amount    giftkit.Money      // positive, in the account's currency
+	Partial   bool               // take what is available, up to Amount, rather than fail when it is less
+	Class     giftkit.ValueClass // take first from the lots of this class (a clawed-back card's), then the others; zero: in spending order only
+	Reference string             // what the entry is about (the entry's Reference)
 }
 
-// Take removes t.Amount from the available balance, from the lots named
-// by t.Prefer first and then in spending order, never from what holds
+// Take removes t.Amount from the available balance, from the lots of
+// class t.Class first and then from the others, each in spending order, never from what holds
 // reserve or from expired credit, and never below zero. It returns the account, the entry, and
 // what it took: t.Amount, or with t.Partial possibly less (zero, with no
 // entry, when nothing is available). Without t.Partial it fails with
@@ -539,10 +539,10 @@ func (a Account) Take(t TakeSpec, key string, now time.Time) (Account, []Entry, 
 	}
 	a = a.clone()
 	left := take
-	for pass := 0; pass < 2 && left > 0; pass++ { // the preferred lots, then all of them
+	for pass := 0; pass < 2 && left > 0; pass++ { // the preferred class, then all of them
 		for i := range a.lots {
 			l := &a.lots[i]
-			if l.expired(now) || (pass == 0 && (t.Prefer == "" || l.source != t.Prefer)) {
+			if l.expired(now) || (pass == 0 && (t.Class == 0 || l.class != t.Class)) {
 				continue
 			}
 			n := min(l.remaining-l.reserved, left)

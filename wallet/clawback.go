@@ -23,7 +23,7 @@ type Clawback struct {
 	// redeemed; empty otherwise.
 	Owner string `json:"owner,omitempty"`
 	// Recovered is what was taken back: from the card's value, or from the
-	// account's available balance (the card's own credit first).
+	// account's available balance (credit of the card's class first).
 	Recovered giftkit.Money `json:"recovered"`
 	// Shortfall is Asked − Recovered: what the account had already spent or
 	// holds reserve. It is never dropped silently: the business recovers it
@@ -57,8 +57,9 @@ func readClawback(r *bin.Reader) Clawback {
 // refunded or charged back; a zero amount (giftkit.Money{}) means all that
 // is left of it. A card not yet redeemed loses the amount from its value,
 // and is voided when that is all of it. A redeemed card's value is taken
-// from the available balance of the account that redeemed it, the card's
-// own credit first, up to what is available: money already spent or held
+// from the available balance of the account that redeemed it, credit of
+// the card's value class first (so that a sold card's clawback takes back
+// purchased value), up to what is available: money already spent or held
 // for a payment is not taken, and the difference is reported as the
 // Shortfall. Over its life a card gives back at most its value.
 //
@@ -126,7 +127,7 @@ func clawback(tx Tx, cardID string, amount giftkit.Money, cause activity.Cause) 
 			var entries []Entry
 			var err error
 			a, entries, out.Recovered, err = a.Take(TakeSpec{Kind: EntryClawback, Amount: fromAccount, Partial: true,
-				Prefer: card.ID, Reference: card.ID}, cause.Key, cause.At)
+				Class: card.Class, Reference: card.ID}, cause.Key, cause.At)
 			return a, entries, err
 		})
 		if err != nil {
