@@ -3,12 +3,15 @@ package giftkit_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/ledger"
 	"github.com/giftkit/giftkit/memstore"
 	"github.com/giftkit/giftkit/wallet"
 )
@@ -58,6 +61,38 @@ func Example_readmePay() {
 
 	fmt.Println(p.Balance.Captured, p.Card.Captured, err)
 	// Output: 30.00 EUR 15.00 EUR <nil>
+}
+
+// The operator's ledger, as the README shows it.
+func Example_readmeLedger() {
+	store := memstore.New()
+	clock := func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) }
+	cards, _ := giftcard.NewService(store, giftcard.Config{Hasher: mustHasher(), Now: clock})
+	accounts, _ := wallet.NewService(store, wallet.Config{Hasher: mustHasher(), Now: clock})
+	batch, _ := cards.Issue(context.Background(), giftcard.IssueRequest{Value: giftkit.MustParseMoney("40", giftkit.EUR)}, "sale-9")
+	cardID, code := batch.Cards[0].Card.ID, batch.Cards[0].Code.String()
+
+	// Say who acts, where the host authenticates the request.
+	shopper := giftkit.WithActor(context.Background(), giftkit.Shopper("alice"))
+	_, _ = accounts.Redeem(shopper, "alice", code, "redeem-9")
+
+	// An operator's calls need a reason; the log keeps both.
+	ops := giftkit.WithReason(giftkit.WithActor(context.Background(), giftkit.Operator("ana")), "chargeback CB-77")
+	back, _ := accounts.Clawback(ops, cardID, giftkit.MustParseMoney("15", giftkit.EUR), "clawback-9") // a partial chargeback
+	// back.Recovered: what alice still had of it; back.Shortfall: what she had spent.
+
+	led, _ := ledger.NewService(store)
+	page, _ := led.Activity(context.Background(), activity.Query{Actor: giftkit.Operator("ana")}, 50)
+	owed, _ := led.Liability(context.Background(), clock()) // at any instant, past or present
+	breaks, _ := led.VerifyAll(context.Background())      // every chain of records, against its head
+	_ = owed.Write(os.Stdout, ledger.CSV)
+
+	fmt.Println(back.Recovered, back.Shortfall, len(page.Records), len(breaks))
+	// Output:
+	// at,currency,class,month,cards,accounts,total,card_count,account_count
+	// 2026-11-27T12:00:00Z,EUR,purchased,all,0.00,25.00,25.00,0,1
+	// 2026-11-27T12:00:00Z,EUR,purchased,2026-11,0.00,25.00,25.00,,
+	// 15.00 EUR 0.00 EUR 2 0
 }
 
 func mustHasher() *giftcard.Hasher {
