@@ -116,6 +116,7 @@ type system[T checkout.Tx] struct {
 	usedIDs  map[string]bool // payment IDs drawn
 	usedKeys map[string]bool // keys drawn by callKey
 	lookups  map[string]int  // guesses that reached the lookup, per limiter subject
+	past     []pastLiability // what the live services owed at each step's instant
 }
 
 // settle ends a run: it retries every interrupted call and sweeps until
