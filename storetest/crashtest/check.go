@@ -11,6 +11,7 @@ import (
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/storetest"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -80,6 +81,10 @@ func (p *parent[T]) finish() {
 		}
 	}
 	p.check(ctx, s)
+	// Every card's and account's chain of activity records came through
+	// the kills whole: nothing committed without its record, no record
+	// without its change.
+	storetest.CheckActivity(p.t, store)
 }
 
 // ledger is what check reads of one currency.
