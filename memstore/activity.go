@@ -128,20 +128,27 @@ func (tx *Tx) AppendActivity(records []activity.Record) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
-	n := len(tx.w.activity)
-	for _, r := range records {
-		next := tx.s.activity.count(r.Subject) + 1
-		for _, p := range tx.w.activity {
-			if p.Subject == r.Subject {
-				next++
+	for _, r := range records { // check them all before writing any
+		next, ok := tx.w.lastSeq.get(r.Subject)
+		if !ok {
+			next = tx.s.activity.count(r.Subject)
+		}
+		if r.Seq != next+1 {
+			tx.w.lastSeq.reset() // forget the checks: only what was appended counts
+			for _, done := range tx.w.activity {
+				tx.w.lastSeq.put(done.Subject, done.Seq)
 			}
+			return fmt.Errorf("%w: activity record %d of %s out of sequence (next is %d)", ErrConflict, r.Seq, r.Subject, next+1)
 		}
-		if r.Seq != next {
-			tx.w.activity = tx.w.activity[:n]
-			return fmt.Errorf("%w: activity record %d of %s out of sequence (next is %d)", ErrConflict, r.Seq, r.Subject, next)
+		if len(records) > 1 {
+			tx.w.lastSeq.put(r.Subject, r.Seq) // so that the next of the same subject is checked against it
 		}
+	}
+	tx.w.lastSeq.grow(len(records))
+	for _, r := range records {
 		r.Snapshot = tx.s.keep(r.Snapshot)
 		tx.w.activity = append(tx.w.activity, r)
+		tx.w.lastSeq.put(r.Subject, r.Seq)
 	}
 	return nil
 }

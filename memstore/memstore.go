@@ -126,6 +126,7 @@ type writeSet struct {
 	attempts writes[string, *wallet.AttemptLog] // nil: deleted
 	journal  []journalWrite                     // every account's new entries, in order
 	activity []activity.Record                  // the unit's activity records, in order
+	lastSeq  writes[activity.Subject, int64]    // the number of each subject's last record in the unit
 
 	// What the unit found in the store's maps, kept so that the writes that
 	// follow (a redemption reads a card, an account and a record, then
@@ -160,6 +161,7 @@ func (w *writeSet) reset() {
 	w.journal = w.journal[:0]
 	clear(w.activity)
 	w.activity = w.activity[:0]
+	w.lastSeq.reset()
 	w.card, w.acctSlot, w.readAcct, w.didMiss = nil, nil, false, false
 }
 

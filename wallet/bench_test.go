@@ -109,8 +109,11 @@ func BenchmarkParseOnly(b *testing.B) {
 // against: the same essential work done by hand, with nothing general about
 // it. It parses the code, hashes it with a reused keyed HMAC, and under one
 // mutex finds the card by hash, moves it to redeemed, credits an int64
-// balance, appends a journal entry, and stores an idempotency record with a
-// small binary outcome. BenchmarkRedeem/uncontended does the same through
+// balance, appends a journal entry, appends an audit record for the card
+// and one for the account (each a small snapshot of the state after,
+// chained by SHA-256 on the previous record of its subject, as the
+// activity log does), and stores an idempotency record with a small binary
+// outcome. BenchmarkRedeem/uncontended does the same through
 // the library; their ratio is what the library's generality costs.
 func BenchmarkRedeemFloor(b *testing.B) {
 	type card struct {
@@ -132,6 +135,26 @@ func BenchmarkRedeemFloor(b *testing.B) {
 	type record struct {
 		fingerprint [32]byte
 		outcome     []byte
+	}
+	type audit struct {
+		seq            int64
+		prev, digest   [32]byte
+		owner          string
+		amount, before int64
+		at             time.Time
+		snapshot       []byte
+	}
+	var logs = map[string][]audit{} // per card and per account
+	appendAudit := func(subject, owner string, amount, before int64, at time.Time, snapshot []byte) {
+		log := logs[subject]
+		r := audit{seq: int64(len(log) + 1), owner: owner, amount: amount, before: before, at: at, snapshot: snapshot}
+		if len(log) > 0 {
+			r.prev = log[len(log)-1].digest
+		}
+		var sealed [128]byte
+		in := binary.AppendVarint(append(append(sealed[:0], r.prev[:]...), snapshot...), amount)
+		r.digest = sha256.Sum256(in)
+		logs[subject] = append(log, r)
 	}
 	var (
 		mu       sync.Mutex
@@ -193,6 +216,8 @@ func BenchmarkRedeemFloor(b *testing.B) {
 			}
 			a.balance += c.value
 			a.journal = append(a.journal, entry{seq: int64(len(a.journal) + 1), amount: c.value, balance: a.balance, ref: c.id, key: codes[i], at: now})
+			appendAudit(c.id, owner, -c.value, c.value, now, append(append(make([]byte, 0, 64), c.id...), owner...))
+			appendAudit(owner, owner, c.value, a.balance-c.value, now, binary.AppendVarint(append(make([]byte, 0, 64), owner...), a.balance))
 			outcome := binary.AppendVarint(append([]byte(nil), c.id...), a.balance)
 			records[codes[i]] = record{fingerprint: fingerprint, outcome: outcome}
 			mu.Unlock()
