@@ -93,3 +93,47 @@ func ExampleNewStoreLimiter() {
 	// true false
 	// false true
 }
+
+// A card bought with a card payment that was charged back: the shopper
+// redeemed it and spent part, so the clawback recovers what is left and
+// reports the rest.
+func ExampleService_Clawback() {
+	store := memstore.New()
+	hasher, _ := giftcard.NewHasher([]byte("a secret of at least 32 bytes!!!"))
+	now := func() time.Time { return time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC) }
+	cards, _ := giftcard.NewService(store, giftcard.Config{Hasher: hasher, Now: now})
+	accounts, _ := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: now})
+
+	alice := giftkit.WithActor(context.Background(), giftkit.Shopper("alice"))
+	issued, _ := cards.Issue(alice, giftcard.IssueRequest{Value: giftkit.MustParseMoney("50.00", giftkit.EUR)}, "sale-1")
+	_, _ = accounts.Redeem(alice, "alice", issued.Cards[0].Code.String(), "redeem-1")
+	_, _ = accounts.Debit(alice, "alice", giftkit.MustParseMoney("35.00", giftkit.EUR), "order-7", "pay-7")
+
+	ops := giftkit.WithReason(giftkit.WithActor(context.Background(), giftkit.Operator("ana")), "chargeback CB-1")
+	back, err := accounts.Clawback(ops, issued.Cards[0].Card.ID, giftkit.Money{}, "clawback-1")
+	fmt.Println(back.Asked, back.Recovered, back.Shortfall, err)
+
+	_, err = accounts.Clawback(alice, issued.Cards[0].Card.ID, giftkit.Money{}, "clawback-2")
+	fmt.Println(errors.Is(err, giftkit.ErrInvalid))
+	// Output:
+	// 50.00 EUR 15.00 EUR 35.00 EUR <nil>
+	// true
+}
+
+// An operator's goodwill credit, and its correction: both need an
+// operator and a reason, and neither may go below what is available.
+func ExampleService_Adjust() {
+	store := memstore.New()
+	hasher, _ := giftcard.NewHasher([]byte("a secret of at least 32 bytes!!!"))
+	now := func() time.Time { return time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC) }
+	accounts, _ := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: now})
+
+	ops := giftkit.WithReason(giftkit.WithActor(context.Background(), giftkit.Operator("ana")), "late delivery, ticket 31")
+	b, err := accounts.Adjust(ops, "alice", giftkit.MustParseMoney("5.00", giftkit.EUR), "ticket-31", "adjust-1")
+	fmt.Println(b.Available, err)
+	_, err = accounts.Adjust(ops, "alice", giftkit.MustParseMoney("-7.00", giftkit.EUR), "ticket-31", "adjust-2")
+	fmt.Println(errors.Is(err, wallet.ErrInsufficientFunds))
+	// Output:
+	// 5.00 EUR <nil>
+	// true
+}
