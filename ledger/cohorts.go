@@ -19,7 +19,9 @@ import (
 // expected never to be redeemed, recognised under ASC 606 / IFRS 15 in
 // proportion to redemptions) and the cohort's redemption curve. Only sold
 // cards count: a pending card that was never activated is not in any
-// cohort.
+// cohort. A card clawed back after its redemption stays redeemed here: the
+// value was taken back from the account it went to (see the account's
+// activity), not from the card.
 //
 //	Sold = Redeemed + Removed + Expired + Outstanding
 type Cohort struct {

@@ -407,3 +407,12 @@ func TestActivityPages(t *testing.T) {
 		t.Errorf("an unknown order: %v; want ErrInvalid", err)
 	}
 }
+
+func TestVerifyUnknownSubject(t *testing.T) {
+	led, _ := ledger.NewService(memstore.New())
+	for _, s := range []activity.Subject{activity.Card("nope"), activity.Account("nobody", eur)} {
+		if err := led.Verify(context.Background(), s); !errors.Is(err, ledger.ErrNotFound) || !errors.Is(err, giftkit.ErrNotFound) {
+			t.Errorf("Verify(%s) = %v; want ErrNotFound", s, err)
+		}
+	}
+}

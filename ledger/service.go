@@ -18,16 +18,19 @@
 // expired credit and lapsed holds, say, are swept as wallet sweeps them).
 // The figure a report gives for a past instant is therefore the figure the
 // live balances gave then. Reports write themselves as CSV or JSON
-// ([Liability.WriteCSV], ...).
+// ([Liability.Write], [WriteCohorts], [Service.WriteDormancy],
+// [Service.WriteActivity]).
 package ledger
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/activity"
+	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/internal/unit"
 	"github.com/giftkit/giftkit/wallet"
 )
@@ -90,6 +93,10 @@ func (s *Service) Activity(ctx context.Context, q activity.Query, limit int) (Pa
 	return page, nil
 }
 
+// ErrNotFound: Verify was asked about a card or account that has neither
+// a row nor records. It wraps giftkit.ErrNotFound.
+var ErrNotFound = errors.Join(errors.New("ledger: no such card or account"), giftkit.ErrNotFound)
+
 // ErrInvalidQuery: a query names an unknown order or subject kind, or an
 // actor that is not valid. It wraps giftkit.ErrInvalid.
 var ErrInvalidQuery = errors.Join(errors.New("ledger: invalid query"), giftkit.ErrInvalid)
@@ -137,7 +144,10 @@ func (s *Service) Records(ctx context.Context, q activity.Query) iter.Seq2[activ
 // Verify checks subject's chain of records from the first: each record
 // links to the one before and its digest matches its contents, and the
 // chain ends at the head the card or account keeps. It returns nil, an
-// *activity.BreakError at the first break, or the store's error.
+// *activity.BreakError at the first break (records of a card or account
+// that is not stored are a break too: their head is missing),
+// [ErrNotFound] for a card or account with neither records nor a row, or
+// the store's error.
 func (s *Service) Verify(ctx context.Context, subject activity.Subject) error {
 	v := activity.NewVerifier(subject)
 	for r, err := range s.Records(ctx, activity.Query{Subject: subject}) {
@@ -150,17 +160,24 @@ func (s *Service) Verify(ctx context.Context, subject activity.Subject) error {
 	}
 	var head activity.Head
 	err := s.store.Update(ctx, func(tx wallet.Tx) error {
+		var found bool
+		var err error
 		switch subject.Kind {
 		case activity.SubjectCard:
-			card, _, err := tx.CardByID(subject.ID)
+			var card giftcard.Card
+			card, found, err = tx.CardByID(subject.ID)
 			head = card.Head
-			return err
 		case activity.SubjectAccount:
-			acct, _, err := tx.Account(subject.ID, subject.Currency)
+			var acct wallet.Account
+			acct, found, err = tx.Account(subject.ID, subject.Currency)
 			head = acct.Head()
-			return err
+		default:
+			return ErrInvalidQuery
 		}
-		return ErrInvalidQuery
+		if err == nil && !found && v.Head().Seq == 0 {
+			err = fmt.Errorf("ledger: %s: %w", subject, ErrNotFound)
+		}
+		return err
 	})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/wallet"
@@ -139,7 +140,15 @@ func invalidDetail(err error) string {
 	switch {
 	case errors.As(err, &ae):
 		return amountDetail(ae)
+	case errors.Is(err, activity.ErrInvalidActor):
+		return "only staff may do this, and only with a reason"
 	case errors.Is(err, giftcard.ErrInvalidRequest) && cardError(err).Detail != "":
+		switch cardError(err).Op {
+		case "adjust":
+			return "cannot adjust this card: " + cardError(err).Detail
+		case "clawback":
+			return "cannot claw back this card's value: " + cardError(err).Detail
+		}
 		return "cannot issue these cards: " + cardError(err).Detail
 	case errors.Is(err, wallet.ErrInvalidExpiry):
 		return "the expiry must be in the future"
@@ -217,10 +226,14 @@ func pastParticiple(op string) string {
 var pastParticiples = map[string]string{
 	"pay": "paid", "capture": "captured", "refund": "refunded", "cancel": "cancelled", "resume": "resumed",
 	"issue": "issued", "activate": "activated", "redeem": "redeemed", "block": "blocked", "unblock": "unblocked", "void": "voided",
+	"adjust": "adjusted", "clawback": "clawed back",
 }
 
 // currencyDetail explains amounts in currencies that do not go together.
 func currencyDetail(err error) string {
+	if ce := cardError(err); ce.Detail != "" && (ce.Op == "adjust" || ce.Op == "clawback") {
+		return ce.Detail + ": give the amount in that currency" // "the card holds EUR"
+	}
 	if we := walletError(err); we.Currency.IsValid() {
 		return fmt.Sprintf("this service keeps no balances in %s", we.Currency.Code())
 	}

@@ -11,6 +11,17 @@
 //	POST /accounts/{id}/orders/{order}/capture  the admin captures an order paid with "capture": "later"
 //	POST /accounts/{id}/orders/{order}/refund   the admin refunds an order
 //
+// and the operator's ledger, for the admin alone (operator.go, reports.go):
+//
+//	POST /accounts/{id}/adjustments             adjust a balance, up or down, with a reason
+//	POST /cards/{id}/adjustments                adjust a card's value, with a reason
+//	POST /cards/{id}/clawback                   take back a charged-back card's value: recovered and shortfall
+//	GET  /activity                              the activity log: ?card|account&currency&actor_kind&actor_id&from&to&order&after&limit
+//	GET  /activity/verify                       check the chains of records: ?card|account&currency, or all
+//	GET  /reports/liability                     ?at=RFC 3339&format=csv|json
+//	GET  /reports/cohorts                       ?at=&format=: each month's cards and their redemption curve
+//	GET  /reports/dormancy                      ?since=&at=&format=: value with no holder activity since
+//
 // openapi.json, served at /openapi.json, documents every route, body,
 // problem and header; the tests check every request and response they make
 // against it.
@@ -25,6 +36,16 @@
 // retry returns the first outcome. Errors are RFC 9457 problem documents
 // whose detail is written for the person reading it; what went wrong inside
 // goes to the log, one line per request with its X-Request-ID.
+//
+// Every change is recorded in giftkit's activity log with who made it: each
+// request carries its caller into the library (giftkit.WithActor), the
+// admin as the operator of that name, a shopper as that shopper; an
+// adjustment or a clawback also carries the reason its body gives
+// (giftkit.WithReason). GET /activity pages through the log with an opaque
+// cursor (base64url of a small JSON object, checked member by member when
+// it comes back: a cursor the server did not write is a 400). The reports
+// stream as they are computed; CSV comes as text/csv; charset=utf-8, an
+// attachment.
 //
 // Order IDs belong to the account: alice's order-1 and bob's order-1 are two
 // orders, each paid, shown and refunded on its own, and nothing one shopper
@@ -77,6 +98,7 @@ import (
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/ledger"
 	"github.com/giftkit/giftkit/memstore"
 	"github.com/giftkit/giftkit/pgstore"
 	"github.com/giftkit/giftkit/sqlitestore"
@@ -158,8 +180,8 @@ func developmentTokens(w io.Writer, addr string) (string, error) {
 	_, err := fmt.Fprintf(w, `Development mode: no -tokens or GIFTKIT_TOKENS, so this run made its own tokens.
 They work until the server stops. Do not run a real service like this.
 
-  admin (issues cards, captures, refunds, reads any account):  %s
-  alice (a shopper: redeems, pays, reads her own account):     %s
+  admin (issues cards, captures, refunds, reads any account, runs the ledger):  %s
+  alice (a shopper: redeems, pays, reads her own account):                     %s
 
 Try:  curl -s -H "Authorization: Bearer %s" http://%s/accounts/alice/balance
 The API is described at http://%[4]s/openapi.json
@@ -321,7 +343,11 @@ func build[T checkout.Tx](store giftkit.Store[T], d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &server{cards: cards, wallet: accounts, checkout: pay, tokens: d.tokens, log: d.log}, nil
+	book, err := ledger.NewService(store)
+	if err != nil {
+		return nil, err
+	}
+	return &server{cards: cards, wallet: accounts, checkout: pay, ledger: book, tokens: d.tokens, log: d.log, now: time.Now}, nil
 }
 
 // A startError is why serve could not start: nothing was served, so nothing

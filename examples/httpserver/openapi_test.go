@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/wallet"
@@ -82,6 +84,11 @@ func TestOpenAPIEnums(t *testing.T) {
 		{"Card.state", enum("Card", "state"), names(giftcard.State.String)},
 		{"Order.state", enum("Order", "state"), names(checkout.State.String)},
 		{"Entry.kind", enum("Entry", "kind"), names(wallet.EntryKind.String)},
+		{"ActivityRecord.kind", enum("ActivityRecord", "kind"), names(activity.Kind.String)},
+		{"Actor.kind", enum("Actor", "kind"), append(names(giftkit.ActorKind.String), giftkit.ActorKind(0).String())},
+		{"Subject.kind", enum("Subject", "kind"), names(activity.SubjectKind.String)},
+		{"LiabilityLine.class", enum("LiabilityLine", "class"), names(giftkit.ValueClass.String)},
+		{"Cohort.class", enum("Cohort", "class"), names(giftkit.ValueClass.String)},
 	} {
 		if diff := cmp.Diff(tc.want, tc.doc); diff != "" {
 			t.Errorf("openapi.json's %s (+) differs from the library's (-):\n%s", tc.name, diff)

@@ -18,7 +18,7 @@ import (
 // Every curl command in the repository's README.md is one of them.
 func TestReadmeCurl(t *testing.T) {
 	api := newTestServer(t)
-	vars := map[string]string{"BASE": api.base, "ADMIN": adminToken, "ALICE": aliceToken, "CODE": ""}
+	vars := map[string]string{"BASE": api.base, "ADMIN": adminToken, "ALICE": aliceToken, "CODE": "", "CARD": ""}
 	lines := curlLines(t, "README.md")
 	if len(lines) < 5 {
 		t.Fatalf("README.md has %d curl commands; want the walk through the API", len(lines))
@@ -44,9 +44,10 @@ func TestReadmeCurl(t *testing.T) {
 		if strconv.Itoa(resp.StatusCode) != m[1] {
 			t.Errorf("README.md: %s\nanswered %d %s", line, resp.StatusCode, body)
 		}
-		var issued struct{ Cards []struct{ Code string } }
+		var issued struct{ Cards []struct{ ID, Code string } }
 		if json.Unmarshal(body, &issued) == nil && len(issued.Cards) > 0 {
-			vars["CODE"] = issued.Cards[0].Code // the README tells the reader to set CODE from this answer
+			// The README tells the reader to set CODE and CARD from this answer.
+			vars["CODE"], vars["CARD"] = issued.Cards[0].Code, issued.Cards[0].ID
 		}
 	}
 	for _, line := range curlLines(t, "../../README.md") {

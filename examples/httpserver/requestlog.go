@@ -35,6 +35,7 @@ type requestLog struct {
 	caller  string // the name of the token's principal
 	problem string // the problem's slug, if the answer is one
 	err     error  // the error behind the problem, if any
+	aborted bool   // the answer was cut short after it began: a download that failed midway
 }
 
 type requestLogKey struct{}
@@ -80,25 +81,36 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-ID", rl.id)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		r = r.WithContext(context.WithValue(r.Context(), requestLogKey{}, rl))
+		// Deferred, so that a download cut short (see serveDownload), which
+		// ends its handler with a panic, is logged too.
+		defer s.logRequest(r, sw, rl, start)
 		next.ServeHTTP(sw, r)
-		attrs := []slog.Attr{
-			slog.String("method", r.Method),
-			slog.String("route", r.Pattern),
-			slog.Int("status", sw.status),
-			slog.Duration("latency", time.Since(start)),
-			slog.String("request_id", rl.id),
-		}
-		if rl.caller != "" {
-			attrs = append(attrs, slog.String("caller", rl.caller))
-		}
-		if rl.problem != "" {
-			attrs = append(attrs, slog.String("problem", rl.problem))
-		}
-		if rl.err != nil {
-			attrs = append(attrs, slog.String("err", maskCodes(rl.err.Error())))
-		}
-		s.log.LogAttrs(r.Context(), levelOf(sw.status), "request", attrs...)
 	})
+}
+
+// logRequest writes the log line of a request answered through sw.
+func (s *server) logRequest(r *http.Request, sw *statusWriter, rl *requestLog, start time.Time) {
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("route", r.Pattern),
+		slog.Int("status", sw.status),
+		slog.Duration("latency", time.Since(start)),
+		slog.String("request_id", rl.id),
+	}
+	if rl.caller != "" {
+		attrs = append(attrs, slog.String("caller", rl.caller))
+	}
+	if rl.problem != "" {
+		attrs = append(attrs, slog.String("problem", rl.problem))
+	}
+	if rl.err != nil {
+		attrs = append(attrs, slog.String("err", maskCodes(rl.err.Error())))
+	}
+	level := levelOf(sw.status)
+	if rl.aborted {
+		attrs, level = append(attrs, slog.Bool("aborted", true)), slog.LevelError
+	}
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
 // levelOf is the log level of a request answered with status.

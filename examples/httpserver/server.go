@@ -18,6 +18,7 @@ import (
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/ledger"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -36,17 +37,24 @@ type server struct {
 	cards    *giftcard.Service
 	wallet   *wallet.Service
 	checkout *checkout.Service
+	ledger   *ledger.Service
 	tokens   map[string]principal
 	log      *slog.Logger
+	now      func() time.Time // the reports' default instant; time.Now
 }
 
 // parseTokens reads "token=name,token=name"; the name "admin" is the admin.
+// A name is what the activity log records as the actor of the changes its
+// token makes, so it must be a valid actor ID (see giftkit.Actor.Valid).
 func parseTokens(spec string) (map[string]principal, error) {
 	tokens := map[string]principal{}
 	for _, pair := range strings.Split(spec, ",") {
 		token, name, ok := strings.Cut(strings.TrimSpace(pair), "=")
 		if !ok || len(token) < 16 || name == "" {
 			return nil, fmt.Errorf("token entry %q: want token=name with a token of 16 or more characters", pair)
+		}
+		if !giftkit.Shopper(name).Valid() {
+			return nil, fmt.Errorf("token entry %q: a name must be 1 to %d bytes of text without control characters", pair, giftkit.MaxActorIDLen)
 		}
 		tokens[token] = principal{name: name, admin: name == "admin"}
 	}
@@ -73,6 +81,15 @@ func (s *server) routeTable() []route {
 		{"GET /accounts/{id}/orders/{order}", s.reader(s.order)},
 		{"POST /accounts/{id}/orders/{order}/capture", s.admin(s.capture)},
 		{"POST /accounts/{id}/orders/{order}/refund", s.admin(s.refund)},
+		// The operator's ledger (operator.go, reports.go): the admin only.
+		{"POST /accounts/{id}/adjustments", s.admin(s.adjustAccount)},
+		{"POST /cards/{id}/adjustments", s.admin(s.adjustCard)},
+		{"POST /cards/{id}/clawback", s.admin(s.clawback)},
+		{"GET /activity", s.admin(s.activityLog, "card", "account", "currency", "actor_kind", "actor_id", "from", "to", "order", "after", "limit")},
+		{"GET /activity/verify", s.admin(s.verifyActivity, "card", "account", "currency")},
+		{"GET /reports/liability", s.admin(s.liabilityReport, "at", "format")},
+		{"GET /reports/cohorts", s.admin(s.cohortsReport, "at", "format")},
+		{"GET /reports/dormancy", s.admin(s.dormancyReport, "since", "at", "format")},
 	}
 }
 
@@ -111,8 +128,20 @@ func (s *server) unrouted(mux *http.ServeMux) http.HandlerFunc {
 }
 
 // handler is a route that returns a status and a JSON body, or an error that
-// becomes a problem response.
+// becomes a problem response. A body that is a download is streamed as a
+// file instead (see serveDownload).
 type handler func(r *http.Request, who principal) (int, any, error)
+
+// actorOf is who the library records as making the changes of a request by
+// who (giftkit.WithActor): the admin as an operator, a shopper, who only
+// ever acts on their own account, as that shopper. The activity log
+// attributes every change to one of them.
+func actorOf(who principal) giftkit.Actor {
+	if who.admin {
+		return giftkit.Operator(who.name)
+	}
+	return giftkit.Shopper(who.name)
+}
 
 // authenticate finds the principal of the request's bearer token, comparing
 // in constant time against every token so that timing tells nothing.
@@ -143,9 +172,10 @@ func (s *server) guard(allow func(r *http.Request, who principal) bool, h handle
 		}
 		noteCaller(r, who.name)
 		if !allow(r, who) {
-			s.problem(w, r, http.StatusForbidden, "forbidden", "this token may not act here: a shopper acts only on their own account, and only the admin issues cards, captures and refunds", nil)
+			s.problem(w, r, http.StatusForbidden, "forbidden", "this token may not act here: a shopper acts only on their own account, and only the admin issues cards, captures, refunds, adjusts, claws back and reads the ledger", nil)
 			return
 		}
+		r = r.WithContext(giftkit.WithActor(r.Context(), actorOf(who)))
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		if err := checkQuery(r, params); err != nil {
 			s.fail(w, r, err)
@@ -154,6 +184,10 @@ func (s *server) guard(allow func(r *http.Request, who principal) bool, h handle
 		status, body, err := h(r, who)
 		if err != nil {
 			s.fail(w, r, err)
+			return
+		}
+		if d, ok := body.(download); ok {
+			s.serveDownload(w, r, d)
 			return
 		}
 		writeJSON(w, status, body)

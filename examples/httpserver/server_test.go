@@ -365,7 +365,7 @@ func TestSmoke(t *testing.T) {
 }
 
 func TestParseTokens(t *testing.T) {
-	for _, bad := range []string{"", "short=alice", "no-equals-sign-here", "0123456789abcdef="} {
+	for _, bad := range []string{"", "short=alice", "no-equals-sign-here", "0123456789abcdef=", "0123456789abcdef=al\x01ice"} {
 		if _, err := parseTokens(bad); err == nil {
 			t.Errorf("parseTokens(%q) succeeded", bad)
 		}

@@ -364,6 +364,19 @@ func TestContractRefusals(t *testing.T) {
 		{"a limit too large", "GET", "/accounts/alice/history?limit=501", aliceToken, ``},
 		{"a lower-case currency", "GET", "/accounts/alice/balance?currency=eur", aliceToken, ``},
 		{"no token", "GET", "/accounts/alice/balance", "", ``},
+		{"an adjustment without a reason", "POST", "/accounts/alice/adjustments", adminToken, `{"amount":{"amount":"5.00","currency":"EUR"}}`},
+		{"an adjustment as a number", "POST", "/accounts/alice/adjustments", adminToken, `{"amount":{"amount":-5,"currency":"EUR"},"reason":"x"}`},
+		{"an adjustment with another member", "POST", "/accounts/alice/adjustments", adminToken, `{"amount":{"amount":"5.00","currency":"EUR"},"reason":"x","by":"me"}`},
+		{"a reason on two lines", "POST", "/cards/card_0123456789abcdef0123/adjustments", adminToken, `{"amount":{"amount":"5.00","currency":"EUR"},"reason":"a\nb"}`},
+		{"a clawback of a null amount", "POST", "/cards/card_0123456789abcdef0123/clawback", adminToken, `{"amount":null,"reason":"x"}`},
+		{"a clawback without a reason", "POST", "/cards/card_0123456789abcdef0123/clawback", adminToken, `{}`},
+		{"an unknown order", "GET", "/activity?order=sideways", adminToken, ``},
+		{"an unknown actor kind", "GET", "/activity?actor_kind=robot&actor_id=r2", adminToken, ``},
+		{"an activity limit too large", "GET", "/activity?limit=1001", adminToken, ``},
+		{"a cursor that is not base64url", "GET", "/activity?after=a%2Bb", adminToken, ``},
+		{"a from that is not a time", "GET", "/activity?from=monday", adminToken, ``},
+		{"an unknown format", "GET", "/reports/liability?format=xlsx", adminToken, ``},
+		{"a dormancy without since", "GET", "/reports/dormancy", adminToken, ``},
 	} {
 		req, _ := http.NewRequest(tc.method, api.base+tc.path, strings.NewReader(tc.body))
 		if tc.token != "" {
