@@ -34,8 +34,26 @@
 // The schema's constraints back the invariants: CHECK (balance >= 0),
 // CHECK (held <= balance), one card per code hash, one record per
 // idempotency key, journal entries keyed by account and sequence number with
-// a foreign key to their account. Amounts are bigint minor units next to
-// their currency; never float or money.
+// a foreign key to their account, a redeemed or voided card that no
+// statement can change but for what a clawback records (clawed_back,
+// updated_at and its activity head). Amounts are bigint minor units next to
+// their currency; never float or money. Times are timestamptz, with the
+// nanoseconds below the microsecond beside them for cards and accounts, so
+// that they read back exactly as their activity records' snapshots have
+// them.
+//
+// # Activity log
+//
+// Tx implements activity.Tx over giftkit_activity, one row per record: the
+// record whole in its binary form, beside the subject, number, time (in
+// nanoseconds since the Unix epoch) and actor that queries filter and order
+// on, compared byte by byte (COLLATE "C") as Go compares strings. The table
+// is append-only: triggers refuse UPDATE, DELETE and TRUNCATE, whoever
+// asks. Each subject's chain is numbered without gaps or repeats, which the
+// primary key (subject, seq) and a foreign key from each record to the one
+// before it enforce (see [Tx.AppendActivity]). A unit's records travel
+// with its other writes, so a redemption and a payment still take two
+// round trips; an issuance's thousands go by COPY.
 //
 // # Attempt logs
 //

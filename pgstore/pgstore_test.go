@@ -17,6 +17,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/pgstore"
 	"github.com/giftkit/giftkit/storetest"
@@ -95,13 +96,16 @@ func TestConformance(t *testing.T) {
 
 // TestConservationUnderFaults runs the whole-system property test with
 // faults (see storetest.System) on PostgreSQL, each run in a fresh schema
-// (about 0.6 s a run; CI passes -rapid.checks=30).
+// (about 0.6 s a run; CI passes -rapid.checks=30), and then checks that
+// the activity log the run left holds together (storetest.CheckActivity):
+// units of work that failed, whole, left no record behind.
 func TestConservationUnderFaults(t *testing.T) {
 	dsn(t)
 	rapid.Check(t, func(rt *rapid.T) {
 		s, _, drop := openSchema(t, "")
 		defer drop()
 		storetest.System(rt, s, storetest.SystemOptions{Faults: true})
+		storetest.CheckActivity(rt, s)
 	})
 }
 
@@ -197,7 +201,7 @@ func TestCorruptAccount(t *testing.T) {
 	s, schema, drop := openSchema(t, "")
 	defer drop()
 	err := s.Update(ctx, func(tx *pgstore.Tx) error {
-		_, err := wallet.UpdateAccount(tx, "alice", giftkit.EUR, time.Unix(0, 0), func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
+		_, err := wallet.UpdateAccount(tx, wallet.Change{Owner: "alice", Currency: giftkit.EUR, Cause: activity.Cause{At: time.Unix(0, 0)}}, func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
 			a, credit, err := a.Credit(wallet.CreditSpec{Kind: wallet.EntryCredit, Amount: giftkit.FromMinor(1000, giftkit.EUR)}, "k1", time.Unix(0, 0))
 			if err != nil {
 				return a, nil, err
@@ -277,7 +281,7 @@ func TestFailedWriteCommitsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := s.Update(ctx, func(tx *pgstore.Tx) error {
-		if _, err := wallet.UpdateAccount(tx, "alice", giftkit.EUR, time.Unix(0, 0), func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
+		if _, err := wallet.UpdateAccount(tx, wallet.Change{Owner: "alice", Currency: giftkit.EUR, Cause: activity.Cause{At: time.Unix(0, 0)}}, func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
 			a, e, err := a.Credit(wallet.CreditSpec{Kind: wallet.EntryCredit, Amount: giftkit.FromMinor(100, giftkit.EUR)}, "k", time.Unix(0, 0))
 			return a, []wallet.Entry{e}, err
 		}); err != nil {

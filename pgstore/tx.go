@@ -15,8 +15,10 @@ import (
 )
 
 // Tx is a unit of work on a [Store]. It implements giftcard.Tx, wallet.Tx,
-// wallet.LimiterTx and checkout.Tx; every read locks the rows it returns
-// until the unit ends.
+// wallet.LimiterTx, checkout.Tx and activity.Tx; every read of a card, an
+// account, a payment, an idempotency record or an attempt log locks the
+// rows it returns until the unit ends (journal entries and activity
+// records, which never change, are read without a lock).
 type Tx struct {
 	ctx     context.Context
 	conn    *pgx.Conn
@@ -44,23 +46,39 @@ func currency(code string, minor int16) (giftkit.Currency, error) {
 	return c, nil
 }
 
-// nullTime stores the zero time as NULL.
-func nullTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
+// Cards and accounts keep their times in timestamptz columns, which hold
+// microseconds, and the nanoseconds below the microsecond in a smallint
+// column beside each (named *_ns, 0 to 999): a card or an account reads
+// back exactly as it was written, and so as its activity records'
+// snapshots have it.
+
+// splitTime returns t floored to the microsecond, as timestamptz keeps it,
+// and the nanoseconds below.
+func splitTime(t time.Time) (time.Time, int16) {
+	us := t.Truncate(time.Microsecond) // down: the zero time is on a microsecond
+	return us, int16(t.Sub(us))
 }
 
-func fromNull(t *time.Time) time.Time {
-	if t == nil {
+// splitNull is splitTime for a column where NULL is the zero time.
+func splitNull(t time.Time) (*time.Time, int16) {
+	if t.IsZero() {
+		return nil, 0
+	}
+	us, ns := splitTime(t)
+	return &us, ns
+}
+
+// joinTime is the inverse of splitTime.
+func joinTime(us *time.Time, ns int16) time.Time {
+	if us == nil {
 		return time.Time{}
 	}
-	return t.UTC()
+	return us.Add(time.Duration(ns)).UTC()
 }
 
 const cardColumns = `id, hash, suffix, currency, minor_units, value, state, batch_id, issued_at,
-	activated_at, expires_at, redeemed_by, redeemed_at, updated_at`
+	activated_at, expires_at, redeemed_by, redeemed_at, updated_at, class, clawed_back, head_seq, head_digest,
+	issued_at_ns, activated_at_ns, expires_at_ns, redeemed_at_ns, updated_at_ns`
 
 const cardSQL = "SELECT " + cardColumns + " FROM giftkit_cards WHERE "
 
@@ -83,17 +101,21 @@ func closeResults(op string, br pgx.BatchResults, err error) error {
 
 func scanCard(op string, row pgx.Row) (giftcard.Card, bool, error) {
 	var (
-		c                              giftcard.Card
-		hash                           []byte
-		code, state                    string
-		minor                          int16
-		value                          int64
-		activated, expires, redeemedAt *time.Time
-		redeemedBy                     *string
-		issued, updated                time.Time
+		c           giftcard.Card
+		hash        []byte
+		code, state string
+		minor       int16
+		value       int64
+		redeemedBy  *string
+		class       int16
+		clawedBack  *int64
+		headDigest  []byte
+		times       [5]*time.Time // issued, activated, expires, redeemed, updated
+		ns          [5]int16
 	)
-	err := row.Scan(&c.ID, &hash, &c.Suffix, &code, &minor, &value, &state, &c.BatchID, &issued,
-		&activated, &expires, &redeemedBy, &redeemedAt, &updated)
+	err := row.Scan(&c.ID, &hash, &c.Suffix, &code, &minor, &value, &state, &c.BatchID, &times[0],
+		&times[1], &times[2], &redeemedBy, &times[3], &times[4], &class, &clawedBack, &c.Head.Seq, &headDigest,
+		&ns[0], &ns[1], &ns[2], &ns[3], &ns[4])
 	if errors.Is(err, pgx.ErrNoRows) {
 		return giftcard.Card{}, false, nil
 	}
@@ -109,11 +131,16 @@ func scanCard(op string, row pgx.Row) (giftcard.Card, bool, error) {
 	if err := c.State.UnmarshalText([]byte(state)); err != nil {
 		return giftcard.Card{}, false, &Error{Op: op, Err: ErrConflict, cause: err.Error()}
 	}
-	c.IssuedAt, c.UpdatedAt = issued.UTC(), updated.UTC()
-	c.ActivatedAt, c.ExpiresAt, c.RedeemedAt = fromNull(activated), fromNull(expires), fromNull(redeemedAt)
+	c.IssuedAt, c.ActivatedAt, c.ExpiresAt = joinTime(times[0], ns[0]), joinTime(times[1], ns[1]), joinTime(times[2], ns[2])
+	c.RedeemedAt, c.UpdatedAt = joinTime(times[3], ns[3]), joinTime(times[4], ns[4])
 	if redeemedBy != nil {
 		c.RedeemedBy = *redeemedBy
 	}
+	c.Class = giftkit.ValueClass(class)
+	if clawedBack != nil { // NULL: no clawback yet, giftkit.Money{}
+		c.ClawedBack = giftkit.FromMinor(*clawedBack, cur)
+	}
+	copy(c.Head.Digest[:], headDigest)
 	return c, true, nil
 }
 
@@ -135,7 +162,9 @@ func (t *Tx) CardByHash(h giftcard.Hash) (giftcard.Card, bool, error) {
 }
 
 // PutCard implements giftcard.Tx. A new card whose hash another card has
-// fails with ErrConflict; so does changing a card's hash.
+// fails with ErrConflict; so does changing a card's hash, and changing a
+// redeemed or voided card in any way but what a clawback records (its
+// ClawedBack, UpdatedAt and Head).
 func (t *Tx) PutCard(c giftcard.Card) error {
 	if err := t.usable("put card"); err != nil {
 		return err
@@ -151,23 +180,46 @@ func (t *Tx) PutCard(c giftcard.Card) error {
 	if a := t.ahead; a != nil && a.card != nil && a.card.ID == c.ID {
 		a.hasCard = false // a later read must see this write
 	}
-	// A change of hash is refused by a trigger (migration 0004), as an
-	// error that fails the unit whole.
+	// A change of hash is refused by a trigger (migration 0004), and so is
+	// any change of a redeemed or voided card but its clawed_back,
+	// updated_at and head (0001, 0005), as errors that fail the unit whole.
 	return t.write("put card", nil, `INSERT INTO giftkit_cards (`+cardColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-		ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, state = excluded.state, activated_at = excluded.activated_at,
-			expires_at = excluded.expires_at, redeemed_by = excluded.redeemed_by,
-			redeemed_at = excluded.redeemed_at, updated_at = excluded.updated_at`,
-		c.ID, c.Hash[:], c.Suffix, c.Value.Currency().Code(), int16(c.Value.Currency().MinorUnits()), c.Value.Minor(),
-		string(state), c.BatchID, c.IssuedAt, nullTime(c.ActivatedAt), nullTime(c.ExpiresAt), redeemedBy,
-		nullTime(c.RedeemedAt), c.UpdatedAt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+		ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, value = excluded.value, state = excluded.state,
+			activated_at = excluded.activated_at, expires_at = excluded.expires_at, redeemed_by = excluded.redeemed_by,
+			redeemed_at = excluded.redeemed_at, updated_at = excluded.updated_at, class = excluded.class,
+			clawed_back = excluded.clawed_back, head_seq = excluded.head_seq, head_digest = excluded.head_digest,
+			activated_at_ns = excluded.activated_at_ns, expires_at_ns = excluded.expires_at_ns,
+			redeemed_at_ns = excluded.redeemed_at_ns, updated_at_ns = excluded.updated_at_ns`,
+		cardValues(&c, string(state), redeemedBy)...)
+}
+
+// cardValues returns the values of cardColumns for c, whose state and
+// redeemer are encoded.
+func cardValues(c *giftcard.Card, state string, redeemedBy *string) []any {
+	var clawedBack *int64 // NULL: giftkit.Money{}, no clawback yet
+	if c.ClawedBack != (giftkit.Money{}) {
+		n := c.ClawedBack.Minor()
+		clawedBack = &n
+	}
+	issued, issuedNs := splitTime(c.IssuedAt)
+	activated, activatedNs := splitNull(c.ActivatedAt)
+	expires, expiresNs := splitNull(c.ExpiresAt)
+	redeemed, redeemedNs := splitNull(c.RedeemedAt)
+	updated, updatedNs := splitTime(c.UpdatedAt)
+	return []any{c.ID, c.Hash[:], c.Suffix, c.Value.Currency().Code(), int16(c.Value.Currency().MinorUnits()), c.Value.Minor(),
+		state, c.BatchID, issued, activated, expires, redeemedBy, redeemed, updated,
+		int16(c.Class), clawedBack, c.Head.Seq, c.Head.Digest[:], issuedNs, activatedNs, expiresNs, redeemedNs, updatedNs}
 }
 
 // The accounts' lots and holds are kept as JSON of plain integers: the
-// account row has the currency.
+// account row has the currency. A lot's class is the giftkit.ValueClass's
+// number; lots written before schema version 5 have none, and were
+// purchased value.
 type lotRow struct {
 	ID        string    `json:"id"`
 	Source    string    `json:"source"`
+	Class     uint8     `json:"class,omitempty"`
 	Remaining int64     `json:"remaining"`
 	Reserved  int64     `json:"reserved"`
 	ExpiresAt time.Time `json:"expires_at"`
@@ -189,8 +241,10 @@ type partRow struct {
 	Amount int64  `json:"amount"`
 }
 
-const ownerAccountsSQL = `SELECT currency, minor_units, next_seq, lots, holds, updated_at
-	FROM giftkit_accounts WHERE owner = $1 FOR UPDATE`
+const accountSQL = `SELECT currency, minor_units, next_seq, lots, holds, updated_at, updated_at_ns, head_seq, head_digest
+	FROM giftkit_accounts WHERE owner = $1`
+
+const ownerAccountsSQL = accountSQL + " FOR UPDATE"
 
 // Account implements wallet.Tx. A row that breaks an account's rules
 // (see wallet.RestoreAccount) fails with ErrConflict.
@@ -203,8 +257,7 @@ func (t *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, er
 		}
 	}
 	br, err := t.send("account", func(b *pgx.Batch) {
-		b.Queue(`SELECT currency, minor_units, next_seq, lots, holds, updated_at
-			FROM giftkit_accounts WHERE owner = $1 AND currency = $2 FOR UPDATE`, owner, c.Code())
+		b.Queue(accountSQL+" AND currency = $2 FOR UPDATE", owner, c.Code())
 	})
 	if err != nil {
 		return wallet.Account{}, false, err
@@ -232,15 +285,18 @@ func scanAccounts(br pgx.BatchResults, owner string) (map[giftkit.Currency]walle
 			st                  = wallet.AccountState{Owner: owner}
 			lotsJSON, holdsJSON []byte
 			updated             *time.Time
+			updatedNs           int16
+			headDigest          []byte
 		)
-		if err := rows.Scan(&code, &minor, &st.NextSeq, &lotsJSON, &holdsJSON, &updated); err != nil {
+		if err := rows.Scan(&code, &minor, &st.NextSeq, &lotsJSON, &holdsJSON, &updated, &updatedNs, &st.Head.Seq, &headDigest); err != nil {
 			return nil, translate("account", err)
 		}
 		c, err := currency(code, minor)
 		if err != nil {
 			return nil, err
 		}
-		st.Currency, st.UpdatedAt = c, fromNull(updated)
+		st.Currency, st.UpdatedAt = c, joinTime(updated, updatedNs)
+		copy(st.Head.Digest[:], headDigest)
 		a, err := restoreAccount(st, lotsJSON, holdsJSON)
 		if err != nil {
 			return nil, err
@@ -262,7 +318,11 @@ func restoreAccount(st wallet.AccountState, lotsJSON, holdsJSON []byte) (wallet.
 		return wallet.Account{}, &Error{Op: "account", Err: ErrConflict, cause: "holds: " + err.Error()}
 	}
 	for _, l := range lots {
-		st.Lots = append(st.Lots, wallet.Lot{ID: l.ID, Source: l.Source, Remaining: giftkit.FromMinor(l.Remaining, c),
+		class := giftkit.ValueClass(l.Class)
+		if class == 0 {
+			class = giftkit.ClassPurchased // a lot written before classes
+		}
+		st.Lots = append(st.Lots, wallet.Lot{ID: l.ID, Source: l.Source, Class: class, Remaining: giftkit.FromMinor(l.Remaining, c),
 			Reserved: giftkit.FromMinor(l.Reserved, c), ExpiresAt: l.ExpiresAt.UTC(), CreatedAt: l.CreatedAt.UTC()})
 	}
 	for _, h := range holds {
@@ -299,7 +359,7 @@ func (t *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 	}
 	lots := make([]lotRow, len(st.Lots))
 	for i, l := range st.Lots {
-		lots[i] = lotRow{l.ID, l.Source, l.Remaining.Minor(), l.Reserved.Minor(), l.ExpiresAt, l.CreatedAt}
+		lots[i] = lotRow{l.ID, l.Source, uint8(l.Class), l.Remaining.Minor(), l.Reserved.Minor(), l.ExpiresAt, l.CreatedAt}
 	}
 	holds := make([]holdRow, len(st.Holds))
 	for i, h := range st.Holds {
@@ -320,18 +380,20 @@ func (t *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 	if a := t.ahead; a != nil && a.accounts != nil && a.want.Owner == st.Owner {
 		a.serve(st.Currency) // a later read must see this write
 	}
+	updated, updatedNs := splitNull(st.UpdatedAt)
 	for _, e := range entries { // checked before anything is queued
 		if _, err := e.Kind.MarshalText(); err != nil {
 			return &Error{Op: "save account", Err: ErrConflict, cause: err.Error()}
 		}
 	}
 	if err := t.write("save account", nil, `INSERT INTO giftkit_accounts
-		(owner, currency, minor_units, balance, held, next_seq, lots, holds, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		(owner, currency, minor_units, balance, held, next_seq, lots, holds, updated_at, updated_at_ns, head_seq, head_digest)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (owner, currency) DO UPDATE SET balance = excluded.balance, held = excluded.held,
-			next_seq = excluded.next_seq, lots = excluded.lots, holds = excluded.holds, updated_at = excluded.updated_at`,
+			next_seq = excluded.next_seq, lots = excluded.lots, holds = excluded.holds, updated_at = excluded.updated_at,
+			updated_at_ns = excluded.updated_at_ns, head_seq = excluded.head_seq, head_digest = excluded.head_digest`,
 		st.Owner, st.Currency.Code(), int16(st.Currency.MinorUnits()), a.Balance().Minor(), a.Held().Minor(),
-		st.NextSeq, lotsJSON, holdsJSON, nullTime(st.UpdatedAt)); err != nil {
+		st.NextSeq, lotsJSON, holdsJSON, updated, updatedNs, st.Head.Seq, st.Head.Digest[:]); err != nil {
 		return err
 	}
 	for _, e := range entries {
@@ -469,9 +531,7 @@ func (t *Tx) InsertCards(cards []giftcard.Card) (bool, error) {
 		if c.RedeemedBy != "" {
 			redeemedBy = &c.RedeemedBy
 		}
-		return []any{c.ID, c.Hash[:], c.Suffix, c.Value.Currency().Code(), int16(c.Value.Currency().MinorUnits()), c.Value.Minor(),
-			string(state), c.BatchID, c.IssuedAt, nullTime(c.ActivatedAt), nullTime(c.ExpiresAt), redeemedBy,
-			nullTime(c.RedeemedAt), c.UpdatedAt}, nil
+		return cardValues(c, string(state), redeemedBy), nil
 	})
 	_, err = t.conn.CopyFrom(t.ctx, pgx.Identifier{"giftkit_cards"}, columns, rows)
 	return false, translate("insert cards", err)
