@@ -3,6 +3,8 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/ledger"
 	"github.com/giftkit/giftkit/pgstore"
 	"github.com/giftkit/giftkit/wallet"
 )
@@ -220,4 +223,39 @@ func BenchmarkIssue(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*giftcard.MaxBatch)/b.Elapsed().Seconds(), "cards/s")
+}
+
+// BenchmarkLiability is the liability report over a programme of 10⁶
+// cards (GIFTKIT_BENCH_CARDS), one in a hundred redeemed into one of a
+// thousand accounts: the whole activity log read in pages of 1,000
+// records, in subject order, and each card and account replayed. Building
+// the programme takes a minute or more; it is not timed.
+//
+//	scripts/postgres-test bash -c 'cd pgstore && go test -run ^$ -bench Liability -benchtime 3x -timeout 30m'
+func BenchmarkLiability(b *testing.B) {
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("GIFTKIT_BENCH_CARDS")); err == nil && v > 0 {
+		n = v
+	}
+	s := newStore(b)
+	cards := issueForBench(b, s, n)
+	_, w := services(b, s)
+	for i := 0; i < len(cards); i += 100 {
+		if _, err := w.Redeem(context.Background(), fmt.Sprint("owner-", i%1000), cards[i].code, fmt.Sprint("r", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	led, err := ledger.NewService(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := time.Now().Add(time.Hour)
+	b.ResetTimer()
+	for b.Loop() {
+		l, err := led.Liability(context.Background(), at)
+		if err != nil || len(l.Lines) == 0 {
+			b.Fatal(l, err)
+		}
+	}
+	b.ReportMetric(float64(n), "cards")
 }
