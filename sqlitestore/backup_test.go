@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/sqlitestore"
@@ -29,6 +30,7 @@ type dump struct {
 	Entries  [][]wallet.Entry
 	Payments []checkout.Payment
 	Records  []giftkit.IdempotencyRecord
+	Activity []activity.Record
 }
 
 var backupOwners = []string{"alice", "bob", "carol"}
@@ -53,7 +55,8 @@ func backupUnit(tx *sqlitestore.Tx, i int) error {
 	if err := tx.PutCard(c); err != nil {
 		return err
 	}
-	_, err = wallet.UpdateAccount(tx, owner, eur, now, func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
+	_, err = wallet.UpdateAccount(tx, wallet.Change{Owner: owner, Currency: eur, Reference: c.ID,
+		Cause: activity.Cause{Actor: giftkit.Shopper(owner), Key: fmt.Sprint("k", i), At: now}}, func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
 		a, e, err := a.Credit(wallet.CreditSpec{Kind: wallet.EntryCredit, Amount: red.Amount, Source: c.ID, Reference: c.ID}, fmt.Sprint("k", i), now)
 		if err != nil || i%3 != 0 {
 			return a, []wallet.Entry{e}, err
@@ -115,6 +118,11 @@ func dumpStore(t *testing.T, s *sqlitestore.Store, units int) dump {
 			}
 			d.Entries = append(d.Entries, es)
 		}
+		recs, err := tx.Activity(activity.Query{}, 1<<20)
+		if err != nil {
+			return err
+		}
+		d.Activity = recs
 		open, err := tx.OpenPayments("", 1<<20)
 		if len(open) != len(d.Payments) {
 			t.Errorf("%d open payments of %d", len(open), len(d.Payments))

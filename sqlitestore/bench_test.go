@@ -21,8 +21,9 @@ import (
 // one at a time, on a SQLite file, each beside its ceiling: the minimal SQL
 // that does the same work in one transaction, with no library logic (a
 // redemption: BEGIN IMMEDIATE, the card's update, the account's upsert,
-// the journal entry, the idempotency record, COMMIT; a payment: the
-// account's debit, its two entries, the payment and the record), through
+// the journal entry, the card's and the account's activity records, the
+// idempotency record, COMMIT; a payment: the account's debit, its two
+// entries, its activity record, the payment and the record), through
 // the same driver on a connection with the same settings. The ratio
 // library/ceiling is what the library's generality, checks and
 // recoverability cost. Both synchronous settings: with FULL a commit waits
@@ -143,27 +144,48 @@ func (r *rawConn) tx(fn func() error) error {
 	return err
 }
 
+// benchRecord stands for an activity record's binary form, of about the
+// size of a card's.
+var benchRecord = make([]byte, 256)
+
+// activity appends the next activity record of a subject, as the head
+// that the subject's row keeps says.
+func (r *rawConn) activity(kind int, id, currency string, seq, now int64) error {
+	_, err := r.stmt(`INSERT INTO giftkit_activity (subject_kind, subject_id, currency, seq, at_ns, actor_kind, actor_id, record)
+		VALUES (?, ?, ?, ?, ?, 'unattributed', '', ?)`).Exec(kind, id, currency, seq, now, benchRecord)
+	return err
+}
+
 // rawRedeem is the minimal SQL of a redemption, in one transaction.
 func (r *rawConn) redeem(owner string, c benchCard) error {
 	return r.tx(func() error {
 		now := time.Now().UnixNano()
 		var id string
-		var value int64
-		if err := r.stmt(`UPDATE giftkit_cards SET state = 'redeemed', redeemed_by = ?1, redeemed_at = ?2, updated_at = ?2
-			WHERE hash = ?3 AND state = 'active' RETURNING id, value`).QueryRow(owner, now, c.hash[:]).Scan(&id, &value); err != nil {
+		var value, cardSeq int64
+		if err := r.stmt(`UPDATE giftkit_cards SET state = 'redeemed', redeemed_by = ?1, redeemed_at = ?2, updated_at = ?2,
+				head_seq = head_seq + 1, head_digest = ?4
+			WHERE hash = ?3 AND state = 'active' RETURNING id, value, head_seq`).QueryRow(owner, now, c.hash[:], benchRecord[:32]).Scan(
+			&id, &value, &cardSeq); err != nil {
 			return fmt.Errorf("card %s: %w", c.code, err)
 		}
-		var balance, seq int64
-		if err := r.stmt(`INSERT INTO giftkit_accounts (owner, currency, minor_units, balance, held, next_seq, lots, holds, updated_at)
-			VALUES (?1, 'EUR', 2, ?2, 0, 2, '[]', '[]', ?3)
+		var balance, seq, acctSeq int64
+		if err := r.stmt(`INSERT INTO giftkit_accounts (owner, currency, minor_units, balance, held, next_seq, lots, holds, updated_at,
+				head_seq, head_digest)
+			VALUES (?1, 'EUR', 2, ?2, 0, 2, '[]', '[]', ?3, 1, ?4)
 			ON CONFLICT (owner, currency) DO UPDATE SET balance = balance + excluded.balance, next_seq = next_seq + 1,
-				updated_at = excluded.updated_at
-			RETURNING balance, next_seq - 1`).QueryRow(owner, value, now).Scan(&balance, &seq); err != nil {
+				updated_at = excluded.updated_at, head_seq = head_seq + 1, head_digest = excluded.head_digest
+			RETURNING balance, next_seq - 1, head_seq`).QueryRow(owner, value, now, benchRecord[:32]).Scan(&balance, &seq, &acctSeq); err != nil {
 			return err
 		}
 		if _, err := r.stmt(`INSERT INTO giftkit_entries (owner, currency, seq, kind, amount, held, balance_after,
 			available_after, reference, key, at) VALUES (?1, 'EUR', ?2, 'credit', ?3, 0, ?4, ?4, ?5, ?6, ?7)`).Exec(
 			owner, seq, value, balance, id, c.code, now); err != nil {
+			return err
+		}
+		if err := r.activity(1, id, "", cardSeq, now); err != nil {
+			return err
+		}
+		if err := r.activity(2, owner, "EUR", acctSeq, now); err != nil {
 			return err
 		}
 		_, err := r.stmt(`INSERT INTO giftkit_idempotency (scope, key, fingerprint, outcome, created_at)
@@ -178,11 +200,15 @@ func (r *rawConn) redeem(owner string, c benchCard) error {
 func (r *rawConn) pay(owner, id string) error {
 	return r.tx(func() error {
 		now := time.Now().UnixNano()
-		var balance, held, seq int64
-		if err := r.stmt(`UPDATE giftkit_accounts SET balance = balance - 100, next_seq = next_seq + 2, updated_at = ?2
+		var balance, held, seq, acctSeq int64
+		if err := r.stmt(`UPDATE giftkit_accounts SET balance = balance - 100, next_seq = next_seq + 2, updated_at = ?2,
+				head_seq = head_seq + 1, head_digest = ?3
 			WHERE owner = ?1 AND currency = 'EUR' AND balance - held >= 100
-			RETURNING balance, held, next_seq - 2`).QueryRow(owner, now).Scan(&balance, &held, &seq); err != nil {
+			RETURNING balance, held, next_seq - 2, head_seq`).QueryRow(owner, now, benchRecord[:32]).Scan(&balance, &held, &seq, &acctSeq); err != nil {
 			return fmt.Errorf("payment %s: %w", id, err)
+		}
+		if err := r.activity(2, owner, "EUR", acctSeq, now); err != nil {
+			return err
 		}
 		entry := r.stmt(`INSERT INTO giftkit_entries (owner, currency, seq, kind, amount, held, balance_after,
 			available_after, reference, key, at) VALUES (?1, 'EUR', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)`)
@@ -268,6 +294,27 @@ func BenchmarkBalancePayment(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkIssueBatch measures an issuance of the largest batch: its
+// cards inserted in bulk (giftcard.CardInserter) and one activity record
+// each, in one unit of work.
+func BenchmarkIssueBatch(b *testing.B) {
+	for _, sync := range benchSyncs {
+		b.Run("sync="+sync.name, func(b *testing.B) {
+			s, _, _ := benchFile(b, sync.sync, 0)
+			cards, _ := benchServices(b, s)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := cards.Issue(context.Background(), giftcard.IssueRequest{Value: giftkit.FromMinor(100, giftkit.EUR),
+					Count: giftcard.MaxBatch}, fmt.Sprint("batch-", i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*giftcard.MaxBatch), "ns/card")
 		})
 	}
 }

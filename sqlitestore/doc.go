@@ -44,18 +44,46 @@
 // back the invariants, as pgstore's do: CHECK (balance >= 0), CHECK (held <=
 // balance), one card per code hash (UNIQUE), one record per idempotency
 // scope and key, journal entries keyed by account and sequence number, with
-// a foreign key to their account and never changed or removed, and a trigger
-// that refuses to change a redeemed or voided card. Tables are STRICT.
-// Amounts are INTEGER minor units next to their currency's code and minor
-// units, so any currency giftkit accepts round-trips; times are INTEGER
-// nanoseconds since the Unix epoch, so they round-trip exactly, and must lie
-// within the years 1678 to 2262 (others fail with ErrConflict); the zero
-// time is NULL. Values go in and come out as copies.
+// a foreign key to their account and never changed or removed, activity
+// records that are never changed or removed either (see below), and a
+// trigger that refuses to change a redeemed or voided card, but for a
+// clawback of a redeemed card, which may only add to its clawed_back (and
+// move its updated_at and the head of its activity chain). Tables are
+// STRICT. Amounts are INTEGER minor units next to their currency's code
+// and minor units, so any currency giftkit accepts round-trips; times are
+// INTEGER nanoseconds since the Unix epoch, so they round-trip exactly, and
+// must lie within the years 1678 to 2262 (others fail with ErrConflict);
+// the zero time is NULL. Values go in and come out as copies.
+//
+// Schema version 2 added the activity log, value classes and clawbacks.
+// Open migrates a database of version 1 in place: its cards and credits
+// read as of the purchased class, with nothing clawed back and no activity
+// record yet; their chains start with their next change.
 //
 // Tx implements giftcard.CardInserter, so an issuance inserts its cards
 // with one prepared statement in one transaction. It does not implement
 // giftkit.ReadAheader: reads are calls into SQLite in the same process,
 // with no round trip to save.
+//
+// # Activity log
+//
+// Tx implements activity.Tx: the services append the activity records of
+// every change in the unit of work that makes it, and reports read them
+// (package ledger), in a [Store.View] as well. Records are kept in the table
+// giftkit_activity, one row per record, keyed by subject (kind, card ID or
+// owner, currency code) and sequence number, with the whole record in its
+// binary form (activity.Record.AppendBinary) beside copies of the fields
+// that queries select and sort by: the time in nanoseconds and the actor.
+// Indexes serve activity.ByTime and one actor's records; text is compared
+// as bytes, as Go compares strings. AppendActivity appends a record only as
+// the next of its subject (ErrConflict otherwise), and a batch, such as an
+// issuance's 10,000 records, all or none with one prepared statement.
+//
+// The log is append-only: triggers refuse to UPDATE or DELETE its rows,
+// or to INSERT OR REPLACE one, whoever connects to the file (so do the
+// journal's). They keep out mistakes, not someone who can write the file:
+// the records' chained digests (activity.Verify) show what such a person
+// changed, against heads published elsewhere.
 //
 // # Durability
 //

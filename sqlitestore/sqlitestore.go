@@ -35,9 +35,10 @@ var (
 var (
 	// ErrConflict: a write broke a uniqueness or check constraint (two
 	// cards with one code hash, a second record under one key, a journal
-	// entry out of sequence, a negative balance, a change to a redeemed or
-	// voided card), or a value cannot be stored (a time outside the years
-	// 1678 to 2262), or a stored row cannot be read back.
+	// entry or an activity record out of sequence, a negative balance, a
+	// change to a redeemed or voided card other than a clawback), or a
+	// value cannot be stored (a time outside the years 1678 to 2262), or a
+	// stored row cannot be read back.
 	ErrConflict = errors.New("sqlitestore: conflicting write")
 	// ErrUnavailable: the database could not be opened, read or written
 	// (another process held the write lock past the busy timeout, the disk

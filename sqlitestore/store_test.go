@@ -35,7 +35,7 @@ func card(id string, b byte) giftcard.Card {
 	var h giftcard.Hash
 	h[0], h[1] = b, 0xa5
 	return giftcard.Card{ID: id, Hash: h, Suffix: "AB12", Value: giftkit.FromMinor(2500, eur), State: giftcard.StateActive,
-		BatchID: "b", IssuedAt: epoch, ActivatedAt: epoch, UpdatedAt: epoch}
+		BatchID: "b", IssuedAt: epoch, ActivatedAt: epoch, UpdatedAt: epoch, Class: giftkit.ClassPurchased}
 }
 
 // noDriverType reports the first error in err's chain whose type comes from

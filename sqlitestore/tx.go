@@ -13,10 +13,10 @@ import (
 	"github.com/giftkit/giftkit/wallet"
 )
 
-// Tx is a unit of work on a [Store]. It implements giftcard.Tx, wallet.Tx,
-// wallet.LimiterTx and checkout.Tx. A Tx of [Store.Update] holds the
-// database's write lock, so what it reads stays as read until it ends, and
-// it reads its own writes. It is valid only inside its callback, and not
+// Tx is a unit of work on a [Store]. It implements giftcard.Tx (and so
+// activity.Tx), wallet.Tx, wallet.LimiterTx and checkout.Tx. A Tx of
+// [Store.Update] holds the database's write lock, so what it reads stays
+// as read until it ends, and it reads its own writes. It is valid only inside its callback, and not
 // safe for concurrent use.
 type Tx struct {
 	ctx      context.Context
@@ -117,23 +117,23 @@ func corrupt(op string, format string, args ...any) error {
 }
 
 const cardColumns = `id, hash, suffix, currency, minor_units, value, state, batch_id, issued_at,
-	activated_at, expires_at, redeemed_by, redeemed_at, updated_at`
+	activated_at, expires_at, redeemed_by, redeemed_at, updated_at, class, clawed_back, head_seq, head_digest`
 
 func (t *Tx) card(op, where string, arg any) (giftcard.Card, bool, error) {
 	if err := t.usable(op, false); err != nil {
 		return giftcard.Card{}, false, err
 	}
 	var (
-		c                              giftcard.Card
-		hash                           []byte
-		code, state                    string
-		minor, value, issued, updated  int64
-		activated, expires, redeemedAt sql.NullInt64
-		redeemedBy                     sql.NullString
+		c                                          giftcard.Card
+		hash, digest                               []byte
+		code, state, class                         string
+		minor, value, issued, updated              int64
+		activated, expires, redeemedAt, clawedBack sql.NullInt64
+		redeemedBy                                 sql.NullString
 	)
 	found, err := t.c.row(t.ctx, "SELECT "+cardColumns+" FROM giftkit_cards WHERE "+where, []any{arg},
 		&c.ID, &hash, &c.Suffix, &code, &minor, &value, &state, &c.BatchID, &issued,
-		&activated, &expires, &redeemedBy, &redeemedAt, &updated)
+		&activated, &expires, &redeemedBy, &redeemedAt, &updated, &class, &clawedBack, &c.Head.Seq, &digest)
 	if err != nil || !found {
 		return giftcard.Card{}, false, translate(t.ctx, op, err)
 	}
@@ -149,6 +149,16 @@ func (t *Tx) card(op, where string, arg any) (giftcard.Card, bool, error) {
 	if err := c.State.UnmarshalText([]byte(state)); err != nil {
 		return giftcard.Card{}, false, corrupt(op, "card %s: %v", c.ID, err)
 	}
+	if err := c.Class.UnmarshalText([]byte(class)); err != nil {
+		return giftcard.Card{}, false, corrupt(op, "card %s: %v", c.ID, err)
+	}
+	if clawedBack.Valid {
+		c.ClawedBack = giftkit.FromMinor(clawedBack.Int64, cur)
+	}
+	if len(digest) != len(c.Head.Digest) {
+		return giftcard.Card{}, false, corrupt(op, "card %s: head digest of %d bytes", c.ID, len(digest))
+	}
+	copy(c.Head.Digest[:], digest)
 	c.IssuedAt, c.UpdatedAt = time.Unix(0, issued).UTC(), time.Unix(0, updated).UTC()
 	c.ActivatedAt, c.ExpiresAt, c.RedeemedAt = fromNull(activated), fromNull(expires), fromNull(redeemedAt)
 	c.RedeemedBy = redeemedBy.String
@@ -166,8 +176,11 @@ func (t *Tx) CardByHash(h giftcard.Hash) (giftcard.Card, bool, error) {
 }
 
 // PutCard implements giftcard.Tx. A new card whose hash another card has
-// fails with ErrConflict; so do changing a card's hash and changing a
-// redeemed or voided card, which the schema refuses.
+// fails with ErrConflict; so do changing a card's hash, a card without a
+// valid value class, a ClawedBack in another currency than the card's
+// value or more than it, and changing a redeemed or voided card, which the
+// schema refuses: a redeemed card changes only by a clawback, which adds
+// to its ClawedBack (and moves its UpdatedAt and Head).
 func (t *Tx) PutCard(c giftcard.Card) error {
 	const op = "put card"
 	if err := t.usable(op, true); err != nil {
@@ -183,7 +196,8 @@ func (t *Tx) PutCard(c giftcard.Card) error {
 			minor_units = excluded.minor_units, value = excluded.value, state = excluded.state,
 			batch_id = excluded.batch_id, issued_at = excluded.issued_at, activated_at = excluded.activated_at,
 			expires_at = excluded.expires_at, redeemed_by = excluded.redeemed_by,
-			redeemed_at = excluded.redeemed_at, updated_at = excluded.updated_at
+			redeemed_at = excluded.redeemed_at, updated_at = excluded.updated_at, class = excluded.class,
+			clawed_back = excluded.clawed_back, head_seq = excluded.head_seq, head_digest = excluded.head_digest
 		WHERE giftkit_cards.hash = excluded.hash`, args...)
 	if err != nil {
 		return translate(t.ctx, op, err)
@@ -194,18 +208,29 @@ func (t *Tx) PutCard(c giftcard.Card) error {
 	return nil
 }
 
-const insertCard = `INSERT INTO giftkit_cards (` + cardColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertCard = `INSERT INTO giftkit_cards (` + cardColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// card returns c's columns, in the order of cardColumns.
+// card returns c's columns, in the order of cardColumns. The class is kept
+// by name (an invalid class's name is refused by the schema's CHECK), and
+// ClawedBack as minor units of the card's currency, NULL for the zero
+// giftkit.Money{}.
 func (e *encoder) card(c *giftcard.Card) []any {
-	var redeemedBy any
+	var redeemedBy, clawedBack any
 	if c.RedeemedBy != "" {
 		redeemedBy = c.RedeemedBy
 	}
 	cur := c.Value.Currency()
+	if c.ClawedBack != (giftkit.Money{}) {
+		if c.ClawedBack.Currency() != cur && e.err == nil {
+			e.err = &Error{Op: e.op, Err: ErrConflict, cause: "card " + c.ID + ": clawed back " + c.ClawedBack.String() +
+				" of a card in " + cur.Code()}
+		}
+		clawedBack = c.ClawedBack.Minor()
+	}
 	return []any{c.ID, c.Hash[:], c.Suffix, cur.Code(), cur.MinorUnits(), c.Value.Minor(),
 		c.State.String(), c.BatchID, e.arg(c.IssuedAt), e.arg(c.ActivatedAt), e.arg(c.ExpiresAt), redeemedBy,
-		e.arg(c.RedeemedAt), e.arg(c.UpdatedAt)}
+		e.arg(c.RedeemedAt), e.arg(c.UpdatedAt), c.Class.String(), clawedBack, c.Head.Seq, c.Head.Digest[:]}
 }
 
 var _ giftcard.CardInserter = (*Tx)(nil)
@@ -262,6 +287,10 @@ type lotRow struct {
 	Reserved  int64  `json:"reserved"`
 	ExpiresAt *int64 `json:"expires_at,omitempty"`
 	CreatedAt *int64 `json:"created_at,omitempty"`
+	// Class is the lot's value class by name, such as "promotional"; a lot
+	// written before schema version 2 has none and is of the purchased
+	// class.
+	Class giftkit.ValueClass `json:"class,omitempty"`
 }
 
 type holdRow struct {
@@ -292,10 +321,11 @@ func (t *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, er
 		minor           int64
 		lotsJS, holdsJS string
 		updated         sql.NullInt64
+		digest          []byte
 	)
-	found, err := t.c.row(t.ctx, `SELECT minor_units, next_seq, lots, holds, updated_at
+	found, err := t.c.row(t.ctx, `SELECT minor_units, next_seq, lots, holds, updated_at, head_seq, head_digest
 		FROM giftkit_accounts WHERE owner = ? AND currency = ?`, []any{owner, c.Code()},
-		&minor, &st.NextSeq, &lotsJS, &holdsJS, &updated)
+		&minor, &st.NextSeq, &lotsJS, &holdsJS, &updated, &st.Head.Seq, &digest)
 	if err != nil || !found {
 		return wallet.Account{}, false, translate(t.ctx, op, err)
 	}
@@ -310,10 +340,17 @@ func (t *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, er
 	if err := json.Unmarshal([]byte(holdsJS), &holds); err != nil {
 		return wallet.Account{}, false, corrupt(op, "holds: %v", err)
 	}
+	if len(digest) != len(st.Head.Digest) {
+		return wallet.Account{}, false, corrupt(op, "the account of %q in %s: head digest of %d bytes", owner, c.Code(), len(digest))
+	}
+	copy(st.Head.Digest[:], digest)
 	st.UpdatedAt = fromNull(updated)
 	st.Lots = make([]wallet.Lot, len(lots))
 	for i, l := range lots {
-		st.Lots[i] = wallet.Lot{ID: l.ID, Source: l.Source, Remaining: giftkit.FromMinor(l.Remaining, c),
+		if l.Class == 0 {
+			l.Class = giftkit.ClassPurchased
+		}
+		st.Lots[i] = wallet.Lot{ID: l.ID, Source: l.Source, Class: l.Class, Remaining: giftkit.FromMinor(l.Remaining, c),
 			Reserved: giftkit.FromMinor(l.Reserved, c), ExpiresAt: fromNanos(l.ExpiresAt), CreatedAt: fromNanos(l.CreatedAt)}
 	}
 	st.Holds = make([]wallet.Hold, len(holds))
@@ -354,7 +391,7 @@ func (t *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 	e := encoder{op: op}
 	lots := make([]lotRow, len(st.Lots))
 	for i, l := range st.Lots {
-		lots[i] = lotRow{l.ID, l.Source, l.Remaining.Minor(), l.Reserved.Minor(), e.time(l.ExpiresAt), e.time(l.CreatedAt)}
+		lots[i] = lotRow{l.ID, l.Source, l.Remaining.Minor(), l.Reserved.Minor(), e.time(l.ExpiresAt), e.time(l.CreatedAt), l.Class}
 	}
 	holds := make([]holdRow, len(st.Holds))
 	for i, h := range st.Holds {
@@ -366,14 +403,15 @@ func (t *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 	}
 	code, minor, first := st.Currency.Code(), st.Currency.MinorUnits(), entries[0].Seq
 	args := []any{a.Balance().Minor(), a.Held().Minor(), st.NextSeq, e.json(lots), e.json(holds), e.arg(st.UpdatedAt),
-		st.Owner, code, minor, first}
+		st.Head.Seq, st.Head.Digest[:], st.Owner, code, minor, first}
 	if e.err != nil {
 		return e.err
 	}
 	// The account's row moves on from the entry its journal expects next,
 	// or, for a new account, is created with its first entries.
 	res, err := t.c.exec(t.ctx, `UPDATE giftkit_accounts SET balance = ?1, held = ?2, next_seq = ?3, lots = ?4,
-		holds = ?5, updated_at = ?6 WHERE owner = ?7 AND currency = ?8 AND minor_units = ?9 AND next_seq = ?10`, args...)
+		holds = ?5, updated_at = ?6, head_seq = ?7, head_digest = ?8
+		WHERE owner = ?9 AND currency = ?10 AND minor_units = ?11 AND next_seq = ?12`, args...)
 	if err != nil {
 		return translate(t.ctx, op, err)
 	}
@@ -385,8 +423,8 @@ func (t *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 		// A new account; the key refuses it if one exists, whose journal
 		// already has entry 1, or whose currency has other minor units.
 		if _, err := t.c.exec(t.ctx, `INSERT INTO giftkit_accounts
-			(balance, held, next_seq, lots, holds, updated_at, owner, currency, minor_units)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, args[:9]...); err != nil {
+			(balance, held, next_seq, lots, holds, updated_at, head_seq, head_digest, owner, currency, minor_units)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args[:11]...); err != nil {
 			return translate(t.ctx, op, err)
 		}
 	}
