@@ -39,6 +39,20 @@ func (l *activityLog) chain(s activity.Subject) []int32 {
 	return pos
 }
 
+// compare compares the records at two positions in order o.
+func (l *activityLog) compare(o activity.Order) func(a, b int32) int {
+	return func(a, b int32) int {
+		ca, cb := activity.CursorOf(l.records[a], o), activity.CursorOf(l.records[b], o)
+		switch {
+		case o.Less(ca, cb):
+			return -1
+		case o.Less(cb, ca):
+			return 1
+		}
+		return 0
+	}
+}
+
 // index returns the positions of every record in order o.
 func (l *activityLog) index(o activity.Order) []int32 {
 	idx := l.sorted[o]
@@ -49,16 +63,7 @@ func (l *activityLog) index(o activity.Order) []int32 {
 	for i := len(idx); i < len(l.records); i++ {
 		fresh = append(fresh, int32(i))
 	}
-	less := func(a, b int32) int {
-		ca, cb := activity.CursorOf(l.records[a], o), activity.CursorOf(l.records[b], o)
-		switch {
-		case o.Less(ca, cb):
-			return -1
-		case o.Less(cb, ca):
-			return 1
-		}
-		return 0
-	}
+	less := l.compare(o)
 	slices.SortFunc(fresh, less)
 	merged := make([]int32, 0, len(l.records))
 	i, j := 0, 0
@@ -76,26 +81,18 @@ func (l *activityLog) index(o activity.Order) []int32 {
 
 // query returns up to limit committed records that q selects, after q.After.
 func (l *activityLog) query(q activity.Query, limit int) []activity.Record {
-	var out []activity.Record
-	if !q.Subject.IsZero() {
-		pos := l.chain(q.Subject)
-		start := 0
-		if !q.After.IsZero() {
-			start = sort.Search(len(pos), func(i int) bool { return q.Follows(l.records[pos[i]]) })
+	var pos []int32
+	if q.Subject.IsZero() {
+		pos = l.index(q.Order)
+	} else {
+		pos = l.chain(q.Subject) // in order of Seq: BySubject
+		if q.Order == activity.ByTime {
+			slices.SortStableFunc(pos, l.compare(q.Order)) // a clock set back may have dated a later record earlier
 		}
-		for _, p := range pos[start:] {
-			if len(out) == limit {
-				break
-			}
-			if r := l.records[p]; q.Matches(r) {
-				out = append(out, r)
-			}
-		}
-		return out
 	}
-	idx := l.index(q.Order)
-	start := sort.Search(len(idx), func(i int) bool { return q.Follows(l.records[idx[i]]) })
-	for _, p := range idx[start:] {
+	start := sort.Search(len(pos), func(i int) bool { return q.Follows(l.records[pos[i]]) })
+	var out []activity.Record
+	for _, p := range pos[start:] {
 		if len(out) == limit {
 			break
 		}

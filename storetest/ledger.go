@@ -230,11 +230,7 @@ func (m *system[T]) checkLedger(t *rapid.T, balances map[giftkit.Currency]int64)
 	if err != nil {
 		t.Fatalf("Liability: %v", err)
 	}
-	cards, accounts := map[giftkit.Currency]int64{}, map[giftkit.Currency]int64{}
-	for _, line := range l.Lines {
-		cards[line.Currency] += line.Cards.Minor()
-		accounts[line.Currency] += line.Accounts.Minor()
-	}
+	cards, accounts := perCurrency(l)
 	for _, cur := range sysCurrencies {
 		if cards[cur] != owed[cur] || accounts[cur] != balances[cur] {
 			t.Fatalf("%v: the liability report at %v says cards %d, accounts %d; the live services owe %d on cards and %d in accounts",
@@ -248,6 +244,17 @@ func (m *system[T]) checkLedger(t *rapid.T, balances map[giftkit.Currency]int64)
 	m.past = append(m.past, pastLiability{at: now, cards: owed, accounts: balances})
 	m.checkPastLiability(t, led)
 	m.checkFutureLiability(t, led)
+}
+
+// perCurrency sums a liability's lines per currency, on cards and in
+// accounts.
+func perCurrency(l ledger.Liability) (cards, accounts map[giftkit.Currency]int64) {
+	cards, accounts = map[giftkit.Currency]int64{}, map[giftkit.Currency]int64{}
+	for _, line := range l.Lines {
+		cards[line.Currency] += line.Cards.Minor()
+		accounts[line.Currency] += line.Accounts.Minor()
+	}
+	return cards, accounts
 }
 
 // pastLiability is what the live services owed at one step's instant.
@@ -268,11 +275,7 @@ func (m *system[T]) checkPastLiability(t *rapid.T, led *ledger.Service) {
 	if err != nil {
 		t.Fatalf("Liability: %v", err)
 	}
-	cards, accounts := map[giftkit.Currency]int64{}, map[giftkit.Currency]int64{}
-	for _, line := range l.Lines {
-		cards[line.Currency] += line.Cards.Minor()
-		accounts[line.Currency] += line.Accounts.Minor()
-	}
+	cards, accounts := perCurrency(l)
 	for _, cur := range sysCurrencies {
 		if cards[cur] != p.cards[cur] || accounts[cur] != p.accounts[cur] {
 			t.Fatalf("%v: the liability report at %v, a past step, says cards %d, accounts %d; the live services owed %d and %d then",
