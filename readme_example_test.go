@@ -84,7 +84,7 @@ func Example_readmeLedger() {
 	led, _ := ledger.NewService(store)
 	page, _ := led.Activity(context.Background(), activity.Query{Actor: giftkit.Operator("ana")}, 50)
 	owed, _ := led.Liability(context.Background(), clock()) // at any instant, past or present
-	breaks, _ := led.VerifyAll(context.Background())      // every chain of records, against its head
+	breaks, _ := led.VerifyAll(context.Background())        // every chain of records, against its head
 	_ = owed.Write(os.Stdout, ledger.CSV)
 
 	fmt.Println(back.Recovered, back.Shortfall, len(page.Records), len(breaks))
