@@ -72,4 +72,13 @@
 // [ErrExceedsCaptured], [ErrExpired], or the shared giftkit and wallet errors,
 // and to the processor's or store's error that caused them: a decline
 // unwraps to a [*DeclineError] with the processor's reason.
+//
+// # Who and why
+//
+// Every call that changes a card or an account records, in the unit of
+// work that makes the change, an activity record with the actor and the
+// reason its context carries (giftkit.WithActor, giftkit.WithReason; see
+// package activity): a call without an actor is recorded as unattributed,
+// and one with an invalid actor or reason is refused with
+// activity.ErrInvalidActor before it changes anything.
 package checkout

@@ -265,9 +265,9 @@ const DefaultSweepPage = 100
 // page pages at a time (0 means DefaultSweepPage), in order of ID, so a page
 // of payments the processor cannot complete never hides the ones after it.
 // Run it periodically. Its changes are recorded as the actor ctx carries,
-// or as giftkit.System("checkout-sweep") if none. It returns how many payments it resumed and how many
-// are still open after it, and stops at the first error that is not
-// ErrProcessorUnavailable.
+// or as giftkit.System("checkout-sweep") if none. It returns how many
+// payments it resumed and how many are still open after it, and stops at
+// the first error that is not ErrProcessorUnavailable.
 func (s *Service) Sweep(ctx context.Context, page int) (resumed, stillOpen int, err error) {
 	if err := checkCause(ctx); err != nil {
 		return 0, 0, err

@@ -33,4 +33,14 @@
 // giftkit.ErrKeyRequired and giftkit.ErrIdempotencyConflict. Messages name
 // cards by ID and masked code, never by the code itself. An Error
 // round-trips through JSON with a stable [Error.Code].
+//
+// # Who and why
+//
+// Every call that changes a card or an account records, in the unit of
+// work that makes the change, an activity record with the actor and the
+// reason its context carries (giftkit.WithActor, giftkit.WithReason; see
+// package activity): a call without an actor is recorded as unattributed,
+// and one with an invalid actor or reason is refused with
+// activity.ErrInvalidActor before it changes anything.
+// Adjust is the operator's: it needs an operator actor and a reason.
 package giftcard

@@ -82,4 +82,15 @@
 // *codefmt.ParseError (a code that does not read, with a suggested
 // correction). Every error's message and JSON form are safe to log: none
 // holds a whole code.
+//
+// # Who and why
+//
+// Every call that changes a card or an account records, in the unit of
+// work that makes the change, an activity record with the actor and the
+// reason its context carries (giftkit.WithActor, giftkit.WithReason; see
+// package activity): a call without an actor is recorded as unattributed,
+// and one with an invalid actor or reason is refused with
+// activity.ErrInvalidActor before it changes anything.
+// Adjust and Clawback are the operator's: they need an operator actor and
+// a reason.
 package wallet
