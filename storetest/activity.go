@@ -46,7 +46,7 @@ func testActivity[T wallet.Tx](t *testing.T, s giftkit.Store[T]) {
 		// A unit of work reads its own records.
 		got, err := tx.Activity(activity.Query{Subject: recs[2].Subject}, 10)
 		if err != nil || len(got) != 2 {
-			return fmt.Errorf("Activity in the writing unit = %d records, %v; want 2", len(got), err)
+			return fmt.Errorf("activity in the writing unit: %d records, %v; want 2", len(got), err)
 		}
 		return nil
 	})
