@@ -13,15 +13,34 @@ import (
 // queries read (activity.BySubject, activity.ByTime), brought up to date
 // when a query finds records they do not cover yet.
 type activityLog struct {
-	records []activity.Record
-	prev    []int32                    // prev[i]: the position of the record before records[i] of its subject; -1 for none
+	// chunks hold the records, chunkLen to a chunk, so that the log grows
+	// without copying what it holds: record i is chunks[i/chunkLen][i%chunkLen].
+	chunks  [][]activity.Record
+	n       int                        // how many records
+	prev    []int32                    // prev[i]: the position of the record before record i of its subject; -1 for none
 	last    map[activity.Subject]int32 // the position of each subject's last record
 	sorted  [2][]int32                 // positions in each activity.Order
 }
 
+const chunkLen = 1024
+
+// at returns the record at position i.
+func (l *activityLog) at(i int32) *activity.Record { return &l.chunks[i/chunkLen][i%chunkLen] }
+
+// add appends r and returns its position.
+func (l *activityLog) add(r activity.Record) int32 {
+	if l.n%chunkLen == 0 {
+		l.chunks = append(l.chunks, make([]activity.Record, 0, chunkLen))
+	}
+	c := &l.chunks[len(l.chunks)-1]
+	*c = append(*c, r)
+	l.n++
+	return int32(l.n - 1)
+}
+
 func (l *activityLog) count(s activity.Subject) int64 {
 	if p, ok := l.last[s]; ok {
-		return l.records[p].Seq
+		return l.at(p).Seq
 	}
 	return 0
 }
@@ -32,7 +51,7 @@ func (l *activityLog) chain(s activity.Subject) []int32 {
 	if !ok {
 		return nil
 	}
-	pos := make([]int32, l.records[p].Seq)
+	pos := make([]int32, l.at(p).Seq)
 	for i := len(pos) - 1; i >= 0; i-- {
 		pos[i], p = p, l.prev[p]
 	}
@@ -42,7 +61,7 @@ func (l *activityLog) chain(s activity.Subject) []int32 {
 // compare compares the records at two positions in order o.
 func (l *activityLog) compare(o activity.Order) func(a, b int32) int {
 	return func(a, b int32) int {
-		ca, cb := activity.CursorOf(l.records[a], o), activity.CursorOf(l.records[b], o)
+		ca, cb := activity.CursorOf(*l.at(a), o), activity.CursorOf(*l.at(b), o)
 		switch {
 		case o.Less(ca, cb):
 			return -1
@@ -56,16 +75,16 @@ func (l *activityLog) compare(o activity.Order) func(a, b int32) int {
 // index returns the positions of every record in order o.
 func (l *activityLog) index(o activity.Order) []int32 {
 	idx := l.sorted[o]
-	if len(idx) == len(l.records) {
+	if len(idx) == l.n {
 		return idx
 	}
-	fresh := make([]int32, 0, len(l.records)-len(idx))
-	for i := len(idx); i < len(l.records); i++ {
+	fresh := make([]int32, 0, l.n-len(idx))
+	for i := len(idx); i < l.n; i++ {
 		fresh = append(fresh, int32(i))
 	}
 	less := l.compare(o)
 	slices.SortFunc(fresh, less)
-	merged := make([]int32, 0, len(l.records))
+	merged := make([]int32, 0, l.n)
 	i, j := 0, 0
 	for i < len(idx) && j < len(fresh) {
 		if less(fresh[j], idx[i]) < 0 {
@@ -90,14 +109,14 @@ func (l *activityLog) query(q activity.Query, limit int) []activity.Record {
 			slices.SortStableFunc(pos, l.compare(q.Order)) // a clock set back may have dated a later record earlier
 		}
 	}
-	start := sort.Search(len(pos), func(i int) bool { return q.Follows(l.records[pos[i]]) })
+	start := sort.Search(len(pos), func(i int) bool { return q.Follows(*l.at(pos[i])) })
 	var out []activity.Record
 	for _, p := range pos[start:] {
 		if len(out) == limit {
 			break
 		}
-		if r := l.records[p]; q.Matches(r) {
-			out = append(out, r)
+		if r := l.at(p); q.Matches(*r) {
+			out = append(out, *r)
 		}
 	}
 	return out
@@ -113,8 +132,7 @@ func (s *Store) commitActivity(pending []activity.Record) {
 		if !ok {
 			prev = -1
 		}
-		l.last[r.Subject] = int32(len(l.records))
-		l.records = append(l.records, r)
+		l.last[r.Subject] = l.add(r)
 		l.prev = append(l.prev, prev)
 	}
 }
