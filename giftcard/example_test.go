@@ -52,3 +52,26 @@ func ExampleCard_Redeem() {
 	// redeemed 25.00 EUR <nil>
 	// giftcard: redeem card_1 (****-******-*H567): card already redeemed by another account
 }
+
+// A promotional card, and an operator's correction of its value before it
+// is redeemed: the card keeps its class, and its activity head moves with
+// each change.
+func ExampleService_Adjust() {
+	hasher, _ := giftcard.NewHasher([]byte("a secret of at least 32 bytes!!!"))
+	now := func() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }
+	cards, _ := giftcard.NewService(memstore.New(), giftcard.Config{Hasher: hasher, Now: now})
+
+	marketing := giftkit.WithActor(context.Background(), giftkit.Client("campaign-tool"))
+	promo, _ := cards.Issue(marketing, giftcard.IssueRequest{Value: giftkit.MustParseMoney("10.00", giftkit.EUR),
+		Class: giftkit.ClassPromotional}, "spring-promo-1")
+
+	ops := giftkit.WithReason(giftkit.WithActor(context.Background(), giftkit.Operator("ana")), "campaign was 15.00, ticket 88")
+	card, err := cards.Adjust(ops, promo.Cards[0].Card.ID, giftkit.MustParseMoney("5.00", giftkit.EUR), "fix-promo-1")
+	fmt.Println(card.Value, card.Class, card.Head.Seq, err)
+
+	_, err = cards.Adjust(marketing, promo.Cards[0].Card.ID, giftkit.MustParseMoney("1.00", giftkit.EUR), "fix-promo-2")
+	fmt.Println(err != nil) // only an operator, with a reason
+	// Output:
+	// 15.00 EUR promotional 2 <nil>
+	// true
+}
