@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -17,14 +18,47 @@ import (
 
 var _ activity.Tx = (*Tx)(nil)
 
-// appendActivitySQL inserts any number of records in one statement, from
-// one array per column.
-const appendActivitySQL = `INSERT INTO giftkit_activity
-	(subject_kind, subject_id, currency, seq, at_ns, actor_kind, actor_id, record)
-	SELECT * FROM unnest($1::smallint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
-		$6::smallint[], $7::text[], $8::bytea[])`
+// A unit's records are appended by one statement, whatever their number
+// and however many calls of AppendActivity they came in: a multi-row
+// INSERT ... VALUES for up to activityValuesMax records (a redemption's
+// two, a payment's one), and above that an INSERT ... SELECT from one array
+// per column. Each is prepared once per connection (pgx's statement cache;
+// the server then keeps a generic plan). The VALUES statements, one per
+// number of rows, cost less than the arrays, which the client encodes
+// element by element and the server decodes and unnests: on PostgreSQL 15,
+// a transaction that appends a redemption's two records took 167 µs of
+// server CPU and 130 allocations as two statements over arrays, 131 µs and
+// 51 as one VALUES statement (an empty transaction: 33 µs and 29).
+const activityValuesMax = 8
 
 var activityColumns = []string{"subject_kind", "subject_id", "currency", "seq", "at_ns", "actor_kind", "actor_id", "record"}
+
+const appendActivityInto = `INSERT INTO giftkit_activity
+	(subject_kind, subject_id, currency, seq, at_ns, actor_kind, actor_id, record) `
+
+// appendActivityArrays inserts any number of records from one array per
+// column.
+const appendActivityArrays = appendActivityInto + `SELECT * FROM unnest($1::smallint[], $2::text[], $3::text[],
+	$4::bigint[], $5::bigint[], $6::smallint[], $7::text[], $8::bytea[])`
+
+// appendActivityValues[n] inserts n records, given column by column, record
+// after record.
+var appendActivityValues = func() (sql [activityValuesMax + 1]string) {
+	for n := 1; n <= activityValuesMax; n++ {
+		var b strings.Builder
+		b.WriteString(appendActivityInto + "VALUES ")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			p := 8*i + 1
+			fmt.Fprintf(&b, "($%d::smallint, $%d, $%d, $%d::bigint, $%d::bigint, $%d::smallint, $%d, $%d::bytea)",
+				p, p+1, p+2, p+3, p+4, p+5, p+6, p+7)
+		}
+		sql[n] = b.String()
+	}
+	return sql
+}()
 
 // copyActivityMin is the number of records from which AppendActivity
 // sends them by COPY: a round trip of their own, which such a batch (an
@@ -32,12 +66,56 @@ var activityColumns = []string{"subject_kind", "subject_id", "currency", "seq", 
 // 10% less time than the statement over arrays, and half the memory).
 const copyActivityMin = 1000
 
+// activityRow is a record as giftkit_activity has it.
+type activityRow struct {
+	kind, actorKind int16
+	id, code, actor string
+	seq, at         int64
+	record          []byte // the record's binary form
+}
+
+// queuedActivity is the unit's statement that appends records, queued
+// with its writes and not sent yet: records appended until it is sent join
+// it. Its SQL and arguments are set when it is sent (see Tx.send).
+type queuedActivity struct {
+	q    *pgx.QueuedQuery
+	rows []activityRow
+}
+
+// seal sets the statement's SQL and arguments for its rows.
+func (a *queuedActivity) seal() {
+	n := len(a.rows)
+	if n <= activityValuesMax {
+		args := make([]any, 0, 8*n)
+		for i := range a.rows {
+			r := &a.rows[i]
+			args = append(args, r.kind, r.id, r.code, r.seq, r.at, r.actorKind, r.actor, r.record)
+		}
+		a.q.SQL, a.q.Arguments = appendActivityValues[n], args
+		return
+	}
+	var (
+		kinds, actorKinds  = make([]int16, n), make([]int16, n)
+		ids, codes, actors = make([]string, n), make([]string, n), make([]string, n)
+		seqs, ats          = make([]int64, n), make([]int64, n)
+		records            = make([][]byte, n)
+	)
+	for i := range a.rows {
+		r := &a.rows[i]
+		kinds[i], ids[i], codes[i], seqs[i] = r.kind, r.id, r.code, r.seq
+		ats[i], actorKinds[i], actors[i], records[i] = r.at, r.actorKind, r.actor, r.record
+	}
+	a.q.SQL = appendActivityArrays
+	a.q.Arguments = []any{kinds, ids, codes, seqs, ats, actorKinds, actors, records}
+}
+
 // AppendActivity implements activity.Tx. The records are queued with the
 // unit's other writes, and sent with its next read or its COMMIT (see
-// unit.go), in one statement whatever their number: a redemption's and a
-// payment's records take no round trip of their own. From copyActivityMin
-// records on (an issuance's), they are sent at once by COPY, after the
-// unit's pending writes.
+// unit.go), in one statement with the records of the unit's other calls
+// until then: a redemption's two records (the card's and the account's)
+// and a payment's one take no round trip, and one statement, together.
+// From copyActivityMin records on (an issuance's), they are sent at once by
+// COPY, after the unit's pending writes.
 //
 // That a record is the next of its subject is the database's to check,
 // where it holds under concurrency: the primary key (subject, seq) refuses
@@ -65,13 +143,7 @@ func (t *Tx) AppendActivity(records []activity.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
-	n := len(records)
-	var (
-		kinds, actorKinds  = make([]int16, n), make([]int16, n)
-		ids, codes, actors = make([]string, n), make([]string, n), make([]string, n)
-		seqs, ats          = make([]int64, n), make([]int64, n)
-		blobs              = make([][]byte, n)
-	)
+	rows := make([]activityRow, len(records))
 	for i := range records {
 		r := &records[i]
 		at, err := unixNano("append activity", r.At)
@@ -82,11 +154,18 @@ func (t *Tx) AppendActivity(records []activity.Record) error {
 		if err != nil {
 			return &Error{Op: "append activity", Err: ErrConflict, cause: err.Error()}
 		}
-		kinds[i], ids[i], codes[i], seqs[i] = int16(r.Subject.Kind), r.Subject.ID, r.Subject.Currency.Code(), r.Seq
-		ats[i], actorKinds[i], actors[i], blobs[i] = at, int16(r.Actor.Kind), r.Actor.ID, blob
+		rows[i] = activityRow{kind: int16(r.Subject.Kind), id: r.Subject.ID, code: r.Subject.Currency.Code(), seq: r.Seq,
+			at: at, actorKind: int16(r.Actor.Kind), actor: r.Actor.ID, record: blob}
 	}
-	if n < copyActivityMin {
-		return t.write("append activity", nil, appendActivitySQL, kinds, ids, codes, seqs, ats, actorKinds, actors, blobs)
+	if len(rows) < copyActivityMin {
+		if t.act == nil {
+			if err := t.write("append activity", nil, ""); err != nil { // its SQL is set when sent
+				return err
+			}
+			t.act = &queuedActivity{q: t.writes.QueuedQueries[len(t.writes.QueuedQueries)-1]}
+		}
+		t.act.rows = append(t.act.rows, rows...)
+		return nil
 	}
 	if len(t.pending) > 0 || !t.begun { // BEGIN, and the writes the records may follow
 		br, err := t.send("append activity", nil)
@@ -98,8 +177,9 @@ func (t *Tx) AppendActivity(records []activity.Record) error {
 		}
 	}
 	_, err := t.conn.CopyFrom(t.ctx, pgx.Identifier{"giftkit_activity"}, activityColumns,
-		pgx.CopyFromSlice(n, func(i int) ([]any, error) {
-			return []any{kinds[i], ids[i], codes[i], seqs[i], ats[i], actorKinds[i], actors[i], blobs[i]}, nil
+		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+			r := &rows[i]
+			return []any{r.kind, r.id, r.code, r.seq, r.at, r.actorKind, r.actor, r.record}, nil
 		}))
 	return translate("append activity", err)
 }

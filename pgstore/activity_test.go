@@ -180,6 +180,77 @@ func TestActivitySequence(t *testing.T) {
 	}
 }
 
+// TestActivityMergedAppends: the records of a unit's calls of
+// AppendActivity until its next round trip travel in one statement (by
+// VALUES, or over arrays past a few records), and are held to the chain's
+// rules as a whole: in any order across calls, and a gap or a repeat
+// across calls fails the unit.
+func TestActivityMergedAppends(t *testing.T) {
+	ctx := context.Background()
+	s, schema, drop := openSchema(t, "")
+	defer drop()
+	at := time.Unix(1_700_000_000, 0)
+	carol := chain(activity.Account("carol", giftkit.EUR), 12, giftkit.Shopper("carol"), at)
+	dave := chain(activity.Card("card-dave"), 2, giftkit.Shopper("dave"), at)
+	err := s.Update(ctx, func(tx *pgstore.Tx) error {
+		for _, recs := range [][]activity.Record{carol[1:2], carol[0:1], dave[1:2], carol[2:3], carol[3:6]} {
+			if err := tx.AppendActivity(recs); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutIdempotency(giftkit.IdempotencyRecord{Scope: "s", Key: "k", Fingerprint: "f", Outcome: []byte{1},
+			CreatedAt: at}); err != nil { // another write between the calls
+			return err
+		}
+		for _, recs := range [][]activity.Record{carol[6:11], dave[0:1], carol[11:]} { // 14 records: over arrays
+			if err := tx.AppendActivity(recs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][]activity.Record{carol, dave} {
+		var got []activity.Record
+		if err := s.Update(ctx, func(tx *pgstore.Tx) (err error) {
+			got, err = tx.Activity(activity.Query{Subject: c[0].Subject}, 100)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		last := c[len(c)-1]
+		if err := activity.Verify(c[0].Subject, got, activity.Head{Seq: last.Seq, Digest: last.Digest}); err != nil {
+			t.Errorf("%v: %v", c[0].Subject, err)
+		}
+	}
+
+	erin := chain(activity.Account("erin", giftkit.EUR), 12, giftkit.Shopper("erin"), at)
+	for name, calls := range map[string][][]activity.Record{
+		"a gap across calls":             {erin[0:1], erin[2:3]},
+		"a repeat across calls":          {erin[0:2], erin[1:2]},
+		"a gap across calls, by arrays":  {erin[0:5], erin[6:12]},
+		"a repeat of carol's, by arrays": {erin[0:9], carol[11:]},
+	} {
+		err := s.Update(ctx, func(tx *pgstore.Tx) error {
+			for _, recs := range calls {
+				if err := tx.AppendActivity(recs); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if !errors.Is(err, pgstore.ErrConflict) {
+			t.Errorf("%s: %v; want ErrConflict", name, err)
+		}
+	}
+	var n int
+	if err := rawConn(t, schema).QueryRow(ctx, "SELECT count(*) FROM giftkit_activity").Scan(&n); err != nil || n != 14 {
+		t.Errorf("the table holds %d records (%v); want carol's 12 and dave's 2", n, err)
+	}
+}
+
 // TestActivityOrder: subjects are ordered byte by byte, as Go compares
 // strings (activity.Subject.Compare), whatever the database's collation,
 // and times to the nanosecond; paging by cursor reads every record once.

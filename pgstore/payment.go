@@ -155,6 +155,11 @@ func (t *Tx) Payment(id string) (checkout.Payment, bool, error) {
 		return checkout.Payment{}, false, err
 	}
 	var data []byte
+	if a := t.ahead; a != nil && a.want.Payment != "" && a.want.Payment == id {
+		if err := t.fetchAhead("payment"); err != nil {
+			return checkout.Payment{}, false, err
+		}
+	}
 	if a := t.ahead; a != nil && a.hasPay && a.want.Payment == id {
 		a.hasPay, data = false, a.payment // served once
 	} else {

@@ -14,12 +14,13 @@ import (
 	"github.com/giftkit/giftkit/storetest"
 )
 
-// roundTrips counts the store's round trips to the server: each query sent
-// alone, each batch, each COPY.
-type roundTrips struct{ n atomic.Int64 }
+// roundTrips counts the store's round trips to the server (each query
+// sent alone, each batch, each COPY) and the statements it sends.
+type roundTrips struct{ n, statements atomic.Int64 }
 
 func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	r.n.Add(1)
+	r.statements.Add(1)
 	return ctx
 }
 func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
@@ -27,17 +28,23 @@ func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 	r.n.Add(1)
 	return ctx
 }
-func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+	r.statements.Add(1)
+}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 func (r *roundTrips) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromStartData) context.Context {
 	r.n.Add(1)
+	r.statements.Add(1)
 	return ctx
 }
 func (r *roundTrips) TraceCopyFromEnd(context.Context, *pgx.Conn, pgx.TraceCopyFromEndData) {}
 
 // TestRoundTrips: a redemption and a payment the balance covers each take
 // two round trips (reads and locks with BEGIN, writes with COMMIT), counted
-// by a pgx tracer rather than guessed.
+// by a pgx tracer rather than guessed, and ten statements: BEGIN and three
+// reads (the idempotency record, the card or the payment, the accounts),
+// each sent once; then five writes and COMMIT, the unit's activity records
+// in one statement and a payment's two journal entries in one.
 func TestRoundTrips(t *testing.T) {
 	counter := &roundTrips{}
 	s, _, drop := openSchema(t, "", pgstore.WithTracer(counter))
@@ -50,20 +57,26 @@ func TestRoundTrips(t *testing.T) {
 	_, code := env.Issue(t, eurs("50.00"), "issue")
 	ctx := context.Background()
 
-	before := counter.n.Load()
+	before, statements := counter.n.Load(), counter.statements.Load()
 	if _, err := env.Wallet.Redeem(ctx, "alice", code.String(), "redeem"); err != nil {
 		t.Fatal(err)
 	}
 	if n := counter.n.Load() - before; n != 2 {
 		t.Errorf("a redemption took %d round trips; want 2", n)
 	}
-	before = counter.n.Load()
+	if n := counter.statements.Load() - statements; n != 10 {
+		t.Errorf("a redemption sent %d statements; want 10", n)
+	}
+	before, statements = counter.n.Load(), counter.statements.Load()
 	p, err := co.Pay(ctx, checkout.PayRequest{PaymentID: "o1", Owner: "alice", Total: eurs("20.00")}, "pay")
 	if err != nil || p.State != checkout.StateCaptured {
 		t.Fatal(p.State, err)
 	}
 	if n := counter.n.Load() - before; n != 2 {
 		t.Errorf("a payment the balance covers took %d round trips; want 2", n)
+	}
+	if n := counter.statements.Load() - statements; n != 10 {
+		t.Errorf("a payment the balance covers sent %d statements; want 10", n)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ type Tx struct {
 	writes  pgx.Batch       // writes not yet sent (see unit.go)
 	pending []pendingWrite  // one per queued write
 	ahead   *ahead          // rows read ahead, if the unit asked
+	act     *queuedActivity // the queued write that appends activity records, if not sent yet
 	logs    map[string]bool // subjects whose attempt log the unit read: true if it found (and locked) one
 }
 
@@ -151,12 +153,17 @@ func (t *Tx) CardByID(id string) (giftcard.Card, bool, error) {
 
 // CardByHash implements giftcard.Tx.
 func (t *Tx) CardByHash(h giftcard.Hash) (giftcard.Card, bool, error) {
-	if a := t.ahead; a != nil && a.hasCard && a.want.CardHash == h {
-		a.hasCard = false // served once
-		if a.card == nil {
-			return giftcard.Card{}, false, nil
+	if a := t.ahead; a != nil && a.want.HasCard && a.want.CardHash == h {
+		if err := t.fetchAhead("card by hash"); err != nil {
+			return giftcard.Card{}, false, err
 		}
-		return *a.card, true, nil
+		if a.hasCard {
+			a.hasCard = false // served once
+			if a.card == nil {
+				return giftcard.Card{}, false, nil
+			}
+			return *a.card, true, nil
+		}
 	}
 	return t.card("card by hash", "hash = $1", h[:])
 }
@@ -249,7 +256,10 @@ const ownerAccountsSQL = accountSQL + " FOR UPDATE"
 // Account implements wallet.Tx. A row that breaks an account's rules
 // (see wallet.RestoreAccount) fails with ErrConflict.
 func (t *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, error) {
-	if a := t.ahead; a != nil && a.accounts != nil && a.want.Owner == owner {
+	if a := t.ahead; a != nil && a.want.Owner == owner {
+		if err := t.fetchAhead("account"); err != nil {
+			return wallet.Account{}, false, err
+		}
 		if !a.served(c) {
 			a.serve(c)
 			acct, ok := a.accounts[c]
@@ -396,17 +406,51 @@ func (t *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 		st.NextSeq, lotsJSON, holdsJSON, updated, updatedNs, st.Head.Seq, st.Head.Digest[:]); err != nil {
 		return err
 	}
-	for _, e := range entries {
-		kind, _ := e.Kind.MarshalText()
-		if err := t.write("save account", nil, `INSERT INTO giftkit_entries (owner, currency, seq, kind, amount, held,
-			balance_after, available_after, reference, key, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			e.Owner, e.Currency.Code(), e.Seq, string(kind), e.Amount.Minor(), e.Held.Minor(),
-			e.BalanceAfter.Minor(), e.AvailableAfter.Minor(), e.Reference, e.Key, e.At); err != nil {
+	for len(entries) > 0 {
+		n := min(len(entries), entriesValuesMax)
+		args := make([]any, 0, 11*n)
+		for _, e := range entries[:n] {
+			kind, _ := e.Kind.MarshalText()
+			args = append(args, e.Owner, e.Currency.Code(), e.Seq, string(kind), e.Amount.Minor(), e.Held.Minor(),
+				e.BalanceAfter.Minor(), e.AvailableAfter.Minor(), e.Reference, e.Key, e.At)
+		}
+		if err := t.write("save account", nil, insertEntriesSQL[n], args...); err != nil {
 			return err
 		}
+		entries = entries[n:]
 	}
 	return nil
 }
+
+// entriesValuesMax is how many journal entries one statement inserts:
+// SaveAccount sends an account's new entries (a payment's two) in one
+// statement, or in statements of this many.
+const entriesValuesMax = 8
+
+// insertEntriesSQL[n] inserts n journal entries, given column by column,
+// entry after entry.
+var insertEntriesSQL = func() (sql [entriesValuesMax + 1]string) {
+	for n := 1; n <= entriesValuesMax; n++ {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO giftkit_entries (owner, currency, seq, kind, amount, held, balance_after,
+			available_after, reference, key, at) VALUES `)
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(")
+			for j := range 11 {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("$" + strconv.Itoa(11*i+j+1))
+			}
+			b.WriteString(")")
+		}
+		sql[n] = b.String()
+	}
+	return sql
+}()
 
 // Entries implements wallet.Tx. It takes no lock: entries never change.
 func (t *Tx) Entries(owner string, c giftkit.Currency, afterSeq int64, limit int) ([]wallet.Entry, error) {
@@ -450,12 +494,17 @@ const idempotencySQL = `SELECT fingerprint, outcome, created_at FROM giftkit_ide
 
 // Idempotency implements giftcard.Tx.
 func (t *Tx) Idempotency(scope, key string) (giftkit.IdempotencyRecord, bool, error) {
-	if a := t.ahead; a != nil && a.hasRecord && a.want.Scope == scope && a.want.Key == key {
-		a.hasRecord = false // served once
-		if a.record == nil {
-			return giftkit.IdempotencyRecord{}, false, nil
+	if a := t.ahead; a != nil && a.want.Key != "" && a.want.Scope == scope && a.want.Key == key {
+		if err := t.fetchAhead("idempotency"); err != nil {
+			return giftkit.IdempotencyRecord{}, false, err
 		}
-		return *a.record, true, nil
+		if a.hasRecord {
+			a.hasRecord = false // served once
+			if a.record == nil {
+				return giftkit.IdempotencyRecord{}, false, nil
+			}
+			return *a.record, true, nil
+		}
 	}
 	br, err := t.send("idempotency", func(b *pgx.Batch) { b.Queue(idempotencySQL, scope, key) })
 	if err != nil {

@@ -53,6 +53,10 @@ func (t *Tx) send(op string, queue func(*pgx.Batch)) (pgx.BatchResults, error) {
 	if !t.begun {
 		b.Queue(beginSQL)
 	}
+	if t.act != nil { // no more records join it
+		t.act.seal()
+		t.act = nil
+	}
 	b.QueuedQueries = append(b.QueuedQueries, t.writes.QueuedQueries...)
 	fetchAhead := t.ahead != nil && !t.ahead.fetched
 	if fetchAhead {
@@ -188,6 +192,20 @@ func (t *Tx) ReadAhead(r giftkit.ReadAhead) {
 		return // too late to save a round trip
 	}
 	t.ahead = &ahead{want: r}
+}
+
+// fetchAhead sends the unit's first round trip, which fetches the rows to
+// read ahead, if it has not been sent: a read of one of those rows is then
+// served from them, rather than sent beside them and read twice.
+func (t *Tx) fetchAhead(op string) error {
+	if t.ahead == nil || t.ahead.fetched {
+		return nil
+	}
+	br, err := t.send(op, nil)
+	if err != nil {
+		return err
+	}
+	return closeResults(op, br, nil)
 }
 
 func (a *ahead) queue(b *pgx.Batch) {
