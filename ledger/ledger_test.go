@@ -416,3 +416,58 @@ func TestVerifyUnknownSubject(t *testing.T) {
 		}
 	}
 }
+
+// hiding is a store whose reads of the activity log leave out records.
+type hiding struct {
+	*memstore.Store
+	hide func(activity.Record) bool
+}
+
+type hidingTx struct {
+	*memstore.Tx
+	hide func(activity.Record) bool
+}
+
+func (s hiding) Update(ctx context.Context, fn func(*hidingTx) error) error {
+	return s.Store.Update(ctx, func(tx *memstore.Tx) error { return fn(&hidingTx{tx, s.hide}) })
+}
+
+func (tx *hidingTx) Activity(q activity.Query, limit int) ([]activity.Record, error) {
+	recs, err := tx.Tx.Activity(q, limit)
+	kept := recs[:0]
+	for _, r := range recs {
+		if !tx.hide(r) {
+			kept = append(kept, r)
+		}
+	}
+	return kept, err
+}
+
+// VerifyAll reports a missing tail (found against the head, after the
+// chain is read) and a broken chain (found as it is read) in subject order.
+func TestVerifyAllOrder(t *testing.T) {
+	store := memstore.New()
+	env := storetest.NewEnv(t, store, 10)
+	card, code := env.Issue(t, eurs("20.00"), "i")
+	if _, err := env.Wallet.Redeem(shopper("alice"), "alice", code.String(), "r"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Wallet.Debit(shopper("alice"), "alice", eurs("1.00"), "o", "d"); err != nil {
+		t.Fatal(err)
+	}
+	led, _ := ledger.NewService(hiding{store, func(r activity.Record) bool {
+		return (r.Subject == activity.Card(card.ID) && r.Seq == 2) || (r.Subject.Kind == activity.SubjectAccount && r.Seq == 1)
+	}})
+	breaks, err := led.VerifyAll(context.Background())
+	if err != nil || len(breaks) != 2 || breaks[0].Subject != activity.Card(card.ID) || breaks[1].Subject != activity.Account("alice", eur) {
+		t.Fatalf("VerifyAll = %+v, %v; want the card's missing tail, then alice's missing first record", breaks, err)
+	}
+	if breaks[0].Seq != 2 || breaks[1].Seq != 1 {
+		t.Errorf("breaks at %d and %d; want 2 and 1", breaks[0].Seq, breaks[1].Seq)
+	}
+	// Every record of an account gone: Verify still finds it, by its head.
+	led, _ = ledger.NewService(hiding{store, func(r activity.Record) bool { return r.Subject.Kind == activity.SubjectAccount }})
+	if err := led.Verify(context.Background(), activity.Account("alice", eur)); !errors.Is(err, activity.ErrBroken) {
+		t.Errorf("Verify of an account whose records are all gone = %v; want ErrBroken", err)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/activity"
@@ -185,9 +186,11 @@ func (s *Service) Verify(ctx context.Context, subject activity.Subject) error {
 	return v.End(head)
 }
 
-// VerifyAll checks every chain in the store (see [Service.Verify]) in one
+// VerifyAll checks every chain in the log (see [Service.Verify]) in one
 // pass, and returns the breaks it found, one per broken chain, in subject
-// order.
+// order. It walks the cards and accounts the log holds records of: one
+// whose every record is gone is found by Verify, which compares the head
+// the card or account keeps with its (missing) records.
 func (s *Service) VerifyAll(ctx context.Context) ([]*activity.BreakError, error) {
 	var breaks []*activity.BreakError
 	type ended struct {
@@ -249,6 +252,9 @@ func (s *Service) VerifyAll(ctx context.Context) ([]*activity.BreakError, error)
 			return breaks, err
 		}
 	}
+	// A chain's own break is found as it is read, a wrong head when its
+	// batch is flushed: put them back in subject order.
+	slices.SortFunc(breaks, func(a, b *activity.BreakError) int { return a.Subject.Compare(b.Subject) })
 	return breaks, nil
 }
 
