@@ -4,8 +4,9 @@
 //
 // This root package holds the vocabulary every other package shares:
 // [Currency] and [Money], an exact amount that never touches float64 and
-// never rounds silently; the kinds of failure every error wraps; and
-// [Store], the unit of work every service runs on.
+// never rounds silently; [ValueClass], where money came from; [Actor],
+// who makes a change ([WithActor], [WithReason]); the kinds of failure
+// every error wraps; and [Store], the unit of work every service runs on.
 //
 // # Packages
 //
@@ -18,6 +19,10 @@
 //     them, holds, captures, refunds, expiry and the journal.
 //   - [github.com/giftkit/giftkit/checkout]: split-tender payment, balance
 //     first and the bank card for the rest, as a recoverable saga.
+//   - [github.com/giftkit/giftkit/activity]: the record of every change to a
+//     card or account, with its actor and reason, chained by digests.
+//   - [github.com/giftkit/giftkit/ledger]: the operator's reads of that log
+//     and the reports (liability at any instant, cohorts, dormancy).
 //   - [github.com/giftkit/giftkit/memstore]: the embedded store;
 //     github.com/giftkit/giftkit/pgstore (a module of its own): the
 //     PostgreSQL store for many instances sharing one database;

@@ -11,12 +11,16 @@
 // work, and, through the real services, that 64 goroutines redeeming one card
 // produce exactly one credit, that concurrent debits and concurrent
 // checkouts never overdraw an account, that idempotent replays agree under
-// concurrency, and that history pages stay stable while entries are
-// appended. Every subtest gets a fresh store from newStore.
+// concurrency, that history pages stay stable while entries are
+// appended, and that the activity log round-trips, answers every query
+// shape with stable cursors, refuses a record out of its chain, and holds
+// together after every kind of change the services make ([CheckActivity]).
+// Every subtest gets a fresh store from newStore.
 //
 // [System] is the whole-system property test: a rapid state machine over
-// cards, wallets and checkout, with injected store and processor faults,
-// compared with a plain model after every step.
+// cards, wallets, checkout and the operator's adjustments and clawbacks,
+// with injected store and processor faults, compared with a plain model
+// after every step, including the activity log and the liability report.
 //
 // [Env], [Clock] and [NewEnv] are the helpers both use, exported for stores'
 // own tests.
