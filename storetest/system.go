@@ -33,7 +33,8 @@ var (
 // everything with a plain model, and checks after every step that
 //
 //  1. money is conserved per currency: issued = unredeemed + balances +
-//     spent − refunded + expired + voided, from the system's own journals;
+//     spent − refunded + expired + voided + clawed back − adjusted, from
+//     the system's own journals;
 //  2. no account is ever below zero, and every balance equals the sum of its
 //     journal;
 //  3. every card is redeemed at most once, and its value credited once, even
@@ -48,7 +49,11 @@ var (
 //     payment;
 //  7. no two processor calls are given one idempotency key, and no error
 //     holds a whole activation code or names a card that is not the
-//     caller's.
+//     caller's;
+//  8. every card's and account's chain of activity records verifies and
+//     replays to it, and the liability report equals what the live
+//     services owe at the current instant and owed at an earlier step's,
+//     and what the model's accounts hold at an instant ahead.
 //
 // It plays the careless and the hostile caller too. Owners, payment IDs and
 // keys are drawn from hostile text (separators, the library's own key
