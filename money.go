@@ -448,18 +448,23 @@ type moneyJSON struct {
 // a string so that no JSON reader turns it into a float. The zero Money
 // encodes as null.
 func (m Money) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(make([]byte, 0, 48)), nil
+}
+
+// AppendJSON appends the form [Money.MarshalJSON] writes to b and returns
+// the extended buffer: for encoders that build JSON by hand.
+func (m Money) AppendJSON(b []byte) []byte {
 	if !m.cur.IsValid() {
-		return []byte("null"), nil
+		return append(b, "null"...)
 	}
 	// Built by hand: amounts and codes need no escaping, and this runs for
-	// every amount of every recorded outcome.
-	b := make([]byte, 0, 48)
+	// every amount of every recorded outcome and event.
 	b = append(b, `{"amount":"`...)
 	b = m.appendAmount(b)
 	b = append(b, `","currency":"`...)
 	code := m.cur.code()
 	b = append(b, code[:]...)
-	return append(b, `"}`...), nil
+	return append(b, `"}`...)
 }
 
 // UnmarshalJSON decodes the form written by [Money.MarshalJSON], validating it

@@ -15,8 +15,11 @@ import (
 // exact (see wallet's TestRedeemAllocations).
 //
 // It was 22 before the activity log: the account's activity record adds
-// its snapshot and the slice that carries it to the store.
-const payAllocs = 24
+// its snapshot and the slice that carries it to the store. The outbox adds
+// seven: four events (the account's hold and capture, the payment's
+// authorised and captured), each a payload and an ID, and the slice of the
+// payment's events.
+const payAllocs = 31
 
 func TestPayAllocations(t *testing.T) {
 	if testing.Short() || raceEnabled {

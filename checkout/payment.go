@@ -178,6 +178,7 @@ type Payment struct {
 	ExpiresAt   time.Time     `json:"expires_at"`             // the hold and authorisation lapse then unless captured
 	CreatedAt   time.Time     `json:"created_at"`             // when Pay created the payment, by Config.Now
 	UpdatedAt   time.Time     `json:"updated_at"`             // the last transition or refund; CreatedAt until then
+	EventSeq    int64         `json:"event_seq,omitempty"`    // the Seq of the payment's last event in the outbox; 0 before its first (see PaymentEvents)
 }
 
 // Clone returns a deep copy of p, sharing no memory with it.

@@ -128,12 +128,13 @@ func (s *Service) command(ctx context.Context, op, id string, amount giftkit.Mon
 			}
 			return err
 		}
-		if err := s.apply(tx, next, effects, causeOf(ctx, now)); err != nil {
+		cause := causeOf(ctx, now)
+		if err := s.apply(tx, next, effects, cause); err != nil {
 			return err
 		}
-		p = next
-		p.UpdatedAt = now
-		return tx.PutPayment(p)
+		next.UpdatedAt = now
+		p, err = save(tx, got, next, cause)
+		return err
 	}, func(tx Tx) (err error) {
 		p, err = loadPayment(tx, op, id)
 		return err

@@ -171,12 +171,13 @@ func (s *Service) step(ctx context.Context, p Payment, t transition) (Payment, e
 		}
 		now := s.cfg.Now()
 		next, effects := t(cur, now)
-		if err := s.apply(tx, next, effects, causeOf(ctx, now)); err != nil {
+		cause := causeOf(ctx, now)
+		if err := s.apply(tx, next, effects, cause); err != nil {
 			return err
 		}
 		next.UpdatedAt = now
-		out = next
-		return tx.PutPayment(next)
+		out, err = save(tx, cur, next, cause)
+		return err
 	})
 	return out, err
 }

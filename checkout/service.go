@@ -10,6 +10,7 @@ import (
 	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/internal/idem"
 	"github.com/giftkit/giftkit/internal/unit"
+	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -17,6 +18,8 @@ import (
 // of wallet.Tx. Values go in and come out as copies.
 type Tx interface {
 	wallet.Tx
+	// The outbox: a payment's events go in with the payment.
+	outbox.Tx
 	// Payment returns the payment with the given ID; false if none.
 	Payment(id string) (Payment, bool, error)
 	// PutPayment inserts or replaces the payment with p.ID.
@@ -213,7 +216,7 @@ func (s *Service) open(tx Tx, req PayRequest, keys Keys, cause activity.Cause) (
 	if err != nil {
 		return Payment{}, err
 	}
-	return p, tx.PutPayment(p)
+	return save(tx, Payment{}, p, cause)
 }
 
 // Capture captures amount (up to the total) of a payment made with

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/giftkit/giftkit/activity"
+	"github.com/giftkit/giftkit/outbox"
 )
 
 // The activity log: every record in commit order, each subject's records
@@ -163,6 +164,7 @@ func (tx *Tx) AppendActivity(records []activity.Record) error {
 	for _, r := range records {
 		r.Snapshot = tx.s.keep(r.Snapshot)
 		tx.w.activity = append(tx.w.activity, r)
+		tx.w.events = append(tx.w.events, outbox.FromRecord(r))
 		tx.w.lastSeq.put(r.Subject, r.Seq)
 	}
 	return nil

@@ -23,6 +23,7 @@ import (
 	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -59,6 +60,7 @@ type state struct {
 	payments map[string]checkout.Payment
 	attempts map[string]wallet.AttemptLog
 	activity activityLog
+	outbox   outboxLog
 }
 
 // Store is the in-memory store.
@@ -126,6 +128,7 @@ type writeSet struct {
 	attempts writes[string, *wallet.AttemptLog] // nil: deleted
 	journal  []journalWrite                     // every account's new entries, in order
 	activity []activity.Record                  // the unit's activity records, in order
+	events   []outbox.Event                     // the unit's events, in order
 	lastSeq  writes[activity.Subject, int64]    // the number of each subject's last record in the unit
 
 	// What the unit found in the store's maps, kept so that the writes that
@@ -161,6 +164,8 @@ func (w *writeSet) reset() {
 	w.journal = w.journal[:0]
 	clear(w.activity)
 	w.activity = w.activity[:0]
+	clear(w.events)
+	w.events = w.events[:0]
 	w.lastSeq.reset()
 	w.card, w.acctSlot, w.readAcct, w.didMiss = nil, nil, false, false
 }
@@ -208,6 +213,7 @@ func (s *Store) commit() {
 		s.idem[k] = w.idem.vals[i]
 	}
 	s.commitActivity(w.activity)
+	s.commitEvents(w.events)
 	for i, id := range w.payments.keys {
 		s.payments[id] = w.payments.vals[i]
 	}

@@ -16,8 +16,9 @@ import (
 // redeemAllocs was 10 before the activity log; a redemption now also
 // writes two activity records (the card's and the account's), each with a
 // snapshot of its subject: two snapshots and the two slices that carry the
-// records to the store through the Tx interface.
-const redeemAllocs = 14
+// records to the store through the Tx interface. The outbox adds four: the
+// two records' events, each a JSON payload and an ID.
+const redeemAllocs = 18
 
 func TestRedeemAllocations(t *testing.T) {
 	if testing.Short() || raceEnabled {

@@ -1,0 +1,151 @@
+// Package jsonw appends JSON objects to a byte slice by hand: for the
+// payloads of events, which are written on every use case's path, where
+// encoding/json's reflection would cost more than the use case.
+package jsonw
+
+import (
+	"encoding/hex"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/giftkit/giftkit"
+)
+
+// An Object is a JSON object being appended to B. Call the field methods in
+// order, then End. Keys are written as given: they must need no escaping.
+type Object struct {
+	B     []byte
+	first bool
+}
+
+// Begin starts an object at the end of b.
+func Begin(b []byte) Object { return Object{B: append(b, '{'), first: true} }
+
+func (o *Object) key(k string) {
+	if !o.first {
+		o.B = append(o.B, ',')
+	}
+	o.first = false
+	o.B = append(o.B, '"')
+	o.B = append(o.B, k...)
+	o.B = append(o.B, '"', ':')
+}
+
+// String writes k: v, escaped.
+func (o *Object) String(k, v string) {
+	o.key(k)
+	o.B = AppendString(o.B, v)
+}
+
+// OmitEmpty writes k: v unless v is empty.
+func (o *Object) OmitEmpty(k, v string) {
+	if v != "" {
+		o.String(k, v)
+	}
+}
+
+// Int writes k: v.
+func (o *Object) Int(k string, v int64) {
+	o.key(k)
+	o.B = strconv.AppendInt(o.B, v, 10)
+}
+
+// Hex writes k: b in lower-case hexadecimal, as a string.
+func (o *Object) Hex(k string, b []byte) {
+	o.key(k)
+	o.B = append(o.B, '"')
+	o.B = hex.AppendEncode(o.B, b)
+	o.B = append(o.B, '"')
+}
+
+// Bool writes k: v.
+func (o *Object) Bool(k string, v bool) {
+	o.key(k)
+	o.B = strconv.AppendBool(o.B, v)
+}
+
+// Money writes k: m in the form of giftkit.Money.MarshalJSON.
+func (o *Object) Money(k string, m giftkit.Money) {
+	o.key(k)
+	o.B = m.AppendJSON(o.B)
+}
+
+// Time writes k: t in RFC 3339 with nanoseconds, in UTC; null for the
+// zero time.
+func (o *Object) Time(k string, t time.Time) {
+	o.key(k)
+	if t.IsZero() {
+		o.B = append(o.B, "null"...)
+		return
+	}
+	o.B = append(o.B, '"')
+	o.B = t.UTC().AppendFormat(o.B, time.RFC3339Nano)
+	o.B = append(o.B, '"')
+}
+
+// Object starts a nested object under k; End it before the next field.
+func (o *Object) Object(k string) Object {
+	o.key(k)
+	return Begin(o.B)
+}
+
+// Close ends a nested object n that o's field k began, taking back its
+// buffer.
+func (o *Object) Close(n Object) { o.B = n.End() }
+
+// End closes the object and returns the buffer.
+func (o *Object) End() []byte { return append(o.B, '}') }
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, and
+// <, > and & are escaped as encoding/json does, so the result is safe in
+// HTML too.
+func AppendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

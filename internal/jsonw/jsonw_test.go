@@ -1,0 +1,53 @@
+package jsonw
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/giftkit/giftkit"
+)
+
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", `q"uote\`, "nl\n\r\t", "\x00\x1f\x7f", "<a&b>", "é漢字", "\xff\xfe", "\u2028\u2029", "a\u2028b"} {
+		want, _ := json.Marshal(s)
+		if got := AppendString(nil, s); string(got) != string(want) {
+			t.Errorf("AppendString(%q) = %s; want %s", s, got, want)
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "a\"b", "\xff", "<&>", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := AppendString(nil, s); string(got) != string(want) {
+			t.Fatalf("AppendString(%q) = %s; want %s", s, got, want)
+		}
+	})
+}
+
+func TestObject(t *testing.T) {
+	eur, _ := giftkit.ParseMoney("12.50", giftkit.EUR)
+	o := Begin(nil)
+	o.String("s", "x")
+	o.OmitEmpty("e", "")
+	o.Int("i", -3)
+	o.Bool("b", true)
+	o.Money("m", eur)
+	o.Time("t", time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600)))
+	o.Time("z", time.Time{})
+	n := o.Object("n")
+	n.String("k", "v")
+	o.Close(n)
+	got := string(o.End())
+	want := `{"s":"x","i":-3,"b":true,"m":{"amount":"12.50","currency":"EUR"},"t":"2026-01-02T02:04:05.000000006Z","z":null,"n":{"k":"v"}}`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if !json.Valid([]byte(got)) {
+		t.Error("not valid JSON")
+	}
+}
