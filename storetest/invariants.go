@@ -35,12 +35,14 @@ func (m *system[T]) check(t *rapid.T, settled bool) {
 	if reuses := m.proc.KeyReuses(); len(reuses) > 0 {
 		t.Fatalf("two processor calls were given one key: %s", reuses[0])
 	}
+	m.live = live{accounts: map[sysKey][2]int64{}, cards: map[string]int64{}, payments: map[string]checkout.Payment{}}
 	flows, balances, held := m.checkAccounts(t)
 	unredeemed, voided := m.checkCards(t)
 	m.checkConservation(t, flows, balances, unredeemed, voided)
 	m.checkLedger(t, balances)
 	authsSeen, openHolds := m.checkPayments(t)
 	m.checkHolds(t, held, openHolds)
+	m.checkOutbox(t, m.live)
 	if settled {
 		m.checkAuths(t, authsSeen)
 	}
@@ -81,6 +83,7 @@ func (m *system[T]) checkAccounts(t *rapid.T) (flows map[giftkit.Currency]map[wa
 			}
 			balances[cur] += b.Balance.Minor()
 			held[k] = b.Held.Minor()
+			m.live.accounts[k] = [2]int64{b.Balance.Minor(), b.Held.Minor()}
 		}
 	}
 	return flows, balances, held
@@ -119,6 +122,7 @@ func (m *system[T]) checkCards(t *rapid.T) (unredeemed, voided map[giftkit.Curre
 		if err != nil {
 			t.Fatalf("Card(%s): %v", c.id, err)
 		}
+		m.live.cards[c.id] = got.Outstanding().Minor()
 		if got.State == giftcard.StateRedeemed && c.state != giftcard.StateRedeemed {
 			// An interrupted redemption completed behind the model's back
 			// only if its call is still open.
@@ -177,6 +181,7 @@ func (m *system[T]) checkPayments(t *rapid.T) (authsSeen map[string]bool, openHo
 			t.Fatalf("Payment(%s): %v", id, err)
 		}
 		checkPayment(t, p, m.proc)
+		m.live.payments[id] = p
 		if p.AuthID != "" {
 			authsSeen[p.AuthID] = true
 		}

@@ -69,6 +69,9 @@ func Run[T checkout.Tx](t *testing.T, newStore func(t *testing.T) giftkit.Store[
 	t.Run("InsertCards", func(t *testing.T) { testInsertCards(t, newStore(t)) })
 	t.Run("Activity", func(t *testing.T) { testActivity(t, newStore(t)) })
 	t.Run("ActivityOfServices", func(t *testing.T) { testActivityOfServices(t, newStore(t)) })
+	t.Run("Outbox", func(t *testing.T) { testOutbox(t, newStore(t)) })
+	t.Run("OutboxConcurrency", func(t *testing.T) { testOutboxConcurrency(t, newStore(t)) })
+	t.Run("OutboxOfServices", func(t *testing.T) { testOutboxOfServices(t, newStore(t)) })
 }
 
 var (

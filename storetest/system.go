@@ -11,6 +11,7 @@ import (
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -90,6 +91,8 @@ func System[T checkout.Tx](t *rapid.T, store giftkit.Store[T], opts SystemOption
 		guesser:           newGuesser(t, giftkit.Store[T](faulty), env.Clock),
 		strict:            strict,
 		usedIDs:           map[string]bool{}, usedKeys: map[string]bool{}, lookups: map[string]int{},
+		outbox: outboxFold{reader: reader(t, store), seq: map[outbox.Aggregate]int64{}, value: map[outbox.Aggregate]int64{},
+			held: map[outbox.Aggregate]int64{}, payments: map[string][]outbox.Type{}, ids: map[string]outbox.Aggregate{}},
 	}
 	t.Repeat(rapid.StateMachineActions(m))
 	m.settle(t)
@@ -122,6 +125,8 @@ type system[T checkout.Tx] struct {
 	usedKeys map[string]bool // keys drawn by callKey
 	lookups  map[string]int  // guesses that reached the lookup, per limiter subject
 	past     []pastLiability // what the live services owed at each step's instant
+	outbox   outboxFold      // the events read so far, replayed
+	live     live            // what the last check read of the system
 }
 
 // settle ends a run: it retries every interrupted call and sweeps until
