@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/giftkit/giftkit"
@@ -47,6 +48,13 @@ type Config struct {
 	// 1 to 20 bytes of ASCII letters, digits, '.', '_' and '-'; empty means
 	// "giftkit". A payment keeps the prefix it was created under.
 	ProcessorKeyPrefix string
+	// Logger, if not nil, receives one record per call: its operation,
+	// outcome and duration (by Now), at Debug on success and at Warn for
+	// the store's or the processor's failures. Codes appear only masked.
+	Logger *slog.Logger
+	// Observer, if not nil, is told of every call and of notable events
+	// (see giftkit.Observer): metrics and traces without a dependency.
+	Observer giftkit.Observer
 }
 
 // Placer is the wallet.Hold.Placer of the holds checkout places: only

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -66,6 +67,13 @@ type Config struct {
 	// Denylist lists words no generated code may spell (see
 	// codefmt.GenerateAvoiding); nil means codefmt.DefaultDenylist.
 	Denylist []string
+	// Logger, if not nil, receives one record per call: its operation,
+	// outcome and duration (by Now), at Debug on success and at Warn for
+	// the store's or the processor's failures. Codes appear only masked.
+	Logger *slog.Logger
+	// Observer, if not nil, is told of every call and of notable events
+	// (see giftkit.Observer): metrics and traces without a dependency.
+	Observer giftkit.Observer
 }
 
 // A Service issues cards and runs their administrative transitions. Every

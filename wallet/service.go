@@ -3,6 +3,7 @@ package wallet
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/giftkit/giftkit"
@@ -59,6 +60,13 @@ type Config struct {
 	// account in another currency (Refund, Hold, Debit, ...) fails with
 	// giftkit.ErrCurrencyMismatch, so no account is ever opened in one.
 	Currencies []giftkit.Currency
+	// Logger, if not nil, receives one record per call: its operation,
+	// outcome and duration (by Now), at Debug on success and at Warn for
+	// the store's or the processor's failures. Codes appear only masked.
+	Logger *slog.Logger
+	// Observer, if not nil, is told of every call and of notable events
+	// (see giftkit.Observer): metrics and traces without a dependency.
+	Observer giftkit.Observer
 }
 
 // A Service runs the wallet's use cases: redeeming codes into accounts,

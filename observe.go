@@ -1,0 +1,34 @@
+package giftkit
+
+import (
+	"context"
+	"log/slog"
+)
+
+// An Observer is told what the services do, for metrics and traces: hooks,
+// not a dependency, so the library imports no telemetry framework (the
+// giftkit/otelgiftkit module adapts OpenTelemetry to it). Services call it
+// from the goroutine of the call; an implementation must be safe for
+// concurrent use and should return quickly.
+//
+// No attribute the library gives an Observer ever holds an activation code
+// (a redemption's code appears only masked, as codefmt.Code.Masked), a
+// card processor's token or an idempotency key.
+type Observer interface {
+	// Begin is called when a use case starts, with its name, such as
+	// "wallet.redeem" or "checkout.pay". It returns the context the use
+	// case goes on with (a tracer puts its span in it) and a function the
+	// use case calls exactly once when it returns, with its error (nil on
+	// success; KindOf gives the outcome's kind) and attributes of the
+	// outcome.
+	Begin(ctx context.Context, op string) (context.Context, func(err error, attrs ...slog.Attr))
+	// Notice reports something notable that is not a call's outcome:
+	//
+	//   - "wallet.lockout": the limiter refused a redemption (attributes
+	//     "scope", "owner" or "client");
+	//   - "checkout.recovery": Resume or Sweep moved a payment a crashed or
+	//     failed call left open ("payment_id", "from", "to");
+	//   - "outbox.lag": how far a consumer is behind ("consumer", "events",
+	//     "seconds"), reported by the webhook dispatcher.
+	Notice(ctx context.Context, name string, attrs ...slog.Attr)
+}
