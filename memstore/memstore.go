@@ -22,6 +22,7 @@ import (
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
+	"github.com/giftkit/giftkit/egift"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/wallet"
@@ -61,6 +62,8 @@ type state struct {
 	attempts map[string]wallet.AttemptLog
 	activity activityLog
 	outbox   outboxLog
+	// deliveries holds the e-gift deliveries, by ID.
+	deliveries map[string]egift.Delivery
 }
 
 // Store is the in-memory store.
@@ -81,12 +84,13 @@ var (
 // New returns an empty Store.
 func New() *Store {
 	return &Store{state: state{
-		cards:    make(map[string]*giftcard.Card),
-		byHash:   make(map[giftcard.Hash]*giftcard.Card),
-		accounts: make(map[accountKey]*accountSlot),
-		idem:     make(map[idemKey]giftkit.IdempotencyRecord),
-		payments: make(map[string]checkout.Payment),
-		attempts: make(map[string]wallet.AttemptLog),
+		cards:      make(map[string]*giftcard.Card),
+		byHash:     make(map[giftcard.Hash]*giftcard.Card),
+		accounts:   make(map[accountKey]*accountSlot),
+		idem:       make(map[idemKey]giftkit.IdempotencyRecord),
+		payments:   make(map[string]checkout.Payment),
+		attempts:   make(map[string]wallet.AttemptLog),
+		deliveries: make(map[string]egift.Delivery),
 	}, writes: new(writeSet)}
 }
 
@@ -120,16 +124,17 @@ type Tx struct {
 
 // writeSet is what one unit of work wrote, applied to the store at commit.
 type writeSet struct {
-	cards    writes[string, giftcard.Card]
-	byHash   writes[giftcard.Hash, string]
-	accounts writes[accountKey, accountWrite]
-	idem     writes[idemKey, giftkit.IdempotencyRecord]
-	payments writes[string, checkout.Payment]
-	attempts writes[string, *wallet.AttemptLog] // nil: deleted
-	journal  []journalWrite                     // every account's new entries, in order
-	activity []activity.Record                  // the unit's activity records, in order
-	events   []outbox.Event                     // the unit's events, in order
-	lastSeq  writes[activity.Subject, int64]    // the number of each subject's last record in the unit
+	cards      writes[string, giftcard.Card]
+	byHash     writes[giftcard.Hash, string]
+	accounts   writes[accountKey, accountWrite]
+	idem       writes[idemKey, giftkit.IdempotencyRecord]
+	payments   writes[string, checkout.Payment]
+	attempts   writes[string, *wallet.AttemptLog] // nil: deleted
+	journal    []journalWrite                     // every account's new entries, in order
+	activity   []activity.Record                  // the unit's activity records, in order
+	events     []outbox.Event                     // the unit's events, in order
+	deliveries writes[string, egift.Delivery]
+	lastSeq    writes[activity.Subject, int64] // the number of each subject's last record in the unit
 
 	// What the unit found in the store's maps, kept so that the writes that
 	// follow (a redemption reads a card, an account and a record, then
@@ -166,6 +171,7 @@ func (w *writeSet) reset() {
 	w.activity = w.activity[:0]
 	clear(w.events)
 	w.events = w.events[:0]
+	w.deliveries.reset()
 	w.lastSeq.reset()
 	w.card, w.acctSlot, w.readAcct, w.didMiss = nil, nil, false, false
 }
@@ -214,6 +220,9 @@ func (s *Store) commit() {
 	}
 	s.commitActivity(w.activity)
 	s.commitEvents(w.events)
+	for i, id := range w.deliveries.keys {
+		s.deliveries[id] = w.deliveries.vals[i]
+	}
 	for i, id := range w.payments.keys {
 		s.payments[id] = w.payments.vals[i]
 	}

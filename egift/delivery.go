@@ -1,0 +1,102 @@
+package egift
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/giftcard"
+)
+
+// State is where a [Delivery] is.
+//
+//	scheduled ──sent──▶ sent
+//	    │  └──attempts exhausted──▶ failed ──Retry──▶ scheduled
+//	    └──Cancel──▶ cancelled   (and failed ──Cancel──▶ cancelled)
+//
+// Scheduled and failed deliveries keep the sealed code; sent and cancelled
+// ones have erased it.
+type State uint8
+
+// The states of a delivery.
+const (
+	StateScheduled State = iota + 1 // waiting for its time, or for a retry
+	StateSent                       // handed to the Sender; the code is erased
+	StateFailed                     // every attempt failed; the sealed code is kept for Retry or Cancel
+	StateCancelled                  // cancelled before it was sent; the code is erased
+)
+
+var stateNames = [...]string{"", "scheduled", "sent", "failed", "cancelled"}
+
+// String returns the state's name, such as "sent".
+func (s State) String() string {
+	if s > 0 && int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// MarshalText encodes the state as its name.
+func (s State) MarshalText() ([]byte, error) {
+	if s == 0 || int(s) >= len(stateNames) {
+		return nil, fmt.Errorf("egift: marshal invalid %v", s)
+	}
+	return []byte(stateNames[s]), nil
+}
+
+// UnmarshalText decodes a state's name.
+func (s *State) UnmarshalText(text []byte) error {
+	for i, name := range stateNames {
+		if i > 0 && name == string(text) {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("egift: unknown delivery state %q: %w", text, giftkit.ErrInvalid)
+}
+
+// A Delivery is an e-gift card on its way to its recipient: the card, who
+// it is for, the sender's message, when to send it, and, until it is sent,
+// its code sealed under the host's key (see [Keyring]). Stores keep it as
+// given; only this package reads Sealed.
+type Delivery struct {
+	ID        string    `json:"id"`             // "dlv_" and the random part of the card's ID
+	CardID    string    `json:"card_id"`        // the card sent
+	Recipient string    `json:"recipient"`      // the recipient's address, as the host's Sender reads it (an email address)
+	From      string    `json:"from,omitempty"` // the sender's name, as the recipient sees it
+	Message   string    `json:"message,omitempty"`
+	SendAt    time.Time `json:"send_at"` // when to send it: at once if at or before the time it was made
+	State     State     `json:"state"`
+	// Sealed is the card's code under AES-256-GCM, with the key's ID
+	// before it; empty once the delivery is sent or cancelled. Never the
+	// code in the clear.
+	Sealed    []byte    `json:"sealed,omitempty"`
+	Attempts  int       `json:"attempts"`             // failed attempts so far
+	LastError string    `json:"last_error,omitempty"` // the Sender's last error, if an attempt failed
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	SentAt    time.Time `json:"sent_at,omitzero"` // when it was handed to the Sender; zero until sent
+}
+
+// Clone returns a copy of d that shares no memory with it.
+func (d Delivery) Clone() Delivery {
+	d.Sealed = append([]byte(nil), d.Sealed...)
+	if len(d.Sealed) == 0 {
+		d.Sealed = nil
+	}
+	return d
+}
+
+// Tx is what this package needs of a unit of work (see giftkit.Store): a
+// card's, since a delivery is made with its card, and the deliveries'.
+// Values go in and come out as copies.
+type Tx interface {
+	giftcard.Tx
+	// Delivery returns the delivery with the given ID; false if none.
+	Delivery(id string) (Delivery, bool, error)
+	// PutDelivery inserts or replaces the delivery with d.ID.
+	PutDelivery(d Delivery) error
+	// DueDeliveries returns up to limit scheduled deliveries whose SendAt
+	// is at or before now, in order of SendAt, then ID.
+	DueDeliveries(now time.Time, limit int) ([]Delivery, error)
+}

@@ -1,0 +1,150 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/egift"
+)
+
+// deliveryTx returns tx as an egift.Tx, or an error if the store's
+// transaction is not one: every store keeps deliveries.
+func deliveryTx(tx any) (egift.Tx, error) {
+	d, ok := tx.(egift.Tx)
+	if !ok {
+		return nil, fmt.Errorf("%T does not implement egift.Tx", tx)
+	}
+	return d, nil
+}
+
+func sampleDelivery(id string, sendAt time.Time, state egift.State) egift.Delivery {
+	paris := time.FixedZone("CET", 3600)
+	d := egift.Delivery{ID: id, CardID: "card_" + id, Recipient: "zoé@example.org", From: "Grand-mère",
+		Message: "Joyeux anniversaire ! <3 \u2028 & tout", SendAt: sendAt.In(paris), State: state,
+		Sealed: []byte{1, 2, 3, 0, 255}, Attempts: 2, LastError: "smtp: 451 try later",
+		CreatedAt: epoch.Add(123456789 * time.Nanosecond).In(paris), UpdatedAt: epoch.Add(time.Minute)}
+	if state == egift.StateSent {
+		d.Sealed, d.SentAt = nil, epoch.Add(2*time.Minute)
+	}
+	return d
+}
+
+func testDeliveries[T any](t *testing.T, s giftkit.Store[T]) {
+	d1 := sampleDelivery("dlv_1", epoch.Add(time.Hour), egift.StateScheduled)
+	update(t, s, func(tx T) error {
+		dt, err := deliveryTx(tx)
+		if err != nil {
+			return err
+		}
+		if _, ok, err := dt.Delivery("dlv_1"); err != nil || ok {
+			return fmt.Errorf("Delivery before PutDelivery: found %v, %v", ok, err)
+		}
+		if err := dt.PutDelivery(d1); err != nil {
+			return err
+		}
+		if got, ok, err := dt.Delivery("dlv_1"); err != nil || !ok || got.Recipient != d1.Recipient {
+			return fmt.Errorf("Delivery in the writing unit: %v, %v, %v", got.ID, ok, err)
+		}
+		return nil
+	})
+	d1.Sealed[0] = 99 // the store keeps its own copy
+	d1.Sealed[0] = 1
+	read := func() (egift.Delivery, bool) {
+		var got egift.Delivery
+		var ok bool
+		update(t, s, func(tx T) (err error) {
+			dt, err := deliveryTx(tx)
+			if err != nil {
+				return err
+			}
+			got, ok, err = dt.Delivery("dlv_1")
+			return err
+		})
+		return got, ok
+	}
+	got, ok := read()
+	if diff := cmp.Diff(d1, got, cmpOpts); !ok || diff != "" {
+		t.Fatalf("delivery read back (found %v; -want +got):\n%s", ok, diff)
+	}
+	got.Sealed[0] = 42
+	if again, _ := read(); again.Sealed[0] != 1 {
+		t.Fatal("a change to a read delivery reached the store")
+	}
+
+	// Replacing: the delivery sent, its code erased.
+	sent := sampleDelivery("dlv_1", d1.SendAt, egift.StateSent)
+	update(t, s, func(tx T) error {
+		dt, err := deliveryTx(tx)
+		if err != nil {
+			return err
+		}
+		return dt.PutDelivery(sent)
+	})
+	if got, _ := read(); got.State != egift.StateSent || len(got.Sealed) != 0 || !got.SentAt.Equal(sent.SentAt) {
+		t.Fatalf("after replacing: %v, sealed %d bytes, sent at %v", got.State, len(got.Sealed), got.SentAt)
+	}
+
+	// A failed unit leaves nothing.
+	boom := errors.New("boom")
+	if err := s.Update(t.Context(), func(tx T) error {
+		dt, err := deliveryTx(tx)
+		if err != nil {
+			return err
+		}
+		if err := dt.PutDelivery(sampleDelivery("dlv_rolled_back", epoch, egift.StateScheduled)); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("failing unit: %v", err)
+	}
+
+	// Due: scheduled only, at or before now, by SendAt then ID, up to the
+	// limit.
+	update(t, s, func(tx T) error {
+		dt, err := deliveryTx(tx)
+		if err != nil {
+			return err
+		}
+		for _, d := range []egift.Delivery{
+			sampleDelivery("dlv_c", epoch.Add(-time.Minute), egift.StateScheduled),
+			sampleDelivery("dlv_b", epoch.Add(-time.Hour), egift.StateScheduled),
+			sampleDelivery("dlv_a", epoch.Add(-time.Minute), egift.StateScheduled),
+			sampleDelivery("dlv_now", epoch, egift.StateScheduled),
+			sampleDelivery("dlv_later", epoch.Add(time.Nanosecond), egift.StateScheduled),
+			sampleDelivery("dlv_failed", epoch.Add(-2*time.Hour), egift.StateFailed),
+			sampleDelivery("dlv_cancelled", epoch.Add(-2*time.Hour), egift.StateCancelled),
+		} {
+			if err := dt.PutDelivery(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	due := func(limit int) []string {
+		var ids []string
+		update(t, s, func(tx T) error {
+			dt, err := deliveryTx(tx)
+			if err != nil {
+				return err
+			}
+			ds, err := dt.DueDeliveries(epoch, limit)
+			for _, d := range ds {
+				ids = append(ids, d.ID)
+			}
+			return err
+		})
+		return ids
+	}
+	if diff := cmp.Diff([]string{"dlv_b", "dlv_a", "dlv_c", "dlv_now"}, due(10)); diff != "" {
+		t.Errorf("DueDeliveries (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"dlv_b", "dlv_a"}, due(2)); diff != "" {
+		t.Errorf("DueDeliveries with limit 2 (-want +got):\n%s", diff)
+	}
+}
