@@ -8,7 +8,9 @@ import (
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/codefmt"
+	"github.com/giftkit/giftkit/egift"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -20,11 +22,13 @@ func TestKinds(t *testing.T) {
 			giftkit.ErrKeyRequired, giftkit.ErrOverflow, giftkit.ErrPrecision, giftkit.ErrSyntax,
 			giftkit.ErrUnknownCurrency, giftcard.ErrInvalidRequest, wallet.ErrInvalidExpiry, wallet.ErrExceedsHold,
 			wallet.ErrInvalidReference, wallet.ErrInvalidAmount, wallet.ErrInvalidOwner, checkout.ErrInvalidOrder,
-			checkout.ErrInstrumentRequired, checkout.ErrExceedsAuthorized, checkout.ErrExceedsCaptured},
+			checkout.ErrInstrumentRequired, checkout.ErrExceedsAuthorized, checkout.ErrExceedsCaptured,
+			egift.ErrInvalidRequest, outbox.ErrInvalidConsumer},
 		giftkit.ErrNotFound: {giftcard.ErrNotRedeemable, giftcard.ErrNotFound, wallet.ErrHoldNotFound,
-			checkout.ErrPaymentNotFound},
+			checkout.ErrPaymentNotFound, egift.ErrNotFound},
 		giftkit.ErrConflict: {giftkit.ErrIdempotencyConflict, giftcard.ErrAlreadyRedeemed,
-			giftcard.ErrInvalidTransition, wallet.ErrForeignHold, wallet.ErrDuplicateHold, checkout.ErrInvalidState},
+			giftcard.ErrInvalidTransition, wallet.ErrForeignHold, wallet.ErrDuplicateHold, checkout.ErrInvalidState,
+			egift.ErrAlreadySent, egift.ErrCancelled},
 		giftkit.ErrCurrencyMismatch:  {giftkit.ErrCurrencyMismatch},
 		giftkit.ErrInsufficientFunds: {wallet.ErrInsufficientFunds},
 		giftkit.ErrExpired:           {giftcard.ErrExpired, checkout.ErrExpired},

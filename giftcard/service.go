@@ -139,6 +139,30 @@ var replayable = idem.Errors{idem.ErrorKind[Error]("giftcard")}
 // giftkit.ErrIdempotencyConflict, each in an [*Error], or with the store's
 // error.
 func (s *Service) Issue(ctx context.Context, req IssueRequest, key string) (Issued, error) {
+	return s.IssueWith(ctx, req, key, Addition{})
+}
+
+// An Addition is work of the caller's that joins an issuance's unit of
+// work (see [Service.IssueWith]): how package egift keeps an e-gift card's
+// delivery, with its code, atomically with the card.
+type Addition struct {
+	// Name names the addition in the call's fingerprint, such as "egift".
+	Name string
+	// Args is the rest of the caller's request: a retry under the same key
+	// with other Args is an idempotency conflict, as for the issuance's
+	// own fields.
+	Args []string
+	// Do runs in the issuance's unit of work after the cards are stored,
+	// with the new cards and their codes. If it fails, nothing is issued.
+	// It does not run when the issuance is replayed, and it may run more
+	// than once (see giftkit.Store): it must have no effect outside tx.
+	Do func(tx Tx, issued Issued) error
+}
+
+// IssueWith is [Service.Issue] with an Addition: add.Do runs in the same
+// unit of work, and add's Name and Args are part of the call's fingerprint.
+// The zero Addition adds nothing.
+func (s *Service) IssueWith(ctx context.Context, req IssueRequest, key string, add Addition) (Issued, error) {
 	if req.Count == 0 {
 		req.Count = 1
 	}
@@ -153,8 +177,12 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest, key string) (Issu
 	if err != nil {
 		return Issued{}, err
 	}
-	call := idem.NewCall("giftcard", key, now, "issue", req.Value.String(), strconv.Itoa(req.Count), req.BatchID,
-		req.ExpiresAt.UTC().String(), strconv.FormatBool(req.Pending), req.Class.String())
+	args := []string{req.Value.String(), strconv.Itoa(req.Count), req.BatchID,
+		req.ExpiresAt.UTC().String(), strconv.FormatBool(req.Pending), req.Class.String()}
+	if add.Name != "" || len(add.Args) > 0 {
+		args = append(append(args, add.Name), add.Args...)
+	}
+	call := idem.NewCall("giftcard", key, now, "issue", args...)
 	for attempt := 0; ; attempt++ {
 		batch, err := s.newBatch(req, now)
 		if err != nil {
@@ -169,7 +197,13 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest, key string) (Issu
 			if err := insertCards(tx, batch.Cards); err != nil {
 				return Issued{}, err
 			}
-			return batch, tx.AppendActivity(records)
+			if err := tx.AppendActivity(records); err != nil {
+				return Issued{}, err
+			}
+			if add.Do != nil {
+				return batch, add.Do(tx, batch)
+			}
+			return batch, nil
 		})
 		if errors.Is(err, errCollision) && attempt < 3 {
 			continue // a 65-bit collision: draw new codes

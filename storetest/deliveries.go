@@ -42,13 +42,13 @@ func testDeliveries[T any](t *testing.T, s giftkit.Store[T]) {
 			return err
 		}
 		if _, ok, err := dt.Delivery("dlv_1"); err != nil || ok {
-			return fmt.Errorf("Delivery before PutDelivery: found %v, %v", ok, err)
+			return fmt.Errorf("reading before PutDelivery: found %v, %v", ok, err)
 		}
 		if err := dt.PutDelivery(d1); err != nil {
 			return err
 		}
 		if got, ok, err := dt.Delivery("dlv_1"); err != nil || !ok || got.Recipient != d1.Recipient {
-			return fmt.Errorf("Delivery in the writing unit: %v, %v, %v", got.ID, ok, err)
+			return fmt.Errorf("reading in the writing unit: %v, %v, %v", got.ID, ok, err)
 		}
 		return nil
 	})

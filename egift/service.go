@@ -1,0 +1,462 @@
+package egift
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/codefmt"
+	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/internal/errcode"
+	"github.com/giftkit/giftkit/internal/text"
+	"github.com/giftkit/giftkit/internal/unit"
+)
+
+// Errors of this package, each of the kind its comment names.
+var (
+	// ErrInvalidRequest: a recipient, sender name, message or send time
+	// that is not acceptable. It wraps giftkit.ErrInvalid.
+	ErrInvalidRequest = errcode.New(giftkit.ErrInvalid, "invalid e-gift request")
+	// ErrNotFound: no delivery has the ID. It wraps giftkit.ErrNotFound.
+	ErrNotFound = errcode.New(giftkit.ErrNotFound, "no such e-gift delivery")
+	// ErrAlreadySent: the delivery was sent, so its code is erased and it
+	// cannot be sent again, rescheduled or cancelled. To give the
+	// recipient a new code, void the card (giftcard.Service.Void) and send
+	// another. It wraps giftkit.ErrConflict.
+	ErrAlreadySent = errcode.New(giftkit.ErrConflict, "e-gift delivery already sent")
+	// ErrCancelled: the delivery was cancelled, and its code erased. It
+	// wraps giftkit.ErrConflict.
+	ErrCancelled = errcode.New(giftkit.ErrConflict, "e-gift delivery cancelled")
+)
+
+// Limits on what a [SendRequest] carries, in bytes.
+const (
+	MaxRecipientLen = 254  // the longest email address
+	MaxFromLen      = 128  // the sender's name
+	MaxMessageLen   = 2000 // the message; line breaks are allowed
+)
+
+// A Message is what a [Sender] sends: the only value in which the code is in
+// the clear, in memory, for the time of one Send.
+type Message struct {
+	DeliveryID string // the same for every attempt to send one delivery: dedupe by it
+	CardID     string
+	To         string        // Delivery.Recipient
+	From       string        // the sender's name; may be empty
+	Text       string        // the sender's message; may be empty
+	Code       codefmt.Code  // the card's activation code, to print in the message
+	Value      giftkit.Money // the card's value
+	ExpiresAt  time.Time     // the card's expiry; zero if it has none
+}
+
+// String returns a description of m with the code masked, so that a
+// Message that finds its way into a log does not leak the code.
+func (m Message) String() string {
+	return fmt.Sprintf("egift.Message{%s to %q, card %s, code %s, %v}", m.DeliveryID, m.To, m.CardID, m.Code.Masked(), m.Value)
+}
+
+// GoString is String, for %#v.
+func (m Message) GoString() string { return m.String() }
+
+// A Sender hands a message to the recipient: an email service, typically.
+// It is called outside any unit of work. Delivery is at least once: a
+// process that dies after Send returns and before the delivery is marked
+// sent sends it again later, with the same DeliveryID, so a Sender that
+// can should pass it on as its provider's idempotency key. An error is
+// retried later (see Config.MaxAttempts); its text is stored with the
+// delivery, with the code masked if it appears in it.
+type Sender interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// Config holds what a [Service] needs from its host.
+type Config struct {
+	// Cards issues the cards, over the same store as the Service. Required.
+	Cards *giftcard.Service
+	// Keys seals the codes of deliveries not yet sent. Required.
+	Keys *Keyring
+	// Sender sends the messages. Required by Deliver only.
+	Sender Sender
+	// Now returns the current time. Required.
+	Now func() time.Time
+	// Rand is the source of the seals' nonces; nil means crypto/rand.
+	Rand io.Reader
+	// MaxAttempts is how many failed attempts make a delivery failed; 0
+	// means 8.
+	MaxAttempts int
+	// RetryAfter is the wait after a first failed attempt, doubled after
+	// each failure up to a day; 0 means one minute.
+	RetryAfter time.Duration
+	// Lease is how long Deliver keeps a delivery to itself while it sends
+	// it, so that two Deliver loops (two processes) do not both send it; a
+	// process that dies holding a lease sends nothing, and the delivery is
+	// sent once the lease has lapsed. 0 means five minutes.
+	Lease time.Duration
+}
+
+// A Service sends e-gift cards: it issues a card and keeps its code sealed
+// until the card is sent to its recipient, at once or at a time the buyer
+// chose. It is safe for concurrent use.
+type Service struct {
+	store giftkit.Store[Tx]
+	cfg   Config
+}
+
+// NewService returns a Service over store, which must be the store of
+// cfg.Cards.
+func NewService[T Tx](store giftkit.Store[T], cfg Config) (*Service, error) {
+	if store == nil || cfg.Cards == nil || cfg.Keys == nil || cfg.Now == nil {
+		return nil, errors.New("egift: NewService needs a store, a giftcard.Service, a Keyring and a clock")
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = time.Minute
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 5 * time.Minute
+	}
+	return &Service{store: unit.Erase(store, func(tx T) Tx { return tx }), cfg: cfg}, nil
+}
+
+// A SendRequest describes an e-gift card.
+type SendRequest struct {
+	Value     giftkit.Money      // the card's value; positive
+	ExpiresAt time.Time          // the card's expiry; zero for none
+	Class     giftkit.ValueClass // the card's value class; zero means purchased
+	Recipient string             // the recipient's email address
+	From      string             // the sender's name, as the recipient sees it; optional
+	Message   string             // the sender's message; optional
+	// SendAt is when to send the card; zero, or a time already past,
+	// means at the next Deliver.
+	SendAt time.Time
+}
+
+func (r SendRequest) check() error {
+	at := strings.LastIndexByte(r.Recipient, '@')
+	switch {
+	case len(r.Recipient) < 3 || at <= 0 || at == len(r.Recipient)-1 || strings.ContainsAny(r.Recipient, " ,;<>\"") ||
+		!text.Valid(r.Recipient, MaxRecipientLen):
+		return fmt.Errorf("%w: recipient %q is not an email address of at most %d bytes", ErrInvalidRequest, r.Recipient, MaxRecipientLen)
+	case !text.Valid(r.From, MaxFromLen):
+		return fmt.Errorf("%w: sender's name is not at most %d bytes of text", ErrInvalidRequest, MaxFromLen)
+	case !validMessage(r.Message):
+		return fmt.Errorf("%w: message is not at most %d bytes of text (line breaks allowed)", ErrInvalidRequest, MaxMessageLen)
+	}
+	return nil
+}
+
+// validMessage reports whether m is at most MaxMessageLen bytes of UTF-8
+// text, where line breaks are allowed.
+func validMessage(m string) bool {
+	if len(m) > MaxMessageLen || !utf8.ValidString(m) {
+		return false
+	}
+	return text.Valid(strings.NewReplacer("\r\n", " ", "\n", " ").Replace(m), MaxMessageLen)
+}
+
+// IDOf returns the ID of the delivery of card cardID: "dlv_" and the
+// card's ID without its "card_".
+func IDOf(cardID string) string { return "dlv_" + strings.TrimPrefix(cardID, "card_") }
+
+// Send issues one card as req describes and schedules its delivery, in one
+// unit of work: the card exists if and only if its delivery does, and the
+// code is kept only sealed, until it is sent. A retry with the same key
+// returns the delivery first made (as it stands now); the same key with
+// another request is giftkit.ErrIdempotencyConflict. The Delivery returned
+// has no Sealed bytes.
+//
+// It fails with ErrInvalidRequest, or as giftcard.Service.Issue fails.
+func (s *Service) Send(ctx context.Context, req SendRequest, key string) (Delivery, error) {
+	if err := req.check(); err != nil {
+		return Delivery{}, err
+	}
+	now := s.cfg.Now()
+	sendAt := req.SendAt
+	if sendAt.IsZero() || sendAt.Before(now) {
+		sendAt = now
+	}
+	var made Delivery
+	issued, err := s.cfg.Cards.IssueWith(ctx, giftcard.IssueRequest{Value: req.Value, ExpiresAt: req.ExpiresAt, Class: req.Class}, key,
+		giftcard.Addition{Name: "egift", Args: []string{req.Recipient, req.From, req.Message, req.SendAt.UTC().String()},
+			Do: func(tx giftcard.Tx, issued giftcard.Issued) error {
+				dt, ok := tx.(Tx)
+				if !ok {
+					return fmt.Errorf("egift: the store's transaction %T keeps no deliveries (egift.Tx)", tx)
+				}
+				ic := issued.Cards[0]
+				d := Delivery{ID: IDOf(ic.Card.ID), CardID: ic.Card.ID, Recipient: req.Recipient, From: req.From, Message: req.Message,
+					SendAt: sendAt, State: StateScheduled, CreatedAt: now, UpdatedAt: now}
+				sealed, err := s.cfg.Keys.seal(ic.Code, d, s.cfg.Rand)
+				if err != nil {
+					return err
+				}
+				d.Sealed = sealed
+				made = d
+				return dt.PutDelivery(d)
+			}})
+	if err != nil {
+		return Delivery{}, err
+	}
+	if !issued.Replayed {
+		return public(made), nil
+	}
+	return s.Delivery(ctx, IDOf(issued.Cards[0].Card.ID))
+}
+
+// public returns d without its sealed code.
+func public(d Delivery) Delivery {
+	d.Sealed = nil
+	return d
+}
+
+// Delivery returns the delivery with the given ID, without its sealed
+// code, or ErrNotFound.
+func (s *Service) Delivery(ctx context.Context, id string) (Delivery, error) {
+	var out Delivery
+	err := s.store.Update(ctx, func(tx Tx) error {
+		d, err := load(tx, id)
+		out = d
+		return err
+	})
+	return public(out), err
+}
+
+func load(tx Tx, id string) (Delivery, error) {
+	if !text.Valid(id, 128) {
+		return Delivery{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	d, ok, err := tx.Delivery(id)
+	if err != nil {
+		return Delivery{}, err
+	}
+	if !ok {
+		return Delivery{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return d, nil
+}
+
+// change applies fn to the delivery id in one unit of work and stores the
+// result; fn returns changed false for nothing to store.
+func (s *Service) change(ctx context.Context, id string, fn func(d Delivery, now time.Time) (next Delivery, changed bool, err error)) (Delivery, error) {
+	var out Delivery
+	err := s.store.Update(ctx, func(tx Tx) error {
+		d, err := load(tx, id)
+		if err != nil {
+			return err
+		}
+		next, changed, err := fn(d, s.cfg.Now())
+		if err != nil || !changed {
+			out = d
+			return err
+		}
+		out = next
+		return tx.PutDelivery(next)
+	})
+	return public(out), err
+}
+
+// Cancel stops a delivery that was not sent and erases its code; the card
+// stays as it is (void it with giftcard.Service.Void if it should not be
+// used). Cancelling a cancelled delivery returns it unchanged. It fails
+// with ErrNotFound, or ErrAlreadySent.
+func (s *Service) Cancel(ctx context.Context, id string) (Delivery, error) {
+	return s.change(ctx, id, func(d Delivery, now time.Time) (Delivery, bool, error) {
+		switch d.State {
+		case StateSent:
+			return d, false, fmt.Errorf("%w: %s", ErrAlreadySent, d.ID)
+		case StateCancelled:
+			return d, false, nil
+		}
+		d.State, d.Sealed, d.UpdatedAt = StateCancelled, nil, now
+		return d, true, nil
+	})
+}
+
+// Reschedule changes where and when a delivery not yet sent goes: to
+// recipient if not empty, at sendAt (zero or past: at the next Deliver). A
+// failed delivery is scheduled again, its attempts counted from zero. It
+// fails with ErrInvalidRequest, ErrNotFound, ErrAlreadySent or
+// ErrCancelled.
+func (s *Service) Reschedule(ctx context.Context, id, recipient string, sendAt time.Time) (Delivery, error) {
+	if recipient != "" {
+		if err := (SendRequest{Recipient: recipient}).check(); err != nil {
+			return Delivery{}, err
+		}
+	}
+	return s.change(ctx, id, func(d Delivery, now time.Time) (Delivery, bool, error) {
+		switch d.State {
+		case StateSent:
+			return d, false, fmt.Errorf("%w: %s", ErrAlreadySent, d.ID)
+		case StateCancelled:
+			return d, false, fmt.Errorf("%w: %s", ErrCancelled, d.ID)
+		}
+		if recipient != "" {
+			d.Recipient = recipient
+		}
+		if sendAt.Before(now) {
+			sendAt = now
+		}
+		d.State, d.SendAt, d.Attempts, d.LastError, d.UpdatedAt = StateScheduled, sendAt, 0, "", now
+		return d, true, nil
+	})
+}
+
+// A Report says what one call to [Service.Deliver] did.
+type Report struct {
+	Sent     int // handed to the Sender and marked sent
+	Retrying int // failed, and scheduled again
+	Failed   int // failed for the last time (StateFailed)
+}
+
+// Deliver sends up to limit deliveries that are due, one after the other,
+// and reports what it did. For each it takes a lease in one unit of work,
+// opens the sealed code, calls the Sender outside any unit of work, then
+// in another unit marks the delivery sent and erases its code, or counts
+// the failure and schedules a retry (see Config). Run it from a loop or a
+// timer; several processes may run it at once.
+//
+// It returns the store's error, or ctx's, and what it did until then.
+func (s *Service) Deliver(ctx context.Context, limit int) (Report, error) {
+	var rep Report
+	if s.cfg.Sender == nil {
+		return rep, errors.New("egift: Deliver needs a Sender (Config.Sender)")
+	}
+	var due []Delivery
+	err := s.store.Update(ctx, func(tx Tx) (err error) {
+		due, err = tx.DueDeliveries(s.cfg.Now(), limit)
+		return err
+	})
+	if err != nil {
+		return rep, err
+	}
+	for _, d := range due {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		if err := s.deliver(ctx, d, &rep); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// deliver sends one due delivery.
+func (s *Service) deliver(ctx context.Context, d Delivery, rep *Report) error {
+	var msg Message
+	var lease time.Time
+	claimed := false
+	err := s.store.Update(ctx, func(tx Tx) error {
+		cur, err := load(tx, d.ID)
+		if err != nil {
+			return err
+		}
+		now := s.cfg.Now()
+		if cur.State != StateScheduled || cur.SendAt.After(now) {
+			return nil // another process took it, or it was changed
+		}
+		card, ok, err := tx.CardByID(cur.CardID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("egift: delivery %s names card %s, which does not exist", cur.ID, cur.CardID)
+		}
+		code, err := s.cfg.Keys.open(cur)
+		if err != nil {
+			cur.State, cur.LastError, cur.UpdatedAt = StateFailed, err.Error(), now
+			rep.Failed++
+			return tx.PutDelivery(cur)
+		}
+		msg = Message{DeliveryID: cur.ID, CardID: cur.CardID, To: cur.Recipient, From: cur.From, Text: cur.Message,
+			Code: code, Value: card.Value, ExpiresAt: card.ExpiresAt}
+		lease = now.Add(s.cfg.Lease)
+		cur.SendAt, cur.UpdatedAt = lease, now
+		claimed = true
+		return tx.PutDelivery(cur)
+	})
+	if err != nil || !claimed {
+		return err
+	}
+	sendErr := s.cfg.Sender.Send(ctx, msg)
+	return s.store.Update(ctx, func(tx Tx) error {
+		cur, err := load(tx, d.ID)
+		if err != nil {
+			return err
+		}
+		if cur.State != StateScheduled || !cur.SendAt.Equal(lease) {
+			return nil // cancelled or rescheduled while it was being sent
+		}
+		now := s.cfg.Now()
+		cur.UpdatedAt = now
+		if sendErr == nil {
+			cur.State, cur.Sealed, cur.SentAt, cur.LastError = StateSent, nil, now, ""
+			rep.Sent++
+			return tx.PutDelivery(cur)
+		}
+		cur.Attempts++
+		cur.LastError = scrub(sendErr.Error(), msg.Code)
+		if cur.Attempts >= s.cfg.MaxAttempts {
+			cur.State = StateFailed
+			rep.Failed++
+		} else {
+			cur.SendAt = now.Add(s.backoff(cur.Attempts))
+			rep.Retrying++
+		}
+		return tx.PutDelivery(cur)
+	})
+}
+
+// backoff is the wait after a delivery's attempt number n (from 1) failed.
+func (s *Service) backoff(n int) time.Duration {
+	d := s.cfg.RetryAfter
+	for i := 1; i < n && d < 24*time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, 24*time.Hour)
+}
+
+// scrub returns a Sender's error text, at most 500 bytes, with every form
+// of code (grouped, compact, in any case) replaced by its masked form.
+func scrub(msg string, code codefmt.Code) string {
+	grouped := code.String()
+	compact := strings.ReplaceAll(grouped, "-", "")
+	for _, form := range []string{grouped, compact} {
+		for {
+			i := strings.Index(asciiUpper(msg), form) // same length as msg: indexes agree
+			if i < 0 {
+				break
+			}
+			msg = msg[:i] + code.Masked() + msg[i+len(form):]
+		}
+	}
+	if len(msg) > 500 {
+		msg = msg[:500]
+		for !utf8.ValidString(msg) {
+			msg = msg[:len(msg)-1]
+		}
+	}
+	return msg
+}
+
+// asciiUpper returns s with ASCII letters in upper case and every other
+// byte as it is.
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
