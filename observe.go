@@ -19,13 +19,15 @@ type Observer interface {
 	// "wallet.redeem" or "checkout.pay". It returns the context the use
 	// case goes on with (a tracer puts its span in it) and a function the
 	// use case calls exactly once when it returns, with its error (nil on
-	// success; KindOf gives the outcome's kind) and attributes of the
-	// outcome.
+	// success; KindOf gives the outcome's kind) and attributes of the call
+	// (a redemption's masked "code"). The names are the package and the
+	// method in lower case: "giftcard.issue", "wallet.balance",
+	// "checkout.sweep", ...
 	Begin(ctx context.Context, op string) (context.Context, func(err error, attrs ...slog.Attr))
 	// Notice reports something notable that is not a call's outcome:
 	//
 	//   - "wallet.lockout": the limiter refused a redemption (attributes
-	//     "scope", "owner" or "client");
+	//     "owner", "retry_after");
 	//   - "checkout.recovery": Resume or Sweep moved a payment a crashed or
 	//     failed call left open ("payment_id", "from", "to");
 	//   - "outbox.lag": how far a consumer is behind ("consumer", "events",

@@ -159,7 +159,9 @@ func (p Payment) refundIndex(key string) int {
 // part: nothing was refunded, and the refund is recorded as failed),
 // [ErrProcessorUnavailable] (the refund stays outstanding: retry), or
 // giftkit.ErrKeyRequired / giftkit.ErrIdempotencyConflict.
-func (s *Service) Refund(ctx context.Context, paymentID string, amount giftkit.Money, key string) (Payment, error) {
+func (s *Service) Refund(ctx context.Context, paymentID string, amount giftkit.Money, key string) (_ Payment, err error) {
+	ctx, span := s.obs.Begin(ctx, "checkout.refund")
+	defer span.End(&err)
 	p, err := s.command(ctx, "refund", paymentID, amount, key, func(p Payment, now time.Time) (Payment, []effect, error) {
 		return p.requestRefund(amount, key, s.cfg.RefundPolicy, now)
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/internal/idem"
+	"github.com/giftkit/giftkit/internal/obs"
 	"github.com/giftkit/giftkit/internal/unit"
 	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/wallet"
@@ -48,9 +49,12 @@ type Config struct {
 	// 1 to 20 bytes of ASCII letters, digits, '.', '_' and '-'; empty means
 	// "giftkit". A payment keeps the prefix it was created under.
 	ProcessorKeyPrefix string
-	// Logger, if not nil, receives one record per call: its operation,
-	// outcome and duration (by Now), at Debug on success and at Warn for
-	// the store's or the processor's failures. Codes appear only masked.
+	// Logger, if not nil, receives one record per call: its operation
+	// ("wallet.redeem"), outcome ("ok", or the error's kind: "not_found",
+	// "conflict", ...) and duration (by Now); at Debug for a success, Info
+	// for a refusal, Warn for the store's or the processor's failure. Codes
+	// appear only masked, and no record holds a processor token or an
+	// idempotency key.
 	Logger *slog.Logger
 	// Observer, if not nil, is told of every call and of notable events
 	// (see giftkit.Observer): metrics and traces without a dependency.
@@ -81,6 +85,7 @@ type Service struct {
 	store giftkit.Store[Tx]
 	proc  Processor
 	cfg   Config
+	obs   obs.Hooks
 }
 
 // NewService returns a Service over store that charges bank cards through proc.
@@ -97,7 +102,7 @@ func NewService[T Tx](store giftkit.Store[T], proc Processor, cfg Config) (*Serv
 	if !validKeyPrefix(cfg.ProcessorKeyPrefix) {
 		return nil, fmt.Errorf("checkout: ProcessorKeyPrefix %q is not 1 to %d bytes of letters, digits, '.', '_' and '-'", cfg.ProcessorKeyPrefix, MaxKeyPrefixLen)
 	}
-	return &Service{store: unit.Erase(store, func(tx T) Tx { return tx }), proc: proc, cfg: cfg}, nil
+	return &Service{store: unit.Erase(store, func(tx T) Tx { return tx }), proc: proc, cfg: cfg, obs: obs.Hooks{Log: cfg.Logger, Obs: cfg.Observer, Now: cfg.Now}}, nil
 }
 
 // PayRequest describes an order to pay.
@@ -150,7 +155,9 @@ func (r PayRequest) check(key string) error {
 // [ErrExpired], [ErrProcessorUnavailable] (the payment stays open: retry),
 // wallet.ErrInvalidOwner, giftkit.ErrKeyRequired, each in an [*Error], or
 // with the store's error.
-func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (Payment, error) {
+func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (_ Payment, err error) {
+	ctx, span := s.obs.Begin(ctx, "checkout.pay")
+	defer span.End(&err)
 	if err := req.check(key); err != nil {
 		return Payment{}, err
 	}
@@ -238,7 +245,9 @@ func (s *Service) open(tx Tx, req PayRequest, keys Keys, cause activity.Cause) (
 // [ErrInvalidOrder] (a non-positive amount), giftkit.ErrCurrencyMismatch,
 // [ErrExpired], [ErrDeclined], [ErrProcessorUnavailable], or
 // giftkit.ErrKeyRequired / giftkit.ErrIdempotencyConflict.
-func (s *Service) Capture(ctx context.Context, paymentID string, amount giftkit.Money, key string) (Payment, error) {
+func (s *Service) Capture(ctx context.Context, paymentID string, amount giftkit.Money, key string) (_ Payment, err error) {
+	ctx, span := s.obs.Begin(ctx, "checkout.capture")
+	defer span.End(&err)
 	return s.command(ctx, "capture", paymentID, amount, key, func(p Payment, now time.Time) (Payment, []effect, error) {
 		return p.requestCapture(amount, key, now)
 	})
@@ -248,7 +257,9 @@ func (s *Service) Capture(ctx context.Context, paymentID string, amount giftkit.
 // and the card authorisation voided, so nothing is charged. A retry with the
 // same key returns the same outcome. It fails with [ErrPaymentNotFound],
 // [ErrInvalidState] (captured, capturing, or already final), or a key error.
-func (s *Service) Cancel(ctx context.Context, paymentID, key string) (Payment, error) {
+func (s *Service) Cancel(ctx context.Context, paymentID, key string) (_ Payment, err error) {
+	ctx, span := s.obs.Begin(ctx, "checkout.cancel")
+	defer span.End(&err)
 	return s.command(ctx, "cancel", paymentID, giftkit.Money{}, key, func(p Payment, now time.Time) (Payment, []effect, error) {
 		return p.cancel(key, now)
 	})
@@ -256,7 +267,9 @@ func (s *Service) Cancel(ctx context.Context, paymentID, key string) (Payment, e
 
 // Resume completes or unwinds whatever step of a payment is outstanding,
 // after a crash or a processor outage, and returns the payment.
-func (s *Service) Resume(ctx context.Context, paymentID string) (Payment, error) {
+func (s *Service) Resume(ctx context.Context, paymentID string) (_ Payment, err error) {
+	ctx, span := s.obs.Begin(ctx, "checkout.resume")
+	defer span.End(&err)
 	if err := checkCause(ctx); err != nil {
 		return Payment{}, err
 	}
@@ -264,7 +277,19 @@ func (s *Service) Resume(ctx context.Context, paymentID string) (Payment, error)
 	if err != nil {
 		return Payment{}, err
 	}
-	return s.drive(ctx, "resume", p)
+	from := p.State
+	p, err = s.drive(ctx, "resume", p)
+	s.recovered(ctx, p, from)
+	return p, err
+}
+
+// recovered tells the observer that Resume or Sweep moved payment p, left
+// open in state from, on.
+func (s *Service) recovered(ctx context.Context, p Payment, from State) {
+	if p.State != from && p.State != 0 && s.obs.On() {
+		s.obs.Notice(ctx, "checkout.recovery", slog.String("payment_id", p.ID),
+			slog.String("from", from.String()), slog.String("to", p.State.String()))
+	}
 }
 
 // DefaultSweepPage is the page size of [Service.Sweep] when it is given none.
@@ -280,6 +305,8 @@ const DefaultSweepPage = 100
 // payments it resumed and how many are still open after it, and stops at
 // the first error that is not ErrProcessorUnavailable.
 func (s *Service) Sweep(ctx context.Context, page int) (resumed, stillOpen int, err error) {
+	ctx, span := s.obs.Begin(ctx, "checkout.sweep")
+	defer span.End(&err)
 	if err := checkCause(ctx); err != nil {
 		return 0, 0, err
 	}
@@ -299,8 +326,10 @@ func (s *Service) Sweep(ctx context.Context, page int) (resumed, stillOpen int, 
 		}
 		for _, p := range open {
 			after = p.ID
+			from := p.State
 			p, err := s.drive(ctx, "sweep", p)
 			resumed++
+			s.recovered(ctx, p, from)
 			// A sweep reports no payment's failure (see outcome): only an
 			// unanswered processor, which leaves the payment for the next
 			// sweep, and the store's errors come back.
@@ -318,9 +347,11 @@ func (s *Service) Sweep(ctx context.Context, page int) (resumed, stillOpen int, 
 }
 
 // Payment returns the payment with the given ID, or [ErrPaymentNotFound].
-func (s *Service) Payment(ctx context.Context, id string) (Payment, error) {
+func (s *Service) Payment(ctx context.Context, id string) (_ Payment, err error) {
+	ctx, span := s.obs.Begin(ctx, "checkout.payment")
+	defer span.End(&err)
 	var p Payment
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		p, err = loadPayment(tx, "get", id)
 		return err

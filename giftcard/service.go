@@ -16,6 +16,7 @@ import (
 	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/internal/idem"
+	"github.com/giftkit/giftkit/internal/obs"
 	"github.com/giftkit/giftkit/internal/unit"
 )
 
@@ -67,9 +68,12 @@ type Config struct {
 	// Denylist lists words no generated code may spell (see
 	// codefmt.GenerateAvoiding); nil means codefmt.DefaultDenylist.
 	Denylist []string
-	// Logger, if not nil, receives one record per call: its operation,
-	// outcome and duration (by Now), at Debug on success and at Warn for
-	// the store's or the processor's failures. Codes appear only masked.
+	// Logger, if not nil, receives one record per call: its operation
+	// ("wallet.redeem"), outcome ("ok", or the error's kind: "not_found",
+	// "conflict", ...) and duration (by Now); at Debug for a success, Info
+	// for a refusal, Warn for the store's or the processor's failure. Codes
+	// appear only masked, and no record holds a processor token or an
+	// idempotency key.
 	Logger *slog.Logger
 	// Observer, if not nil, is told of every call and of notable events
 	// (see giftkit.Observer): metrics and traces without a dependency.
@@ -83,6 +87,7 @@ type Service struct {
 	store    giftkit.Store[Tx]
 	cfg      Config
 	denylist codefmt.Denylist
+	obs      obs.Hooks
 }
 
 // NewService returns a Service that keeps cards in store.
@@ -98,7 +103,7 @@ func NewService[T Tx](store giftkit.Store[T], cfg Config) (*Service, error) {
 		deny = codefmt.DefaultDenylist()
 	}
 	erased := unit.Erase(store, func(tx T) Tx { return tx })
-	return &Service{store: erased, cfg: cfg, denylist: codefmt.NewDenylist(deny)}, nil
+	return &Service{store: erased, cfg: cfg, denylist: codefmt.NewDenylist(deny), obs: obs.Hooks{Log: cfg.Logger, Obs: cfg.Observer, Now: cfg.Now}}, nil
 }
 
 // IssueRequest describes cards to issue.
@@ -162,7 +167,9 @@ type Addition struct {
 // IssueWith is [Service.Issue] with an Addition: add.Do runs in the same
 // unit of work, and add's Name and Args are part of the call's fingerprint.
 // The zero Addition adds nothing.
-func (s *Service) IssueWith(ctx context.Context, req IssueRequest, key string, add Addition) (Issued, error) {
+func (s *Service) IssueWith(ctx context.Context, req IssueRequest, key string, add Addition) (_ Issued, err error) {
+	ctx, span := s.obs.Begin(ctx, "giftcard.issue")
+	defer span.End(&err)
 	if req.Count == 0 {
 		req.Count = 1
 	}
@@ -343,9 +350,11 @@ func (s *Service) newID(prefix string) (string, error) {
 }
 
 // Card returns the card with the given ID, or [ErrNotFound].
-func (s *Service) Card(ctx context.Context, id string) (Card, error) {
+func (s *Service) Card(ctx context.Context, id string) (_ Card, err error) {
+	ctx, span := s.obs.Begin(ctx, "giftcard.card")
+	defer span.End(&err)
 	var card Card
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		c, ok, err := cardByID(tx, id)
 		if err != nil {
 			return err
@@ -360,22 +369,30 @@ func (s *Service) Card(ctx context.Context, id string) (Card, error) {
 }
 
 // Activate moves a pending card to active. See [Card.Activate].
-func (s *Service) Activate(ctx context.Context, cardID, key string) (Card, error) {
+func (s *Service) Activate(ctx context.Context, cardID, key string) (_ Card, err error) {
+	ctx, span := s.obs.Begin(ctx, "giftcard.activate")
+	defer span.End(&err)
 	return s.transition(ctx, "activate", cardID, key, activity.KindActivate, Card.Activate)
 }
 
 // Block moves an active card to blocked. See [Card.Block].
-func (s *Service) Block(ctx context.Context, cardID, key string) (Card, error) {
+func (s *Service) Block(ctx context.Context, cardID, key string) (_ Card, err error) {
+	ctx, span := s.obs.Begin(ctx, "giftcard.block")
+	defer span.End(&err)
 	return s.transition(ctx, "block", cardID, key, activity.KindBlock, Card.Block)
 }
 
 // Unblock returns a blocked card to active. See [Card.Unblock].
-func (s *Service) Unblock(ctx context.Context, cardID, key string) (Card, error) {
+func (s *Service) Unblock(ctx context.Context, cardID, key string) (_ Card, err error) {
+	ctx, span := s.obs.Begin(ctx, "giftcard.unblock")
+	defer span.End(&err)
 	return s.transition(ctx, "unblock", cardID, key, activity.KindUnblock, Card.Unblock)
 }
 
 // Void cancels a card that was not redeemed. See [Card.Void].
-func (s *Service) Void(ctx context.Context, cardID, key string) (Card, error) {
+func (s *Service) Void(ctx context.Context, cardID, key string) (_ Card, err error) {
+	ctx, span := s.obs.Begin(ctx, "giftcard.void")
+	defer span.End(&err)
 	return s.transition(ctx, "void", cardID, key, activity.KindVoid, Card.Void)
 }
 
@@ -385,7 +402,9 @@ func (s *Service) Void(ctx context.Context, cardID, key string) (Card, error) {
 // (giftkit.WithReason), which the card's activity record keeps; it fails
 // with activity.ErrInvalidActor otherwise. A retry with the same key
 // returns the first outcome.
-func (s *Service) Adjust(ctx context.Context, cardID string, delta giftkit.Money, key string) (Card, error) {
+func (s *Service) Adjust(ctx context.Context, cardID string, delta giftkit.Money, key string) (_ Card, err error) {
+	ctx, span := s.obs.Begin(ctx, "giftcard.adjust")
+	defer span.End(&err)
 	if err := OperatorCall(ctx); err != nil {
 		return Card{}, err
 	}

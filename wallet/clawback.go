@@ -74,7 +74,9 @@ func readClawback(r *bin.Reader) Clawback {
 // (a voided card), giftcard.ErrInvalidRequest (more than is left),
 // giftkit.ErrCurrencyMismatch, or a key error. A retry with the same key
 // returns the first outcome.
-func (s *Service) Clawback(ctx context.Context, cardID string, amount giftkit.Money, key string) (Clawback, error) {
+func (s *Service) Clawback(ctx context.Context, cardID string, amount giftkit.Money, key string) (_ Clawback, err error) {
+	ctx, span := s.obs.Begin(ctx, "wallet.clawback")
+	defer span.End(&err)
 	if err := giftcard.OperatorCall(ctx); err != nil {
 		return Clawback{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/internal/idem"
+	"github.com/giftkit/giftkit/internal/obs"
 	"github.com/giftkit/giftkit/internal/unit"
 )
 
@@ -60,9 +61,12 @@ type Config struct {
 	// account in another currency (Refund, Hold, Debit, ...) fails with
 	// giftkit.ErrCurrencyMismatch, so no account is ever opened in one.
 	Currencies []giftkit.Currency
-	// Logger, if not nil, receives one record per call: its operation,
-	// outcome and duration (by Now), at Debug on success and at Warn for
-	// the store's or the processor's failures. Codes appear only masked.
+	// Logger, if not nil, receives one record per call: its operation
+	// ("wallet.redeem"), outcome ("ok", or the error's kind: "not_found",
+	// "conflict", ...) and duration (by Now); at Debug for a success, Info
+	// for a refusal, Warn for the store's or the processor's failure. Codes
+	// appear only masked, and no record holds a processor token or an
+	// idempotency key.
 	Logger *slog.Logger
 	// Observer, if not nil, is told of every call and of notable events
 	// (see giftkit.Observer): metrics and traces without a dependency.
@@ -77,6 +81,7 @@ type Config struct {
 type Service struct {
 	store giftkit.Store[Tx]
 	cfg   Config
+	obs   obs.Hooks
 }
 
 // NewService returns a Service over store.
@@ -87,7 +92,7 @@ func NewService[T Tx](store giftkit.Store[T], cfg Config) (*Service, error) {
 	if cfg.Limiter == nil {
 		cfg.Limiter = NewMemoryLimiter(0, 0, 0)
 	}
-	return &Service{store: unit.Erase(store, func(tx T) Tx { return tx }), cfg: cfg}, nil
+	return &Service{store: unit.Erase(store, func(tx T) Tx { return tx }), cfg: cfg, obs: obs.Hooks{Log: cfg.Logger, Obs: cfg.Observer, Now: cfg.Now}}, nil
 }
 
 // Balance is an account's position at one moment.
@@ -129,7 +134,9 @@ type Redeemed struct {
 //     failed attempt, except a repeat by the account that redeemed the card;
 //   - [ErrInvalidOwner], giftkit.ErrKeyRequired, giftkit.ErrIdempotencyConflict;
 //   - the store's error, after which the call may be retried with the same key.
-func (s *Service) Redeem(ctx context.Context, owner, code, key string) (Redeemed, error) {
+func (s *Service) Redeem(ctx context.Context, owner, code, key string) (_ Redeemed, err error) {
+	ctx, span := s.obs.BeginWith(ctx, "wallet.redeem", maskedCode(&s.obs, code))
+	defer span.End(&err)
 	if err := s.check("redeem", owner, key); err != nil {
 		return Redeemed{}, err
 	}
@@ -174,6 +181,9 @@ func (s *Service) lockedOut(ctx context.Context, call idem.Call, owner string, w
 	case err != nil:
 		return Redeemed{}, err
 	case !found:
+		if s.obs.On() {
+			s.obs.Notice(ctx, "wallet.lockout", slog.String("owner", owner), slog.Duration("retry_after", wait))
+		}
 		return Redeemed{}, &Error{Op: "redeem", Owner: owner, RetryAfter: wait, Err: ErrTooManyAttempts}
 	case recorded != nil:
 		return Redeemed{}, wrapConflict("redeem", owner, recorded)
@@ -386,7 +396,9 @@ func recordChange(kind activity.Kind, before, after Account, entries []Entry, re
 
 // Balance returns owner's balance in currency c; zero for an account that
 // does not exist yet. It applies expired holds and credits first.
-func (s *Service) Balance(ctx context.Context, owner string, c giftkit.Currency) (Balance, error) {
+func (s *Service) Balance(ctx context.Context, owner string, c giftkit.Currency) (_ Balance, err error) {
+	ctx, span := s.obs.Begin(ctx, "wallet.balance")
+	defer span.End(&err)
 	if !validOwner(owner) {
 		return Balance{}, &Error{Op: "balance", Owner: owner, Err: ErrInvalidOwner}
 	}
@@ -394,7 +406,7 @@ func (s *Service) Balance(ctx context.Context, owner string, c giftkit.Currency)
 		return Balance{}, &Error{Op: "balance", Owner: owner, Err: giftkit.ErrCurrencyMismatch, Detail: "no currency"}
 	}
 	var out Balance
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		acct, err := UpdateAccount(tx, Change{Owner: owner, Currency: c, Cause: activity.Sweep(s.cfg.Now())}, nil)
 		out = balanceOf(acct)
 		return err
@@ -422,7 +434,9 @@ type HistoryPage struct {
 // History returns up to limit journal entries of owner's account in c with
 // sequence numbers above after (0 for the first page), oldest first. A
 // limit of 0 means DefaultPageSize; more than MaxPageSize is capped.
-func (s *Service) History(ctx context.Context, owner string, c giftkit.Currency, after int64, limit int) (HistoryPage, error) {
+func (s *Service) History(ctx context.Context, owner string, c giftkit.Currency, after int64, limit int) (_ HistoryPage, err error) {
+	ctx, span := s.obs.Begin(ctx, "wallet.history")
+	defer span.End(&err)
 	if !validOwner(owner) {
 		return HistoryPage{}, &Error{Op: "history", Owner: owner, Err: ErrInvalidOwner}
 	}
@@ -434,7 +448,7 @@ func (s *Service) History(ctx context.Context, owner string, c giftkit.Currency,
 	}
 	limit = min(limit, MaxPageSize)
 	var page HistoryPage
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		if _, err := UpdateAccount(tx, Change{Owner: owner, Currency: c, Cause: activity.Sweep(s.cfg.Now())}, nil); err != nil {
 			return err
 		}
@@ -472,7 +486,9 @@ func HoldID(owner, key string) string {
 // [ErrInvalidAmount], [ErrInvalidExpiry] (an expiry not after now),
 // [giftkit.ErrCurrencyMismatch] (also for a currency outside Config.Currencies), or a
 // key or owner error.
-func (s *Service) Hold(ctx context.Context, owner string, req HoldRequest, key string) (Hold, error) {
+func (s *Service) Hold(ctx context.Context, owner string, req HoldRequest, key string) (_ Hold, err error) {
+	ctx, span := s.obs.Begin(ctx, "wallet.hold")
+	defer span.End(&err)
 	return change(ctx, s, holdOutcomes, op{"hold", activity.KindHold, req.Reference}, owner, req.Amount.Currency(), key,
 		[]string{req.Amount.String(), req.Reference, req.ExpiresAt.UTC().String()},
 		func(a Account, now time.Time) (Account, []Entry, Hold, error) {
@@ -488,7 +504,9 @@ func (s *Service) Hold(ctx context.Context, owner string, req HoldRequest, key s
 // it. It fails with [ErrHoldNotFound] if the hold is not open (captured,
 // released, expired), and with [ErrForeignHold] for a hold another party
 // placed (a checkout payment's, which only checkout may release).
-func (s *Service) Release(ctx context.Context, owner string, c giftkit.Currency, holdID, key string) (Balance, error) {
+func (s *Service) Release(ctx context.Context, owner string, c giftkit.Currency, holdID, key string) (_ Balance, err error) {
+	ctx, span := s.obs.Begin(ctx, "wallet.release")
+	defer span.End(&err)
 	return change(ctx, s, balanceOutcomes, op{"release", activity.KindRelease, holdID}, owner, c, key, []string{holdID},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			a, e, err := a.Release(holdID, PlacerWallet, key, now)
@@ -500,7 +518,9 @@ func (s *Service) Release(ctx context.Context, owner string, c giftkit.Currency,
 // releases the rest of it. It fails with [ErrHoldNotFound],
 // [ErrForeignHold], [ErrExceedsHold], [ErrInvalidAmount] or
 // [giftkit.ErrCurrencyMismatch].
-func (s *Service) Capture(ctx context.Context, owner, holdID string, amount giftkit.Money, key string) (Balance, error) {
+func (s *Service) Capture(ctx context.Context, owner, holdID string, amount giftkit.Money, key string) (_ Balance, err error) {
+	ctx, span := s.obs.Begin(ctx, "wallet.capture")
+	defer span.End(&err)
 	return change(ctx, s, balanceOutcomes, op{"capture", activity.KindCapture, holdID}, owner, amount.Currency(), key, []string{holdID, amount.String()},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			a, entries, err := a.Capture(holdID, PlacerWallet, amount, key, now)
@@ -511,7 +531,9 @@ func (s *Service) Capture(ctx context.Context, owner, holdID string, amount gift
 // Debit spends amount of the available balance at once (a hold and its
 // capture, journaled as both). It fails with [ErrInsufficientFunds],
 // [ErrInvalidAmount] or [giftkit.ErrCurrencyMismatch].
-func (s *Service) Debit(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (Balance, error) {
+func (s *Service) Debit(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (_ Balance, err error) {
+	ctx, span := s.obs.Begin(ctx, "wallet.debit")
+	defer span.End(&err)
 	return change(ctx, s, balanceOutcomes, op{"debit", activity.KindCapture, reference}, owner, amount.Currency(), key, []string{amount.String(), reference},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			id := HoldID(owner, key)
@@ -527,7 +549,9 @@ func (s *Service) Debit(ctx context.Context, owner string, amount giftkit.Money,
 // Refund returns amount to owner's balance as a new credit that never
 // expires. It fails with [ErrInvalidAmount] or [giftkit.ErrCurrencyMismatch] (also
 // for a currency outside Config.Currencies, in which no account is opened).
-func (s *Service) Refund(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (Balance, error) {
+func (s *Service) Refund(ctx context.Context, owner string, amount giftkit.Money, reference, key string) (_ Balance, err error) {
+	ctx, span := s.obs.Begin(ctx, "wallet.refund")
+	defer span.End(&err)
 	return change(ctx, s, balanceOutcomes, op{"refund", activity.KindRefund, reference}, owner, amount.Currency(), key, []string{amount.String(), reference},
 		func(a Account, now time.Time) (Account, []Entry, Balance, error) {
 			a, e, err := a.Credit(CreditSpec{Kind: EntryRefund, Amount: amount, Source: reference, Reference: reference}, key, now)
@@ -547,7 +571,9 @@ func (s *Service) Refund(ctx context.Context, owner string, amount giftkit.Money
 // [ErrInvalidAmount] (a zero delta), giftkit.ErrCurrencyMismatch, or a
 // key, owner or reference error. A retry with the same key returns the
 // first outcome.
-func (s *Service) Adjust(ctx context.Context, owner string, delta giftkit.Money, reference, key string) (Balance, error) {
+func (s *Service) Adjust(ctx context.Context, owner string, delta giftkit.Money, reference, key string) (_ Balance, err error) {
+	ctx, span := s.obs.Begin(ctx, "wallet.adjust")
+	defer span.End(&err)
 	if err := giftcard.OperatorCall(ctx); err != nil {
 		return Balance{}, err
 	}
@@ -572,7 +598,9 @@ func (s *Service) Adjust(ctx context.Context, owner string, delta giftkit.Money,
 // Sweep applies expired holds and credits to owner's account in c now,
 // rather than the next time the account is touched. Sweeping is idempotent
 // by nature, so it takes no key.
-func (s *Service) Sweep(ctx context.Context, owner string, c giftkit.Currency) (Balance, error) {
+func (s *Service) Sweep(ctx context.Context, owner string, c giftkit.Currency) (_ Balance, err error) {
+	ctx, span := s.obs.Begin(ctx, "wallet.sweep")
+	defer span.End(&err)
 	return s.Balance(ctx, owner, c)
 }
 
@@ -629,4 +657,17 @@ func wrapConflict(op, owner string, err error) error {
 		return &Error{Op: op, Owner: owner, Err: err}
 	}
 	return err
+}
+
+// maskedCode returns the attribute that names a redeemed code in logs and
+// traces, masked (codefmt.Code.Masked), or the zero Attr when no one
+// observes: parsing costs nothing then.
+func maskedCode(h *obs.Hooks, code string) slog.Attr {
+	if !h.On() {
+		return slog.Attr{}
+	}
+	if c, err := codefmt.Parse(code); err == nil {
+		return slog.String("code", c.Masked())
+	}
+	return slog.String("code", "unreadable")
 }
