@@ -13,9 +13,11 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/outbox"
+	"github.com/giftkit/giftkit/wallet"
 )
 
 // reader returns s's outbox, failing the test if s has none: every store
@@ -349,6 +351,7 @@ func testOutboxOfServices[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 	if diff := cmp.Diff(want, types); diff != "" {
 		t.Errorf("event types (-want +got):\n%s", diff)
 	}
+	CheckOutbox(t, s)
 }
 
 // The harness's reading of the outbox: after every step it reads the
@@ -466,5 +469,64 @@ func b2i(b bool) int {
 func (m *system[T]) PruneOutbox(t *rapid.T) {
 	if _, err := m.outbox.reader.Prune(context.Background(), outbox.Retention{EventsBefore: m.env.Clock.Now().Add(time.Hour)}); err != nil {
 		t.Fatalf("Prune: %v", err)
+	}
+}
+
+// CheckOutbox fails t unless the store's outbox holds exactly the event of
+// every activity record (outbox.FromRecord), card and account events of no
+// other origin, and each payment's events numbered 1, 2, 3, ... without a
+// gap: what a crash or a failed unit of work must never break. The outbox
+// must not have been pruned. Stores' crash tests call it with
+// CheckActivity.
+func CheckOutbox[T wallet.Tx](t TB, s giftkit.Store[T]) {
+	t.Helper()
+	events := readEvents(t, reader(t, s), "storetest-check", 0, outbox.MaxLimit)
+	byID := make(map[string]outbox.Event, len(events))
+	payments := map[string]int64{}
+	for _, e := range events {
+		if _, dup := byID[e.ID]; dup {
+			t.Fatalf("event %s (%s #%d) is in the outbox twice", e.ID, e.Aggregate, e.Seq)
+		}
+		byID[e.ID] = e
+		if e.Aggregate.Kind == outbox.AggregatePayment {
+			if e.Seq != payments[e.Aggregate.ID]+1 {
+				t.Fatalf("%s: event #%d follows #%d", e.Aggregate, e.Seq, payments[e.Aggregate.ID])
+			}
+			payments[e.Aggregate.ID] = e.Seq
+		}
+	}
+	q := activity.Query{}
+	records := 0
+	for {
+		var page []activity.Record
+		if err := s.Update(context.Background(), func(tx T) (err error) {
+			page, err = tx.Activity(q, 500)
+			return err
+		}); err != nil {
+			t.Fatalf("Activity: %v", err)
+		}
+		for _, r := range page {
+			want := outbox.FromRecord(r)
+			got, ok := byID[want.ID]
+			if !ok {
+				t.Fatalf("%s record #%d (%v) has no event in the outbox", r.Subject, r.Seq, r.Kind)
+			}
+			got.Pos = 0
+			if diff := cmp.Diff(want, got, cmpOpts); diff != "" {
+				t.Fatalf("%s record #%d: its event differs (-want +got):\n%s", r.Subject, r.Seq, diff)
+			}
+			records++
+		}
+		if len(page) < 500 {
+			break
+		}
+		q.After = activity.CursorOf(page[len(page)-1], activity.BySubject)
+	}
+	var paymentEvents int64
+	for _, n := range payments {
+		paymentEvents += n
+	}
+	if extra := int64(len(events)) - int64(records) - paymentEvents; extra != 0 {
+		t.Fatalf("the outbox holds %d card or account events that no activity record made", extra)
 	}
 }

@@ -85,6 +85,8 @@ func (p *parent[T]) finish() {
 	// the kills whole: nothing committed without its record, no record
 	// without its change.
 	storetest.CheckActivity(p.t, store)
+	// And the outbox holds the event of every record, and no other.
+	storetest.CheckOutbox(p.t, store)
 }
 
 // ledger is what check reads of one currency.
