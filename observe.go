@@ -30,6 +30,8 @@ type Observer interface {
 	//     "owner", "retry_after");
 	//   - "checkout.recovery": Resume or Sweep moved a payment a crashed or
 	//     failed call left open ("payment_id", "from", "to");
+	//   - "egift.delivered": what one egift.Service.Deliver did ("sent",
+	//     "retrying", "failed");
 	//   - "outbox.lag": how far a consumer is behind ("consumer", "events",
 	//     "seconds"), reported by the webhook dispatcher.
 	Notice(ctx context.Context, name string, attrs ...slog.Attr)

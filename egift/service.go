@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,6 +15,7 @@ import (
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/internal/errcode"
+	"github.com/giftkit/giftkit/internal/obs"
 	"github.com/giftkit/giftkit/internal/text"
 	"github.com/giftkit/giftkit/internal/unit"
 )
@@ -98,6 +100,11 @@ type Config struct {
 	// process that dies holding a lease sends nothing, and the delivery is
 	// sent once the lease has lapsed. 0 means five minutes.
 	Lease time.Duration
+	// Logger and Observer are told of every call, as in giftcard.Config;
+	// Deliver's calls report how many deliveries were sent, retried and
+	// failed. No record holds a code, sealed or not.
+	Logger   *slog.Logger
+	Observer giftkit.Observer
 }
 
 // A Service sends e-gift cards: it issues a card and keeps its code sealed
@@ -106,6 +113,7 @@ type Config struct {
 type Service struct {
 	store giftkit.Store[Tx]
 	cfg   Config
+	obs   obs.Hooks
 }
 
 // NewService returns a Service over store, which must be the store of
@@ -126,7 +134,8 @@ func NewService[T Tx](store giftkit.Store[T], cfg Config) (*Service, error) {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 5 * time.Minute
 	}
-	return &Service{store: unit.Erase(store, func(tx T) Tx { return tx }), cfg: cfg}, nil
+	return &Service{store: unit.Erase(store, func(tx T) Tx { return tx }), cfg: cfg,
+		obs: obs.Hooks{Log: cfg.Logger, Obs: cfg.Observer, Now: cfg.Now}}, nil
 }
 
 // A SendRequest describes an e-gift card.
@@ -177,7 +186,9 @@ func IDOf(cardID string) string { return "dlv_" + strings.TrimPrefix(cardID, "ca
 // has no Sealed bytes.
 //
 // It fails with ErrInvalidRequest, or as giftcard.Service.Issue fails.
-func (s *Service) Send(ctx context.Context, req SendRequest, key string) (Delivery, error) {
+func (s *Service) Send(ctx context.Context, req SendRequest, key string) (_ Delivery, err error) {
+	ctx, span := s.obs.Begin(ctx, "egift.send")
+	defer span.End(&err)
 	if err := req.check(); err != nil {
 		return Delivery{}, err
 	}
@@ -222,9 +233,11 @@ func public(d Delivery) Delivery {
 
 // Delivery returns the delivery with the given ID, without its sealed
 // code, or ErrNotFound.
-func (s *Service) Delivery(ctx context.Context, id string) (Delivery, error) {
+func (s *Service) Delivery(ctx context.Context, id string) (_ Delivery, err error) {
+	ctx, span := s.obs.Begin(ctx, "egift.delivery")
+	defer span.End(&err)
 	var out Delivery
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		d, err := load(tx, id)
 		out = d
 		return err
@@ -270,7 +283,9 @@ func (s *Service) change(ctx context.Context, id string, fn func(d Delivery, now
 // stays as it is (void it with giftcard.Service.Void if it should not be
 // used). Cancelling a cancelled delivery returns it unchanged. It fails
 // with ErrNotFound, or ErrAlreadySent.
-func (s *Service) Cancel(ctx context.Context, id string) (Delivery, error) {
+func (s *Service) Cancel(ctx context.Context, id string) (_ Delivery, err error) {
+	ctx, span := s.obs.Begin(ctx, "egift.cancel")
+	defer span.End(&err)
 	return s.change(ctx, id, func(d Delivery, now time.Time) (Delivery, bool, error) {
 		switch d.State {
 		case StateSent:
@@ -288,7 +303,9 @@ func (s *Service) Cancel(ctx context.Context, id string) (Delivery, error) {
 // failed delivery is scheduled again, its attempts counted from zero. It
 // fails with ErrInvalidRequest, ErrNotFound, ErrAlreadySent or
 // ErrCancelled.
-func (s *Service) Reschedule(ctx context.Context, id, recipient string, sendAt time.Time) (Delivery, error) {
+func (s *Service) Reschedule(ctx context.Context, id, recipient string, sendAt time.Time) (_ Delivery, err error) {
+	ctx, span := s.obs.Begin(ctx, "egift.reschedule")
+	defer span.End(&err)
 	if recipient != "" {
 		if err := (SendRequest{Recipient: recipient}).check(); err != nil {
 			return Delivery{}, err
@@ -327,13 +344,19 @@ type Report struct {
 // timer; several processes may run it at once.
 //
 // It returns the store's error, or ctx's, and what it did until then.
-func (s *Service) Deliver(ctx context.Context, limit int) (Report, error) {
-	var rep Report
+func (s *Service) Deliver(ctx context.Context, limit int) (rep Report, err error) {
+	ctx, span := s.obs.Begin(ctx, "egift.deliver")
+	defer span.End(&err)
+	defer func() {
+		if s.obs.On() && rep != (Report{}) {
+			s.obs.Notice(ctx, "egift.delivered", slog.Int("sent", rep.Sent), slog.Int("retrying", rep.Retrying), slog.Int("failed", rep.Failed))
+		}
+	}()
 	if s.cfg.Sender == nil {
 		return rep, errors.New("egift: Deliver needs a Sender (Config.Sender)")
 	}
 	var due []Delivery
-	err := s.store.Update(ctx, func(tx Tx) (err error) {
+	err = s.store.Update(ctx, func(tx Tx) (err error) {
 		due, err = tx.DueDeliveries(s.cfg.Now(), limit)
 		return err
 	})
