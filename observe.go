@@ -32,7 +32,8 @@ type Observer interface {
 	//     failed call left open ("payment_id", "from", "to");
 	//   - "egift.delivered": what one egift.Service.Deliver did ("sent",
 	//     "retrying", "failed");
-	//   - "outbox.lag": how far a consumer is behind ("consumer", "events",
-	//     "seconds"), reported by the webhook dispatcher.
+	//   - "outbox.lag": how far a consumer is behind ("consumer", and
+	//     "seconds": the age of the last event it handled), reported by
+	//     the webhook dispatcher after each page of events.
 	Notice(ctx context.Context, name string, attrs ...slog.Attr)
 }
