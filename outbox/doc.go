@@ -1,0 +1,26 @@
+// Package outbox tells the rest of a business what giftkit changed: every
+// committed change to a card, an account or a payment puts a domain
+// [Event] in the store's outbox, in the same unit of work as the change (a
+// transactional outbox). A unit of work that rolls back emits nothing; one
+// that commits cannot lose its events, even if the process dies the moment
+// after.
+//
+// Card and account events are projections of activity records (see
+// [FromRecord]): a store that appends a record to the activity log appends
+// its event with it, so the one cannot exist without the other, and an
+// event's aggregate and sequence number are its record's subject and Seq.
+// Payment events are emitted by package checkout when a payment is
+// authorised, captured, fails, is cancelled, expires or is refunded.
+//
+// Consumers read the outbox with a cursor they own ([Reader.Events]) and
+// acknowledge what they have handled ([Reader.Ack]); the store keeps each
+// consumer's cursor. Delivery is at least once: a consumer that fails
+// before acknowledging reads the same events again, so consumers dedupe by
+// [Event.ID], which is the same every time an event is read. Events come in
+// the order their units of work committed, which is, per aggregate, the
+// order of Seq. [Reader.Prune] removes what every consumer has
+// acknowledged, and old idempotency records (see [Retention]).
+//
+// No event carries an activation code, whole or in part beyond what
+// giftcard.Card keeps (its last four characters are not in events either).
+package outbox
