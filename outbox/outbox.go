@@ -234,8 +234,9 @@ type Retention struct {
 	// a new call: choose a horizon longer than any client retries (a day
 	// is common; Stripe keeps keys for 24 hours). A redemption retried
 	// after its record is gone is refused as already redeemed instead of
-	// replaying its success; a payment retried is refused as a duplicate
-	// payment ID.
+	// replaying its success; a Pay retried returns the payment as it
+	// stands (its ID and request identify it), but a refusal recorded for
+	// a key is forgotten, and the call runs again.
 	IdempotencyBefore time.Time
 }
 
