@@ -10,10 +10,12 @@ import (
 	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
+	"github.com/giftkit/giftkit/egift"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/ledger"
 	"github.com/giftkit/giftkit/memstore"
 	"github.com/giftkit/giftkit/wallet"
+	"github.com/giftkit/giftkit/webhook"
 )
 
 // The README's snippets, as code that compiles and runs: TestReadme checks
@@ -101,4 +103,46 @@ func mustHasher() *giftcard.Hasher {
 		panic(err)
 	}
 	return h
+}
+
+// printSender prints the e-gift emails it would send, the code masked.
+type printSender struct{}
+
+func (printSender) Send(_ context.Context, m egift.Message) error {
+	fmt.Println("email to", m.To, "with the code,", len(m.Code.String()), "characters")
+	return nil
+}
+
+// Events, webhooks and e-gift cards, as the README shows them.
+func Example_readmeEvents() {
+	ctx := context.Background()
+	clock := func() time.Time { return time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC) }
+	store := memstore.New()
+	cards, _ := giftcard.NewService(store, giftcard.Config{Hasher: mustHasher(), Now: clock})
+	vaultKey := []byte("32 bytes from the host's vault!!")
+	emailer := printSender{}
+
+	// An e-gift card: issued, its code sealed until Deliver sends it.
+	keys, _ := egift.NewKeyring(vaultKey) // AES-256; older keys may follow, for rotation
+	gifts, _ := egift.NewService(store, egift.Config{Cards: cards, Keys: keys, Sender: emailer, Now: clock})
+	_, _ = gifts.Send(ctx, egift.SendRequest{Value: giftkit.MustParseMoney("30", giftkit.EUR),
+		Recipient: "zoe@example.org", Message: "Joyeux Noël", SendAt: clock()}, "order-881")
+	_, _ = gifts.Deliver(ctx, 100) // from a timer: sends what is due, then erases the codes
+
+	// Every change is an event in the store's outbox, committed with it.
+	events, _ := store.Events(ctx, "warehouse", 0, 100)
+	for _, e := range events {
+		fmt.Println(e.Pos, e.Type, e.Aggregate.Kind, e.Seq) // dedupe by e.ID: delivery is at least once
+	}
+	_ = store.Ack(ctx, "warehouse", events[len(events)-1].Pos)
+
+	// Or signed webhooks, one dispatcher per endpoint.
+	secret, _ := webhook.NewSecret(nil) // give secret.Encode() to the endpoint's owner
+	d, _ := webhook.NewDispatcher(webhook.Config{Reader: store, Consumer: "webhook:crm",
+		URL: "https://crm.example.org/hooks/giftkit", Secrets: []webhook.Secret{secret}, Now: time.Now})
+	_ = d // go d.Run(ctx)
+
+	// Output:
+	// email to zoe@example.org with the code, 17 characters
+	// 1 card.issued card 1
 }
