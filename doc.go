@@ -6,7 +6,8 @@
 // [Currency] and [Money], an exact amount that never touches float64 and
 // never rounds silently; [ValueClass], where money came from; [Actor],
 // who makes a change ([WithActor], [WithReason]); the kinds of failure
-// every error wraps; and [Store], the unit of work every service runs on.
+// every error wraps; [Store], the unit of work every service runs on; and
+// [Observer], the hooks through which services report their calls.
 //
 // # Packages
 //
@@ -23,6 +24,12 @@
 //     card or account, with its actor and reason, chained by digests.
 //   - [github.com/giftkit/giftkit/ledger]: the operator's reads of that log
 //     and the reports (liability at any instant, cohorts, dormancy).
+//   - [github.com/giftkit/giftkit/outbox]: domain events, committed with
+//     the changes they describe, read by consumers with cursors of their
+//     own; [github.com/giftkit/giftkit/webhook] delivers them as signed
+//     Standard Webhooks.
+//   - [github.com/giftkit/giftkit/egift]: e-gift cards sent at a chosen
+//     time, their codes sealed until sent, then erased.
 //   - [github.com/giftkit/giftkit/memstore]: the embedded store;
 //     github.com/giftkit/giftkit/pgstore (a module of its own): the
 //     PostgreSQL store for many instances sharing one database;

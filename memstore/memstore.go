@@ -7,6 +7,12 @@
 // (accounts are immutable and shared), so callers can never alias stored
 // state. Nothing is persisted: the data lives as long as the Store.
 //
+// A Store is also an outbox.Reader: events are numbered when their unit of
+// work commits, under the same mutex, so positions are commit order and
+// contiguous; Wait wakes at the commit; Prune drops what every registered
+// consumer acknowledged (the outbox otherwise grows with every change).
+// Its Tx keeps e-gift deliveries (egift.Tx).
+//
 // The zero Store is not usable; call [New]. A Store is safe for concurrent
 // use; a Tx is valid only inside its callback.
 package memstore
