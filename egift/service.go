@@ -376,10 +376,13 @@ func (s *Service) Deliver(ctx context.Context, limit int) (rep Report, err error
 
 // deliver sends one due delivery.
 func (s *Service) deliver(ctx context.Context, d Delivery, rep *Report) error {
+	// What each unit of work decided, set afresh by each run of it (a
+	// store may run a unit more than once), and counted once it commits.
 	var msg Message
 	var lease time.Time
-	claimed := false
+	var claimed, unsealable bool
 	err := s.store.Update(ctx, func(tx Tx) error {
+		claimed, unsealable = false, false
 		cur, err := load(tx, d.ID)
 		if err != nil {
 			return err
@@ -398,7 +401,7 @@ func (s *Service) deliver(ctx context.Context, d Delivery, rep *Report) error {
 		code, err := s.cfg.Keys.open(cur)
 		if err != nil {
 			cur.State, cur.LastError, cur.UpdatedAt = StateFailed, err.Error(), now
-			rep.Failed++
+			unsealable = true
 			return tx.PutDelivery(cur)
 		}
 		msg = Message{DeliveryID: cur.ID, CardID: cur.CardID, To: cur.Recipient, From: cur.From, Text: cur.Message,
@@ -408,11 +411,19 @@ func (s *Service) deliver(ctx context.Context, d Delivery, rep *Report) error {
 		claimed = true
 		return tx.PutDelivery(cur)
 	})
-	if err != nil || !claimed {
+	if err != nil {
 		return err
 	}
+	if unsealable {
+		rep.Failed++
+	}
+	if !claimed {
+		return nil
+	}
 	sendErr := s.cfg.Sender.Send(ctx, msg)
-	return s.store.Update(ctx, func(tx Tx) error {
+	var outcome State // StateSent, StateFailed, or StateScheduled for a retry; zero if the delivery was changed meanwhile
+	err = s.store.Update(ctx, func(tx Tx) error {
+		outcome = 0
 		cur, err := load(tx, d.ID)
 		if err != nil {
 			return err
@@ -422,22 +433,29 @@ func (s *Service) deliver(ctx context.Context, d Delivery, rep *Report) error {
 		}
 		now := s.cfg.Now()
 		cur.UpdatedAt = now
-		if sendErr == nil {
+		switch {
+		case sendErr == nil:
 			cur.State, cur.Sealed, cur.SentAt, cur.LastError = StateSent, nil, now, ""
-			rep.Sent++
-			return tx.PutDelivery(cur)
+		case cur.Attempts+1 >= s.cfg.MaxAttempts:
+			cur.Attempts++
+			cur.State, cur.LastError = StateFailed, scrub(sendErr.Error(), msg.Code)
+		default:
+			cur.Attempts++
+			cur.SendAt, cur.LastError = now.Add(s.backoff(cur.Attempts)), scrub(sendErr.Error(), msg.Code)
 		}
-		cur.Attempts++
-		cur.LastError = scrub(sendErr.Error(), msg.Code)
-		if cur.Attempts >= s.cfg.MaxAttempts {
-			cur.State = StateFailed
-			rep.Failed++
-		} else {
-			cur.SendAt = now.Add(s.backoff(cur.Attempts))
-			rep.Retrying++
-		}
+		outcome = cur.State
 		return tx.PutDelivery(cur)
 	})
+	switch {
+	case err != nil:
+	case outcome == StateSent:
+		rep.Sent++
+	case outcome == StateFailed:
+		rep.Failed++
+	case outcome == StateScheduled:
+		rep.Retrying++
+	}
+	return err
 }
 
 // backoff is the wait after a delivery's attempt number n (from 1) failed.
