@@ -6,7 +6,6 @@ import (
 	"sort"
 
 	"github.com/giftkit/giftkit/activity"
-	"github.com/giftkit/giftkit/outbox"
 )
 
 // The activity log: every record in commit order, each subject's records
@@ -164,7 +163,7 @@ func (tx *Tx) AppendActivity(records []activity.Record) error {
 	for _, r := range records {
 		r.Snapshot = tx.s.keep(r.Snapshot)
 		tx.w.activity = append(tx.w.activity, r)
-		tx.w.events = append(tx.w.events, outbox.FromRecord(r))
+		tx.w.events = append(tx.w.events, pendingEvent{rec: int32(len(tx.w.activity) - 1)}) // its event, built when read
 		tx.w.lastSeq.put(r.Subject, r.Seq)
 	}
 	return nil

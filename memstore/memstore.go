@@ -30,7 +30,6 @@ import (
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/egift"
 	"github.com/giftkit/giftkit/giftcard"
-	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -138,7 +137,7 @@ type writeSet struct {
 	attempts   writes[string, *wallet.AttemptLog] // nil: deleted
 	journal    []journalWrite                     // every account's new entries, in order
 	activity   []activity.Record                  // the unit's activity records, in order
-	events     []outbox.Event                     // the unit's events, in order
+	events     []pendingEvent                     // the unit's events, in order
 	deliveries writes[string, egift.Delivery]
 	lastSeq    writes[activity.Subject, int64] // the number of each subject's last record in the unit
 
@@ -224,8 +223,9 @@ func (s *Store) commit() {
 	for i, k := range w.idem.keys {
 		s.idem[k] = w.idem.vals[i]
 	}
+	base := int32(s.activity.n)
 	s.commitActivity(w.activity)
-	s.commitEvents(w.events)
+	s.commitEvents(w.events, base)
 	for i, id := range w.deliveries.keys {
 		s.deliveries[id] = w.deliveries.vals[i]
 	}

@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/outbox"
@@ -11,12 +12,32 @@ import (
 var _ outbox.Reader = (*Store)(nil)
 
 // outboxLog holds the outbox: the events not yet pruned, in commit order.
-// Positions are contiguous: events[i] has Pos first+i.
+// Positions are contiguous: events[i] has Pos first+i. A record's event is
+// kept as the record's position in the activity log, which holds the record
+// anyway, and built when it is read (outbox.FromRecord is a pure function
+// of the record); a payment's event is kept whole, in payments.
 type outboxLog struct {
-	events    []outbox.Event
+	events    []entry
 	first     int64            // the Pos of events[0]; the next Pos when events is empty
+	payments  []outbox.Event   // the payment events of events, in order
+	payFirst  int64            // the number of payment events pruned before payments[0]
 	consumers map[string]int64 // each registered consumer's cursor
 	wake      chan struct{}    // closed, and replaced, when events commit
+}
+
+// An entry is one event of the outbox: the activity record at position rec
+// projects it, or, when rec is -1, it is payment event number pay (counted
+// from the first ever).
+type entry struct {
+	rec int32
+	pay int64
+}
+
+// A pendingEvent is an event of a unit of work not yet committed: the
+// event of the unit's activity record number rec, or, when rec is -1, ev.
+type pendingEvent struct {
+	rec int32
+	ev  outbox.Event
 }
 
 // AppendEvents implements outbox.Tx.
@@ -24,11 +45,15 @@ func (tx *Tx) AppendEvents(events []outbox.Event) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
-	tx.w.events = append(tx.w.events, events...) // their payloads are handed over (see outbox.Tx)
+	for _, e := range events { // their payloads are handed over (see outbox.Tx)
+		tx.w.events = append(tx.w.events, pendingEvent{rec: -1, ev: e})
+	}
 	return nil
 }
 
-func (s *Store) commitEvents(pending []outbox.Event) {
+// commitEvents numbers a committed unit's events. base is the position in
+// the activity log of the unit's first record.
+func (s *Store) commitEvents(pending []pendingEvent, base int32) {
 	if len(pending) == 0 {
 		return
 	}
@@ -36,15 +61,40 @@ func (s *Store) commitEvents(pending []outbox.Event) {
 	if o.first == 0 {
 		o.first = 1
 	}
-	next := o.first + int64(len(o.events))
-	for _, e := range pending {
-		e.Pos = next
-		next++
-		o.events = append(o.events, e)
+	for _, p := range pending {
+		if p.rec >= 0 {
+			o.events = append(o.events, entry{rec: base + p.rec})
+			continue
+		}
+		o.events = append(o.events, entry{rec: -1, pay: o.payFirst + int64(len(o.payments))})
+		o.payments = append(o.payments, p.ev)
 	}
 	if o.wake != nil {
 		close(o.wake)
 		o.wake = nil
+	}
+}
+
+// event returns the event of entry i of the outbox, as a reader's copy.
+func (s *Store) event(i int) outbox.Event {
+	o := &s.outbox
+	var e outbox.Event
+	if en := o.events[i]; en.rec >= 0 {
+		e = outbox.FromRecord(*s.activity.at(en.rec))
+	} else {
+		e = o.payments[en.pay-o.payFirst].Clone()
+	}
+	e.Pos = o.first + int64(i)
+	return e
+}
+
+// eventAt returns the time of entry i of the outbox.
+func (s *Store) eventAt(i int) time.Time {
+	o := &s.outbox
+	if en := o.events[i]; en.rec >= 0 {
+		return s.activity.at(en.rec).At
+	} else {
+		return o.payments[en.pay-o.payFirst].At
 	}
 }
 
@@ -77,10 +127,10 @@ func (s *Store) Events(ctx context.Context, consumer string, after int64, limit 
 	if start >= int64(len(o.events)) {
 		return nil, nil
 	}
-	page := o.events[start:min(start+int64(limit), int64(len(o.events)))]
-	out := make([]outbox.Event, len(page))
-	for i, e := range page {
-		out[i] = e.Clone()
+	end := min(start+int64(limit), int64(len(o.events)))
+	out := make([]outbox.Event, 0, end-start)
+	for i := start; i < end; i++ {
+		out = append(out, s.event(int(i)))
 	}
 	return out, nil
 }
@@ -163,14 +213,19 @@ func (s *Store) Prune(ctx context.Context, r outbox.Retention) (outbox.Pruned, e
 		for _, c := range o.consumers {
 			acked = min(acked, c)
 		}
-		n := 0
-		for n < len(o.events) && o.events[n].Pos <= acked && o.events[n].At.Before(r.EventsBefore) {
+		n, pays := 0, 0
+		for n < len(o.events) && o.first+int64(n) <= acked && s.eventAt(n).Before(r.EventsBefore) {
+			if o.events[n].rec < 0 {
+				pays++
+			}
 			n++
 		}
 		if n > 0 {
-			clear(o.events[:n])
 			o.events = o.events[n:]
+			clear(o.payments[:pays])
+			o.payments = o.payments[pays:]
 			o.first += int64(n)
+			o.payFirst += int64(pays)
 			out.Events = n
 		}
 	}
