@@ -1,6 +1,7 @@
 package giftkit
 
 import (
+	"context"
 	"errors"
 
 	"github.com/giftkit/giftkit/internal/errcode"
@@ -64,6 +65,32 @@ func KindOf(err error) error {
 		}
 	}
 	return nil
+}
+
+var outcomeNames = map[error]string{
+	ErrInvalid: "invalid", ErrNotFound: "not_found", ErrConflict: "conflict",
+	ErrCurrencyMismatch: "currency_mismatch", ErrInsufficientFunds: "insufficient_funds",
+	ErrExpired: "expired", ErrDeclined: "declined", ErrUnavailable: "unavailable",
+	ErrRateLimited: "rate_limited",
+}
+
+// Outcome names the outcome of a call that returned err, for logs and
+// metrics: "ok" for nil; the kind of err in snake_case ("invalid",
+// "not_found", "conflict", "currency_mismatch", "insufficient_funds",
+// "expired", "declined", "unavailable", "rate_limited"); "canceled" for a
+// context cancelled or past its deadline; "error" for any other (the
+// store's). The services' logs and the Observer adapters use these names.
+func Outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	}
+	if name, ok := outcomeNames[KindOf(err)]; ok {
+		return name
+	}
+	return "error"
 }
 
 // Errors shared by every service.

@@ -1,6 +1,7 @@
 package giftkit_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -64,4 +65,21 @@ func ExampleKindOf() {
 	// Output:
 	// true
 	// invalid request
+}
+
+func TestOutcome(t *testing.T) {
+	for err, want := range map[error]string{
+		nil: "ok",
+		fmt.Errorf("x: %w", giftcard.ErrNotFound):     "not_found",
+		wallet.ErrTooManyAttempts:                     "rate_limited",
+		checkout.ErrProcessorUnavailable:              "unavailable",
+		giftkit.ErrIdempotencyConflict:                "conflict",
+		context.Canceled:                              "canceled",
+		fmt.Errorf("x: %w", context.DeadlineExceeded): "canceled",
+		errors.New("connection reset"):                "error",
+	} {
+		if got := giftkit.Outcome(err); got != want {
+			t.Errorf("Outcome(%v) = %q; want %q", err, got, want)
+		}
+	}
 }

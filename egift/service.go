@@ -468,7 +468,8 @@ func (s *Service) backoff(n int) time.Duration {
 }
 
 // scrub returns a Sender's error text, at most 500 bytes, with every form
-// of code (grouped, compact, in any case) replaced by its masked form.
+// of code (grouped, compact, in any case) replaced by its masked form, and
+// any other code the text holds too (codefmt.Redact).
 func scrub(msg string, code codefmt.Code) string {
 	grouped := code.String()
 	compact := strings.ReplaceAll(grouped, "-", "")
@@ -481,6 +482,7 @@ func scrub(msg string, code codefmt.Code) string {
 			msg = msg[:i] + code.Masked() + msg[i+len(form):]
 		}
 	}
+	msg = codefmt.Redact(msg)
 	if len(msg) > 500 {
 		msg = msg[:500]
 		for !utf8.ValidString(msg) {

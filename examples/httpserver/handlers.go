@@ -106,6 +106,7 @@ func (s *server) redeem(r *http.Request, who principal) (int, any, error) {
 	if err := decode(r, &req); err != nil {
 		return 0, nil, err
 	}
+	noteCode(r, req.Code)
 	got, err := s.wallet.Redeem(r.Context(), who.name, req.Code, key)
 	if err != nil {
 		return 0, nil, err

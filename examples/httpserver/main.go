@@ -2,6 +2,7 @@
 // copy into a real service:
 //
 //	GET  /openapi.json                          the OpenAPI 3.1 document of this API (no token needed)
+//	GET  /metrics                               the server's metrics, in Prometheus' text format (the admin)
 //	POST /accounts/{id}/redeem                  a shopper redeems a code into their balance
 //	GET  /accounts/{id}/balance                 ?currency=EUR
 //	GET  /accounts/{id}/history                 ?currency=EUR&after=0&limit=50
@@ -36,6 +37,12 @@
 // retry returns the first outcome. Errors are RFC 9457 problem documents
 // whose detail is written for the person reading it; what went wrong inside
 // goes to the log, one line per request with its X-Request-ID.
+//
+// The log is JSON on stderr (log/slog): a line per request (requestlog.go),
+// and the services' own records (giftcard.Config.Logger, ...) under the
+// same request ID; no line holds a whole activation code. The services
+// report every call to the server's metrics (metrics.go, their
+// giftkit.Observer), which GET /metrics serves with the requests' counts.
 //
 // Every change is recorded in giftkit's activity log with who made it: each
 // request carries its caller into the library (giftkit.WithActor), the
@@ -109,7 +116,7 @@ import (
 // until SIGINT or SIGTERM.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, log)
 	stop()
 	os.Exit(code)
@@ -208,6 +215,7 @@ type deps struct {
 	limiter   wallet.Limiter // nil for the wallet's default, in memory
 	processor checkout.Processor
 	log       *slog.Logger
+	metrics   *metrics // the services' Observer; served at GET /metrics
 }
 
 // newServer wires the services over the configured store. The returned
@@ -295,7 +303,7 @@ func newDeps(cfg serverConfig, log *slog.Logger) (deps, error) {
 	if proc == nil {
 		proc = processortest.New()
 	}
-	return deps{hasher: hasher, tokens: tokens, processor: proc, log: log}, nil
+	return deps{hasher: hasher, tokens: tokens, processor: proc, log: log, metrics: &metrics{}}, nil
 }
 
 // keyFile returns the hash key kept in the file name, making one on the
@@ -329,17 +337,20 @@ func keyFile(name string) ([]byte, error) {
 	return key, f.Close()
 }
 
-// build wires the services over any store.
+// build wires the services over any store. Each logs its calls to the
+// server's log, under the request ID of the request that made them, and
+// reports them to the server's metrics.
 func build[T checkout.Tx](store giftkit.Store[T], d deps) (*server, error) {
-	cards, err := giftcard.NewService(store, giftcard.Config{Hasher: d.hasher, Now: time.Now})
+	log := slog.New(serviceLogHandler{d.log.Handler()})
+	cards, err := giftcard.NewService(store, giftcard.Config{Hasher: d.hasher, Now: time.Now, Logger: log, Observer: d.metrics})
 	if err != nil {
 		return nil, err
 	}
-	accounts, err := wallet.NewService(store, wallet.Config{Hasher: d.hasher, Now: time.Now, Limiter: d.limiter})
+	accounts, err := wallet.NewService(store, wallet.Config{Hasher: d.hasher, Now: time.Now, Limiter: d.limiter, Logger: log, Observer: d.metrics})
 	if err != nil {
 		return nil, err
 	}
-	pay, err := checkout.NewService(store, d.processor, checkout.Config{Now: time.Now})
+	pay, err := checkout.NewService(store, d.processor, checkout.Config{Now: time.Now, Logger: log, Observer: d.metrics})
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +358,7 @@ func build[T checkout.Tx](store giftkit.Store[T], d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &server{cards: cards, wallet: accounts, checkout: pay, ledger: book, tokens: d.tokens, log: d.log, now: time.Now}, nil
+	return &server{cards: cards, wallet: accounts, checkout: pay, ledger: book, tokens: d.tokens, log: d.log, metrics: d.metrics, now: time.Now}, nil
 }
 
 // A startError is why serve could not start: nothing was served, so nothing

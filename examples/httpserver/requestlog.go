@@ -3,27 +3,35 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/giftkit/giftkit/codefmt"
 )
 
-// Every request gets one log line, written when its answer is complete:
+// Every request gets one log line, written when its answer is complete, in
+// JSON (main's handler; a test may give another):
 //
-//	level=INFO msg=request method=POST route="POST /accounts/{id}/redeem" status=409
-//	  latency=1.2ms request_id=… caller=alice problem=already-redeemed err="giftcard: redeem card_… (****-******-*8DM3): …"
+//	{"time":"…","level":"INFO","msg":"request","method":"POST","route":"POST /accounts/{id}/redeem",
+//	 "status":409,"latency":1200000,"bytes":312,"request_id":"…","caller":"alice",
+//	 "code":"****-******-*8DM3","problem":"already-redeemed","err":"giftcard: redeem card_… (****-******-*8DM3): …"}
 //
 // route is the pattern that took the request ("/" when none did), so that
-// lines group by route and never hold the IDs in a path. err is the error
-// behind a problem document, which the client never sees; a 5xx is logged
-// at ERROR, anything else at INFO. No line holds a whole activation code:
-// the library's errors show codes masked, maskCodes masks any that a client
-// put in an ID an error repeats (an order ID), and a request ID that holds
-// one is replaced.
+// lines group by route and never hold the IDs in a path. bytes is the size
+// of the answer's body. code is the code a redemption names, masked, when
+// it reads as one. err is the error behind a problem document, which the
+// client never sees; a 5xx is logged at ERROR, anything else at INFO. No
+// line holds a whole activation code: the library's errors show codes
+// masked, maskCodes masks any that a client put in an ID an error repeats
+// (an order ID), and a request ID that holds one is replaced.
+//
+// The services log too (their Config.Logger, at DEBUG on success), through
+// serviceLogHandler: it adds the request_id of the request a record was
+// logged for, so that those records are found under the same ID, and masks
+// any code in them.
 
 // maxRequestIDLen is the longest X-Request-ID the server adopts.
 const maxRequestIDLen = 128
@@ -33,6 +41,7 @@ const maxRequestIDLen = 128
 type requestLog struct {
 	id      string // the X-Request-ID
 	caller  string // the name of the token's principal
+	code    string // the code a redemption names, masked; "" if it does not read as one
 	problem string // the problem's slug, if the answer is one
 	err     error  // the error behind the problem, if any
 	aborted bool   // the answer was cut short after it began: a download that failed midway
@@ -50,6 +59,17 @@ func logOf(r *http.Request) *requestLog {
 func noteCaller(r *http.Request, name string) {
 	if rl := logOf(r); rl != nil {
 		rl.caller = name
+	}
+}
+
+// noteCode notes the code a request names, masked, if it reads as a code;
+// a code that does not read is not noted (a code with one typo would be
+// the real code but for one character).
+func noteCode(r *http.Request, code string) {
+	if rl := logOf(r); rl != nil {
+		if c, err := codefmt.Parse(code); err == nil {
+			rl.code = c.Masked()
+		}
 	}
 }
 
@@ -90,15 +110,23 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 
 // logRequest writes the log line of a request answered through sw.
 func (s *server) logRequest(r *http.Request, sw *statusWriter, rl *requestLog, start time.Time) {
+	latency := time.Since(start)
+	if s.metrics != nil {
+		s.metrics.request(r.Pattern, sw.status, latency)
+	}
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("route", r.Pattern),
 		slog.Int("status", sw.status),
-		slog.Duration("latency", time.Since(start)),
+		slog.Duration("latency", latency),
+		slog.Int64("bytes", sw.bytes),
 		slog.String("request_id", rl.id),
 	}
 	if rl.caller != "" {
 		attrs = append(attrs, slog.String("caller", rl.caller))
+	}
+	if rl.code != "" {
+		attrs = append(attrs, slog.String("code", rl.code))
 	}
 	if rl.problem != "" {
 		attrs = append(attrs, slog.String("problem", rl.problem))
@@ -137,30 +165,23 @@ func requestID(sent string) string {
 }
 
 // maskCodes returns s with every activation code in it masked as
-// codefmt.Code.Masked shows it ("****-******-*H567"); if a code is written
-// in a form it cannot find to replace (with look-alike characters, say),
-// it withholds s whole.
-func maskCodes(s string) string {
-	codes := codefmt.Extract(s)
-	if len(codes) == 0 {
-		return s
-	}
-	for _, c := range codes {
-		for _, form := range []string{c.String(), strings.ReplaceAll(c.String(), "-", "")} {
-			s = regexp.MustCompile("(?i)"+regexp.QuoteMeta(form)).ReplaceAllLiteralString(s, c.Masked())
-		}
-	}
-	if len(codefmt.Extract(s)) > 0 {
-		return "[withheld: holds an activation code]"
-	}
-	return s
-}
+// codefmt.Code.Masked shows it ("****-******-*H567"): 15 ASCII letters and
+// digits, or 4, 6 and 5 of them with a dash or a space between, that read
+// as a code, wherever they are, even glued to other text (a payment ID is
+// an owner's tag followed by the order ID, which may be a code), in any
+// case and with look-alike characters. Windows that overlap are masked as
+// one. If a code remains that it cannot place (in full-width characters,
+// say), it withholds s whole. As 15 letters and digits read as a code with
+// probability 1/1024, a long ID is masked in part once in a while.
+func maskCodes(s string) string { return codefmt.Redact(s) }
 
-// statusWriter remembers the status a handler answered with.
+// statusWriter remembers the status a handler answered with, and counts
+// the bytes of the body.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	bytes  int64
 }
 
 // WriteHeader implements http.ResponseWriter.
@@ -174,8 +195,69 @@ func (w *statusWriter) WriteHeader(status int) {
 // Write implements http.ResponseWriter.
 func (w *statusWriter) Write(b []byte) (int, error) {
 	w.wrote = true
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 // Unwrap returns the wrapped writer, for http.ResponseController.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// serviceLogHandler is the handler of the services' logger (their
+// Config.Logger). A record logged with the context of a request, as the
+// services log each call, gets the request_id of that request, as the
+// request's own line has it. And every string in a record (its message, a
+// string attribute, an error's or another value's text, in groups too)
+// passes through maskCodes: the library shows its codes masked, but an ID a
+// client chose (an order ID, which a payment ID holds) may be a code.
+type serviceLogHandler struct{ slog.Handler }
+
+// Handle implements slog.Handler.
+func (h serviceLogHandler) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, maskCodes(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(maskAttr(a))
+		return true
+	})
+	if rl, _ := ctx.Value(requestLogKey{}).(*requestLog); rl != nil {
+		out.AddAttrs(slog.String("request_id", rl.id))
+	}
+	return h.Handler.Handle(ctx, out)
+}
+
+// WithAttrs implements slog.Handler.
+func (h serviceLogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	masked := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		masked[i] = maskAttr(a)
+	}
+	return serviceLogHandler{h.Handler.WithAttrs(masked)}
+}
+
+// WithGroup implements slog.Handler.
+func (h serviceLogHandler) WithGroup(name string) slog.Handler {
+	return serviceLogHandler{h.Handler.WithGroup(name)}
+}
+
+// maskAttr returns a with maskCodes applied to its text: a string's, a
+// group's members', and that of any other value whose text holds a code
+// (which is then logged as its masked text).
+func maskAttr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, maskCodes(v.String()))
+	case slog.KindGroup:
+		members := v.Group()
+		masked := make([]slog.Attr, len(members))
+		for i, m := range members {
+			masked[i] = maskAttr(m)
+		}
+		return slog.Attr{Key: a.Key, Value: slog.GroupValue(masked...)}
+	case slog.KindAny:
+		if text := fmt.Sprint(v.Any()); maskCodes(text) != text {
+			return slog.String(a.Key, maskCodes(text))
+		}
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}

@@ -40,6 +40,7 @@ type server struct {
 	ledger   *ledger.Service
 	tokens   map[string]principal
 	log      *slog.Logger
+	metrics  *metrics         // the services' giftkit.Observer, and the requests' counts; nil for none
 	now      func() time.Time // the reports' default instant; time.Now
 }
 
@@ -73,6 +74,7 @@ type route struct {
 func (s *server) routeTable() []route {
 	return []route{
 		{"GET /openapi.json", s.serveOpenAPI},
+		{"GET /metrics", s.admin(s.serveMetrics)},
 		{"POST /cards", s.admin(s.issueCards)},
 		{"POST /accounts/{id}/redeem", s.owner(s.redeem)},
 		{"GET /accounts/{id}/balance", s.reader(s.balance, "currency")},
@@ -129,7 +131,8 @@ func (s *server) unrouted(mux *http.ServeMux) http.HandlerFunc {
 
 // handler is a route that returns a status and a JSON body, or an error that
 // becomes a problem response. A body that is a download is streamed as a
-// file instead (see serveDownload).
+// file instead (see serveDownload), and one that is plainText is written as
+// it is.
 type handler func(r *http.Request, who principal) (int, any, error)
 
 // actorOf is who the library records as making the changes of a request by
@@ -186,11 +189,16 @@ func (s *server) guard(allow func(r *http.Request, who principal) bool, h handle
 			s.fail(w, r, err)
 			return
 		}
-		if d, ok := body.(download); ok {
-			s.serveDownload(w, r, d)
-			return
+		switch b := body.(type) {
+		case download:
+			s.serveDownload(w, r, b)
+		case plainText:
+			w.Header().Set("Content-Type", b.contentType)
+			w.WriteHeader(status)
+			_, _ = w.Write(b.body)
+		default:
+			writeJSON(w, status, body)
 		}
-		writeJSON(w, status, body)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/codefmt"
 )
 
 // Hooks are a service's logger, observer and clock.
@@ -84,47 +85,31 @@ func (c Call) End(err *error) {
 	if !c.h.Log.Enabled(c.ctx, level) {
 		return
 	}
-	attrs := [5]slog.Attr{slog.String("op", c.op), slog.String("outcome", Outcome(e)),
+	attrs := [5]slog.Attr{slog.String("op", c.op), slog.String("outcome", giftkit.Outcome(e)),
 		slog.Duration("duration", c.h.Now().Sub(c.start))}
 	n := 3
 	if c.attr.Key != "" {
 		attrs[n], n = c.attr, n+1
 	}
 	if e != nil {
-		attrs[n], n = slog.String("error", e.Error()), n+1
+		attrs[n], n = slog.String("error", codefmt.Redact(e.Error())), n+1
 	}
 	c.h.Log.LogAttrs(c.ctx, level, "giftkit "+c.op, attrs[:n]...)
 }
 
-// Notice reports a notable event to the observer and the log.
+// Notice reports a notable event to the observer and the log. String
+// attributes are redacted (codefmt.Redact): a payment ID is the host's, and
+// may hold a code.
 func (h *Hooks) Notice(ctx context.Context, name string, attrs ...slog.Attr) {
+	for i, a := range attrs {
+		if a.Value.Kind() == slog.KindString {
+			attrs[i].Value = slog.StringValue(codefmt.Redact(a.Value.String()))
+		}
+	}
 	if h.Obs != nil {
 		h.Obs.Notice(ctx, name, attrs...)
 	}
 	if h.Log != nil {
 		h.Log.LogAttrs(ctx, slog.LevelInfo, "giftkit "+name, attrs...)
 	}
-}
-
-var outcomes = map[error]string{
-	giftkit.ErrInvalid: "invalid", giftkit.ErrNotFound: "not_found", giftkit.ErrConflict: "conflict",
-	giftkit.ErrCurrencyMismatch: "currency_mismatch", giftkit.ErrInsufficientFunds: "insufficient_funds",
-	giftkit.ErrExpired: "expired", giftkit.ErrDeclined: "declined", giftkit.ErrUnavailable: "unavailable",
-	giftkit.ErrRateLimited: "rate_limited",
-}
-
-// Outcome names a call's outcome: "ok", the kind of its error in
-// snake_case ("not_found"), "canceled" for a cancelled context, or "error"
-// for an error of no kind (the store's).
-func Outcome(err error) string {
-	switch {
-	case err == nil:
-		return "ok"
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		return "canceled"
-	}
-	if name, ok := outcomes[giftkit.KindOf(err)]; ok {
-		return name
-	}
-	return "error"
 }
