@@ -11,9 +11,12 @@ import (
 // from the goroutine of the call; an implementation must be safe for
 // concurrent use and should return quickly.
 //
-// No attribute the library gives an Observer ever holds an activation code
-// (a redemption's code appears only masked, as codefmt.Code.Masked), a
-// card processor's token or an idempotency key.
+// No attribute the library gives an Observer holds an activation code (a
+// redemption's code appears only masked, as codefmt.Code.Masked; string
+// attributes of notices pass through codefmt.Redact, since a host's payment
+// ID may hold one), a card processor's token or an idempotency key. An
+// error's text may quote the host's identifiers: an Observer that exports
+// it should redact it too (codefmt.Redact), as otelgiftkit does.
 type Observer interface {
 	// Begin is called when a use case starts, with its name, such as
 	// "wallet.redeem" or "checkout.pay". It returns the context the use
