@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/giftkit/giftkit/activity"
+	"github.com/giftkit/giftkit/outbox"
 )
 
 // The activity log is the table giftkit_activity (migration 0005): one row
@@ -18,8 +19,9 @@ import (
 
 var _ activity.Tx = (*Tx)(nil)
 
-// A unit's records are appended by one statement, whatever their number
-// and however many calls of AppendActivity they came in: a multi-row
+// A unit's records, and its outbox events, are appended by one statement,
+// whatever their number and however many calls of AppendActivity and
+// AppendEvents they came in (see queuedLog in outbox.go): a multi-row
 // INSERT ... VALUES for up to activityValuesMax records (a redemption's
 // two, a payment's one), and above that an INSERT ... SELECT from one array
 // per column. Each is prepared once per connection (pgx's statement cache;
@@ -33,32 +35,44 @@ const activityValuesMax = 8
 
 var activityColumns = []string{"subject_kind", "subject_id", "currency", "seq", "at_ns", "actor_kind", "actor_id", "record"}
 
-const appendActivityInto = `INSERT INTO giftkit_activity
-	(subject_kind, subject_id, currency, seq, at_ns, actor_kind, actor_id, record) `
-
-// appendActivityArrays inserts any number of records from one array per
-// column.
-const appendActivityArrays = appendActivityInto + `SELECT * FROM unnest($1::smallint[], $2::text[], $3::text[],
-	$4::bigint[], $5::bigint[], $6::smallint[], $7::text[], $8::bytea[])`
-
-// appendActivityValues[n] inserts n records, given column by column, record
-// after record.
-var appendActivityValues = func() (sql [activityValuesMax + 1]string) {
-	for n := 1; n <= activityValuesMax; n++ {
-		var b strings.Builder
-		b.WriteString(appendActivityInto + "VALUES ")
-		for i := range n {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			p := 8*i + 1
-			fmt.Fprintf(&b, "($%d::smallint, $%d, $%d, $%d::bigint, $%d::bigint, $%d::smallint, $%d, $%d::bytea)",
-				p, p+1, p+2, p+3, p+4, p+5, p+6, p+7)
-		}
-		sql[n] = b.String()
+// activityInsertSQL returns the statement that inserts n records (over
+// arrays if n > activityValuesMax) whose parameters are numbered from
+// first.
+func activityInsertSQL(n, first int) string {
+	const into = `INSERT INTO giftkit_activity (subject_kind, subject_id, currency, seq, at_ns, actor_kind, actor_id, record) `
+	if n > activityValuesMax {
+		return into + "SELECT * FROM unnest(" + params(first,
+			"::smallint[]", "::text[]", "::text[]", "::bigint[]", "::bigint[]", "::smallint[]", "::text[]", "::bytea[]") + ")"
 	}
-	return sql
-}()
+	return into + values(first, n, "::smallint", "", "", "::bigint", "::bigint", "::smallint", "", "::bytea")
+}
+
+// values returns "VALUES" and n rows of len(casts) parameters, numbered
+// from first, each with its cast: "VALUES ($1::smallint, $2), ($3::smallint, $4)".
+func values(first, n int, casts ...string) string {
+	var b strings.Builder
+	b.WriteString("VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + params(first+i*len(casts), casts...) + ")")
+	}
+	return b.String()
+}
+
+// params returns len(casts) parameters numbered from first, each with its
+// cast: "$1::smallint, $2".
+func params(first int, casts ...string) string {
+	var b strings.Builder
+	for j, c := range casts {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d%s", first+j, c)
+	}
+	return b.String()
+}
 
 // copyActivityMin is the number of records from which AppendActivity
 // sends them by COPY: a round trip of their own, which such a batch (an
@@ -74,48 +88,40 @@ type activityRow struct {
 	record          []byte // the record's binary form
 }
 
-// queuedActivity is the unit's statement that appends records, queued
-// with its writes and not sent yet: records appended until it is sent join
-// it. Its SQL and arguments are set when it is sent (see Tx.send).
-type queuedActivity struct {
-	q    *pgx.QueuedQuery
-	rows []activityRow
-}
-
-// seal sets the statement's SQL and arguments for its rows.
-func (a *queuedActivity) seal() {
-	n := len(a.rows)
-	if n <= activityValuesMax {
-		args := make([]any, 0, 8*n)
-		for i := range a.rows {
-			r := &a.rows[i]
+// activityArgs appends the parameters of activityInsertSQL for rows.
+func activityArgs(args []any, rows []activityRow) []any {
+	if len(rows) <= activityValuesMax {
+		for i := range rows {
+			r := &rows[i]
 			args = append(args, r.kind, r.id, r.code, r.seq, r.at, r.actorKind, r.actor, r.record)
 		}
-		a.q.SQL, a.q.Arguments = appendActivityValues[n], args
-		return
+		return args
 	}
+	n := len(rows)
 	var (
 		kinds, actorKinds  = make([]int16, n), make([]int16, n)
 		ids, codes, actors = make([]string, n), make([]string, n), make([]string, n)
 		seqs, ats          = make([]int64, n), make([]int64, n)
 		records            = make([][]byte, n)
 	)
-	for i := range a.rows {
-		r := &a.rows[i]
+	for i := range rows {
+		r := &rows[i]
 		kinds[i], ids[i], codes[i], seqs[i] = r.kind, r.id, r.code, r.seq
 		ats[i], actorKinds[i], actors[i], records[i] = r.at, r.actorKind, r.actor, r.record
 	}
-	a.q.SQL = appendActivityArrays
-	a.q.Arguments = []any{kinds, ids, codes, seqs, ats, actorKinds, actors, records}
+	return append(args, kinds, ids, codes, seqs, ats, actorKinds, actors, records)
 }
 
-// AppendActivity implements activity.Tx. The records are queued with the
-// unit's other writes, and sent with its next read or its COMMIT (see
-// unit.go), in one statement with the records of the unit's other calls
-// until then: a redemption's two records (the card's and the account's)
-// and a payment's one take no round trip, and one statement, together.
-// From copyActivityMin records on (an issuance's), they are sent at once by
-// COPY, after the unit's pending writes.
+// AppendActivity implements activity.Tx, and puts the event of each
+// record (outbox.FromRecord) in the outbox, in the unit. The records and
+// their events are queued with the unit's other writes, and sent with its
+// next read or its COMMIT (see unit.go), in one statement with the records
+// and events of the unit's other calls until then: a redemption's two
+// records (the card's and the account's) and their events, and a
+// payment's one and the payment's events, take no round trip, and one
+// statement, together. From copyActivityMin records on (an issuance's),
+// the records and their events are sent at once by COPY, after the unit's
+// pending writes.
 //
 // That a record is the next of its subject is the database's to check,
 // where it holds under concurrency: the primary key (subject, seq) refuses
@@ -137,43 +143,47 @@ func (a *queuedActivity) seal() {
 // an int64 since the Unix epoch: a record dated outside the years 1678 to
 // 2262 is refused with ErrConflict.
 func (t *Tx) AppendActivity(records []activity.Record) error {
-	if err := t.usable("append activity"); err != nil {
+	const op = "append activity"
+	if err := t.usable(op); err != nil {
 		return err
 	}
 	if len(records) == 0 {
 		return nil
 	}
 	rows := make([]activityRow, len(records))
+	events := make([]eventRow, len(records))
 	for i := range records {
 		r := &records[i]
-		at, err := unixNano("append activity", r.At)
+		at, err := unixNano(op, r.At)
 		if err != nil {
 			return err
 		}
 		blob, err := r.AppendBinary(nil) // a copy: the caller may reuse the Snapshot
 		if err != nil {
-			return &Error{Op: "append activity", Err: ErrConflict, cause: err.Error()}
+			return &Error{Op: op, Err: ErrConflict, cause: err.Error()}
 		}
 		rows[i] = activityRow{kind: int16(r.Subject.Kind), id: r.Subject.ID, code: r.Subject.Currency.Code(), seq: r.Seq,
 			at: at, actorKind: int16(r.Actor.Kind), actor: r.Actor.ID, record: blob}
+		if events[i], err = eventRowOf(op, outbox.FromRecord(*r)); err != nil {
+			return err
+		}
 	}
 	if len(rows) < copyActivityMin {
-		if t.act == nil {
-			if err := t.write("append activity", nil, ""); err != nil { // its SQL is set when sent
-				return err
-			}
-			t.act = &queuedActivity{q: t.writes.QueuedQueries[len(t.writes.QueuedQueries)-1]}
+		l, err := t.queuedLog(op)
+		if err != nil {
+			return err
 		}
-		t.act.rows = append(t.act.rows, rows...)
+		l.acts = append(l.acts, rows...)
+		l.events = append(l.events, events...)
 		return nil
 	}
 	if len(t.pending) > 0 || !t.begun { // BEGIN, and the writes the records may follow
-		br, err := t.send("append activity", nil)
+		br, err := t.send(op, nil)
 		if err != nil {
 			return err
 		}
 		if err := br.Close(); err != nil {
-			return translate("append activity", err)
+			return translate(op, err)
 		}
 	}
 	_, err := t.conn.CopyFrom(t.ctx, pgx.Identifier{"giftkit_activity"}, activityColumns,
@@ -181,7 +191,10 @@ func (t *Tx) AppendActivity(records []activity.Record) error {
 			r := &rows[i]
 			return []any{r.kind, r.id, r.code, r.seq, r.at, r.actorKind, r.actor, r.record}, nil
 		}))
-	return translate("append activity", err)
+	if err != nil {
+		return translate(op, err)
+	}
+	return t.copyEvents(op, events)
 }
 
 // bound places a query's time bound among the records' times, which an

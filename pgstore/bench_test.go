@@ -27,12 +27,15 @@ import (
 // with no library logic at all, writing what the library writes (a
 // redemption: the card's update with its activity head and its times'
 // nanoseconds, the account's upsert with its head, the journal entry, the
-// card's and the account's activity records and the idempotency record; a
-// payment the balance covers: the account's debit with its head, its two
-// entries, its activity record, the payment and the record). The activity
-// records are bytes of the size of the library's, each the next of its
+// card's and the account's activity records and their two outbox events,
+// and the idempotency record; a payment the balance covers: the account's
+// debit with its head, its two entries, its activity record, the payment,
+// three outbox events (the account's, the payment's authorisation and
+// capture) and the record). The activity records and the events' payloads
+// are bytes of the size of the library's, each record the next of its
 // subject's chain, which the database checks as it does the library's
-// (the primary key, and the foreign key to the record before). The ratio
+// (the primary key, and the foreign key to the record before); the events'
+// insert notifies the outbox's listeners, as the library's does. The ratio
 // library/minimal is what the library's generality, checks and
 // recoverability cost. Each worker has its own account, so the figures
 // measure throughput, not lock waits.
@@ -139,6 +142,19 @@ var (
 	benchDigest        = benchBytes(32)
 )
 
+// The events the ceilings write: payloads of the sizes of the library's
+// (a card's redemption, 282 bytes; the account's credit, 338; a payment's
+// debit of the account, 322; the payment's authorisation and capture, 503
+// each), and an ID of the length of the library's.
+var (
+	benchRedeemedPayload = benchBytes(282)
+	benchCreditedPayload = benchBytes(338)
+	benchCapturedPayload = benchBytes(322)
+	benchPaymentPayload  = benchBytes(503)
+	benchEventID         = "evt_0123456789abcdef0123456789abcdef"
+	benchEventColumns    = `event_id, type, version, aggregate_kind, aggregate_id, currency, minor_units, seq, actor_kind, actor_id, at_ns, payload`
+)
+
 func benchBytes(n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
@@ -152,7 +168,7 @@ func benchBytes(n int) []byte {
 // nanoseconds; the account, credited, with its head; the journal entry; the
 // card's and the account's activity records, each the next of its chain
 // (the primary key and the foreign key to the record before check it, as
-// for the library); and the idempotency record.
+// for the library), and their events; and the idempotency record.
 func rawRedeem(pool *pgxpool.Pool, owner string, c issuedCard) error {
 	now := time.Now()
 	ns := int16(now.Nanosecond() % 1000)
@@ -175,10 +191,15 @@ func rawRedeem(pool *pgxpool.Pool, owner string, c issuedCard) error {
 		activity AS (
 			INSERT INTO giftkit_activity (subject_kind, subject_id, currency, seq, at_ns, actor_kind, actor_id, record)
 			SELECT 1, card.id, '', card.head_seq, $6::bigint, 0, '', $8::bytea FROM card
-			UNION ALL SELECT 2, $1, 'EUR', acct.head_seq, $6::bigint, 0, '', $9::bytea FROM acct)
+			UNION ALL SELECT 2, $1, 'EUR', acct.head_seq, $6::bigint, 0, '', $9::bytea FROM acct),
+		events AS (
+			INSERT INTO giftkit_outbox (`+benchEventColumns+`)
+			SELECT $10, 'account.credited', 1, 2, $1, 'EUR', 2, acct.head_seq, 0, '', $6::bigint, $11::bytea FROM acct
+			UNION ALL SELECT $10, 'card.redeemed', 1, 1, card.id, '', 0, card.head_seq, 0, '', $6::bigint, $12::bytea FROM card)
 		INSERT INTO giftkit_idempotency (scope, key, fingerprint, outcome, created_at)
 		SELECT 'wallet/' || $1, $4, 'f', '\x01'::bytea, $3 FROM card`,
-		owner, c.hash[:], now, c.code, ns, now.UnixNano(), benchDigest, benchCardRecord, benchAccountRecord)
+		owner, c.hash[:], now, c.code, ns, now.UnixNano(), benchDigest, benchCardRecord, benchAccountRecord,
+		benchEventID, benchCreditedPayload, benchRedeemedPayload)
 	if err == nil && tag.RowsAffected() != 1 {
 		err = fmt.Errorf("card %s not redeemed", c.code)
 	}
@@ -226,7 +247,8 @@ func fundWorkers(b *testing.B, refund func(context.Context, string, giftkit.Mone
 // rawCheckout is the minimal SQL of a payment the balance covers: one
 // statement that debits the account if it can (with its head and its
 // time's nanoseconds), journals the hold and the capture, appends the
-// account's activity record, and stores the payment and the record.
+// account's activity record, and stores the payment, the three events and
+// the record.
 func rawCheckout(pool *pgxpool.Pool, owner, id string) error {
 	now := time.Now()
 	tag, err := pool.Exec(context.Background(), `WITH acct AS (
@@ -243,10 +265,16 @@ func rawCheckout(pool *pgxpool.Pool, owner, id string) error {
 			SELECT 2, $1, 'EUR', head_seq, $5, 0, '', $7 FROM acct),
 		payment AS (
 			INSERT INTO giftkit_payments (id, owner, currency, total, state, needs_work, data, updated_at)
-			SELECT $2, $1, 'EUR', 100, 'captured', false, '{}', $3 FROM acct)
+			SELECT $2, $1, 'EUR', 100, 'captured', false, '{}', $3 FROM acct),
+		events AS (
+			INSERT INTO giftkit_outbox (`+benchEventColumns+`)
+			SELECT $8, 'account.captured', 1, 2, $1, 'EUR', 2, head_seq, 0, '', $5, $9::bytea FROM acct
+			UNION ALL SELECT $8, 'payment.authorized', 1, 3, $2, '', 0, 1, 0, '', $5, $10::bytea FROM acct
+			UNION ALL SELECT $8, 'payment.captured', 1, 3, $2, '', 0, 2, 0, '', $5, $10::bytea FROM acct)
 		INSERT INTO giftkit_idempotency (scope, key, fingerprint, outcome, created_at)
 		SELECT 'checkout/' || $2, $2, 'f', '\x01'::bytea, $3 FROM acct`,
-		owner, id, now, int16(now.Nanosecond()%1000), now.UnixNano(), benchDigest, benchPayRecord)
+		owner, id, now, int16(now.Nanosecond()%1000), now.UnixNano(), benchDigest, benchPayRecord,
+		benchEventID, benchCapturedPayload, benchPaymentPayload)
 	if err == nil && tag.RowsAffected() != 1 {
 		err = fmt.Errorf("payment %s not made", id)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/pgstore"
 	"github.com/giftkit/giftkit/wallet"
 )
@@ -30,6 +31,41 @@ func Example() {
 	accounts, _ := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: time.Now})
 	b, _ := accounts.Balance(ctx, "alice", giftkit.EUR)
 	fmt.Println(b.Available)
+}
+
+// A consumer of the outbox resumes from its cursor, reads a page, handles
+// each event (deduplicating by ID: delivery is at least once, and a
+// consumer that stops before Ack reads the page again), acknowledges the
+// page and waits for more. Several processes may run it under one name.
+func ExampleStore_Events() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store, err := pgstore.Open(ctx, os.Getenv("GIFTKIT_PG_DSN"))
+	if err != nil {
+		fmt.Println("no database:", err != nil)
+		return
+	}
+	defer store.Close()
+	const consumer = "webhooks"
+	after, err := store.Cursor(ctx, consumer)
+	for err == nil {
+		var events []outbox.Event
+		if events, err = store.Events(ctx, consumer, after, 100); err != nil {
+			break
+		}
+		for _, e := range events {
+			fmt.Println(e.Pos, e.ID, e.Type) // handle the event
+			after = e.Pos
+		}
+		if len(events) > 0 {
+			err = store.Ack(ctx, consumer, after)
+			continue
+		}
+		err = store.Wait(ctx, after) // a notification, a second, or ctx's end
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		fmt.Println(err)
+	}
 }
 
 // A database that cannot be reached is ErrUnavailable, with no driver type

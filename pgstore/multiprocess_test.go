@@ -15,6 +15,7 @@ import (
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/pgstore"
 	"github.com/giftkit/giftkit/wallet"
 )
@@ -25,6 +26,14 @@ import (
 // shared account, with several goroutines. The parent then checks that each
 // card was redeemed exactly once, credited once, and that the shared account
 // was never overdrawn and lost no cent.
+//
+// Meanwhile each process reads the outbox as a consumer of its own and
+// acknowledges what it read both as that consumer and as one consumer that
+// all processes share. The parent checks that what each process read is
+// the start of the whole outbox, in the same order (nothing lost, nothing
+// reordered, whichever process positioned it), that the whole holds one
+// event per activity record, each aggregate's in order, and that each
+// cursor is where its readers left it.
 
 const (
 	workerEnv    = "GIFTKIT_PG_WORKER"
@@ -46,6 +55,8 @@ type workerReport struct {
 	Redeemed []string `json:"redeemed"` // card IDs this process credited
 	Debited  int64    `json:"debited"`  // minor units debited from the shared account
 	Refused  int      `json:"refused"`  // debits refused for want of funds
+	Seen     []string `json:"seen"`     // the IDs of the events this process read, in order
+	LastPos  int64    `json:"last_pos"` // the position of the last
 }
 
 var hashKey = []byte("pgstore-multiprocess-hash-key-0123456789")
@@ -146,6 +157,8 @@ func TestMultiProcess(t *testing.T) {
 	if total != cardsToRace*500 {
 		t.Errorf("redeemed value on accounts = %d; want %d", total, cardsToRace*500)
 	}
+	checkOutboxOfProcesses(t, s, schema, reports)
+
 	// No overdraft, no lost cent.
 	shared, err := accounts.Balance(ctx, "shared", giftkit.EUR)
 	if err != nil {
@@ -197,6 +210,12 @@ func TestWorkerProcess(t *testing.T) {
 		report workerReport
 		wg     sync.WaitGroup
 	)
+	stop := make(chan struct{})
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		report.Seen, report.LastPos = consumeOutbox(t, s, fmt.Sprint("mp-", job.ID), stop)
+	}()
 	for g := 0; g < workerRoutes; g++ {
 		wg.Add(1)
 		go func() {
@@ -233,6 +252,100 @@ func TestWorkerProcess(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	close(stop)
+	<-consumed
 	out, _ := json.Marshal(report)
 	fmt.Println("REPORT " + string(out))
+}
+
+// consumeOutbox reads the outbox as consumer from the start, acknowledging
+// each page as consumer and as "mp-shared", until stop is closed and a
+// last read finds nothing. It returns the IDs of the events read and the
+// last position.
+func consumeOutbox(t *testing.T, s *pgstore.Store, consumer string, stop <-chan struct{}) ([]string, int64) {
+	ctx := context.Background()
+	var (
+		seen    []string
+		after   int64
+		lastSeq = map[outbox.Aggregate]int64{}
+	)
+	for stopping := false; ; {
+		page, err := s.Events(ctx, consumer, after, 17)
+		if err != nil {
+			t.Errorf("events: %v", err)
+			return seen, after
+		}
+		for _, e := range page {
+			if e.Pos <= after || e.Seq != lastSeq[e.Aggregate]+1 {
+				t.Errorf("%s #%d at %d, after %d and #%d", e.Aggregate, e.Seq, e.Pos, after, lastSeq[e.Aggregate])
+			}
+			after, lastSeq[e.Aggregate] = e.Pos, e.Seq
+			seen = append(seen, e.ID)
+		}
+		if len(page) > 0 {
+			for _, c := range []string{consumer, "mp-shared"} {
+				if err := s.Ack(ctx, c, after); err != nil {
+					t.Errorf("ack %s: %v", c, err)
+				}
+			}
+			continue
+		}
+		if stopping {
+			return seen, after
+		}
+		select {
+		case <-stop:
+			stopping = true // one more read, after this process's last commit
+		default:
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			if err := s.Wait(wctx, after); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("wait: %v", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// checkOutboxOfProcesses checks what the processes read of the outbox
+// against the whole of it (see the top of this file).
+func checkOutboxOfProcesses(t *testing.T, s *pgstore.Store, schema string, reports []workerReport) {
+	ctx := context.Background()
+	all := readAll(t, s, "mp-check", 0)
+	lastSeq := map[outbox.Aggregate]int64{}
+	for i, e := range all {
+		if i > 0 && e.Pos <= all[i-1].Pos {
+			t.Fatalf("positions %d then %d", all[i-1].Pos, e.Pos)
+		}
+		if e.Seq != lastSeq[e.Aggregate]+1 {
+			t.Fatalf("%s: event #%d after #%d", e.Aggregate, e.Seq, lastSeq[e.Aggregate])
+		}
+		lastSeq[e.Aggregate] = e.Seq
+	}
+	var records int
+	if err := rawConn(t, schema).QueryRow(ctx, "SELECT count(*) FROM giftkit_activity").Scan(&records); err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != records {
+		t.Errorf("%d events for %d activity records", len(all), records)
+	}
+	var shared int64
+	for i, r := range reports {
+		if len(r.Seen) > len(all) {
+			t.Errorf("process %d read %d events of %d", i, len(r.Seen), len(all))
+			continue
+		}
+		for j, id := range r.Seen {
+			if id != all[j].ID {
+				t.Errorf("process %d's event %d is %s; the outbox has %s there", i, j, id, all[j].ID)
+				break
+			}
+		}
+		if cur, err := s.Cursor(ctx, fmt.Sprint("mp-", i)); err != nil || cur != r.LastPos {
+			t.Errorf("Cursor(mp-%d) = %d, %v; want %d", i, cur, err, r.LastPos)
+		}
+		shared = max(shared, r.LastPos)
+	}
+	if cur, err := s.Cursor(ctx, "mp-shared"); err != nil || cur != shared {
+		t.Errorf("Cursor(mp-shared) = %d, %v; want %d, the furthest any process read", cur, err, shared)
+	}
 }

@@ -36,6 +36,7 @@ type paymentRow struct {
 	ExpiresAt   time.Time   `json:"expires_at"`
 	CreatedAt   time.Time   `json:"created_at"`
 	UpdatedAt   time.Time   `json:"updated_at"`
+	EventSeq    int64       `json:"event_seq,omitempty"` // the Seq of the payment's last event; absent before schema version 6
 }
 
 type tenderRow struct {
@@ -93,7 +94,7 @@ func encodePayment(p checkout.Payment) ([]byte, error) {
 		HoldID: p.HoldID, AuthID: p.AuthID, AuthUnknown: p.AuthUnknown, UnwindTo: stateText(p.UnwindTo),
 		Failure:   failureRow{Reason: p.Failure.Reason, At: stateText(p.Failure.At)},
 		Keys:      keysRow(p.Keys),
-		ExpiresAt: p.ExpiresAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		ExpiresAt: p.ExpiresAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, EventSeq: p.EventSeq,
 	}
 	if p.Failure.Kind != 0 {
 		row.Failure.Kind = p.Failure.Kind.String()
@@ -127,6 +128,7 @@ func decodePayment(id string, data []byte) (checkout.Payment, error) {
 		Failure:   checkout.Failure{Reason: row.Failure.Reason},
 		Keys:      checkout.Keys(row.Keys),
 		ExpiresAt: row.ExpiresAt.UTC(), CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
+		EventSeq: row.EventSeq,
 	}
 	if row.CaptureWant != nil {
 		p.CaptureWant = giftkit.FromMinor(*row.CaptureWant, c)

@@ -44,7 +44,8 @@ func (r *roundTrips) TraceCopyFromEnd(context.Context, *pgx.Conn, pgx.TraceCopyF
 // by a pgx tracer rather than guessed, and ten statements: BEGIN and three
 // reads (the idempotency record, the card or the payment, the accounts),
 // each sent once; then five writes and COMMIT, the unit's activity records
-// in one statement and a payment's two journal entries in one.
+// and outbox events in one statement (the records' INSERT in a WITH) and a
+// payment's two journal entries in one.
 func TestRoundTrips(t *testing.T) {
 	counter := &roundTrips{}
 	s, _, drop := openSchema(t, "", pgstore.WithTracer(counter))

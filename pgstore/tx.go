@@ -16,21 +16,22 @@ import (
 )
 
 // Tx is a unit of work on a [Store]. It implements giftcard.Tx, wallet.Tx,
-// wallet.LimiterTx, checkout.Tx and activity.Tx; every read of a card, an
-// account, a payment, an idempotency record or an attempt log locks the
-// rows it returns until the unit ends (journal entries and activity
-// records, which never change, are read without a lock).
+// wallet.LimiterTx, checkout.Tx, activity.Tx, outbox.Tx and egift.Tx;
+// every read of a card, an account, a payment, an idempotency record, an
+// attempt log or a delivery locks the rows it returns until the unit ends
+// (journal entries and activity records, which never change, and the
+// deliveries due, are read without a lock).
 type Tx struct {
-	ctx     context.Context
-	conn    *pgx.Conn
-	begun   bool            // BEGIN was sent
-	unsent  bool            // the unit\'s first round trip failed before reaching the server
-	done    bool            // the unit ended
-	writes  pgx.Batch       // writes not yet sent (see unit.go)
-	pending []pendingWrite  // one per queued write
-	ahead   *ahead          // rows read ahead, if the unit asked
-	act     *queuedActivity // the queued write that appends activity records, if not sent yet
-	logs    map[string]bool // subjects whose attempt log the unit read: true if it found (and locked) one
+	ctx       context.Context
+	conn      *pgx.Conn
+	begun     bool            // BEGIN was sent
+	unsent    bool            // the unit\'s first round trip failed before reaching the server
+	done      bool            // the unit ended
+	writes    pgx.Batch       // writes not yet sent (see unit.go)
+	pending   []pendingWrite  // one per queued write
+	ahead     *ahead          // rows read ahead, if the unit asked
+	appendLog *queuedLog      // the queued write that appends activity records and events, if not sent yet
+	logs      map[string]bool // subjects whose attempt log the unit read: true if it found (and locked) one
 }
 
 func (t *Tx) usable(op string) error {

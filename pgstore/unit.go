@@ -53,9 +53,9 @@ func (t *Tx) send(op string, queue func(*pgx.Batch)) (pgx.BatchResults, error) {
 	if !t.begun {
 		b.Queue(beginSQL)
 	}
-	if t.act != nil { // no more records join it
-		t.act.seal()
-		t.act = nil
+	if t.appendLog != nil { // no more records or events join it
+		t.appendLog.seal()
+		t.appendLog = nil
 	}
 	b.QueuedQueries = append(b.QueuedQueries, t.writes.QueuedQueries...)
 	fetchAhead := t.ahead != nil && !t.ahead.fetched
