@@ -68,7 +68,8 @@ type Delivery struct {
 	SendAt    time.Time `json:"send_at"` // when to send it: at once if at or before the time it was made
 	State     State     `json:"state"`
 	// Sealed is the card's code under AES-256-GCM, with the key's ID
-	// before it; empty once the delivery is sent or cancelled. Never the
+	// before it; empty once the delivery is sent or cancelled (a store
+	// may refuse a sent or cancelled delivery that keeps one). Never the
 	// code in the clear.
 	Sealed    []byte    `json:"sealed,omitempty"`
 	Attempts  int       `json:"attempts"`             // failed attempts so far
@@ -97,6 +98,7 @@ type Tx interface {
 	// PutDelivery inserts or replaces the delivery with d.ID.
 	PutDelivery(d Delivery) error
 	// DueDeliveries returns up to limit scheduled deliveries whose SendAt
-	// is at or before now, in order of SendAt, then ID.
+	// is at or before now, in order of SendAt, then ID. It need not lock
+	// them: Deliver reads each again, through Delivery, before it acts.
 	DueDeliveries(now time.Time, limit int) ([]Delivery, error)
 }

@@ -208,7 +208,8 @@ type Reader interface {
 	// moves back: acknowledging a position at or before the consumer's
 	// cursor changes nothing, so two processes of one consumer can
 	// acknowledge in any order. It fails with ErrInvalidConsumer, or with
-	// giftkit.ErrInvalid for a pos beyond the last event stored.
+	// giftkit.ErrInvalid for a pos beyond the last event Events could
+	// have returned.
 	Ack(ctx context.Context, consumer string, pos int64) error
 	// Cursor returns consumer's cursor: the position it acknowledged
 	// last, 0 if none (where a consumer starts or resumes reading).
@@ -227,7 +228,10 @@ type Retention struct {
 	// Events before this time that every registered consumer has
 	// acknowledged are removed; zero removes no event. An event no
 	// consumer has registered for yet is removed too, if it is old
-	// enough, so register consumers (read once) before pruning.
+	// enough, so register consumers (read once) before pruning. A store
+	// may keep some such events longer (memstore prunes from the oldest
+	// and stops at the first it must keep; events are dated by the clock
+	// of their call, which need not rise with their position).
 	EventsBefore time.Time
 	// Idempotency records of calls completed before this time are
 	// removed; zero removes none. A retry with such a record's key runs as

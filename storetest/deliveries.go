@@ -28,8 +28,11 @@ func sampleDelivery(id string, sendAt time.Time, state egift.State) egift.Delive
 		Message: "Joyeux anniversaire ! <3 \u2028 & tout", SendAt: sendAt.In(paris), State: state,
 		Sealed: []byte{1, 2, 3, 0, 255}, Attempts: 2, LastError: "smtp: 451 try later",
 		CreatedAt: epoch.Add(123456789 * time.Nanosecond).In(paris), UpdatedAt: epoch.Add(time.Minute)}
-	if state == egift.StateSent {
+	switch state {
+	case egift.StateSent:
 		d.Sealed, d.SentAt = nil, epoch.Add(2*time.Minute)
+	case egift.StateCancelled:
+		d.Sealed = nil // sent and cancelled deliveries have erased their code
 	}
 	return d
 }
