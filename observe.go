@@ -25,7 +25,9 @@ type Observer interface {
 	// success; KindOf gives the outcome's kind) and attributes of the call
 	// (a redemption's masked "code"). The names are the package and the
 	// method in lower case: "giftcard.issue", "wallet.balance",
-	// "checkout.sweep", ...
+	// "checkout.sweep", ... A call that makes another (egift.send issues
+	// its card through giftcard.issue; checkout.resume reads the payment)
+	// begins it inside its own context: a tracer sees it nested.
 	Begin(ctx context.Context, op string) (context.Context, func(err error, attrs ...slog.Attr))
 	// Notice reports something notable that is not a call's outcome:
 	//

@@ -40,7 +40,10 @@ func save(tx Tx, before, after Payment, cause activity.Cause) (Payment, error) {
 //	 "failure": {"kind": "declined", "reason": "insufficient_funds"},     // failed, cancelled, expired only
 //	 "refund":  {"amount": {…}, "balance": {…}, "card": {…}, "failed": "…"}} // refund events only
 //
-// The payload never holds the bank card's token or any idempotency key.
+// Each payload is the payment as the unit of work leaves it: a payment
+// authorised and captured in one unit (a payment the balance covers) has
+// both events, each showing it captured. The payload never holds the bank
+// card's token or any idempotency key.
 func PaymentEvents(before, after Payment, cause activity.Cause) (Payment, []outbox.Event) {
 	var types [2]outbox.Type // at most authorized, then captured
 	n := 0

@@ -37,6 +37,10 @@ func TestRedact(t *testing.T) {
 		{"two " + bare + "/" + code.String(), "two " + masked + "/" + masked},
 		{"ID-" + overlap + bare, "ID-" + masked},
 		{"full-width １Ｇ０６-02M06R-1GGZ1", codefmt.Withheld},
+		{"fives 1G060 2M06R 1GGZ1 ok", "fives " + masked + " ok"},
+		{"1G06 - 02M06R - 1GGZ1", masked},
+		{"threes: 1G0-602-M06-R1G-GZ1.", "threes: " + masked + "."},
+		{"not split by a comma 1G06,02M06R,1GGZ1", "not split by a comma 1G06,02M06R,1GGZ1"},
 	} {
 		if got := codefmt.Redact(tc.in); got != tc.want {
 			t.Errorf("Redact(%q) = %q; want %q", tc.in, got, tc.want)

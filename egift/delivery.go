@@ -10,23 +10,29 @@ import (
 
 // State is where a [Delivery] is.
 //
-//	scheduled ──sent──▶ sent
-//	    │  └──attempts exhausted──▶ failed ──Retry──▶ scheduled
-//	    └──Cancel──▶ cancelled   (and failed ──Cancel──▶ cancelled)
+//	scheduled ──Deliver──▶ sending ──Sender ok──▶ sent
+//	    ▲  ▲                  │  └──Sender failed, attempts left──▶ scheduled (later)
+//	    │  │                  └──Sender failed, last attempt──▶ failed
+//	    │  └──lease lapsed (the process died): due again
+//	    └──Reschedule── failed
+//	scheduled, failed ──Cancel──▶ cancelled
 //
-// Scheduled and failed deliveries keep the sealed code; sent and cancelled
-// ones have erased it.
+// Scheduled, sending and failed deliveries keep the sealed code; sent and
+// cancelled ones have erased it. A sending delivery is out with a Sender
+// until its lease (SendAt) lapses: Cancel and Reschedule refuse it until
+// then ([ErrSending]), since the code may already be with its recipient.
 type State uint8
 
 // The states of a delivery.
 const (
 	StateScheduled State = iota + 1 // waiting for its time, or for a retry
 	StateSent                       // handed to the Sender; the code is erased
-	StateFailed                     // every attempt failed; the sealed code is kept for Retry or Cancel
+	StateFailed                     // every attempt failed; the sealed code is kept for Reschedule or Cancel
 	StateCancelled                  // cancelled before it was sent; the code is erased
+	StateSending                    // with a Sender, under a lease that ends at SendAt
 )
 
-var stateNames = [...]string{"", "scheduled", "sent", "failed", "cancelled"}
+var stateNames = [...]string{"", "scheduled", "sent", "failed", "cancelled", "sending"}
 
 // String returns the state's name, such as "sent".
 func (s State) String() string {
@@ -65,7 +71,7 @@ type Delivery struct {
 	Recipient string    `json:"recipient"`      // the recipient's address, as the host's Sender reads it (an email address)
 	From      string    `json:"from,omitempty"` // the sender's name, as the recipient sees it
 	Message   string    `json:"message,omitempty"`
-	SendAt    time.Time `json:"send_at"` // when to send it: at once if at or before the time it was made
+	SendAt    time.Time `json:"send_at"` // when to send it (at once if at or before the time it was made); while sending, when the lease lapses
 	State     State     `json:"state"`
 	// Sealed is the card's code under AES-256-GCM, with the key's ID
 	// before it; empty once the delivery is sent or cancelled (a store
@@ -97,8 +103,9 @@ type Tx interface {
 	Delivery(id string) (Delivery, bool, error)
 	// PutDelivery inserts or replaces the delivery with d.ID.
 	PutDelivery(d Delivery) error
-	// DueDeliveries returns up to limit scheduled deliveries whose SendAt
-	// is at or before now, in order of SendAt, then ID. It need not lock
-	// them: Deliver reads each again, through Delivery, before it acts.
+	// DueDeliveries returns up to limit deliveries whose SendAt is at or
+	// before now and whose state is scheduled or sending (a lapsed
+	// lease), in order of SendAt, then ID. It need not lock them: Deliver
+	// reads each again, through Delivery, before it acts.
 	DueDeliveries(now time.Time, limit int) ([]Delivery, error)
 }

@@ -3,9 +3,11 @@ package egift_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/egift"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/memstore"
@@ -429,5 +432,158 @@ func TestConcurrentDeliverers(t *testing.T) {
 		if c != 1 {
 			t.Errorf("%s sent %d times", id, c)
 		}
+	}
+}
+
+// blockingSender holds each Send until released, to act while a delivery
+// is out.
+type blockingSender struct {
+	started chan egift.Message
+	release chan error
+}
+
+func (b blockingSender) Send(ctx context.Context, m egift.Message) error {
+	b.started <- m
+	select {
+	case err := <-b.release:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestWhileSending: a delivery out with a Sender cannot be cancelled or
+// rescheduled (its code may be with the recipient already), and is sent
+// once.
+func TestWhileSending(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	bs := blockingSender{started: make(chan egift.Message, 1), release: make(chan error)}
+	keys, _ := egift.NewKeyring(keyA)
+	svc, _ := egift.NewService(e.store, egift.Config{Cards: e.cards, Keys: keys, Sender: bs, Now: e.clock.Now})
+	d, _ := svc.Send(ctx, gift, "k")
+	done := make(chan egift.Report)
+	go func() {
+		rep, _ := svc.Deliver(ctx, 10)
+		done <- rep
+	}()
+	<-bs.started
+	if got := e.stored(t, d.ID); got.State != egift.StateSending {
+		t.Fatalf("while the Sender has it: %v", got.State)
+	}
+	if _, err := svc.Cancel(ctx, d.ID); !errors.Is(err, egift.ErrSending) || !errors.Is(err, giftkit.ErrConflict) {
+		t.Errorf("Cancel while sending = %v; want ErrSending", err)
+	}
+	if _, err := svc.Reschedule(ctx, d.ID, "other@example.org", time.Time{}); !errors.Is(err, egift.ErrSending) {
+		t.Errorf("Reschedule while sending = %v; want ErrSending", err)
+	}
+	if rep, _ := svc.Deliver(ctx, 10); rep != (egift.Report{}) {
+		t.Errorf("a second Deliver took a delivery that is out: %+v", rep)
+	}
+	bs.release <- nil
+	if rep := <-done; rep != (egift.Report{Sent: 1}) {
+		t.Fatalf("Deliver = %+v", rep)
+	}
+	if got := e.stored(t, d.ID); got.State != egift.StateSent || len(got.Sealed) != 0 {
+		t.Fatalf("after sending: %v", got.State)
+	}
+}
+
+// TestLapsedLease: a delivery whose Deliver died holding it is due again
+// once its lease lapses, and can be cancelled then.
+func TestLapsedLease(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	d, _ := e.svc.Send(ctx, gift, "k")
+	// A Deliver that died after its claim: the delivery as it left it.
+	out := e.stored(t, d.ID)
+	out.State, out.SendAt = egift.StateSending, t0.Add(5*time.Minute)
+	_ = e.store.Update(ctx, func(tx *memstore.Tx) error { return tx.PutDelivery(out) })
+	if rep, _ := e.svc.Deliver(ctx, 10); rep != (egift.Report{}) {
+		t.Fatalf("Deliver before the lease lapsed: %+v", rep)
+	}
+	e.clock.Advance(5 * time.Minute)
+	if rep, _ := e.svc.Deliver(ctx, 10); rep != (egift.Report{Sent: 1}) {
+		t.Fatalf("Deliver after the lease lapsed: %+v", rep)
+	}
+}
+
+// TestCardNoLongerUsable: a voided card's delivery is cancelled, not
+// sent; a blocked card's waits.
+func TestCardNoLongerUsable(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	voided, _ := e.svc.Send(ctx, gift, "k1")
+	blocked, _ := e.svc.Send(ctx, gift, "k2")
+	if _, err := e.cards.Void(ctx, voided.CardID, "void"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cards.Block(ctx, blocked.CardID, "block"); err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ := e.svc.Deliver(ctx, 10); rep != (egift.Report{Cancelled: 1, Retrying: 1}) || len(e.inbox.got) != 0 {
+		t.Fatalf("Deliver = %+v, %d sent", rep, len(e.inbox.got))
+	}
+	if got := e.stored(t, voided.ID); got.State != egift.StateCancelled || len(got.Sealed) != 0 {
+		t.Errorf("voided card's delivery: %v, %d sealed bytes", got.State, len(got.Sealed))
+	}
+	if got := e.stored(t, blocked.ID); got.State != egift.StateScheduled || got.Attempts != 0 || len(got.Sealed) == 0 {
+		t.Errorf("blocked card's delivery: %+v", got)
+	}
+	if _, err := e.cards.Unblock(ctx, blocked.CardID, "unblock"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	if rep, _ := e.svc.Deliver(ctx, 10); rep != (egift.Report{Sent: 1}) {
+		t.Fatalf("Deliver after unblocking = %+v", rep)
+	}
+}
+
+// TestSlowSender: the Sender's context ends with the lease, so a Sender
+// that would outlast it is stopped before another Deliver may take over.
+func TestSlowSender(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	var deadline time.Time
+	keys, _ := egift.NewKeyring(keyA)
+	svc, _ := egift.NewService(e.store, egift.Config{Cards: e.cards, Keys: keys, Now: e.clock.Now, Lease: time.Minute,
+		Sender: senderFunc(func(ctx context.Context, m egift.Message) error {
+			deadline, _ = ctx.Deadline()
+			return nil
+		})})
+	_, _ = svc.Send(ctx, gift, "k")
+	if _, err := svc.Deliver(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	if !deadline.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("the Sender's deadline = %v; want the lease's end, %v", deadline, t0.Add(time.Minute))
+	}
+}
+
+type senderFunc func(context.Context, egift.Message) error
+
+func (f senderFunc) Send(ctx context.Context, m egift.Message) error { return f(ctx, m) }
+
+// TestMessageNeverLeaksItsCode: a Message logged with slog (text or JSON)
+// or encoded to JSON shows its code masked.
+func TestMessageNeverLeaksItsCode(t *testing.T) {
+	code, _ := codefmt.Generate(rand.NewChaCha8([32]byte{9}))
+	m := egift.Message{DeliveryID: "dlv_1", To: "zoe@example.org", Code: code, Value: gift.Value}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("sending", "msg", m)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("sending", "msg", m)
+	j, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.Write(j)
+	fmt.Fprintf(&buf, "%v %+v %#v %s", m, m, m, m)
+	for _, form := range []string{code.String(), strings.ReplaceAll(code.String(), "-", "")} {
+		if strings.Contains(buf.String(), form) {
+			t.Fatalf("the code is in:\n%s", buf.String())
+		}
+	}
+	if !strings.Contains(string(j), code.Masked()) || !strings.Contains(string(j), `"To":"zoe@example.org"`) {
+		t.Fatalf("JSON = %s", j)
 	}
 }

@@ -50,8 +50,8 @@ func ExampleService_Send() {
 	fmt.Println(sent.State)
 	// Output:
 	// scheduled 2026-12-25 07:00:00 <nil>
-	// on the 20th: {Sent:0 Retrying:0 Failed:0}
+	// on the 20th: {Sent:0 Retrying:0 Failed:0 Cancelled:0}
 	// to zoe@example.org from Mamie: "Joyeux Noël !", 50.00 EUR, code ****-******-*…
-	// on the 25th: {Sent:1 Retrying:0 Failed:0}
+	// on the 25th: {Sent:1 Retrying:0 Failed:0 Cancelled:0}
 	// sent
 }

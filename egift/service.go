@@ -3,6 +3,7 @@ package egift
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,11 @@ var (
 	// ErrCancelled: the delivery was cancelled, and its code erased. It
 	// wraps giftkit.ErrConflict.
 	ErrCancelled = errcode.New(giftkit.ErrConflict, "e-gift delivery cancelled")
+	// ErrSending: the delivery is with a Sender (StateSending), so its
+	// code may already be with the recipient: it cannot be cancelled or
+	// rescheduled until the attempt ends, or its lease lapses (SendAt). It
+	// wraps giftkit.ErrConflict.
+	ErrSending = errcode.New(giftkit.ErrConflict, "e-gift delivery being sent")
 )
 
 // Limits on what a [SendRequest] carries, in bytes.
@@ -65,6 +71,22 @@ func (m Message) String() string {
 
 // GoString is String, for %#v.
 func (m Message) GoString() string { return m.String() }
+
+// LogValue is String, for log/slog: a Message logged as a value shows its
+// code masked.
+func (m Message) LogValue() slog.Value { return slog.StringValue(m.String()) }
+
+// MarshalJSON encodes m with its code masked, so that a Message that
+// finds its way into JSON (a log, a queue) does not leak the code. Senders
+// that hand the code to an email service put m.Code.String() in the email
+// itself.
+func (m Message) MarshalJSON() ([]byte, error) {
+	type plain Message
+	return json.Marshal(struct {
+		plain
+		Code string
+	}{plain(m), m.Code.Masked()})
+}
 
 // A Sender hands a message to the recipient: an email service, typically.
 // It is called outside any unit of work. Delivery is at least once: a
@@ -287,11 +309,13 @@ func (s *Service) Cancel(ctx context.Context, id string) (_ Delivery, err error)
 	ctx, span := s.obs.Begin(ctx, "egift.cancel")
 	defer span.End(&err)
 	return s.change(ctx, id, func(d Delivery, now time.Time) (Delivery, bool, error) {
-		switch d.State {
-		case StateSent:
+		switch {
+		case d.State == StateSent:
 			return d, false, fmt.Errorf("%w: %s", ErrAlreadySent, d.ID)
-		case StateCancelled:
+		case d.State == StateCancelled:
 			return d, false, nil
+		case d.sending(now):
+			return d, false, fmt.Errorf("%w: %s, until %v", ErrSending, d.ID, d.SendAt)
 		}
 		d.State, d.Sealed, d.UpdatedAt = StateCancelled, nil, now
 		return d, true, nil
@@ -312,11 +336,13 @@ func (s *Service) Reschedule(ctx context.Context, id, recipient string, sendAt t
 		}
 	}
 	return s.change(ctx, id, func(d Delivery, now time.Time) (Delivery, bool, error) {
-		switch d.State {
-		case StateSent:
+		switch {
+		case d.State == StateSent:
 			return d, false, fmt.Errorf("%w: %s", ErrAlreadySent, d.ID)
-		case StateCancelled:
+		case d.State == StateCancelled:
 			return d, false, fmt.Errorf("%w: %s", ErrCancelled, d.ID)
+		case d.sending(now):
+			return d, false, fmt.Errorf("%w: %s, until %v", ErrSending, d.ID, d.SendAt)
 		}
 		if recipient != "" {
 			d.Recipient = recipient
@@ -329,19 +355,28 @@ func (s *Service) Reschedule(ctx context.Context, id, recipient string, sendAt t
 	})
 }
 
+// sending reports whether d is with a Sender at now: its lease has not
+// lapsed.
+func (d Delivery) sending(now time.Time) bool { return d.State == StateSending && d.SendAt.After(now) }
+
 // A Report says what one call to [Service.Deliver] did.
 type Report struct {
-	Sent     int // handed to the Sender and marked sent
-	Retrying int // failed, and scheduled again
-	Failed   int // failed for the last time (StateFailed)
+	Sent      int // handed to the Sender and marked sent
+	Retrying  int // failed, or its card is blocked: scheduled again
+	Failed    int // failed for the last time (StateFailed)
+	Cancelled int // not sent, because its card was voided or redeemed: cancelled, its code erased
 }
 
 // Deliver sends up to limit deliveries that are due, one after the other,
-// and reports what it did. For each it takes a lease in one unit of work,
-// opens the sealed code, calls the Sender outside any unit of work, then
+// and reports what it did. For each it takes a lease in one unit of work
+// (StateSending until SendAt), opens the sealed code, calls the Sender
+// outside any unit of work with a context that ends with the lease, then
 // in another unit marks the delivery sent and erases its code, or counts
-// the failure and schedules a retry (see Config). Run it from a loop or a
-// timer; several processes may run it at once.
+// the failure and schedules a retry (see Config). A delivery whose card
+// was voided or redeemed meanwhile is cancelled instead, its code erased;
+// one whose card is blocked waits (Config.RetryAfter) without an attempt
+// counted. Run it from a loop or a timer; several processes may run it at
+// once.
 //
 // It returns the store's error, or ctx's, and what it did until then.
 func (s *Service) Deliver(ctx context.Context, limit int) (rep Report, err error) {
@@ -380,15 +415,16 @@ func (s *Service) deliver(ctx context.Context, d Delivery, rep *Report) error {
 	// store may run a unit more than once), and counted once it commits.
 	var msg Message
 	var lease time.Time
-	var claimed, unsealable bool
+	var claimed bool
+	var decided State // what the claim did instead of claiming: failed, cancelled, or scheduled (blocked card)
 	err := s.store.Update(ctx, func(tx Tx) error {
-		claimed, unsealable = false, false
+		claimed, decided = false, 0
 		cur, err := load(tx, d.ID)
 		if err != nil {
 			return err
 		}
 		now := s.cfg.Now()
-		if cur.State != StateScheduled || cur.SendAt.After(now) {
+		if cur.State != StateScheduled && cur.State != StateSending || cur.SendAt.After(now) {
 			return nil // another process took it, or it was changed
 		}
 		card, ok, err := tx.CardByID(cur.CardID)
@@ -398,50 +434,75 @@ func (s *Service) deliver(ctx context.Context, d Delivery, rep *Report) error {
 		if !ok {
 			return fmt.Errorf("egift: delivery %s names card %s, which does not exist", cur.ID, cur.CardID)
 		}
+		cur.UpdatedAt = now
+		switch card.State {
+		case giftcard.StateVoided, giftcard.StateRedeemed:
+			// Its code is of no use to anyone: withdraw it.
+			cur.State, cur.Sealed, cur.LastError = StateCancelled, nil, "card "+card.State.String()+": not sent"
+			decided = StateCancelled
+			return tx.PutDelivery(cur)
+		case giftcard.StateBlocked:
+			// Under review: try again later, without counting an attempt.
+			cur.State, cur.SendAt, cur.LastError = StateScheduled, now.Add(s.cfg.RetryAfter), "card blocked: not sent yet"
+			decided = StateScheduled
+			return tx.PutDelivery(cur)
+		}
 		code, err := s.cfg.Keys.open(cur)
 		if err != nil {
-			cur.State, cur.LastError, cur.UpdatedAt = StateFailed, err.Error(), now
-			unsealable = true
+			cur.State, cur.LastError = StateFailed, err.Error()
+			decided = StateFailed
 			return tx.PutDelivery(cur)
 		}
 		msg = Message{DeliveryID: cur.ID, CardID: cur.CardID, To: cur.Recipient, From: cur.From, Text: cur.Message,
 			Code: code, Value: card.Value, ExpiresAt: card.ExpiresAt}
 		lease = now.Add(s.cfg.Lease)
-		cur.SendAt, cur.UpdatedAt = lease, now
+		cur.State, cur.SendAt = StateSending, lease
 		claimed = true
 		return tx.PutDelivery(cur)
 	})
 	if err != nil {
 		return err
 	}
-	if unsealable {
+	switch decided {
+	case StateFailed:
 		rep.Failed++
+	case StateCancelled:
+		rep.Cancelled++
+	case StateScheduled:
+		rep.Retrying++
 	}
 	if !claimed {
 		return nil
 	}
-	sendErr := s.cfg.Sender.Send(ctx, msg)
-	var outcome State // StateSent, StateFailed, or StateScheduled for a retry; zero if the delivery was changed meanwhile
+	// The Sender has until the lease lapses; after that another Deliver
+	// may send the delivery again.
+	sendCtx, cancel := context.WithDeadline(ctx, lease)
+	sendErr := s.cfg.Sender.Send(sendCtx, msg)
+	cancel()
+	var outcome State // StateSent, StateFailed, or StateScheduled for a retry; zero if nothing was recorded
 	err = s.store.Update(ctx, func(tx Tx) error {
 		outcome = 0
 		cur, err := load(tx, d.ID)
 		if err != nil {
 			return err
 		}
-		if cur.State != StateScheduled || !cur.SendAt.Equal(lease) {
-			return nil // cancelled or rescheduled while it was being sent
+		if cur.State != StateSending {
+			return nil // another Deliver, after the lease lapsed, settled it
+		}
+		if sendErr != nil && !cur.SendAt.Equal(lease) {
+			return nil // another Deliver took it after the lease lapsed: its attempt counts
 		}
 		now := s.cfg.Now()
 		cur.UpdatedAt = now
 		switch {
-		case sendErr == nil:
+		case sendErr == nil: // sent, even if another Deliver took it meanwhile
 			cur.State, cur.Sealed, cur.SentAt, cur.LastError = StateSent, nil, now, ""
 		case cur.Attempts+1 >= s.cfg.MaxAttempts:
 			cur.Attempts++
 			cur.State, cur.LastError = StateFailed, scrub(sendErr.Error(), msg.Code)
 		default:
 			cur.Attempts++
-			cur.SendAt, cur.LastError = now.Add(s.backoff(cur.Attempts)), scrub(sendErr.Error(), msg.Code)
+			cur.State, cur.SendAt, cur.LastError = StateScheduled, now.Add(s.backoff(cur.Attempts)), scrub(sendErr.Error(), msg.Code)
 		}
 		outcome = cur.State
 		return tx.PutDelivery(cur)

@@ -33,15 +33,15 @@ func (tx *Tx) PutDelivery(d egift.Delivery) error {
 	return nil
 }
 
-// DueDeliveries implements egift.Tx. It looks at every scheduled delivery
-// (an embedded store's deliveries are few).
+// DueDeliveries implements egift.Tx. It looks at every delivery (an
+// embedded store's deliveries are few).
 func (tx *Tx) DueDeliveries(now time.Time, limit int) ([]egift.Delivery, error) {
 	if err := tx.usable(); err != nil {
 		return nil, err
 	}
 	var out []egift.Delivery
 	add := func(d egift.Delivery) {
-		if d.State == egift.StateScheduled && !d.SendAt.After(now) {
+		if (d.State == egift.StateScheduled || d.State == egift.StateSending) && !d.SendAt.After(now) {
 			out = append(out, d.Clone())
 		}
 	}

@@ -174,7 +174,7 @@ func (s *Store) Wait(ctx context.Context, after int64) error {
 	for {
 		s.mu.Lock()
 		o := &s.outbox
-		if o.first > 0 && o.first+int64(len(o.events))-1 > after {
+		if len(o.events) > 0 && o.first+int64(len(o.events))-1 > after { // not pruned: Events would return it
 			s.mu.Unlock()
 			return nil
 		}

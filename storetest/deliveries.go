@@ -107,8 +107,8 @@ func testDeliveries[T any](t *testing.T, s giftkit.Store[T]) {
 		t.Fatalf("failing unit: %v", err)
 	}
 
-	// Due: scheduled only, at or before now, by SendAt then ID, up to the
-	// limit.
+	// Due: scheduled, or sending with a lapsed lease, at or before now, by
+	// SendAt then ID, up to the limit.
 	update(t, s, func(tx T) error {
 		dt, err := deliveryTx(tx)
 		if err != nil {
@@ -122,6 +122,8 @@ func testDeliveries[T any](t *testing.T, s giftkit.Store[T]) {
 			sampleDelivery("dlv_later", epoch.Add(time.Nanosecond), egift.StateScheduled),
 			sampleDelivery("dlv_failed", epoch.Add(-2*time.Hour), egift.StateFailed),
 			sampleDelivery("dlv_cancelled", epoch.Add(-2*time.Hour), egift.StateCancelled),
+			sampleDelivery("dlv_lapsed", epoch.Add(-time.Second), egift.StateSending), // its lease lapsed: due again
+			sampleDelivery("dlv_out", epoch.Add(time.Second), egift.StateSending),     // with a Sender until its lease lapses
 		} {
 			if err := dt.PutDelivery(d); err != nil {
 				return err
@@ -144,7 +146,7 @@ func testDeliveries[T any](t *testing.T, s giftkit.Store[T]) {
 		})
 		return ids
 	}
-	if diff := cmp.Diff([]string{"dlv_b", "dlv_a", "dlv_c", "dlv_now"}, due(10)); diff != "" {
+	if diff := cmp.Diff([]string{"dlv_b", "dlv_a", "dlv_c", "dlv_lapsed", "dlv_now"}, due(10)); diff != "" {
 		t.Errorf("DueDeliveries (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"dlv_b", "dlv_a"}, due(2)); diff != "" {

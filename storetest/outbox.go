@@ -210,6 +210,26 @@ func testOutbox[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 	if pruned, err := r.Prune(ctx, outbox.Retention{}); err != nil || pruned != (outbox.Pruned{}) {
 		t.Fatalf("Prune with a zero Retention = %+v, %v; want nothing removed", pruned, err)
 	}
+
+	// Once everything is pruned, a cursor behind it has nothing to wait
+	// for: Wait must not return at once (a consumer would spin).
+	end := readEvents(t, r, "c1", 0, 100)
+	for _, c := range []string{"c1", "c2"} {
+		if err := r.Ack(ctx, c, end[len(end)-1].Pos); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.Prune(ctx, outbox.Retention{EventsBefore: epoch.Add(1000 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if rest := readEvents(t, r, "c1", 0, 100); len(rest) != 0 {
+		t.Fatalf("after pruning every acknowledged event, %d remain", len(rest))
+	}
+	short, cancel = context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := r.Wait(short, 0); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait behind an outbox pruned empty = %v; want the deadline", err)
+	}
 }
 
 // testOutboxConcurrency runs writers that emit events on their own

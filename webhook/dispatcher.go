@@ -343,6 +343,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		return nil
 	}
 	readFailures := 0
+	var lastAt time.Time // the time of the last event settled, for the lag
 	for {
 		if from := d.takeRewind(); from >= 0 && from < pos {
 			d.log.Info("webhook: redelivering", "after", from, "until", settled)
@@ -378,6 +379,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 			pos = e.Pos
 			settled = max(settled, e.Pos)
+			lastAt = e.At
 			d.update(func(s *Stats) { s.Cursor = settled })
 			if err != nil { // gone: the event is a dead letter
 				if ackErr := ack(); ackErr != nil {
@@ -395,10 +397,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if err := ack(); err != nil {
 			return err
 		}
-		if d.cfg.Observer != nil {
-			last := events[len(events)-1]
+		if d.cfg.Observer != nil && !lastAt.IsZero() {
 			d.cfg.Observer.Notice(ctx, "outbox.lag", slog.String("consumer", d.cfg.Consumer),
-				slog.Float64("seconds", max(d.cfg.Now().Sub(last.At), 0).Seconds()))
+				slog.Float64("seconds", max(d.cfg.Now().Sub(lastAt), 0).Seconds()))
 		}
 	}
 }
