@@ -94,7 +94,9 @@ func (m Message) MarshalJSON() ([]byte, error) {
 // sent sends it again later, with the same DeliveryID, so a Sender that
 // can should pass it on as its provider's idempotency key. An error is
 // retried later (see Config.MaxAttempts); its text is stored with the
-// delivery, with the code masked if it appears in it.
+// delivery, with the code masked if it appears in it. Send's context ends
+// when the delivery's lease lapses (Config.Lease): a Sender must give up
+// by then, since another Deliver may then send the delivery again.
 type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
