@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/giftkit/giftkit/activity"
+	"github.com/giftkit/giftkit/outbox"
 )
 
 var _ activity.Tx = (*Tx)(nil)
@@ -28,10 +30,12 @@ const insertActivity = `INSERT INTO giftkit_activity
 // subject's first): otherwise it fails with ErrConflict, as it does for a
 // record whose time is zero or outside the years 1678 to 2262, or whose
 // subject or actor the schema refuses. The records are appended all or
-// none. The unit of work holds the write lock, so the subject's last
-// record stays as read, and the primary key (and a trigger, against
-// INSERT OR REPLACE) refuses a second record of one number whatever
-// happens.
+// none, and with them their events (outbox.FromRecord), which go in the
+// outbox with the unit of work's other events, in the order of the calls
+// (see AppendEvents). The unit of work holds the write lock, so the
+// subject's last record stays as read, and the primary key (and a
+// trigger, against INSERT OR REPLACE) refuses a second record of one
+// number whatever happens.
 func (t *Tx) AppendActivity(records []activity.Record) (err error) {
 	const op = "append activity"
 	if err := t.usable(op, true); err != nil {
@@ -40,6 +44,17 @@ func (t *Tx) AppendActivity(records []activity.Record) (err error) {
 	if len(records) == 0 {
 		return nil
 	}
+	// The events once every record is in (this runs after the savepoint's
+	// release below): a unit of work that goes on after a refused batch
+	// commits neither the records nor their events.
+	defer func() {
+		if err == nil {
+			t.events = slices.Grow(t.events, len(records))
+			for i := range records {
+				t.events = append(t.events, outbox.FromRecord(records[i]))
+			}
+		}
+	}()
 	if len(records) > 1 { // a single statement fails whole without a savepoint
 		if _, err := t.c.exec(t.ctx, "SAVEPOINT giftkit_append_activity"); err != nil {
 			return translate(t.ctx, op, err)

@@ -17,7 +17,9 @@ import (
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
+	"github.com/giftkit/giftkit/egift"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/sqlitestore"
 	"github.com/giftkit/giftkit/wallet"
 )
@@ -25,20 +27,23 @@ import (
 // dump is everything a test of backups compares: what the first n units of
 // backupUnit store.
 type dump struct {
-	Cards    []giftcard.Card
-	Accounts []wallet.AccountState
-	Entries  [][]wallet.Entry
-	Payments []checkout.Payment
-	Records  []giftkit.IdempotencyRecord
-	Activity []activity.Record
+	Cards      []giftcard.Card
+	Accounts   []wallet.AccountState
+	Entries    [][]wallet.Entry
+	Payments   []checkout.Payment
+	Records    []giftkit.IdempotencyRecord
+	Activity   []activity.Record
+	Deliveries []egift.Delivery
+	Events     []outbox.Event
 }
 
 var backupOwners = []string{"alice", "bob", "carol"}
 
 // backupUnit is unit of work i of the backup test: it issues and redeems a
 // card into an owner's account, and every third time places a hold and
-// records a payment, all in one unit, so that a copy holds it whole or not
-// at all.
+// records a payment and its event, and schedules the card's delivery, all
+// in one unit (with the account's events), so that a copy holds it whole or
+// not at all.
 func backupUnit(tx *sqlitestore.Tx, i int) error {
 	now := epoch.Add(time.Duration(i) * time.Second)
 	owner := backupOwners[i%len(backupOwners)]
@@ -76,6 +81,15 @@ func backupUnit(tx *sqlitestore.Tx, i int) error {
 			Keys: checkout.Keys{Prefix: "giftkit", Pay: fmt.Sprint("k", i)}, ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
+		if err := tx.AppendEvents([]outbox.Event{outbox.New(outbox.Aggregate{Kind: outbox.AggregatePayment, ID: fmt.Sprint("pay-", i)}, 1,
+			outbox.PaymentAuthorized, giftkit.Shopper(owner), now, []byte(fmt.Sprintf(`{"n":%d}`, i)))}); err != nil {
+			return err
+		}
+	}
+	if err := tx.PutDelivery(egift.Delivery{ID: fmt.Sprint("dlv-", i), CardID: c.ID, Recipient: owner + "@example.org",
+		Message: fmt.Sprint("card ", i), SendAt: now.Add(time.Duration(i) * time.Nanosecond), State: egift.StateScheduled,
+		Sealed: []byte{byte(i), 1, 2}, CreatedAt: now, UpdatedAt: now}); err != nil {
+		return err
 	}
 	return tx.PutIdempotency(giftkit.IdempotencyRecord{Scope: "test", Key: fmt.Sprint("k", i), Fingerprint: "f",
 		Outcome: []byte(fmt.Sprint(i)), CreatedAt: now})
@@ -102,6 +116,11 @@ func dumpStore(t *testing.T, s *sqlitestore.Store, units int) dump {
 				return err
 			} else if ok {
 				d.Records = append(d.Records, r)
+			}
+			if dl, ok, err := tx.Delivery(fmt.Sprint("dlv-", i)); err != nil {
+				return err
+			} else if ok {
+				d.Deliveries = append(d.Deliveries, dl)
 			}
 		}
 		for _, owner := range backupOwners {
@@ -131,6 +150,12 @@ func dumpStore(t *testing.T, s *sqlitestore.Store, units int) dump {
 	}); err != nil {
 		t.Fatalf("dump: %v", err)
 	}
+	// No unit of work commits while a test dumps a store.
+	events, err := s.Events(context.Background(), "backup-test", 0, outbox.MaxLimit)
+	if err != nil {
+		t.Fatalf("dump: %v", err)
+	}
+	d.Events = events
 	return d
 }
 
@@ -189,6 +214,10 @@ func TestBackupWhileWriting(t *testing.T) {
 	}
 	close(tick)
 	wg.Wait()
+	// Each unit's account events, and every third a payment's.
+	if d := after[units]; len(d.Deliveries) != units || len(d.Events) != units+units/3+1 {
+		t.Fatalf("the source holds %d deliveries and %d events; want %d and %d", len(d.Deliveries), len(d.Events), units, units+units/3+1)
+	}
 	if backErr != nil {
 		t.Fatalf("Backup while writing: %v", backErr)
 	}

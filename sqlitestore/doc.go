@@ -58,7 +58,10 @@
 // Schema version 2 added the activity log, value classes and clawbacks.
 // Open migrates a database of version 1 in place: its cards and credits
 // read as of the purchased class, with nothing clawed back and no activity
-// record yet; their chains start with their next change.
+// record yet; their chains start with their next change. Version 3 added
+// the outbox, its consumers and e-gift deliveries, in tables of their own:
+// a database of version 2 gains them empty (the outbox holds no event of
+// what was done before).
 //
 // Tx implements giftcard.CardInserter, so an issuance inserts its cards
 // with one prepared statement in one transaction. It does not implement
@@ -84,6 +87,66 @@
 // journal's). They keep out mistakes, not someone who can write the file:
 // the records' chained digests (activity.Verify) show what such a person
 // changed, against heads published elsewhere.
+//
+// # Outbox
+//
+// Tx implements outbox.Tx, and Store implements outbox.Reader. A unit of
+// work's events (those it appends, and one per activity record, by
+// outbox.FromRecord) are kept in the Tx and inserted when fn returns nil,
+// just before COMMIT, in the order of the calls, with one multi-row INSERT
+// per 32 events: a redemption's two events cost one statement. They commit
+// with the unit of work or not at all. They are kept in the table
+// giftkit_outbox, one row per event, its fields in columns and its payload
+// as given.
+//
+// An event's position (Event.Pos) is its rowid, which SQLite assigns at the
+// insert. SQLite runs one write transaction at a time on a database file,
+// whichever process or connection begins it, and every unit of work of
+// this package begins with BEGIN IMMEDIATE, which takes the write lock
+// before its first read: a unit of work runs entirely after every unit that
+// committed before it began, and the positions it takes are larger than
+// theirs and smaller than those of any unit that begins after it. So
+// positions increase in commit order, and a reader that has read up to a
+// position never finds a smaller one committed later (which a server
+// database's sequences do not promise). The table is AUTOINCREMENT: the
+// largest position ever given is kept, in the file and in its backups, and
+// no position is given twice, even once its event is pruned. Triggers
+// refuse to change or replace an event, and to delete one that a
+// registered consumer has not acknowledged, whoever connects to the file.
+//
+// [Store.Events] and [Store.Cursor] read on the reader connections;
+// [Store.Ack] and the registration of a consumer (its first Events or Ack)
+// are units of work of their own. Cursors are kept in
+// giftkit_outbox_consumers, and are shared by every process that uses the
+// file. A consumer is never unregistered by the store: one that stops for
+// good keeps every event after its cursor from being pruned until its row
+// is deleted (stop its processes first: a Store remembers the consumers it
+// registered).
+//
+// [Store.Wait] returns at once when a unit of work of the same Store
+// commits events (a channel closed at the commit), and looks at the table
+// every 250 milliseconds otherwise: SQLite tells a process nothing of
+// another's commits, so a consumer in one process learns of events that
+// another process commits within a quarter of a second.
+//
+// [Store.Prune] removes the oldest events, from the first position up to
+// the first that a registered consumer has not acknowledged or whose time
+// is not before the retention's, and the idempotency records created
+// before its other limit. It works in units of work of its own, each
+// removing at most 5,000 events or looking at 5,000 idempotency records, so
+// units of work of the services run in between. Idempotency records are
+// looked at in key order: the table has no index of their times, which
+// every unit of work that stores a record would pay for.
+//
+// # E-gift deliveries
+//
+// Tx implements egift.Tx. Deliveries are kept in giftkit_deliveries, one
+// row each: the sealed code a BLOB (NULL once erased, and a sent or
+// cancelled delivery that keeps one is refused; the store never reads
+// inside it), times in nanoseconds like every other, and a partial index
+// of the scheduled and sending deliveries by SendAt, then ID, which
+// DueDeliveries reads in order. A delivery with the zero SendAt is due at
+// once, before every other.
 //
 // # Durability
 //
@@ -130,9 +193,12 @@
 // uniqueness violation, or a value that cannot be stored or read back),
 // [ErrUnavailable] (the file could not be opened, read or written, the
 // write lock was busy past the timeout, the store is closed, or a commit's
-// outcome is unknown: retry the call with its idempotency key), [ErrTxDone]
-// or [ErrReadOnly]. No driver type reaches the caller. A context's error is
-// returned as it is, or wrapped with the operation it stopped.
+// outcome is unknown: retry the call with its idempotency key), [ErrTxDone],
+// [ErrReadOnly], or giftkit.ErrInvalid ([Store.Ack] of a position that no
+// event has had). The outbox's methods return outbox.ErrInvalidConsumer
+// as outbox.CheckConsumer does. No driver type reaches the caller. A
+// context's error is returned as it is, or wrapped with the operation it
+// stopped.
 //
 // A Store is safe for concurrent use; its zero value is not usable: call
 // [Open]. A Tx is valid only inside its callback.

@@ -33,6 +33,7 @@ type paymentRow struct {
 	ExpiresAt   *int64      `json:"expires_at,omitempty"`
 	CreatedAt   *int64      `json:"created_at,omitempty"`
 	UpdatedAt   *int64      `json:"updated_at,omitempty"`
+	EventSeq    int64       `json:"event_seq,omitempty"` // the Seq of the payment's last outbox event
 }
 
 type tenderRow struct {
@@ -100,6 +101,7 @@ func encodePayment(e *encoder, p checkout.Payment) string {
 		Failure:   failureRow{Reason: p.Failure.Reason, At: stateText(p.Failure.At)},
 		Keys:      keysRow(p.Keys),
 		ExpiresAt: e.time(p.ExpiresAt), CreatedAt: e.time(p.CreatedAt), UpdatedAt: e.time(p.UpdatedAt),
+		EventSeq: p.EventSeq,
 	}
 	if p.Failure.Kind != 0 {
 		row.Failure.Kind = p.Failure.Kind.String()
@@ -133,6 +135,7 @@ func decodePayment(op, id, data string) (checkout.Payment, error) {
 		Failure:   checkout.Failure{Reason: row.Failure.Reason},
 		Keys:      checkout.Keys(row.Keys),
 		ExpiresAt: fromNanos(row.ExpiresAt), CreatedAt: fromNanos(row.CreatedAt), UpdatedAt: fromNanos(row.UpdatedAt),
+		EventSeq: row.EventSeq,
 	}
 	if row.CaptureWant != nil {
 		p.CaptureWant = giftkit.FromMinor(*row.CaptureWant, c)

@@ -36,8 +36,9 @@ var (
 	// ErrConflict: a write broke a uniqueness or check constraint (two
 	// cards with one code hash, a second record under one key, a journal
 	// entry or an activity record out of sequence, a negative balance, a
-	// change to a redeemed or voided card other than a clawback), or a
-	// value cannot be stored (a time outside the years 1678 to 2262), or a
+	// change to a redeemed or voided card other than a clawback, an event
+	// or a delivery the schema refuses), or a value cannot be stored (a
+	// time outside the years 1678 to 2262, an event without a time), or a
 	// stored row cannot be read back.
 	ErrConflict = errors.New("sqlitestore: conflicting write")
 	// ErrUnavailable: the database could not be opened, read or written
@@ -56,7 +57,7 @@ var (
 // above; its message includes SQLite's, but no driver type is exposed.
 type Error struct {
 	Op    string // the operation, such as "put card" or "commit"
-	Err   error  // ErrConflict, ErrUnavailable, ErrTxDone or ErrReadOnly
+	Err   error  // ErrConflict, ErrUnavailable, ErrTxDone, ErrReadOnly, or giftkit.ErrInvalid (see Store.Ack)
 	cause string // SQLite's message, or what was wrong
 }
 
@@ -157,6 +158,10 @@ type Store struct {
 
 	closeOnce sync.Once
 	closed    atomic.Bool // set under wlock
+
+	outboxMu   sync.Mutex
+	outboxWake chan struct{} // closed, and replaced, when a unit of work commits events; nil while no one waits
+	consumers  sync.Map      // the outbox consumers this Store registered or found registered
 }
 
 // Open opens the database file at path, creating it if it does not exist
@@ -345,9 +350,11 @@ func (s *Store) migrate(ctx context.Context) error {
 // timeout for another process's. fn runs at most once. If ctx is done,
 // Update returns its error without running fn. If fn returns an error or
 // panics, Update rolls back, and returns the error unchanged or lets the
-// panic go on; otherwise it returns the commit's error, if any:
-// ErrUnavailable, when whether the unit committed is unknown. fn must not
-// call Update of the same Store, which would wait for fn to end.
+// panic go on. Otherwise it inserts the unit's outbox events (an error is
+// then ErrConflict or ErrUnavailable, and nothing committed) and commits,
+// and returns the commit's error, if any: ErrUnavailable, when whether the
+// unit committed is unknown. fn must not call Update of the same Store,
+// which would wait for fn to end.
 func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -364,7 +371,14 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.writer.run(ctx, "BEGIN IMMEDIATE", &Tx{ctx: ctx, c: s.writer}, fn)
+	tx := &Tx{ctx: ctx, c: s.writer}
+	if err := s.writer.run(ctx, "BEGIN IMMEDIATE", tx, fn); err != nil {
+		return err
+	}
+	if len(tx.events) > 0 {
+		s.committedEvents()
+	}
+	return nil
 }
 
 // View runs fn in a read-only unit of work on one of the reader
@@ -390,6 +404,7 @@ func (s *Store) View(ctx context.Context, fn func(tx *Tx) error) error {
 type conn struct {
 	c     *sql.Conn
 	stmts map[string]*sql.Stmt // nil for a reader: no cache
+	trace func(query string)   // if set, called with each statement of a unit of work's Tx (tests count them)
 }
 
 // run runs fn in a transaction that begin starts on c.
@@ -406,6 +421,11 @@ func (c *conn) run(ctx context.Context, begin string, tx *Tx, fn func(tx *Tx) er
 	}()
 	if err := fn(tx); err != nil {
 		return err
+	}
+	if len(tx.events) > 0 {
+		if err := tx.insertEvents(); err != nil {
+			return err
+		}
 	}
 	tx.done, committed = true, true
 	// COMMIT is not interrupted when ctx ends: it is quick, and an
@@ -440,6 +460,9 @@ func (c *conn) rollback() {
 // stmt returns the statement for query: prepared once on the writer, and
 // for a reader each time by database/sql.
 func (c *conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if c.trace != nil {
+		c.trace(query)
+	}
 	if st, ok := c.stmts[query]; ok {
 		return st, nil
 	}

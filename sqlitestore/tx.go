@@ -10,19 +10,22 @@ import (
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/wallet"
 )
 
 // Tx is a unit of work on a [Store]. It implements giftcard.Tx (and so
-// activity.Tx), wallet.Tx, wallet.LimiterTx and checkout.Tx. A Tx of
-// [Store.Update] holds the database's write lock, so what it reads stays
-// as read until it ends, and it reads its own writes. It is valid only inside its callback, and not
-// safe for concurrent use.
+// activity.Tx), wallet.Tx, wallet.LimiterTx, checkout.Tx (and so
+// outbox.Tx) and egift.Tx. A Tx of [Store.Update] holds the database's
+// write lock, so what it reads stays as read until it ends, and it reads
+// its own writes. It is valid only inside its callback, and not safe for
+// concurrent use.
 type Tx struct {
 	ctx      context.Context
 	c        *conn
 	done     bool
 	readOnly bool
+	events   []outbox.Event // the outbox's, inserted when fn returns nil (see AppendEvents)
 }
 
 // usable reports whether the Tx may still be used, and for a write,
