@@ -175,6 +175,7 @@ func (t *Tx) AppendActivity(records []activity.Record) error {
 		}
 		l.acts = append(l.acts, rows...)
 		l.events = append(l.events, events...)
+		t.wroteEvents = true
 		return nil
 	}
 	if len(t.pending) > 0 || !t.begun { // BEGIN, and the writes the records may follow

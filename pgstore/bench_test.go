@@ -34,8 +34,10 @@ import (
 // capture) and the record). The activity records and the events' payloads
 // are bytes of the size of the library's, each record the next of its
 // subject's chain, which the database checks as it does the library's
-// (the primary key, and the foreign key to the record before); the events'
-// insert notifies the outbox's listeners, as the library's does. The ratio
+// (the primary key, and the foreign key to the record before). The
+// minimal SQL sends no NOTIFY; the library sends one after its commits,
+// outside the units of work, at most one at a time (see the package doc),
+// and that is counted in its figures. The ratio
 // library/minimal is what the library's generality, checks and
 // recoverability cost. Each worker has its own account, so the figures
 // measure throughput, not lock waits.

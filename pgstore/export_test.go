@@ -10,3 +10,7 @@ func SetWaitPoll(d time.Duration) (restore func()) {
 	waitPoll = d
 	return func() { waitPoll = old }
 }
+
+// SetNotifyHook makes s's notifier call f as each NOTIFY is about to be
+// sent (f may block it). Call it before s's first commit.
+func SetNotifyHook(s *Store, f func()) { s.notifier.sent = f }

@@ -9,28 +9,151 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Wait's wake-ups. Every statement that inserts events notifies the channel
-// giftkit_outbox with its schema's name (migration 0006's trigger), which
-// the server delivers when the unit commits. A Store has one listener: a
-// goroutine with a connection of its own, outside the pool, LISTENing on
-// that channel, which wakes every waiting Wait when its schema's name
-// arrives; each then asks the database whether there is an event after
+// Wait's wake-ups. A unit of work that wrote events signals, once it has
+// committed, the Store's notifier (never for a unit that rolled back: the
+// signal follows a successful COMMIT). The notifier wakes the Store's own
+// waiters at once, without a round trip, and tells other processes by
+// sending pg_notify on the channel giftkit_outbox with the schema's name,
+// on a pool connection. The NOTIFY is not sent inside the unit of work:
+// the server makes the commits of transactions that notify take turns (a
+// lock on the notification queue held through their commit), so with
+// synchronous_commit on their WAL flushes would no longer be shared.
+// NOTIFYs are coalesced: at most one is in flight, and the commits made
+// while it is send one more after it.
+//
+// A Store has one listener: a goroutine with a connection of its own,
+// outside the pool, LISTENing on that channel, which wakes every waiting
+// Wait when its schema's name arrives (from another Store, in this process
+// or another); each then asks the database whether there is an event after
 // its cursor. The first Wait starts the listener; it stops at Close, or
 // when a check (every listenCheck) finds that no Wait ran since the last.
 
 // waitPoll is how long a Wait waits for a notification before it looks
-// for events anyway: notifications are lost while the listener reconnects,
-// and none come from sessions that turned them off (see the package doc).
-// A variable for the tests.
+// for events anyway: notifications are lost while the listener
+// reconnects, and none come from a process that ended between a commit and
+// its NOTIFY (see the package doc). A variable for the tests.
 var waitPoll = time.Second
 
 const (
 	// listenCheck is how often the listener checks that its connection
 	// is alive, and stops if no Wait ran since the last check.
 	listenCheck = 30 * time.Second
-	// listenConnect bounds the listener's connecting and each LISTEN.
+	// listenConnect bounds the listener's connecting and each LISTEN, and
+	// the notifier's each NOTIFY.
 	listenConnect = 10 * time.Second
 )
+
+// notifier is a Store's sender of wake-ups (see above): a goroutine that
+// wakes the Store's waiters on each signal and hands the NOTIFY to a
+// second, which sends one at a time. Both start with the first signal and
+// end at Close.
+type notifier struct {
+	signal chan struct{} // buffered (1): commits not yet seen coalesce into one
+	remote chan struct{} // buffered (1): the NOTIFY to send after the one in flight
+	start  sync.Once
+	mu     sync.Mutex
+	closed bool
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+	sent   func() // for the tests: called as each NOTIFY is about to be sent
+}
+
+func newNotifier() *notifier {
+	return &notifier{signal: make(chan struct{}, 1), remote: make(chan struct{}, 1)}
+}
+
+// eventsCommitted tells the notifier that a unit of work that wrote events
+// has committed. It does not block: a signal already waiting covers this
+// commit too, since the notifier acts on it after taking it.
+func (s *Store) eventsCommitted() {
+	n := s.notifier
+	n.start.Do(func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.closed {
+			return
+		}
+		var ctx context.Context
+		ctx, n.cancel = context.WithCancel(context.Background())
+		n.done.Add(2)
+		go s.wakeLocal(ctx)
+		go s.notifyRemote(ctx)
+	})
+	select {
+	case n.signal <- struct{}{}:
+	default:
+	}
+}
+
+// wakeLocal is the notifier's first goroutine: on each signal it wakes
+// the Store's waiters and asks for a NOTIFY, which, if one is in flight,
+// is sent after it, once for any number of signals.
+func (s *Store) wakeLocal(ctx context.Context) {
+	n := s.notifier
+	defer n.done.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.signal:
+		}
+		s.listener.broadcast()
+		select {
+		case n.remote <- struct{}{}:
+		default: // one is asked for already, and not yet taken
+		}
+	}
+}
+
+// notifyRemote is the notifier's second goroutine: it sends the NOTIFYs
+// asked for, one at a time.
+func (s *Store) notifyRemote(ctx context.Context) {
+	n := s.notifier
+	defer n.done.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.remote:
+		}
+		if n.sent != nil {
+			n.sent()
+		}
+		// A NOTIFY that fails is not sent again: the other processes'
+		// waiters find the events by their poll.
+		_ = s.notify(ctx)
+	}
+}
+
+// notify sends the NOTIFY that wakes the listeners of the store's schema,
+// in a transaction of its own that does nothing else. (Its commit does not
+// wait for the disk: a transaction that wrote nothing to the WAL but its
+// commit record commits asynchronously.)
+func (s *Store) notify(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, listenConnect)
+	defer cancel()
+	return s.withConn(ctx, "notify", func(conn *pgx.Conn) error {
+		var err error
+		if s.schema != "" {
+			_, err = conn.Exec(ctx, `SELECT pg_notify('giftkit_outbox', $1)`, s.schema)
+		} else { // the schema the search path finds the table in, as the listener's
+			_, err = conn.Exec(ctx, `SELECT pg_notify('giftkit_outbox', n.nspname) `+outboxSchemaFrom)
+		}
+		return err
+	})
+}
+
+// stop stops the notifier for good and waits for its goroutines to end.
+func (n *notifier) stop() {
+	n.mu.Lock()
+	n.closed = true
+	cancel := n.cancel
+	n.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		n.done.Wait()
+	}
+}
 
 // listener is a Store's shared listener (see above).
 type listener struct {
@@ -147,6 +270,11 @@ func (s *Store) listen(ctx context.Context, cancel context.CancelFunc, done chan
 	}
 }
 
+// outboxSchemaFrom finds the schema of the table giftkit_outbox that the
+// search path finds (n.nspname): the payload of its notifications when the
+// Store names no schema.
+const outboxSchemaFrom = `FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = 'giftkit_outbox'::regclass`
+
 // listenConn opens the listener's connection with the pool's settings and
 // LISTENs, and returns the schema whose notifications are the store's.
 func (s *Store) listenConn(ctx context.Context) (*pgx.Conn, string, error) {
@@ -158,8 +286,7 @@ func (s *Store) listenConn(ctx context.Context) (*pgx.Conn, string, error) {
 	}
 	schema := s.schema
 	if schema == "" { // the schema the search path finds the table in
-		err = conn.QueryRow(ctx, `SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE c.oid = 'giftkit_outbox'::regclass`).Scan(&schema)
+		err = conn.QueryRow(ctx, `SELECT n.nspname `+outboxSchemaFrom).Scan(&schema)
 	}
 	if err == nil {
 		_, err = conn.Exec(ctx, "LISTEN giftkit_outbox")

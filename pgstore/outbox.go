@@ -184,12 +184,14 @@ func (t *Tx) AppendEvents(events []outbox.Event) error {
 		return err
 	}
 	l.events = append(l.events, rows...)
+	t.wroteEvents = true
 	return nil
 }
 
 // copyEvents sends events by COPY, after every write the unit queued (an
 // issuance's, with the records sent by COPY before them).
 func (t *Tx) copyEvents(op string, events []eventRow) error {
+	t.wroteEvents = true
 	_, err := t.conn.CopyFrom(t.ctx, pgx.Identifier{"giftkit_outbox"}, eventColumns,
 		pgx.CopyFromSlice(len(events), func(i int) ([]any, error) { return events[i].values(), nil }))
 	return translate(op, err)

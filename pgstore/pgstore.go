@@ -28,9 +28,11 @@
 // the owner's accounts, the payment) are fetched and locked with the first
 // round trip. A redemption and a payment the balance covers take two round
 // trips: reads and locks with BEGIN, writes (their outbox events among
-// them) with COMMIT. A write's failure
-// (a constraint) is reported by the statement it travels with or by the
-// commit, and fails the unit either way. [WithTracer] shows them.
+// them) with COMMIT; the NOTIFY that tells other processes of the events
+// is not the unit's: it follows the commit, on another connection (see
+// Outbox). A write's failure (a constraint) is reported by the statement
+// it travels with or by the commit, and fails the unit either way.
+// [WithTracer] shows them.
 //
 // The schema's constraints back the invariants: CHECK (balance >= 0),
 // CHECK (held <= balance), one card per code hash, one record per
@@ -90,33 +92,40 @@
 // append-only but for that: triggers refuse to change an event other than
 // to position it once, to remove one not positioned, and TRUNCATE.
 //
-// Wait sleeps until a commit may have brought an event. A statement that
-// inserts events notifies the channel giftkit_outbox, with the schema's
-// name as payload (a trigger), which the server delivers when the unit
-// commits and never for one that rolls back. Each Store has one listener
-// for all its waiters: a goroutine with a connection of its own, outside
-// the pool (one server connection more than the pool's size, made with the
-// pool's settings), LISTENing on the channel, started by the first Wait and
-// stopped by Close, or when a check, every 30 s, finds that no Wait ran
-// since the last. A notification for the
-// store's schema wakes every waiter, which asks the database (on a pool
-// connection, for one query) whether an event after its cursor is
+// Wait sleeps until a commit may have brought an event. A unit of work
+// that wrote events, once its COMMIT has succeeded (never one that rolled
+// back, nor one whose COMMIT failed), signals the Store's notifier:
+// goroutines, started by the first such commit and stopped by Close, that
+// wake the Store's own waiters at once, without a round trip, and send
+// NOTIFY on the channel giftkit_outbox, with the schema's name as payload,
+// for the other processes (in a transaction of its own, on a pool
+// connection). NOTIFYs are coalesced: at most one is in flight per Store,
+// and any number of commits made meanwhile send one more after it. Each
+// Store has one listener for all its waiters: a goroutine with a
+// connection of its own, outside the pool (one server connection more
+// than the pool's size, made with the pool's settings), LISTENing on the
+// channel, started by the first Wait and stopped by Close, or when a
+// check, every 30 s, finds that no Wait ran since the last. A notification
+// for the store's schema wakes every waiter, which asks the database (on a
+// pool connection, for one query) whether an event after its cursor is
 // positioned or committed; a waiter also asks every second without a
-// notification, so one lost while the listener reconnects costs a second
-// at most. A waiter holds no connection while it sleeps.
+// notification, so a notification lost costs a second at most: one lost
+// while the listener reconnects, or one never sent, by a process that
+// ended between a commit and its NOTIFY (its events are committed: the
+// other processes find them by that poll). A waiter holds no connection
+// while it sleeps.
 //
-// NOTIFY has a cost on the hot path: the server makes the commits of
+// The NOTIFY is not sent inside the unit of work, where a trigger would
+// put it, because of what it costs there: the server makes the commits of
 // transactions that notify take turns, from before the commit record to
 // the end of the commit, so with synchronous_commit on their WAL flushes
 // are no longer shared. On a two-core machine with fsync on, 16 workers
-// redeemed about half as many cards per second as with notifications off
-// (900 against 1,700 a second, medians of three runs; payments, 1,060
-// against 1,800); with one worker, or with fsync off, no difference
-// showed. A session whose parameter
-// giftkit.outbox_notify is "off" inserts events without notifying: set it
-// with ALTER DATABASE or ALTER ROLE ... SET giftkit.outbox_notify = off,
-// or in the DSN (giftkit.outbox_notify=off), when consumers can wait a
-// second for Wait's poll.
+// redeemed about half as many cards per second with a NOTIFY in each unit
+// as without (900 against 1,700 a second, medians of three runs; payments,
+// 1,060 against 1,800). Sent after the commit, 16 workers redeemed 1,430
+// cards a second against 1,040 with the NOTIFY in the unit (payments,
+// 1,840 against 1,130; medians of six interleaved runs, on a machine
+// shared with other work); with one worker no difference showed.
 //
 // Prune removes, in statements of bounded size, each its own transaction,
 // the positioned events before Retention.EventsBefore up to the least
@@ -284,6 +293,7 @@ type Store struct {
 	maxConns int  // the pool's size: how many broken connections it may hold
 	ownPool  bool // Open made the pool: Close closes it
 	listener *listener
+	notifier *notifier
 }
 
 var _ giftkit.Store[*Tx] = (*Store)(nil)
@@ -315,7 +325,9 @@ func WithMaxConns(n int32) Option { return func(c *config) { c.maxConns = n } }
 // WithTracer traces the store's statements with the host's pgx tracer
 // (OpenTelemetry's, a logger): it may also implement pgx.BatchTracer and
 // pgx.CopyFromTracer, as most do. A unit of work sends its statements in
-// batches (see the package doc), so batches are most of what it sees.
+// batches (see the package doc), so batches are most of what it sees; the
+// NOTIFY sent after units that wrote outbox events commit, outside them,
+// is a query of its own.
 func WithTracer(t pgx.QueryTracer) Option { return func(c *config) { c.tracer = t } }
 
 // Open connects to the database at dsn (a PostgreSQL URL or key=value
@@ -350,7 +362,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, translate("open", err)
 	}
 	return &Store{pool: pool, schema: cfg.schema, retries: cfg.retries, maxConns: int(pc.MaxConns), ownPool: true,
-		listener: &listener{}}, nil
+		listener: &listener{}, notifier: newNotifier()}, nil
 }
 
 func validIdent(s string) bool {
@@ -365,9 +377,11 @@ func validIdent(s string) bool {
 	return true
 }
 
-// Close stops Wait's listener (see the package doc) and closes the
-// connection pool, if Open made it.
+// Close stops Wait's listener and the notifier of commits (see the package
+// doc), and closes the connection pool, if Open made it. Units of work
+// committed after Close wake no one: Wait's poll finds their events.
 func (s *Store) Close() {
+	s.notifier.stop()
 	s.listener.stop()
 	if s.ownPool {
 		s.pool.Close()
@@ -394,7 +408,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 		return nil, &Error{Op: "new", Err: ErrInvalidConfig, cause: "invalid schema name " + strconv.Quote(cfg.schema)}
 	}
 	return &Store{pool: pool, schema: cfg.schema, retries: cfg.retries, maxConns: int(pool.Config().MaxConns),
-		listener: &listener{}}, nil
+		listener: &listener{}, notifier: newNotifier()}, nil
 }
 
 //go:embed migrations/*.sql
@@ -538,6 +552,9 @@ func (s *Store) attempt(ctx context.Context, fn func(tx *Tx) error) (err error, 
 	committed = true // whatever the commit answers, the transaction is over
 	err = tx.commit()
 	tx.done = true
+	if err == nil && tx.wroteEvents {
+		s.eventsCommitted() // wake the outbox's waiters
+	}
 	var e *Error
 	if err != nil && tx.unsent && errors.As(err, &e) {
 		e.retry = true // nothing reached the server: the commit was the unit's first round trip

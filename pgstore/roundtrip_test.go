@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -15,10 +16,16 @@ import (
 )
 
 // roundTrips counts the store's round trips to the server (each query
-// sent alone, each batch, each COPY) and the statements it sends.
-type roundTrips struct{ n, statements atomic.Int64 }
+// sent alone, each batch, each COPY) and the statements it sends, but for
+// the NOTIFY the notifier sends after a unit's commit, on its own time and
+// not in the unit (one for any number of commits while one is in flight).
+type roundTrips struct{ n, statements, notifies atomic.Int64 }
 
-func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(data.SQL, "pg_notify") {
+		r.notifies.Add(1)
+		return ctx
+	}
 	r.n.Add(1)
 	r.statements.Add(1)
 	return ctx
@@ -78,6 +85,9 @@ func TestRoundTrips(t *testing.T) {
 	}
 	if n := counter.statements.Load() - statements; n != 10 {
 		t.Errorf("a payment the balance covers sent %d statements; want 10", n)
+	}
+	if counter.notifies.Load() == 0 {
+		t.Errorf("no NOTIFY traced after the units' commits")
 	}
 }
 

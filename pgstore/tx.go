@@ -32,6 +32,8 @@ type Tx struct {
 	ahead     *ahead          // rows read ahead, if the unit asked
 	appendLog *queuedLog      // the queued write that appends activity records and events, if not sent yet
 	logs      map[string]bool // subjects whose attempt log the unit read: true if it found (and locked) one
+
+	wroteEvents bool // the unit appended outbox events: its commit wakes the outbox's waiters
 }
 
 func (t *Tx) usable(op string) error {

@@ -87,30 +87,12 @@ CREATE TRIGGER giftkit_outbox_append_only BEFORE UPDATE OR DELETE ON giftkit_out
 CREATE TRIGGER giftkit_outbox_no_truncate BEFORE TRUNCATE ON giftkit_outbox
     FOR EACH STATEMENT EXECUTE FUNCTION giftkit_outbox_append_only();
 
--- A statement that inserts events wakes the outbox's listeners (Wait)
--- when its transaction commits: NOTIFY is delivered at commit, and never
--- for a transaction that rolls back. The channel is shared by every
--- schema; the payload names the schema, and listeners of other schemas
--- ignore it. A transaction's notifications with one payload are sent once.
---
--- NOTIFY has a price: the server makes the commits of transactions that
--- notify take turns (a lock held from before the commit record is written
--- until the commit is done), so with synchronous_commit on their WAL
--- flushes are no longer shared (group commit). A session whose setting
--- giftkit.outbox_notify is 'off' does not notify: set it (ALTER DATABASE
--- or ALTER ROLE ... SET giftkit.outbox_notify = off, or the connection's
--- parameters) where the outbox's readers can wait for Wait's poll instead.
-CREATE FUNCTION giftkit_outbox_notify() RETURNS trigger AS $$
-BEGIN
-    IF current_setting('giftkit.outbox_notify', true) IS DISTINCT FROM 'off' THEN
-        PERFORM pg_notify('giftkit_outbox', TG_TABLE_SCHEMA);
-    END IF;
-    RETURN NULL;
-END
-$$ LANGUAGE plpgsql;
-
-CREATE TRIGGER giftkit_outbox_notify AFTER INSERT ON giftkit_outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION giftkit_outbox_notify();
+-- No trigger notifies the outbox's listeners: a transaction that runs
+-- NOTIFY makes the commits of every other that does take turns with it (a
+-- lock on the notification queue held through the commit), so with
+-- synchronous_commit on their WAL flushes would no longer be shared. The
+-- Store sends NOTIFY after a unit of work that wrote events has committed,
+-- in a transaction of its own (see pgstore's package doc).
 
 -- The positioner: gives up to max_rows committed events that have no
 -- position the next positions, in order of id, and returns how many. Call
