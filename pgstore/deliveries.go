@@ -104,7 +104,7 @@ func (t *Tx) PutDelivery(d egift.Delivery) error {
 }
 
 // DueDeliveries implements egift.Tx through the partial index of
-// scheduled deliveries. It takes no lock: a process that sends one locks
+// scheduled and sending deliveries. It takes no lock: a process that sends one locks
 // it again (Delivery) and checks it is still due, so several processes
 // may look at once.
 func (t *Tx) DueDeliveries(now time.Time, limit int) ([]egift.Delivery, error) {
@@ -117,7 +117,7 @@ func (t *Tx) DueDeliveries(now time.Time, limit int) ([]egift.Delivery, error) {
 	}
 	at, ns := splitTime(now)
 	br, err := t.send(op, func(b *pgx.Batch) {
-		b.Queue(deliverySQL+`WHERE state = 'scheduled' AND (send_at, send_at_ns) <= ($1, $2)
+		b.Queue(deliverySQL+`WHERE state IN ('scheduled', 'sending') AND (send_at, send_at_ns) <= ($1, $2)
 			ORDER BY send_at, send_at_ns, id LIMIT $3`, at, ns, int64(limit))
 	})
 	if err != nil {

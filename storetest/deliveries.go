@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/egift"
 )
 
@@ -152,4 +155,88 @@ func testDeliveries[T any](t *testing.T, s giftkit.Store[T]) {
 	if diff := cmp.Diff([]string{"dlv_b", "dlv_a"}, due(2)); diff != "" {
 		t.Errorf("DueDeliveries with limit 2 (-want +got):\n%s", diff)
 	}
+}
+
+// recordingSender keeps the messages it is given.
+type recordingSender struct{ got []egift.Message }
+
+func (r *recordingSender) Send(_ context.Context, m egift.Message) error {
+	r.got = append(r.got, m)
+	return nil
+}
+
+// testDeliveriesOfServices runs egift.Service over the store: a card sent
+// later, one cancelled, one whose card is voided; the code delivered is the
+// card's, and no delivery keeps a code once it is settled.
+func testDeliveriesOfServices[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
+	ctx := context.Background()
+	env := NewEnv(t, s, 5)
+	keys, err := egift.NewKeyring([]byte("storetest-egift-key-0123456789ab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := &recordingSender{}
+	gifts, err := egift.NewService(giftkit.Store[egift.Tx](deliveryStore[T]{s}), egift.Config{Cards: env.Cards, Keys: keys, Sender: sender, Now: env.Clock.Now,
+		Rand: bytes.NewReader(bytes.Repeat([]byte{7}, 1<<10))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := egift.SendRequest{Value: money("20.00"), Recipient: "zoé@example.org", From: "Mamie", Message: "Bon anniversaire\nBises",
+		SendAt: epoch.Add(time.Hour + 123*time.Nanosecond)}
+	later, err := gifts.Send(ctx, req, "send-later")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SendAt = time.Time{}
+	cancelled, _ := gifts.Send(ctx, req, "send-cancelled")
+	voided, _ := gifts.Send(ctx, req, "send-voided")
+	if _, err := gifts.Cancel(ctx, cancelled.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Cards.Void(ctx, voided.CardID, "void"); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := gifts.Deliver(ctx, 10); err != nil || rep != (egift.Report{Cancelled: 1}) {
+		t.Fatalf("Deliver now = %+v, %v; want the voided card's delivery cancelled", rep, err)
+	}
+	env.Clock.Advance(time.Hour)
+	if rep, err := gifts.Deliver(ctx, 10); err != nil || rep != (egift.Report{}) {
+		t.Fatalf("Deliver a nanosecond early = %+v, %v", rep, err)
+	}
+	env.Clock.Advance(time.Nanosecond * 123)
+	if rep, err := gifts.Deliver(ctx, 10); err != nil || rep != (egift.Report{Sent: 1}) || len(sender.got) != 1 {
+		t.Fatalf("Deliver on time = %+v, %v", rep, err)
+	}
+	if r, err := env.Wallet.Redeem(ctx, "zoe", sender.got[0].Code.String(), "redeem"); err != nil || r.CardID != later.CardID {
+		t.Fatalf("redeeming the code delivered: %+v, %v", r, err)
+	}
+	for _, id := range []string{later.ID, cancelled.ID, voided.ID} {
+		update(t, s, func(tx T) error {
+			dt, err := deliveryTx(tx)
+			if err != nil {
+				return err
+			}
+			d, ok, err := dt.Delivery(id)
+			if err != nil || !ok {
+				return fmt.Errorf("delivery %s: %v, %v", id, ok, err)
+			}
+			if d.State != egift.StateSent && d.State != egift.StateCancelled || len(d.Sealed) != 0 {
+				return fmt.Errorf("delivery %s is %v with %d sealed bytes", id, d.State, len(d.Sealed))
+			}
+			return nil
+		})
+	}
+}
+
+// deliveryStore is a store whose transactions are used as egift.Tx.
+type deliveryStore[T any] struct{ s giftkit.Store[T] }
+
+func (d deliveryStore[T]) Update(ctx context.Context, fn func(egift.Tx) error) error {
+	return d.s.Update(ctx, func(tx T) error {
+		dt, err := deliveryTx(tx)
+		if err != nil {
+			return err
+		}
+		return fn(dt)
+	})
 }

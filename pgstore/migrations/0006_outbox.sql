@@ -160,8 +160,10 @@ CREATE TABLE giftkit_deliveries (
     message        text        NOT NULL,
     send_at        timestamptz NOT NULL,
     send_at_ns     smallint    NOT NULL CHECK (send_at_ns BETWEEN 0 AND 999),
-    state          text        NOT NULL CHECK (state IN ('scheduled', 'sent', 'failed', 'cancelled')),
-    sealed         bytea       NOT NULL,
+    state          text        NOT NULL CHECK (state IN ('scheduled', 'sending', 'sent', 'failed', 'cancelled')),
+    -- The sealed code, erased (empty) once the delivery is sent or
+    -- cancelled, and only then.
+    sealed         bytea       NOT NULL CHECK ((state IN ('sent', 'cancelled')) = (octet_length(sealed) = 0)),
     attempts       integer     NOT NULL CHECK (attempts >= 0),
     last_error     text        NOT NULL,
     created_at     timestamptz NOT NULL,
@@ -172,5 +174,6 @@ CREATE TABLE giftkit_deliveries (
     sent_at_ns     smallint    NOT NULL CHECK (sent_at_ns BETWEEN 0 AND 999)
 );
 
--- The deliveries due, in the order DueDeliveries returns them.
-CREATE INDEX giftkit_deliveries_due ON giftkit_deliveries (send_at, send_at_ns, id) WHERE state = 'scheduled';
+-- The deliveries due (scheduled, or sending with a lease that may have
+-- lapsed), in the order DueDeliveries returns them.
+CREATE INDEX giftkit_deliveries_due ON giftkit_deliveries (send_at, send_at_ns, id) WHERE state IN ('scheduled', 'sending');
