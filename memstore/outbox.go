@@ -168,6 +168,20 @@ func (s *Store) Cursor(ctx context.Context, consumer string) (int64, error) {
 	return s.outbox.consumers[consumer], nil
 }
 
+// Forget implements outbox.Reader.
+func (s *Store) Forget(ctx context.Context, consumer string) error {
+	if err := outbox.CheckConsumer(consumer); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.outbox.consumers, consumer)
+	return nil
+}
+
 // Wait implements outbox.Reader: it returns as soon as a unit of work
 // commits an event after after.
 func (s *Store) Wait(ctx context.Context, after int64) error {

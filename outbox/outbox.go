@@ -214,6 +214,12 @@ type Reader interface {
 	// Cursor returns consumer's cursor: the position it acknowledged
 	// last, 0 if none (where a consumer starts or resumes reading).
 	Cursor(ctx context.Context, consumer string) (int64, error)
+	// Forget unregisters consumer and drops its cursor: Prune no longer
+	// keeps events for it (for an endpoint gone for good, or a name read
+	// once by mistake). A later Events or Ack registers it anew, from 0.
+	// Forgetting a consumer the store does not know changes nothing. It
+	// fails with ErrInvalidConsumer.
+	Forget(ctx context.Context, consumer string) error
 	// Wait returns when an event after after may be in the outbox, or
 	// ctx's error when ctx is done first. It may return early (callers
 	// read, then wait again); it never returns nil while it knows of no

@@ -363,6 +363,18 @@ func (s *Store) Ack(ctx context.Context, consumer string, pos int64) error {
 	return nil
 }
 
+// Forget implements outbox.Reader. It fails with outbox.ErrInvalidConsumer,
+// or with the store's errors.
+func (s *Store) Forget(ctx context.Context, consumer string) error {
+	if err := outbox.CheckConsumer(consumer); err != nil {
+		return err
+	}
+	return s.withConn(ctx, "forget", func(conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, `DELETE FROM giftkit_outbox_consumers WHERE name = $1`, consumer)
+		return err
+	})
+}
+
 // Cursor implements outbox.Reader. It fails with
 // outbox.ErrInvalidConsumer, or with the store's errors.
 func (s *Store) Cursor(ctx context.Context, consumer string) (int64, error) {

@@ -118,10 +118,8 @@
 // [Store.Ack] and the registration of a consumer (its first Events or Ack)
 // are units of work of their own. Cursors are kept in
 // giftkit_outbox_consumers, and are shared by every process that uses the
-// file. A consumer is never unregistered by the store: one that stops for
-// good keeps every event after its cursor from being pruned until its row
-// is deleted (stop its processes first: a Store remembers the consumers it
-// registered).
+// file. A consumer that stops for good keeps every event after its cursor
+// from being pruned until it is forgotten ([Store.Forget]).
 //
 // [Store.Wait] returns at once when a unit of work of the same Store
 // commits events (a channel closed at the commit), and looks at the table

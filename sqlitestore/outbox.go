@@ -166,15 +166,11 @@ func (s *Store) Events(ctx context.Context, consumer string, after int64, limit 
 	return out, translate(ctx, op, rows.Err())
 }
 
-// register registers consumer, at cursor 0, unless it is registered.
-// Consumers are never unregistered but by hand (see the package
-// documentation), so this Store remembers the names it has registered or
-// found and writes once for each.
+// register registers consumer, at cursor 0, unless it is registered: a
+// read on a reader connection, and a write only for a new consumer. (It
+// does not remember the names it has seen: another process may Forget one.)
 func (s *Store) register(ctx context.Context, consumer string) error {
 	const op = "register outbox consumer"
-	if _, ok := s.consumers.Load(consumer); ok {
-		return nil
-	}
 	var n int
 	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM giftkit_outbox_consumers WHERE name = ?`, consumer).Scan(&n); err != nil {
 		return translate(ctx, op, err)
@@ -188,8 +184,20 @@ func (s *Store) register(ctx context.Context, consumer string) error {
 			return err
 		}
 	}
-	s.consumers.Store(consumer, struct{}{})
 	return nil
+}
+
+// Forget implements outbox.Reader, in a unit of work of its own. It fails
+// with outbox.ErrInvalidConsumer, ctx's error, or ErrUnavailable.
+func (s *Store) Forget(ctx context.Context, consumer string) error {
+	const op = "outbox forget"
+	if err := outbox.CheckConsumer(consumer); err != nil {
+		return err
+	}
+	return s.Update(ctx, func(tx *Tx) error {
+		_, err := tx.c.exec(ctx, `DELETE FROM giftkit_outbox_consumers WHERE name = ?`, consumer)
+		return translate(ctx, op, err)
+	})
 }
 
 // Ack implements outbox.Reader, in a unit of work of its own: it moves
@@ -222,9 +230,6 @@ func (s *Store) Ack(ctx context.Context, consumer string, pos int64) error {
 			WHERE excluded.cursor > giftkit_outbox_consumers.cursor`, consumer, pos)
 		return translate(ctx, op, err)
 	})
-	if err == nil {
-		s.consumers.Store(consumer, struct{}{})
-	}
 	return err
 }
 

@@ -161,7 +161,6 @@ type Store struct {
 
 	outboxMu   sync.Mutex
 	outboxWake chan struct{} // closed, and replaced, when a unit of work commits events; nil while no one waits
-	consumers  sync.Map      // the outbox consumers this Store registered or found registered
 }
 
 // Open opens the database file at path, creating it if it does not exist

@@ -211,6 +211,18 @@ func testOutbox[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 		t.Fatalf("Prune with a zero Retention = %+v, %v; want nothing removed", pruned, err)
 	}
 
+	// A consumer registered by a read and never heard from again holds
+	// every event back, until it is forgotten.
+	if _, err := r.Events(ctx, "ghost", 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Forget(ctx, "a\nb"); !errors.Is(err, outbox.ErrInvalidConsumer) {
+		t.Fatalf("Forget of a bad name = %v", err)
+	}
+	if err := r.Forget(ctx, "never-registered"); err != nil {
+		t.Fatalf("Forget of an unknown consumer = %v", err)
+	}
+
 	// Once everything is pruned, a cursor behind it has nothing to wait
 	// for: Wait must not return at once (a consumer would spin).
 	end := readEvents(t, r, "c1", 0, 100)
@@ -218,6 +230,15 @@ func testOutbox[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 		if err := r.Ack(ctx, c, end[len(end)-1].Pos); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if pruned, err := r.Prune(ctx, outbox.Retention{EventsBefore: epoch.Add(1000 * time.Hour)}); err != nil || pruned.Events != 0 {
+		t.Fatalf("Prune while ghost has acknowledged nothing = %+v, %v; want nothing removed", pruned, err)
+	}
+	if err := r.Forget(ctx, "ghost"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := r.Cursor(ctx, "c1"); err != nil || c != end[len(end)-1].Pos {
+		t.Fatalf("Forget of another consumer moved c1's cursor: %d, %v", c, err)
 	}
 	if _, err := r.Prune(ctx, outbox.Retention{EventsBefore: epoch.Add(1000 * time.Hour)}); err != nil {
 		t.Fatal(err)
