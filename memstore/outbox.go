@@ -110,12 +110,18 @@ func (o *outboxLog) register(consumer string) int64 {
 	return c
 }
 
+// checkCall returns the error of a call for consumer with ctx that must
+// not run: a bad name, or ctx done.
+func checkCall(ctx context.Context, consumer string) error {
+	if err := outbox.CheckConsumer(consumer); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
 // Events implements outbox.Reader.
 func (s *Store) Events(ctx context.Context, consumer string, after int64, limit int) ([]outbox.Event, error) {
-	if err := outbox.CheckConsumer(consumer); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := checkCall(ctx, consumer); err != nil {
 		return nil, err
 	}
 	limit = min(max(limit, 1), outbox.MaxLimit)
@@ -137,10 +143,7 @@ func (s *Store) Events(ctx context.Context, consumer string, after int64, limit 
 
 // Ack implements outbox.Reader.
 func (s *Store) Ack(ctx context.Context, consumer string, pos int64) error {
-	if err := outbox.CheckConsumer(consumer); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := checkCall(ctx, consumer); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -157,10 +160,7 @@ func (s *Store) Ack(ctx context.Context, consumer string, pos int64) error {
 
 // Cursor implements outbox.Reader.
 func (s *Store) Cursor(ctx context.Context, consumer string) (int64, error) {
-	if err := outbox.CheckConsumer(consumer); err != nil {
-		return 0, err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := checkCall(ctx, consumer); err != nil {
 		return 0, err
 	}
 	s.mu.Lock()
@@ -170,10 +170,7 @@ func (s *Store) Cursor(ctx context.Context, consumer string) (int64, error) {
 
 // Forget implements outbox.Reader.
 func (s *Store) Forget(ctx context.Context, consumer string) error {
-	if err := outbox.CheckConsumer(consumer); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := checkCall(ctx, consumer); err != nil {
 		return err
 	}
 	s.mu.Lock()

@@ -354,29 +354,11 @@ func TestAttributeKinds(t *testing.T) {
 	}
 }
 
-// TestOutcome: the names of the outcomes.
+// TestOutcome: the outcome names are giftkit.Outcome's (tested there).
 func TestOutcome(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{nil, "ok"},
-		{giftkit.ErrInvalid, "invalid"},
-		{fmt.Errorf("a: %w", giftkit.ErrNotFound), "not_found"},
-		{giftcard.ErrAlreadyRedeemed, "conflict"},
-		{giftkit.ErrIdempotencyConflict, "conflict"},
-		{giftkit.ErrCurrencyMismatch, "currency_mismatch"},
-		{giftkit.ErrInsufficientFunds, "insufficient_funds"},
-		{giftkit.ErrExpired, "expired"},
-		{giftkit.ErrDeclined, "declined"},
-		{giftkit.ErrUnavailable, "unavailable"},
-		{wallet.ErrTooManyAttempts, "rate_limited"},
-		{errDisk, "error"},
-		{context.DeadlineExceeded, "canceled"},
-		{fmt.Errorf("%w: %w", giftkit.ErrUnavailable, context.Canceled), "canceled"},
-	} {
-		if got := otelgiftkit.Outcome(tc.err); got != tc.want {
-			t.Errorf("Outcome(%v) = %q; want %q", tc.err, got, tc.want)
+	for _, err := range []error{nil, giftkit.ErrNotFound, errors.New("disk full")} {
+		if got, want := otelgiftkit.Outcome(err), giftkit.Outcome(err); got != want {
+			t.Errorf("Outcome(%v) = %q; want %q", err, got, want)
 		}
 	}
 }
@@ -522,44 +504,14 @@ func TestNew(t *testing.T) {
 	end(nil)
 }
 
-// TestScrub: how a string attribute that holds a code is exported: masked
-// where the code stands, in any case, with dashes, spaces or look-alikes,
-// glued to other text or overlapping another window that reads as a code;
-// withheld if the code cannot be placed; left alone if it holds none.
+// TestScrub: an attribute that holds a code, glued to a host's tag, is
+// exported masked (codefmt.Redact, tested there, does the finding).
 func TestScrub(t *testing.T) {
 	code := codefmt.MustParse("1G06-02M06R-1GGZ1")
-	masked := code.Masked()
-	bare := strings.ReplaceAll(code.String(), "-", "")
-	// A prefix that makes a second code of its 4 characters and the
-	// code's first 11: the two windows overlap.
-	var overlap string
-	for n := 0; overlap == "" && n < 32*32*32*32; n++ {
-		x := string([]byte{codefmt.Alphabet[n%32], codefmt.Alphabet[n/32%32], codefmt.Alphabet[n/1024%32], codefmt.Alphabet[n/32768]})
-		if _, err := codefmt.Parse(x + bare[:11]); err == nil {
-			overlap = x
-		}
-	}
-	if overlap == "" {
-		t.Fatal("no prefix of 4 characters makes a code with the first 11 of the code")
-	}
-	for _, tc := range []struct{ in, want string }{
-		{"no code here", "no code here"},
-		{"card_13058df744c5eb520e4f", "card_13058df744c5eb520e4f"},
-		{code.String(), masked},
-		{" " + strings.ToLower(strings.ReplaceAll(code.String(), "-", " ")) + " ", masked},
-		{"order " + code.String() + " failed", "order " + masked + " failed"},
-		{"spaced " + strings.ReplaceAll(code.String(), "-", " "), "spaced " + masked},
-		{"look-alikes 1GO6-O2M06R-1GGZ1.", "look-alikes " + masked + "."},
-		{paymentTag + strings.ToLower(bare), paymentTag + masked},
-		{"two " + bare + "/" + code.String(), "two " + masked + "/" + masked},
-		{"ID-" + overlap + bare, "ID-" + masked},
-		{"full-width １Ｇ０６-02M06R-1GGZ1", otelgiftkit.Withheld},
-	} {
-		h := newHarness(t)
-		_, end := h.obs.Begin(context.Background(), "op")
-		end(nil, slog.String("v", tc.in))
-		if got := spanAttrs(h.spans.GetSpans()[0].Attributes)["giftkit.v"]; got != tc.want {
-			t.Errorf("attribute %q exported as %q; want %q", tc.in, got, tc.want)
-		}
+	h := newHarness(t)
+	_, end := h.obs.Begin(context.Background(), "op")
+	end(nil, slog.String("v", paymentTag+strings.ReplaceAll(code.String(), "-", "")))
+	if got := spanAttrs(h.spans.GetSpans()[0].Attributes)["giftkit.v"]; got != paymentTag+code.Masked() {
+		t.Errorf("attribute exported as %q; want the code masked", got)
 	}
 }

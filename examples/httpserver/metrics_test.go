@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/giftcard"
-	"github.com/giftkit/giftkit/wallet"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -116,31 +114,6 @@ func TestMetricsExposition(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, families); diff != "" {
 		t.Errorf("families mismatch (-want +got):\n%s", diff)
-	}
-}
-
-// TestOutcome: the outcome label of each kind of error.
-func TestOutcome(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{nil, "ok"},
-		{giftkit.ErrInvalid, "invalid"},
-		{fmt.Errorf("a: %w", giftkit.ErrNotFound), "not_found"},
-		{giftcard.ErrAlreadyRedeemed, "conflict"},
-		{giftkit.ErrCurrencyMismatch, "currency_mismatch"},
-		{giftkit.ErrInsufficientFunds, "insufficient_funds"},
-		{giftkit.ErrExpired, "expired"},
-		{giftkit.ErrDeclined, "declined"},
-		{giftkit.ErrUnavailable, "unavailable"},
-		{wallet.ErrTooManyAttempts, "rate_limited"},
-		{context.DeadlineExceeded, "canceled"},
-		{errors.New("store: connection reset"), "error"},
-	} {
-		if got := outcome(tc.err); got != tc.want {
-			t.Errorf("outcome(%v) = %q; want %q", tc.err, got, tc.want)
-		}
 	}
 }
 
