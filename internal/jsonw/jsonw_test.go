@@ -9,7 +9,7 @@ import (
 )
 
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"uote\`, "nl\n\r\t", "\x00\x1f\x7f", "<a&b>", "é漢字", "\xff\xfe", "\u2028\u2029", "a\u2028b"} {
+	for _, s := range []string{"", "plain", `q"uote\`, "nl\n\r\t", "\x00\x1f\x7f", "\b\f", "<a&b>", "é漢字", "\xff\xfe", "\u2028\u2029", "a\u2028b"} {
 		want, _ := json.Marshal(s)
 		if got := AppendString(nil, s); string(got) != string(want) {
 			t.Errorf("AppendString(%q) = %s; want %s", s, got, want)
