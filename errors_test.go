@@ -26,7 +26,7 @@ func TestKinds(t *testing.T) {
 			checkout.ErrInstrumentRequired, checkout.ErrExceedsAuthorized, checkout.ErrExceedsCaptured,
 			egift.ErrInvalidRequest, outbox.ErrInvalidConsumer},
 		giftkit.ErrNotFound: {giftcard.ErrNotRedeemable, giftcard.ErrNotFound, wallet.ErrHoldNotFound,
-			checkout.ErrPaymentNotFound, egift.ErrNotFound},
+			checkout.ErrPaymentNotFound, egift.ErrNotFound, outbox.ErrDeadLetterNotFound},
 		giftkit.ErrConflict: {giftkit.ErrIdempotencyConflict, giftcard.ErrAlreadyRedeemed,
 			giftcard.ErrInvalidTransition, wallet.ErrForeignHold, wallet.ErrDuplicateHold, checkout.ErrInvalidState,
 			egift.ErrAlreadySent, egift.ErrCancelled},

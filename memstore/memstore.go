@@ -30,6 +30,7 @@ import (
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/egift"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -78,6 +79,9 @@ type Store struct {
 	gen    uint64    // the current unit of work's number
 	writes *writeSet // the current unit's writes, reused from unit to unit
 	arena  []byte    // where idempotency outcomes are kept (see keep)
+
+	deadOnce sync.Once
+	dead     *outbox.MemoryDeadLetters // the webhook dead letters (see DeadLetters)
 }
 
 var (

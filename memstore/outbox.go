@@ -242,3 +242,10 @@ func (s *Store) Prune(ctx context.Context, r outbox.Retention) (outbox.Pruned, e
 	}
 	return out, nil
 }
+
+// DeadLetters returns the Store's webhook dead letters: in memory, as
+// everything memstore keeps (see storetest.DeadLetterer).
+func (s *Store) DeadLetters() outbox.DeadLetters {
+	s.deadOnce.Do(func() { s.dead = outbox.NewMemoryDeadLetters() })
+	return s.dead
+}

@@ -74,6 +74,7 @@ func Run[T checkout.Tx](t *testing.T, newStore func(t *testing.T) giftkit.Store[
 	t.Run("OutboxOfServices", func(t *testing.T) { testOutboxOfServices(t, newStore(t)) })
 	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, newStore(t)) })
 	t.Run("DeliveriesOfServices", func(t *testing.T) { testDeliveriesOfServices(t, newStore(t)) })
+	t.Run("DeadLetters", func(t *testing.T) { testDeadLetters(t, newStore(t)) })
 }
 
 var (

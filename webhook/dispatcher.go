@@ -85,9 +85,11 @@ type Config struct {
 	// Types, if not empty, are the only event types delivered: Run
 	// acknowledges events of other types without sending them.
 	Types []outbox.Type
-	// DeadLetters keeps the events given up on; nil means
-	// NewMemoryDeadLetters(), which loses them when the process stops.
-	DeadLetters DeadLetters
+	// DeadLetters keeps the events given up on: pass the store's
+	// (store.DeadLetters()), which keeps them as long as the outbox. nil
+	// means outbox.NewMemoryDeadLetters(), which loses them when the
+	// process stops.
+	DeadLetters outbox.DeadLetters
 	// Logger receives a line per failed attempt, dead letter and outbox
 	// error, and one per delivery at debug level; nil means no logging.
 	// No line holds a body, a secret or the URL (an error may name the
@@ -174,7 +176,7 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 		return bad("BaseBackoff %v is more than MaxBackoff %v", cfg.BaseBackoff, cfg.MaxBackoff)
 	}
 	if cfg.DeadLetters == nil {
-		cfg.DeadLetters = NewMemoryDeadLetters()
+		cfg.DeadLetters = outbox.NewMemoryDeadLetters()
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
@@ -277,7 +279,7 @@ func (d *Dispatcher) update(f func(s *Stats)) {
 
 // DeadLetters returns up to limit of the dispatcher's dead letters whose
 // event's Pos is after after, in order of Pos.
-func (d *Dispatcher) DeadLetters(ctx context.Context, after int64, limit int) ([]DeadLetter, error) {
+func (d *Dispatcher) DeadLetters(ctx context.Context, after int64, limit int) ([]outbox.DeadLetter, error) {
 	return d.cfg.DeadLetters.List(ctx, d.cfg.Consumer, after, limit)
 }
 
@@ -459,7 +461,7 @@ func (d *Dispatcher) settle(ctx context.Context, e outbox.Event) (bool, error) {
 	body, err := d.body(e)
 	if err != nil {
 		log.Error("webhook: event cannot be sent: dead letter", "error", err)
-		return true, d.putDeadLetter(ctx, DeadLetter{Event: e, Error: err.Error(), At: d.cfg.Now()})
+		return true, d.putDeadLetter(ctx, outbox.DeadLetter{Event: e, Error: err.Error(), At: d.cfg.Now()})
 	}
 	for attempt := 1; ; attempt++ {
 		res := d.attempt(ctx, e.ID, body)
@@ -480,7 +482,7 @@ func (d *Dispatcher) settle(ctx context.Context, e outbox.Event) (bool, error) {
 		gone := res.status == http.StatusGone
 		if gone || attempt >= d.cfg.MaxAttempts {
 			log.Error("webhook: delivery failed: dead letter", "attempt", attempt, "status", res.status, "error", res.text())
-			l := DeadLetter{Event: e, Attempts: attempt, Status: res.status, Error: res.text(), At: res.at}
+			l := outbox.DeadLetter{Event: e, Attempts: attempt, Status: res.status, Error: res.text(), At: res.at}
 			if err := d.putDeadLetter(ctx, l); err != nil {
 				return false, err
 			}
@@ -505,7 +507,7 @@ func (d *Dispatcher) settle(ctx context.Context, e outbox.Event) (bool, error) {
 // putDeadLetter stores l for d's consumer, retrying until it is stored or
 // ctx is done: the event is acknowledged only once its dead letter is
 // kept.
-func (d *Dispatcher) putDeadLetter(ctx context.Context, l DeadLetter) error {
+func (d *Dispatcher) putDeadLetter(ctx context.Context, l outbox.DeadLetter) error {
 	l.Consumer = d.cfg.Consumer
 	for failures := 1; ; failures++ {
 		err := d.cfg.DeadLetters.Put(ctx, l)
@@ -655,7 +657,7 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 // does not wait for Run's backlog, so the endpoint receives the event out
 // of order, as a dead letter already is).
 //
-// It fails with ErrDeadLetterNotFound (kind giftkit.ErrNotFound) when the
+// It fails with outbox.ErrDeadLetterNotFound (kind giftkit.ErrNotFound) when the
 // consumer has no such dead letter, and with a [*DeliveryError] that
 // unwraps to ErrDeliveryFailed or ErrGone when the attempt fails; the dead
 // letter then counts the attempt and keeps its outcome.

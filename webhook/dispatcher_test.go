@@ -515,7 +515,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored := outboxMessages(t, f.store)[1].Event()
-	want := []webhook.DeadLetter{{Consumer: "endpoint-1", Event: stored, Attempts: 3, Status: 500, Error: "status 500", At: t0}}
+	want := []outbox.DeadLetter{{Consumer: "endpoint-1", Event: stored, Attempts: 3, Status: 500, Error: "status 500", At: t0}}
 	if diff := cmp.Diff(want, letters, messageOpts); diff != "" {
 		t.Errorf("dead letters mismatch (-want +got):\n%s", diff)
 	}
@@ -546,8 +546,8 @@ func TestDeadLetterAndReplay(t *testing.T) {
 	if l, _ := f.d.DeadLetters(ctx, 0, 10); len(l) != 0 {
 		t.Errorf("dead letters after a replay: %+v", l)
 	}
-	if err := f.d.Replay(ctx, events[1].ID); !errors.Is(err, webhook.ErrDeadLetterNotFound) || giftkit.KindOf(err) != giftkit.ErrNotFound {
-		t.Errorf("second Replay = %v; want ErrDeadLetterNotFound", err)
+	if err := f.d.Replay(ctx, events[1].ID); !errors.Is(err, outbox.ErrDeadLetterNotFound) || giftkit.KindOf(err) != giftkit.ErrNotFound {
+		t.Errorf("second Replay = %v; want outbox.ErrDeadLetterNotFound", err)
 	}
 	if s := f.d.Stats(); s.Delivered != 3 {
 		t.Errorf("Stats = %+v; want 3 delivered", s)
@@ -811,12 +811,12 @@ func TestNewDispatcher(t *testing.T) {
 
 func TestMemoryDeadLetters(t *testing.T) {
 	ctx := context.Background()
-	m := webhook.NewMemoryDeadLetters()
+	m := outbox.NewMemoryDeadLetters()
 	events := cards("m", 4, outbox.CardIssued)
 	for i, e := range events {
 		e.Pos = int64(10 - i) // stored out of order
 		for _, consumer := range []string{"a", "b"} {
-			if err := m.Put(ctx, webhook.DeadLetter{Consumer: consumer, Event: e, Attempts: 1}); err != nil {
+			if err := m.Put(ctx, outbox.DeadLetter{Consumer: consumer, Event: e, Attempts: 1}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -846,7 +846,7 @@ func TestMemoryDeadLetters(t *testing.T) {
 	if err := m.Delete(ctx, "a", l.Event.ID); err != nil {
 		t.Errorf("second Delete = %v; want nil", err)
 	}
-	if _, err := m.Get(ctx, "a", l.Event.ID); !errors.Is(err, webhook.ErrDeadLetterNotFound) {
+	if _, err := m.Get(ctx, "a", l.Event.ID); !errors.Is(err, outbox.ErrDeadLetterNotFound) {
 		t.Errorf("Get after Delete = %v", err)
 	}
 	if all, _ := m.List(ctx, "b", 0, 100); len(all) != 4 {

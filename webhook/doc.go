@@ -49,14 +49,16 @@
 //     lists dead letters ([Dispatcher.DeadLetters]) and sends one again
 //     ([Dispatcher.Replay]), or has a range of past events sent again
 //     ([Dispatcher.Redeliver]). Dead letters are kept in memory, and lost
-//     with the process, unless the host provides a durable [DeadLetters].
+//     with the process, unless Config.DeadLetters is a store's durable
+//     ones (memstore, sqlitestore and pgstore each have a DeadLetters
+//     method; see outbox.DeadLetters).
 //
 // The dispatcher reads no clock of its own: the host passes Config.Now
 // (time.Now), and may pass Config.Sleep and Config.Rand. Logs and dead
 // letters never carry a body, a secret or the endpoint's URL (an error may
 // name its host and port).
 //
-// Signer, Verifier (once set up), Dispatcher and MemoryDeadLetters are
+// Signer, Verifier (once set up) and Dispatcher are
 // safe for concurrent use. The zero Secret, Signer and Verifier sign or
 // accept nothing; use the constructors.
 //
@@ -66,7 +68,7 @@
 // [ErrInvalidHeader], [ErrInvalidTimestamp], [ErrTooOld], [ErrTooNew] or
 // [ErrNoMatchingSignature]; ParseSecret returns a [*SecretError]
 // ([ErrInvalidSecret]); NewDispatcher returns [ErrInvalidConfig]. All are of
-// kind giftkit.ErrInvalid. Replay returns [ErrDeadLetterNotFound] (kind
+// kind giftkit.ErrInvalid. Replay returns [outbox.ErrDeadLetterNotFound] (kind
 // giftkit.ErrNotFound) or a [*DeliveryError] that unwraps to
 // [ErrDeliveryFailed] (kind giftkit.ErrUnavailable) or [ErrGone] (kind
 // giftkit.ErrNotFound), which Run also returns when an endpoint answers

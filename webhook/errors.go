@@ -54,9 +54,6 @@ var (
 	// specification defines as "stop sending". It is of kind
 	// giftkit.ErrNotFound.
 	ErrGone = errcode.New(giftkit.ErrNotFound, "webhook endpoint gone")
-	// ErrDeadLetterNotFound: no dead letter of the consumer has that event
-	// ID. It is of kind giftkit.ErrNotFound.
-	ErrDeadLetterNotFound = errcode.New(giftkit.ErrNotFound, "webhook dead letter not found")
 	// ErrRunning: Run was called while the dispatcher's Run was already
 	// running. It is of kind giftkit.ErrConflict.
 	ErrRunning = errcode.New(giftkit.ErrConflict, "webhook dispatcher already running")

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/webhook"
 )
 
@@ -202,7 +203,7 @@ func TestKinds(t *testing.T) {
 			webhook.ErrInvalidTimestamp, webhook.ErrTooOld, webhook.ErrTooNew, webhook.ErrNoMatchingSignature,
 			webhook.ErrInvalidConfig, &webhook.SecretError{Reason: "x"}, &webhook.VerifyError{Err: webhook.ErrTooOld}},
 		giftkit.ErrUnavailable: {webhook.ErrDeliveryFailed, &webhook.DeliveryError{Err: webhook.ErrDeliveryFailed, Cause: errors.New("reset")}},
-		giftkit.ErrNotFound:    {webhook.ErrGone, webhook.ErrDeadLetterNotFound, &webhook.DeliveryError{Err: webhook.ErrGone}},
+		giftkit.ErrNotFound:    {webhook.ErrGone, outbox.ErrDeadLetterNotFound, &webhook.DeliveryError{Err: webhook.ErrGone}},
 		giftkit.ErrConflict:    {webhook.ErrRunning},
 	}
 	for kind, sentinels := range kinds {

@@ -1,4 +1,4 @@
-package webhook
+package outbox
 
 import (
 	"cmp"
@@ -8,20 +8,22 @@ import (
 	"sync"
 	"time"
 
-	"github.com/giftkit/giftkit/outbox"
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/internal/errcode"
 )
 
-// A DeadLetter is an event a [Dispatcher] gave up on: it failed
-// Config.MaxAttempts times, the endpoint answered 410 Gone, or it could not
-// be encoded. The dispatcher acknowledged it in the outbox and went on; the
-// dead letter keeps the whole event, since the outbox may prune it, so
-// [Dispatcher.Replay] can send it later.
+// A DeadLetter is an event a consumer gave up on, such as a webhook
+// dispatcher (package webhook) after its endpoint failed every attempt,
+// answered 410 Gone, or the event could not be encoded. The consumer
+// acknowledged it in the outbox and went on; the dead letter keeps the
+// whole event, since the outbox may prune it, so that it can be sent later
+// (webhook.Dispatcher.Replay).
 type DeadLetter struct {
-	Consumer string       `json:"consumer"` // the dispatcher's outbox consumer: one per endpoint
-	Event    outbox.Event `json:"event"`    // the event, payload included
-	Attempts int          `json:"attempts"` // failed attempts, Replay's included; 0 for an event that could not be encoded
-	// Status is the last attempt's HTTP status; 0 when it got none (a
-	// timeout, a refused connection) or made none.
+	Consumer string `json:"consumer"` // the dispatcher's outbox consumer: one per endpoint
+	Event    Event  `json:"event"`    // the event, payload included
+	Attempts int    `json:"attempts"` // failed attempts, Replay's included; 0 for an event that could not be encoded
+	// Status is the last attempt's status (an HTTP status, for a webhook);
+	// 0 when it got none (a timeout, a refused connection) or made none.
 	Status int `json:"status,omitempty"`
 	// Error says what went wrong last, as text: "status 500", "timed out
 	// after 30s", ... It never holds the body or the URL.
@@ -29,11 +31,11 @@ type DeadLetter struct {
 	At    time.Time `json:"at"` // when the last attempt failed, by Config.Now
 }
 
-// DeadLetters keeps the dead letters of one or more dispatchers, each
-// under its consumer name. [NewMemoryDeadLetters] keeps them in memory, so
-// a process that stops loses them (their events are acknowledged in the
-// outbox, and so may be pruned from it): a host that must not lose one
-// implements DeadLetters over a durable store. Methods may be called
+// DeadLetters keeps the dead letters of one or more consumers, each under
+// its consumer name. [NewMemoryDeadLetters] keeps them in memory, so a
+// process that stops loses them (their events are acknowledged in the
+// outbox, and so may be pruned from it); every store keeps them durably
+// beside its outbox (its DeadLetters method). Methods may be called
 // concurrently.
 type DeadLetters interface {
 	// Put stores l under l.Consumer and l.Event.ID, replacing the dead
@@ -59,6 +61,10 @@ type MemoryDeadLetters struct {
 }
 
 var _ DeadLetters = (*MemoryDeadLetters)(nil)
+
+// ErrDeadLetterNotFound: no dead letter of the consumer has that event
+// ID. It wraps giftkit.ErrNotFound.
+var ErrDeadLetterNotFound = errcode.New(giftkit.ErrNotFound, "dead letter not found")
 
 // deadLetterKey is a struct, not the two names joined, so no consumer and
 // event ID can collide with another pair.
@@ -94,7 +100,7 @@ func (m *MemoryDeadLetters) Get(ctx context.Context, consumer, eventID string) (
 	defer m.mu.Unlock()
 	l, ok := m.letters[deadLetterKey{consumer, eventID}]
 	if !ok {
-		return DeadLetter{}, fmt.Errorf("webhook: %w: %q for consumer %q", ErrDeadLetterNotFound, eventID, consumer)
+		return DeadLetter{}, fmt.Errorf("outbox: %w: %q for consumer %q", ErrDeadLetterNotFound, eventID, consumer)
 	}
 	return cloneLetter(l), nil
 }
