@@ -139,7 +139,8 @@ func Example_readmeEvents() {
 	// Or signed webhooks, one dispatcher per endpoint.
 	secret, _ := webhook.NewSecret(nil) // give secret.Encode() to the endpoint's owner
 	d, _ := webhook.NewDispatcher(webhook.Config{Reader: store, Consumer: "webhook:crm",
-		URL: "https://crm.example.org/hooks/giftkit", Secrets: []webhook.Secret{secret}, Now: time.Now})
+		URL: "https://crm.example.org/hooks/giftkit", Secrets: []webhook.Secret{secret}, Now: time.Now,
+		DeadLetters: store.DeadLetters()}) // kept by the store, for Replay
 	_ = d // go d.Run(ctx)
 
 	// Output:
