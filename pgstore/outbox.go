@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,17 +27,23 @@ var (
 	_ outbox.Reader = (*Store)(nil)
 )
 
-// eventRow is an event as giftkit_outbox has it.
+// eventRow is an event as giftkit_outbox has it. pos is read, never
+// written: the positioner gives it (see values).
 type eventRow struct {
 	id, typ, aggID, code, actor string
 	version                     int32
 	aggKind, minor, actorKind   int16
-	seq, at                     int64
+	pos, seq, at                int64
 	payload                     []byte
 }
 
+// eventColumns are the columns that values writes, in its order.
 var eventColumns = []string{"event_id", "type", "version", "aggregate_kind", "aggregate_id", "currency", "minor_units",
 	"seq", "actor_kind", "actor_id", "at_ns", "payload"}
+
+// eventSelect lists the columns that dest reads, in its order: pos, then
+// eventColumns.
+var eventSelect = "pos, " + strings.Join(eventColumns, ", ")
 
 // eventRowOf returns e as a row. Its payload is shared, not copied: the
 // caller hands it over (see outbox.Tx).
@@ -54,12 +61,38 @@ func eventRowOf(op string, e outbox.Event) (eventRow, error) {
 	}
 	c := e.Aggregate.Currency
 	return eventRow{id: e.ID, typ: string(e.Type), version: int32(e.Version), aggKind: int16(e.Aggregate.Kind),
-		aggID: e.Aggregate.ID, code: c.Code(), minor: int16(c.MinorUnits()), seq: e.Seq,
+		aggID: e.Aggregate.ID, code: c.Code(), minor: int16(c.MinorUnits()), pos: e.Pos, seq: e.Seq,
 		actorKind: int16(e.Actor.Kind), actor: e.Actor.ID, at: at, payload: payload}, nil
 }
 
+// values returns the row's eventColumns.
 func (r *eventRow) values() []any {
 	return []any{r.id, r.typ, r.version, r.aggKind, r.aggID, r.code, r.minor, r.seq, r.actorKind, r.actor, r.at, r.payload}
+}
+
+// dest returns where to scan the columns of eventSelect.
+func (r *eventRow) dest() []any {
+	return []any{&r.pos, &r.id, &r.typ, &r.version, &r.aggKind, &r.aggID, &r.code, &r.minor, &r.seq, &r.actorKind,
+		&r.actor, &r.at, &r.payload}
+}
+
+// event returns the event r holds. Its payload is r's, which pgx scans
+// into a slice of its own.
+func (r *eventRow) event() (outbox.Event, error) {
+	e := outbox.Event{ID: r.id, Type: outbox.Type(r.typ), Version: int(r.version), Seq: r.seq, Pos: r.pos,
+		Aggregate: outbox.Aggregate{Kind: outbox.AggregateKind(r.aggKind), ID: r.aggID},
+		Actor:     giftkit.Actor{Kind: giftkit.ActorKind(r.actorKind), ID: r.actor}, At: time.Unix(0, r.at).UTC()}
+	if r.code != "" {
+		c, err := currency(r.code, r.minor)
+		if err != nil {
+			return outbox.Event{}, err
+		}
+		e.Aggregate.Currency = c
+	}
+	if len(r.payload) > 0 {
+		e.Payload = r.payload
+	}
+	return e, nil
 }
 
 // eventValuesMax is the most events one INSERT ... VALUES takes; more go
@@ -249,8 +282,7 @@ func readPosition(br pgx.BatchResults) error {
 	return err
 }
 
-const eventsSQL = `SELECT pos, event_id, type, version, aggregate_kind, aggregate_id, currency, minor_units, seq,
-	actor_kind, actor_id, at_ns, payload FROM giftkit_outbox WHERE pos > $1 ORDER BY pos LIMIT $2`
+var eventsSQL = "SELECT " + eventSelect + " FROM giftkit_outbox WHERE pos > $1 ORDER BY pos LIMIT $2"
 
 const registerSQL = `INSERT INTO giftkit_outbox_consumers (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`
 
@@ -300,29 +332,13 @@ func scanEvents(br pgx.BatchResults) ([]outbox.Event, error) {
 	defer rows.Close()
 	var out []outbox.Event
 	for rows.Next() {
-		var (
-			e                         outbox.Event
-			typ, code                 string
-			version                   int32
-			aggKind, minor, actorKind int16
-			at                        int64
-			payload                   []byte
-		)
-		if err := rows.Scan(&e.Pos, &e.ID, &typ, &version, &aggKind, &e.Aggregate.ID, &code, &minor, &e.Seq,
-			&actorKind, &e.Actor.ID, &at, &payload); err != nil {
+		var r eventRow
+		if err := rows.Scan(r.dest()...); err != nil {
 			return nil, err
 		}
-		e.Type, e.Version, e.Aggregate.Kind, e.Actor.Kind = outbox.Type(typ), int(version), outbox.AggregateKind(aggKind), giftkit.ActorKind(actorKind)
-		if code != "" {
-			c, err := currency(code, minor)
-			if err != nil {
-				return nil, err
-			}
-			e.Aggregate.Currency = c
-		}
-		e.At = time.Unix(0, at).UTC()
-		if len(payload) > 0 { // scanned into a slice of its own
-			e.Payload = payload
+		e, err := r.event()
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, e)
 	}

@@ -137,6 +137,13 @@
 // to write). An event old enough and acknowledged by every consumer is
 // removed even if one before it is kept for its age.
 //
+// [Store.DeadLetters] keeps the outbox's dead letters (outbox.DeadLetters,
+// for a webhook dispatcher) in giftkit_dead_letters, one row per consumer
+// and event ID: the event whole, in the outbox's columns, since it is
+// acknowledged there and Prune may remove it, beside what went wrong. Each
+// method is one statement on a pool connection: Put an upsert, List a read
+// of one consumer's in order of position through an index.
+//
 // # E-gift deliveries
 //
 // Tx implements egift.Tx over giftkit_deliveries, one row per delivery.

@@ -1,5 +1,6 @@
 -- giftkit schema, version 6: the outbox of domain events (see package
--- outbox) and the deliveries of e-gift cards (see package egift).
+-- outbox), its dead letters, and the deliveries of e-gift cards (see
+-- package egift).
 
 -- The outbox: one row per event, inserted by the unit of work that makes
 -- the change. id is the order of insertion, from a sequence (an identity
@@ -147,6 +148,40 @@ BEGIN
     RETURN given;
 END
 $$ LANGUAGE plpgsql;
+
+-- Dead letters (outbox.DeadLetter), one row per consumer and event ID:
+-- the events a consumer gave up on (a webhook dispatcher, once its
+-- endpoint failed every attempt) and acknowledged, so Prune may remove
+-- them from the outbox. Each row keeps its event whole, in the outbox's
+-- columns (pos is its position there), and what went wrong last;
+-- failed_at keeps the nanoseconds below the microsecond beside it, as
+-- deliveries' times do. Names and event IDs are compared byte by byte, as
+-- Go compares strings, which is the order List returns ties of pos in.
+CREATE TABLE giftkit_dead_letters (
+    consumer        text        COLLATE "C" NOT NULL,
+    event_id        text        COLLATE "C" NOT NULL,
+    pos             bigint      NOT NULL,
+    type            text        NOT NULL,
+    version         integer     NOT NULL,
+    aggregate_kind  smallint    NOT NULL,
+    aggregate_id    text        NOT NULL,
+    currency        text        NOT NULL,
+    minor_units     smallint    NOT NULL,
+    seq             bigint      NOT NULL,
+    actor_kind      smallint    NOT NULL,
+    actor_id        text        NOT NULL,
+    at_ns           bigint      NOT NULL,
+    payload         bytea       NOT NULL,
+    attempts        bigint      NOT NULL,
+    status          bigint      NOT NULL,
+    error           text        NOT NULL,
+    failed_at       timestamptz NOT NULL,
+    failed_at_ns    smallint    NOT NULL CHECK (failed_at_ns BETWEEN 0 AND 999),
+    PRIMARY KEY (consumer, event_id)
+);
+
+-- A consumer's dead letters in the order List returns them.
+CREATE INDEX giftkit_dead_letters_pos ON giftkit_dead_letters (consumer, pos, event_id);
 
 -- E-gift deliveries (egift.Delivery), one row per delivery. The sealed
 -- code is bytes the library encrypted; the database never sees the code.
