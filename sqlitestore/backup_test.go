@@ -25,16 +25,17 @@ import (
 )
 
 // dump is everything a test of backups compares: what the first n units of
-// backupUnit store.
+// backupUnit store, and the dead letters of putDeadLetters.
 type dump struct {
-	Cards      []giftcard.Card
-	Accounts   []wallet.AccountState
-	Entries    [][]wallet.Entry
-	Payments   []checkout.Payment
-	Records    []giftkit.IdempotencyRecord
-	Activity   []activity.Record
-	Deliveries []egift.Delivery
-	Events     []outbox.Event
+	Cards       []giftcard.Card
+	Accounts    []wallet.AccountState
+	Entries     [][]wallet.Entry
+	Payments    []checkout.Payment
+	Records     []giftkit.IdempotencyRecord
+	Activity    []activity.Record
+	Deliveries  []egift.Delivery
+	Events      []outbox.Event
+	DeadLetters []outbox.DeadLetter
 }
 
 var backupOwners = []string{"alice", "bob", "carol"}
@@ -156,7 +157,23 @@ func dumpStore(t *testing.T, s *sqlitestore.Store, units int) dump {
 		t.Fatalf("dump: %v", err)
 	}
 	d.Events = events
+	if d.DeadLetters, err = s.DeadLetters().List(context.Background(), "webhook:backup", 0, 1<<20); err != nil {
+		t.Fatalf("dump: %v", err)
+	}
 	return d
+}
+
+// putDeadLetters puts n dead letters in s, each a unit of work of its own.
+func putDeadLetters(t *testing.T, s *sqlitestore.Store, n int) {
+	t.Helper()
+	for i := range n {
+		e := event(fmt.Sprint("dead-", i), 1, i)
+		e.Pos = int64(i + 1)
+		if err := s.DeadLetters().Put(context.Background(), outbox.DeadLetter{Consumer: "webhook:backup", Event: e, Attempts: i,
+			Status: 500, Error: "status 500", At: e.At.Add(time.Nanosecond)}); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+	}
 }
 
 var dumpOpts = cmp.Options{cmpTimes, cmpopts.EquateEmpty(), cmp.Comparer(func(a, b giftkit.Currency) bool { return a == b })}
@@ -170,6 +187,8 @@ func TestBackupWhileWriting(t *testing.T) {
 	s := openAt(t, filepath.Join(dir, "giftkit.db"))
 	ctx := context.Background()
 	const units = 100
+	// The dead letters are put before every unit, so every copy holds them.
+	putDeadLetters(t, s, 5)
 	after := make([]dump, units+1) // after[n]: the source after n units
 	after[0] = dumpStore(t, s, units)
 	type backup struct {
@@ -215,8 +234,9 @@ func TestBackupWhileWriting(t *testing.T) {
 	close(tick)
 	wg.Wait()
 	// Each unit's account events, and every third a payment's.
-	if d := after[units]; len(d.Deliveries) != units || len(d.Events) != units+units/3+1 {
-		t.Fatalf("the source holds %d deliveries and %d events; want %d and %d", len(d.Deliveries), len(d.Events), units, units+units/3+1)
+	if d := after[units]; len(d.Deliveries) != units || len(d.Events) != units+units/3+1 || len(d.DeadLetters) != 5 {
+		t.Fatalf("the source holds %d deliveries, %d events and %d dead letters; want %d, %d and 5", len(d.Deliveries), len(d.Events),
+			len(d.DeadLetters), units, units+units/3+1)
 	}
 	if backErr != nil {
 		t.Fatalf("Backup while writing: %v", backErr)

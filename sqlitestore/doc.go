@@ -59,9 +59,9 @@
 // Open migrates a database of version 1 in place: its cards and credits
 // read as of the purchased class, with nothing clawed back and no activity
 // record yet; their chains start with their next change. Version 3 added
-// the outbox, its consumers and e-gift deliveries, in tables of their own:
-// a database of version 2 gains them empty (the outbox holds no event of
-// what was done before).
+// the outbox, its consumers, their dead letters and e-gift deliveries, in
+// tables of their own: a database of version 2 gains them empty (the
+// outbox holds no event of what was done before).
 //
 // Tx implements giftcard.CardInserter, so an issuance inserts its cards
 // with one prepared statement in one transaction. It does not implement
@@ -126,6 +126,15 @@
 // every 250 milliseconds otherwise: SQLite tells a process nothing of
 // another's commits, so a consumer in one process learns of events that
 // another process commits within a quarter of a second.
+//
+// [Store.DeadLetters] keeps the dead letters of the outbox's consumers
+// (outbox.DeadLetters: the events a webhook dispatcher gave up on) in the
+// table giftkit_dead_letters, one row per consumer and event ID, the event
+// in the columns the outbox keeps it in: in the file and its backups, so
+// they outlive a restart and the pruning of their events. Put, which
+// replaces the dead letter of its consumer and event ID, and Delete are
+// units of work of their own; Get and List read on the reader connections,
+// List along an index of each consumer's dead letters by position.
 //
 // [Store.Prune] removes the oldest events, from the first position up to
 // the first that a registered consumer has not acknowledged or whose time
@@ -193,8 +202,10 @@
 // write lock was busy past the timeout, the store is closed, or a commit's
 // outcome is unknown: retry the call with its idempotency key), [ErrTxDone],
 // [ErrReadOnly], or giftkit.ErrInvalid ([Store.Ack] of a position that no
-// event has had). The outbox's methods return outbox.ErrInvalidConsumer
-// as outbox.CheckConsumer does. No driver type reaches the caller. A
+// event has had). The outbox's methods, and the dead letters', return
+// outbox.ErrInvalidConsumer as outbox.CheckConsumer does; Get of a dead
+// letter that is not there returns an error wrapping
+// outbox.ErrDeadLetterNotFound. No driver type reaches the caller. A
 // context's error is returned as it is, or wrapped with the operation it
 // stopped.
 //

@@ -62,15 +62,67 @@ func checkEventTime(op string, e *outbox.Event) error {
 // prepared once each, on first use.
 const eventsPerInsert = 32
 
+// eventColumns are the columns of an outbox.Event, but its position, in
+// giftkit_outbox and giftkit_dead_letters: appendEvent gives their values,
+// and an eventRow reads them back (after pos).
+const eventColumns = `event_id, type, version, aggregate_kind, aggregate_id, currency, minor_units, seq,
+	actor_kind, actor_id, at_ns, payload`
+
 // insertEventsQuery[n] inserts n events.
 var insertEventsQuery = func() (q [eventsPerInsert + 1]string) {
 	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	for n := 1; n <= eventsPerInsert; n++ {
-		q[n] = `INSERT INTO giftkit_outbox (event_id, type, version, aggregate_kind, aggregate_id, currency, minor_units, seq,
-	actor_kind, actor_id, at_ns, payload) VALUES ` + strings.Repeat(row+", ", n-1) + row
+		q[n] = `INSERT INTO giftkit_outbox (` + eventColumns + `) VALUES ` + strings.Repeat(row+", ", n-1) + row
 	}
 	return q
 }()
+
+// appendEvent appends the values of e's eventColumns to args. e's time
+// must have passed checkEventTime.
+func appendEvent(args []any, e *outbox.Event) []any {
+	payload := []byte(e.Payload)
+	if payload == nil {
+		payload = []byte{} // the driver would store nil as NULL; the column is NOT NULL
+	}
+	cur := e.Aggregate.Currency
+	return append(args, e.ID, string(e.Type), e.Version, int64(e.Aggregate.Kind), e.Aggregate.ID, cur.Code(),
+		cur.MinorUnits(), e.Seq, e.Actor.Kind.String(), e.Actor.ID, e.At.UnixNano(), payload)
+}
+
+// An eventRow is an event as Scan reads it: pos, then eventColumns.
+type eventRow struct {
+	e                    outbox.Event
+	typ, code, actorKind string
+	kind, minor, at      int64
+	payload              []byte
+}
+
+// dest returns the Scan destinations of pos and eventColumns, then more.
+func (r *eventRow) dest(more ...any) []any {
+	return append([]any{&r.e.Pos, &r.e.ID, &r.typ, &r.e.Version, &r.kind, &r.e.Aggregate.ID, &r.code, &r.minor, &r.e.Seq,
+		&r.actorKind, &r.e.Actor.ID, &r.at, &r.payload}, more...)
+}
+
+// event returns the event scanned, or ErrConflict if it cannot be read
+// back. Scan has copied the payload.
+func (r *eventRow) event(op string) (outbox.Event, error) {
+	e := r.e
+	e.Type, e.Aggregate.Kind, e.At = outbox.Type(r.typ), outbox.AggregateKind(r.kind), time.Unix(0, r.at).UTC()
+	if !e.Aggregate.Kind.IsValid() {
+		return outbox.Event{}, corrupt(op, "event at %d: aggregate kind %d", e.Pos, r.kind)
+	}
+	if r.code != "" {
+		var err error
+		if e.Aggregate.Currency, err = currency(op, r.code, r.minor); err != nil {
+			return outbox.Event{}, err
+		}
+	}
+	if err := e.Actor.Kind.UnmarshalText([]byte(r.actorKind)); err != nil {
+		return outbox.Event{}, corrupt(op, "event at %d: %v", e.Pos, err)
+	}
+	e.Payload = r.payload
+	return e, nil
+}
 
 // insertEvents inserts the unit of work's events, in order, so that
 // SQLite gives them increasing positions.
@@ -82,14 +134,7 @@ func (t *Tx) insertEvents() error {
 		n := min(len(events), eventsPerInsert)
 		args = args[:0]
 		for i := range events[:n] {
-			e := &events[i]
-			payload := []byte(e.Payload)
-			if payload == nil {
-				payload = []byte{} // the driver would store nil as NULL; the column is NOT NULL
-			}
-			cur := e.Aggregate.Currency
-			args = append(args, e.ID, string(e.Type), e.Version, int64(e.Aggregate.Kind), e.Aggregate.ID, cur.Code(),
-				cur.MinorUnits(), e.Seq, e.Actor.Kind.String(), e.Actor.ID, e.At.UnixNano(), payload)
+			args = appendEvent(args, &events[i])
 		}
 		if _, err := t.c.exec(t.ctx, insertEventsQuery[n], args...); err != nil {
 			return translate(t.ctx, op, err)
@@ -104,8 +149,7 @@ func (t *Tx) insertEvents() error {
 // key of the idempotency record pruneChunk records on; the records from
 // one key to another.
 const (
-	selectEvents = `SELECT pos, event_id, type, version, aggregate_kind, aggregate_id, currency, minor_units, seq,
-	actor_kind, actor_id, at_ns, payload FROM giftkit_outbox WHERE pos > ? ORDER BY pos LIMIT ?`
+	selectEvents   = `SELECT pos, ` + eventColumns + ` FROM giftkit_outbox WHERE pos > ? ORDER BY pos LIMIT ?`
 	selectPrunable = `SELECT pos, at_ns FROM giftkit_outbox WHERE pos <= ? ORDER BY pos LIMIT ?`
 	selectNextKey  = `SELECT scope, key FROM giftkit_idempotency WHERE (scope, key) >= (?, ?) ORDER BY scope, key LIMIT 1 OFFSET ?`
 	deleteOldKeys  = `DELETE FROM giftkit_idempotency WHERE (scope, key) >= (?1, ?2) AND (scope, key) < (?3, ?4)
@@ -138,29 +182,14 @@ func (s *Store) Events(ctx context.Context, consumer string, after int64, limit 
 	defer rows.Close()
 	var out []outbox.Event
 	for rows.Next() {
-		var (
-			e                    outbox.Event
-			typ, code, actorKind string
-			kind, minor, at      int64
-			payload              []byte
-		)
-		if err := rows.Scan(&e.Pos, &e.ID, &typ, &e.Version, &kind, &e.Aggregate.ID, &code, &minor, &e.Seq,
-			&actorKind, &e.Actor.ID, &at, &payload); err != nil { // Scan copies the payload
+		var r eventRow
+		if err := rows.Scan(r.dest()...); err != nil {
 			return nil, translate(ctx, op, err)
 		}
-		e.Type, e.Aggregate.Kind, e.At = outbox.Type(typ), outbox.AggregateKind(kind), time.Unix(0, at).UTC()
-		if !e.Aggregate.Kind.IsValid() {
-			return nil, corrupt(op, "event at %d: aggregate kind %d", e.Pos, kind)
+		e, err := r.event(op)
+		if err != nil {
+			return nil, err
 		}
-		if code != "" {
-			if e.Aggregate.Currency, err = currency(op, code, minor); err != nil {
-				return nil, err
-			}
-		}
-		if err := e.Actor.Kind.UnmarshalText([]byte(actorKind)); err != nil {
-			return nil, corrupt(op, "event at %d: %v", e.Pos, err)
-		}
-		e.Payload = payload
 		out = append(out, e)
 	}
 	return out, translate(ctx, op, rows.Err())

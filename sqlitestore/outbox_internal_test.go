@@ -61,8 +61,8 @@ func TestStatementsOfAUnit(t *testing.T) {
 	}
 }
 
-// The queries of the outbox, of pruning and of due deliveries read an
-// index in their order: none has SQLite sort what it selects, or scan a
+// The queries of the outbox, of pruning, of due deliveries and of dead
+// letters read an index in their order: none has SQLite sort what it selects, or scan a
 // whole table.
 func TestOutboxQueryPlans(t *testing.T) {
 	ctx := context.Background()
@@ -82,6 +82,8 @@ func TestOutboxQueryPlans(t *testing.T) {
 		{deleteOldKeys, []any{"s", "k", "t", "k", false, 0}, "SEARCH giftkit_idempotency USING PRIMARY KEY ((scope,key)>(?,?) AND (scope,key)<(?,?))"},
 		{deleteOldKeysToEnd, []any{"s", "k", false, 0}, "SEARCH giftkit_idempotency USING PRIMARY KEY ((scope,key)>(?,?))"},
 		{selectDue, []any{0, 10}, "SEARCH giftkit_deliveries USING INDEX giftkit_deliveries_due (<expr><?)"},
+		{selectDeadLetter, []any{"c", "evt_x"}, "SEARCH giftkit_dead_letters USING INDEX sqlite_autoindex_giftkit_dead_letters_1 (consumer=? AND event_id=?)"},
+		{selectDeadLetters, []any{"c", 5, 10}, "SEARCH giftkit_dead_letters USING INDEX giftkit_dead_letters_by_pos (consumer=? AND pos>?)"},
 	} {
 		var plan []string
 		if err := s.View(ctx, func(tx *Tx) error {

@@ -1,5 +1,6 @@
 -- giftkit schema for SQLite, version 3: the outbox of domain events (package
--- outbox), its consumers' cursors, and e-gift deliveries (package egift).
+-- outbox), its consumers' cursors and dead letters, and e-gift deliveries
+-- (package egift).
 
 -- The outbox: one row per event, in the order of pos, its position.
 -- pos is the rowid, assigned when the event is inserted, in the unit of work
@@ -73,6 +74,47 @@ WHEN OLD.pos > (SELECT coalesce(min(cursor), 9223372036854775807) FROM giftkit_o
 BEGIN
     SELECT RAISE(ABORT, 'giftkit: an outbox event is removed only once every consumer acknowledged it');
 END;
+
+-- The dead letters of the outbox's consumers (outbox.DeadLetter): the events
+-- a consumer, such as a webhook dispatcher, gave up on and acknowledged, one
+-- row per consumer and event ID, which a Put replaces. The event is kept
+-- whole, pos and the columns of giftkit_outbox as they are there, since the
+-- outbox may prune it; then:
+--   attempts        DeadLetter.Attempts, the failed attempts
+--   status          DeadLetter.Status, the last attempt's (an HTTP status), 0
+--                   for none
+--   error           DeadLetter.Error, what went wrong last, as text
+--   failed_at       DeadLetter.At, when the last attempt failed, in
+--                   nanoseconds; NULL for the zero time
+-- Rows are written and deleted only by their consumer (outbox.DeadLetters);
+-- they are not pruned.
+CREATE TABLE giftkit_dead_letters (
+    consumer        TEXT    NOT NULL,
+    event_id        TEXT    NOT NULL,
+    pos             INTEGER NOT NULL,
+    type            TEXT    NOT NULL CHECK (type <> ''),
+    version         INTEGER NOT NULL,
+    aggregate_kind  INTEGER NOT NULL CHECK (aggregate_kind IN (1, 2, 3)),
+    aggregate_id    TEXT    NOT NULL,
+    currency        TEXT    NOT NULL,
+    minor_units     INTEGER NOT NULL CHECK (minor_units BETWEEN 0 AND 8),
+    seq             INTEGER NOT NULL CHECK (seq >= 1),
+    actor_kind      TEXT    NOT NULL CHECK (actor_kind IN ('unattributed', 'shopper', 'operator', 'client', 'system')),
+    actor_id        TEXT    NOT NULL,
+    at_ns           INTEGER NOT NULL,
+    payload         BLOB    NOT NULL,
+    attempts        INTEGER NOT NULL CHECK (attempts >= 0),
+    status          INTEGER NOT NULL,
+    error           TEXT    NOT NULL,
+    failed_at       INTEGER,
+    PRIMARY KEY (consumer, event_id),
+    CHECK (CASE aggregate_kind WHEN 2 THEN length(currency) = 3 ELSE currency = '' AND minor_units = 0 END),
+    CHECK ((actor_kind = 'unattributed') = (actor_id = ''))
+) STRICT;
+
+-- outbox.DeadLetters.List: one consumer's dead letters in order of pos (then
+-- event ID, for two with one position).
+CREATE INDEX giftkit_dead_letters_by_pos ON giftkit_dead_letters (consumer, pos, event_id);
 
 -- E-gift deliveries (egift.Delivery), one row each. sealed is the card's
 -- code sealed under the host's key, NULL once the delivery is sent or
