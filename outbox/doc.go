@@ -19,7 +19,14 @@
 // [Event.ID], which is the same every time an event is read. Events come in
 // the order their units of work committed, which is, per aggregate, the
 // order of Seq. [Reader.Prune] removes what every consumer has
-// acknowledged, and old idempotency records (see [Retention]).
+// acknowledged, and old idempotency records (see [Retention]);
+// [Reader.Forget] drops a consumer gone for good, which would otherwise
+// hold every event back. Package webhook delivers the outbox over HTTP.
+//
+// A consumer that gives up on an event (a webhook endpoint that failed every
+// attempt) keeps it as a [DeadLetter], in the store's [DeadLetters] (every
+// store has a DeadLetters method), so that it can be sent again after the
+// outbox has pruned it.
 //
 // No event carries an activation code, whole or in part beyond what
 // giftcard.Card keeps (its last four characters are not in events either).
