@@ -14,13 +14,19 @@
 // concurrency, that history pages stay stable while entries are
 // appended, and that the activity log round-trips, answers every query
 // shape with stable cursors, refuses a record out of its chain, and holds
-// together after every kind of change the services make ([CheckActivity]).
+// together after every kind of change the services make ([CheckActivity]);
+// that the outbox holds every committed change's events and none of a
+// rolled-back unit's, in commit order, with cursors that never move back
+// under concurrent consumers, pruning, Forget and Wait ([CheckOutbox]); and
+// that e-gift deliveries and the outbox's dead letters round-trip, with
+// egift.Service run over the store.
 // Every subtest gets a fresh store from newStore.
 //
 // [System] is the whole-system property test: a rapid state machine over
 // cards, wallets, checkout and the operator's adjustments and clawbacks,
 // with injected store and processor faults, compared with a plain model
-// after every step, including the activity log and the liability report.
+// after every step, including the activity log, the liability report and the
+// outbox.
 //
 // [Env], [Clock] and [NewEnv] are the helpers both use, exported for stores'
 // own tests.

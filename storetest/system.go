@@ -54,7 +54,11 @@ var (
 //  8. every card's and account's chain of activity records verifies and
 //     replays to it, and the liability report equals what the live
 //     services owe at the current instant and owed at an earlier step's,
-//     and what the model's accounts hold at an instant ahead.
+//     and what the model's accounts hold at an instant ahead;
+//  9. the outbox, read as a consumer reads it (and pruned now and then),
+//     holds one event per activity record and per payment move, each
+//     aggregate's numbered 1, 2, 3, ..., and replaying it gives every live
+//     balance, held amount and card value and each payment's final state.
 //
 // It plays the careless and the hostile caller too. Owners, payment IDs and
 // keys are drawn from hostile text (separators, the library's own key
