@@ -501,10 +501,10 @@ func (s *Service) deliver(ctx context.Context, d Delivery, rep *Report) error {
 			cur.State, cur.Sealed, cur.SentAt, cur.LastError = StateSent, nil, now, ""
 		case cur.Attempts+1 >= s.cfg.MaxAttempts:
 			cur.Attempts++
-			cur.State, cur.LastError = StateFailed, scrub(sendErr.Error(), msg.Code)
+			cur.State, cur.LastError = StateFailed, scrub(sendErr.Error())
 		default:
 			cur.Attempts++
-			cur.State, cur.SendAt, cur.LastError = StateScheduled, now.Add(s.backoff(cur.Attempts)), scrub(sendErr.Error(), msg.Code)
+			cur.State, cur.SendAt, cur.LastError = StateScheduled, now.Add(s.backoff(cur.Attempts)), scrub(sendErr.Error())
 		}
 		outcome = cur.State
 		return tx.PutDelivery(cur)
@@ -530,21 +530,10 @@ func (s *Service) backoff(n int) time.Duration {
 	return min(d, 24*time.Hour)
 }
 
-// scrub returns a Sender's error text, at most 500 bytes, with every form
-// of code (grouped, compact, in any case) replaced by its masked form, and
-// any other code the text holds too (codefmt.Redact).
-func scrub(msg string, code codefmt.Code) string {
-	grouped := code.String()
-	compact := strings.ReplaceAll(grouped, "-", "")
-	for _, form := range []string{grouped, compact} {
-		for {
-			i := strings.Index(asciiUpper(msg), form) // same length as msg: indexes agree
-			if i < 0 {
-				break
-			}
-			msg = msg[:i] + code.Masked() + msg[i+len(form):]
-		}
-	}
+// scrub returns a Sender's error text for the delivery's record: every
+// code in it masked (codefmt.Redact finds them in any case, grouping or
+// glued to other text), and at most 500 bytes.
+func scrub(msg string) string {
 	msg = codefmt.Redact(msg)
 	if len(msg) > 500 {
 		msg = msg[:500]
@@ -553,16 +542,4 @@ func scrub(msg string, code codefmt.Code) string {
 		}
 	}
 	return msg
-}
-
-// asciiUpper returns s with ASCII letters in upper case and every other
-// byte as it is.
-func asciiUpper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }
