@@ -66,13 +66,13 @@ func (s *State) UnmarshalText(text []byte) error {
 // its code sealed under the host's key (see [Keyring]). Stores keep it as
 // given; only this package reads Sealed.
 type Delivery struct {
-	ID        string    `json:"id"`             // "dlv_" and the random part of the card's ID
-	CardID    string    `json:"card_id"`        // the card sent
-	Recipient string    `json:"recipient"`      // the recipient's address, as the host's Sender reads it (an email address)
-	From      string    `json:"from,omitempty"` // the sender's name, as the recipient sees it
-	Message   string    `json:"message,omitempty"`
-	SendAt    time.Time `json:"send_at"` // when to send it (at once if at or before the time it was made); while sending, when the lease lapses
-	State     State     `json:"state"`
+	ID        string    `json:"id"`                // "dlv_" and the random part of the card's ID
+	CardID    string    `json:"card_id"`           // the card sent
+	Recipient string    `json:"recipient"`         // the recipient's address, as the host's Sender reads it (an email address)
+	From      string    `json:"from,omitempty"`    // the sender's name, as the recipient sees it
+	Message   string    `json:"message,omitempty"` // the sender's message, line breaks allowed
+	SendAt    time.Time `json:"send_at"`           // when to send it (at once if at or before the time it was made); while sending, when the lease lapses
+	State     State     `json:"state"`             // where the delivery is
 	// Sealed is the card's code under AES-256-GCM, with the key's ID
 	// before it; empty once the delivery is sent or cancelled (a store
 	// may refuse a sent or cancelled delivery that keeps one). Never the
@@ -80,9 +80,9 @@ type Delivery struct {
 	Sealed    []byte    `json:"sealed,omitempty"`
 	Attempts  int       `json:"attempts"`             // failed attempts so far
 	LastError string    `json:"last_error,omitempty"` // the Sender's last error, if an attempt failed
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	SentAt    time.Time `json:"sent_at,omitzero"` // when it was handed to the Sender; zero until sent
+	CreatedAt time.Time `json:"created_at"`           // when Send made it
+	UpdatedAt time.Time `json:"updated_at"`           // its last change
+	SentAt    time.Time `json:"sent_at,omitzero"`     // when it was handed to the Sender; zero until sent
 }
 
 // Clone returns a copy of d that shares no memory with it.

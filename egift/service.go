@@ -53,8 +53,8 @@ const (
 // A Message is what a [Sender] sends: the only value in which the code is in
 // the clear, in memory, for the time of one Send.
 type Message struct {
-	DeliveryID string // the same for every attempt to send one delivery: dedupe by it
-	CardID     string
+	DeliveryID string        // the same for every attempt to send one delivery: dedupe by it
+	CardID     string        // the card sent
 	To         string        // Delivery.Recipient
 	From       string        // the sender's name; may be empty
 	Text       string        // the sender's message; may be empty

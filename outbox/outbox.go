@@ -120,12 +120,12 @@ type Event struct {
 	// derived from the aggregate and Seq alone (see [ID]), so a consumer
 	// dedupes by it. It is also the webhook-id of its webhook.
 	ID        string        `json:"id"`
-	Type      Type          `json:"type"`    // what happened
-	Version   int           `json:"version"` // the schema version of Payload (see [Version])
-	Aggregate Aggregate     `json:"aggregate"`
-	Seq       int64         `json:"seq"`   // 1, 2, 3, ... within the aggregate; for cards and accounts, the activity record's Seq
-	Actor     giftkit.Actor `json:"actor"` // who made the change; zero when the host did not say
-	At        time.Time     `json:"at"`    // when, by the clock of the call
+	Type      Type          `json:"type"`      // what happened
+	Version   int           `json:"version"`   // the schema version of Payload (see [Version])
+	Aggregate Aggregate     `json:"aggregate"` // the card, account or payment it is about
+	Seq       int64         `json:"seq"`       // 1, 2, 3, ... within the aggregate; for cards and accounts, the activity record's Seq
+	Actor     giftkit.Actor `json:"actor"`     // who made the change; zero when the host did not say
+	At        time.Time     `json:"at"`        // when, by the clock of the call
 	// Pos is the event's position in the outbox, set by the store when the
 	// unit of work commits: increasing in commit order, so events of one
 	// aggregate come in the order of Seq. Zero in an event not yet stored.
