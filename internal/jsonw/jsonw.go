@@ -5,8 +5,6 @@ package jsonw
 
 import (
 	"encoding/hex"
-	"strconv"
-	"time"
 	"unicode/utf8"
 
 	"github.com/giftkit/giftkit"
@@ -45,12 +43,6 @@ func (o *Object) OmitEmpty(k, v string) {
 	}
 }
 
-// Int writes k: v.
-func (o *Object) Int(k string, v int64) {
-	o.key(k)
-	o.B = strconv.AppendInt(o.B, v, 10)
-}
-
 // Hex writes k: b in lower-case hexadecimal, as a string.
 func (o *Object) Hex(k string, b []byte) {
 	o.key(k)
@@ -59,29 +51,10 @@ func (o *Object) Hex(k string, b []byte) {
 	o.B = append(o.B, '"')
 }
 
-// Bool writes k: v.
-func (o *Object) Bool(k string, v bool) {
-	o.key(k)
-	o.B = strconv.AppendBool(o.B, v)
-}
-
 // Money writes k: m in the form of giftkit.Money.MarshalJSON.
 func (o *Object) Money(k string, m giftkit.Money) {
 	o.key(k)
 	o.B = m.AppendJSON(o.B)
-}
-
-// Time writes k: t in RFC 3339 with nanoseconds, in UTC; null for the
-// zero time.
-func (o *Object) Time(k string, t time.Time) {
-	o.key(k)
-	if t.IsZero() {
-		o.B = append(o.B, "null"...)
-		return
-	}
-	o.B = append(o.B, '"')
-	o.B = t.UTC().AppendFormat(o.B, time.RFC3339Nano)
-	o.B = append(o.B, '"')
 }
 
 // Object starts a nested object under k; End it before the next field.

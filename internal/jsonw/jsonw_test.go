@@ -3,7 +3,6 @@ package jsonw
 import (
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/giftkit/giftkit"
 )
@@ -34,16 +33,14 @@ func TestObject(t *testing.T) {
 	o := Begin(nil)
 	o.String("s", "x")
 	o.OmitEmpty("e", "")
-	o.Int("i", -3)
-	o.Bool("b", true)
+	o.OmitEmpty("f", "y")
 	o.Money("m", eur)
-	o.Time("t", time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600)))
-	o.Time("z", time.Time{})
+	o.Hex("h", []byte{0xab, 0x01})
 	n := o.Object("n")
 	n.String("k", "v")
 	o.Close(n)
 	got := string(o.End())
-	want := `{"s":"x","i":-3,"b":true,"m":{"amount":"12.50","currency":"EUR"},"t":"2026-01-02T02:04:05.000000006Z","z":null,"n":{"k":"v"}}`
+	want := `{"s":"x","f":"y","m":{"amount":"12.50","currency":"EUR"},"h":"ab01","n":{"k":"v"}}`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
