@@ -80,8 +80,7 @@ type Store struct {
 	writes *writeSet // the current unit's writes, reused from unit to unit
 	arena  []byte    // where idempotency outcomes are kept (see keep)
 
-	deadOnce sync.Once
-	dead     *outbox.MemoryDeadLetters // the webhook dead letters (see DeadLetters)
+	dead *outbox.MemoryDeadLetters // the outbox's dead letters (see DeadLetters)
 }
 
 var (
@@ -100,7 +99,7 @@ func New() *Store {
 		payments:   make(map[string]checkout.Payment),
 		attempts:   make(map[string]wallet.AttemptLog),
 		deliveries: make(map[string]egift.Delivery),
-	}, writes: new(writeSet)}
+	}, writes: new(writeSet), dead: outbox.NewMemoryDeadLetters()}
 }
 
 // Update runs fn as one unit of work. It returns ctx's error without running

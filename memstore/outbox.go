@@ -246,6 +246,5 @@ func (s *Store) Prune(ctx context.Context, r outbox.Retention) (outbox.Pruned, e
 // DeadLetters returns the Store's webhook dead letters: in memory, as
 // everything memstore keeps (see storetest.DeadLetterer).
 func (s *Store) DeadLetters() outbox.DeadLetters {
-	s.deadOnce.Do(func() { s.dead = outbox.NewMemoryDeadLetters() })
 	return s.dead
 }
