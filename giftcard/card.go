@@ -155,10 +155,54 @@ type Card struct {
 	// Head is the end of the card's chain of activity records (see package
 	// activity): the services move it with every change.
 	Head activity.Head
+	// Imported marks a card of another programme brought in by
+	// [Service.Import]: its code is the other programme's, hashed by
+	// [Hasher.HashExternal], and its Suffix that code's last characters.
+	Imported bool
+	// Tags are the labels its issuance gave the card (a campaign, a
+	// retailer; see IssueRequest.Tags), joined by commas; empty if none.
+	// A string, so that a Card stays comparable with ==.
+	Tags string
 }
 
-// Masked returns the code as a shopper may see it on a receipt: ****-******-*H567.
-func (c Card) Masked() string { return "****-******-*" + c.Suffix }
+// Masked returns the code as a shopper may see it on a receipt:
+// ****-******-*H567, or ****H567 for an imported card, whose code has
+// another format.
+func (c Card) Masked() string {
+	if c.Imported {
+		return "****" + c.Suffix
+	}
+	return "****-******-*" + c.Suffix
+}
+
+// AccountPrefix begins the owner of every card's own account (see
+// [AccountOwner]). The wallet refuses it in owners given by callers, so
+// that no shopper's account can be a card's.
+const AccountPrefix = "giftcard:"
+
+// AccountOwner returns the owner of the account that holds card id's value
+// once the card is spent as a tender, reloaded or has value moved to or
+// from it: a card's value lives in an account of its own, so every rule of
+// the wallet (lots, holds, expiry, journal, activity log) applies to it
+// unchanged.
+func AccountOwner(id string) string { return AccountPrefix + id }
+
+// CardOfOwner returns the ID of the card whose account owner is, and
+// whether owner is a card's account at all.
+func CardOfOwner(owner string) (string, bool) {
+	if len(owner) > len(AccountPrefix) && owner[:len(AccountPrefix)] == AccountPrefix {
+		return owner[len(AccountPrefix):], true
+	}
+	return "", false
+}
+
+// Opened reports whether the card's value has moved into its own account
+// (see [AccountOwner]): it was spent as a tender, reloaded, or had value
+// moved to or from it. Its balance is then the account's.
+func (c Card) Opened() bool {
+	id, ok := CardOfOwner(c.RedeemedBy) // no concatenation: this is on the redemption's path
+	return ok && c.State == StateRedeemed && id == c.ID
+}
 
 func (c Card) fail(op string, err error) *Error {
 	return &Error{Op: op, CardID: c.ID, Masked: c.Masked(), State: c.State, Err: err}
@@ -222,6 +266,26 @@ func (c Card) Unblock(now time.Time) (Card, error) {
 		return c, c.fail("unblock", ErrInvalidTransition)
 	}
 	c.State, c.UpdatedAt = StateActive, now
+	return c, nil
+}
+
+// Cancel voids a card its issuer takes back before anyone claimed it:
+// within window of its issue, while it is pending (never sold) or active
+// and neither redeemed nor spent. It is final, like [Card.Void], which an
+// operator may use at any time; Cancel is the issuer's undo of an issuance
+// made in error (Amazon's CancelGiftCard, Adyen's 24-hour void). It fails
+// with [ErrInvalidTransition] for a claimed card and [ErrCancelWindow] after
+// the window.
+func (c Card) Cancel(window time.Duration, now time.Time) (Card, error) {
+	if c.State != StatePending && c.State != StateActive {
+		return c, c.fail("cancel", ErrInvalidTransition)
+	}
+	if !now.Before(c.IssuedAt.Add(window)) {
+		e := c.fail("cancel", ErrCancelWindow)
+		e.Detail = "issued at " + c.IssuedAt.UTC().Format(time.RFC3339) + ", cancellable for " + window.String()
+		return c, e
+	}
+	c.State, c.UpdatedAt = StateVoided, now
 	return c, nil
 }
 

@@ -33,7 +33,9 @@ func (c Card) AppendSnapshot(b []byte) []byte {
 	b = append(b, c.Hash[:]...)
 	b = bin.String(b, c.Suffix)
 	b = bin.Money(b, c.Value)
-	b = bin.Int(b, int64(c.State))
+	// The state's byte carries flags above it (imported, tagged), so that
+	// the form of a card without them is the form it had before them.
+	b = bin.Int(b, int64(c.State)|c.flags()<<8)
 	b = bin.String(b, c.BatchID)
 	b = bin.Time(b, c.IssuedAt)
 	b = bin.Time(b, c.ActivatedAt)
@@ -42,7 +44,27 @@ func (c Card) AppendSnapshot(b []byte) []byte {
 	b = bin.Time(b, c.RedeemedAt)
 	b = bin.Time(b, c.UpdatedAt)
 	b = append(b, byte(c.Class))
-	return bin.Money(b, c.ClawedBack)
+	b = bin.Money(b, c.ClawedBack)
+	if c.Tags != "" {
+		b = bin.String(b, c.Tags)
+	}
+	return b
+}
+
+const (
+	flagImported = 1 << iota
+	flagTagged
+)
+
+func (c Card) flags() int64 {
+	var f int64
+	if c.Imported {
+		f |= flagImported
+	}
+	if c.Tags != "" {
+		f |= flagTagged
+	}
+	return f
 }
 
 // CardFromSnapshot decodes a card's activity snapshot (see
@@ -63,7 +85,8 @@ func readSnapshot(r *bin.Reader) Card {
 	r.Bytes(c.Hash[:])
 	c.Suffix = r.String()
 	c.Value = r.Money()
-	c.State = State(r.Int())
+	state := r.Int()
+	c.State, c.Imported = State(state&0xff), state>>8&flagImported != 0
 	c.BatchID = r.String()
 	c.IssuedAt, c.ActivatedAt, c.ExpiresAt = r.Time(), r.Time(), r.Time()
 	c.RedeemedBy = r.String()
@@ -72,6 +95,9 @@ func readSnapshot(r *bin.Reader) Card {
 	r.Bytes(class[:])
 	c.Class = giftkit.ValueClass(class[0])
 	c.ClawedBack = r.Money()
+	if state>>8&flagTagged != 0 {
+		c.Tags = r.String()
+	}
 	return c
 }
 

@@ -31,6 +31,13 @@ var (
 	// value, count out of range, expiry before issuance). Kind
 	// giftkit.ErrInvalid.
 	ErrInvalidRequest = errcode.New(giftkit.ErrInvalid, "invalid card request")
+	// ErrCancelWindow: the card was issued longer ago than the programme's
+	// cancel window (see [Card.Cancel]). Kind giftkit.ErrConflict.
+	ErrCancelWindow = errcode.New(giftkit.ErrConflict, "cancel window closed")
+	// ErrNoBalance: a card spent as a tender, or moved from, holds nothing
+	// available: its value was redeemed into a shopper's account, spent,
+	// moved or expired. Kind giftkit.ErrInsufficientFunds.
+	ErrNoBalance = errcode.New(giftkit.ErrInsufficientFunds, "card has no balance")
 )
 
 // An Error describes a failed card operation. It unwraps to one of the
@@ -85,6 +92,9 @@ var errorCodes = errcode.Table{
 	"invalid_transition":   ErrInvalidTransition,
 	"not_found":            ErrNotFound,
 	"invalid_request":      ErrInvalidRequest,
+	"cancel_window":        ErrCancelWindow,
+	"no_balance":           ErrNoBalance,
+	"programme_limit":      ErrProgrammeLimit,
 	"idempotency_conflict": giftkit.ErrIdempotencyConflict,
 	"key_required":         giftkit.ErrKeyRequired,
 }

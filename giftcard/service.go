@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/giftkit/giftkit"
@@ -78,6 +79,11 @@ type Config struct {
 	// Observer, if not nil, is told of every call and of notable events
 	// (see giftkit.Observer): metrics and traces without a dependency.
 	Observer giftkit.Observer
+	// Programme, if not nil, is the programme's rules (see [Programme]):
+	// issuance and import keep card values within its bounds and expiries
+	// at the end of a day in its zone, no sooner than its minimum validity;
+	// Cancel uses its cancel window. NewService refuses an invalid one.
+	Programme *Programme
 }
 
 // A Service issues cards and runs their administrative transitions. Every
@@ -94,6 +100,9 @@ type Service struct {
 func NewService[T Tx](store giftkit.Store[T], cfg Config) (*Service, error) {
 	if store == nil || cfg.Hasher == nil || cfg.Now == nil {
 		return nil, errors.New("giftcard: NewService needs a store, a Hasher and a clock")
+	}
+	if err := cfg.Programme.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
@@ -117,6 +126,29 @@ type IssueRequest struct {
 	// giftkit.ClassPurchased (sold cards). Promotional cards give their
 	// class to the credit they make, which is spent before purchased value.
 	Class giftkit.ValueClass
+	// Tags label every card of the batch (a campaign, a retailer), for
+	// reports: at most MaxTags, each 1 to MaxTagLen bytes of UTF-8 without
+	// control characters or commas.
+	Tags []string
+}
+
+// MaxTags and MaxTagLen bound a card's tags.
+const (
+	MaxTags   = 8
+	MaxTagLen = 64
+)
+
+// checkTags returns what is wrong with tags, or "".
+func checkTags(tags []string) string {
+	if len(tags) > MaxTags {
+		return fmt.Sprintf("at most %d tags, got %d", MaxTags, len(tags))
+	}
+	for _, t := range tags {
+		if t == "" || !idem.ValidText(t, MaxTagLen) || strings.ContainsRune(t, ',') {
+			return fmt.Sprintf("a tag is not 1 to %d bytes of UTF-8 without control characters or commas", MaxTagLen)
+		}
+	}
+	return ""
 }
 
 // An IssuedCard is a new card and its code. The code exists only here:
@@ -180,12 +212,21 @@ func (s *Service) IssueWith(ctx context.Context, req IssueRequest, key string, a
 	if err := s.checkIssue(req, now, key); err != nil {
 		return Issued{}, err
 	}
+	if err := s.cfg.Programme.CheckCardValue(req.Value); err != nil {
+		return Issued{}, &Error{Op: "issue", Detail: err.Error(), Err: ErrInvalidRequest}
+	}
+	if req.ExpiresAt, err = s.cfg.Programme.Expiry(req.ExpiresAt, now); err != nil {
+		return Issued{}, &Error{Op: "issue", Detail: err.Error(), Err: ErrInvalidRequest}
+	}
 	cause, err := activity.CauseFrom(ctx, key, now)
 	if err != nil {
 		return Issued{}, err
 	}
 	args := []string{req.Value.String(), strconv.Itoa(req.Count), req.BatchID,
 		req.ExpiresAt.UTC().String(), strconv.FormatBool(req.Pending), req.Class.String()}
+	if len(req.Tags) > 0 {
+		args = append(args, "tags:"+strings.Join(req.Tags, ","))
+	}
 	if add.Name != "" || len(add.Args) > 0 {
 		args = append(append(args, add.Name), add.Args...)
 	}
@@ -269,6 +310,8 @@ func (s *Service) checkIssue(req IssueRequest, now time.Time, key string) error 
 		detail = "batch ID is not at most 128 bytes of UTF-8 without control characters"
 	case !req.Class.IsValid():
 		detail = "unknown value class " + req.Class.String()
+	default:
+		detail = checkTags(req.Tags)
 	}
 	if detail != "" {
 		return &Error{Op: "issue", Detail: detail, Err: ErrInvalidRequest}
@@ -328,11 +371,12 @@ func (s *Service) newBatch(req IssueRequest, now time.Time) (Issued, error) {
 	idText, suffixText := string(ids), string(suffixes)
 	idLen := len("card_") + 2*idBytes
 	out := Issued{BatchID: batchID, Cards: make([]IssuedCard, req.Count)}
+	tags := strings.Join(req.Tags, ",")
 	for i, code := range codes {
 		out.Cards[i] = IssuedCard{Code: code, Card: Card{
 			ID: idText[i*idLen : (i+1)*idLen], Hash: s.cfg.Hasher.Hash(code), Suffix: suffixText[i*4 : (i+1)*4],
 			Value: req.Value, State: state, BatchID: batchID, IssuedAt: now, ActivatedAt: activated,
-			ExpiresAt: req.ExpiresAt, UpdatedAt: now, Class: req.Class,
+			ExpiresAt: req.ExpiresAt, UpdatedAt: now, Class: req.Class, Tags: tags,
 		}}
 	}
 	return out, nil
@@ -394,6 +438,24 @@ func (s *Service) Void(ctx context.Context, cardID, key string) (_ Card, err err
 	ctx, span := s.obs.Begin(ctx, "giftcard.void")
 	defer span.End(&err)
 	return s.transition(ctx, "void", cardID, key, activity.KindVoid, Card.Void)
+}
+
+// Cancel voids a card its issuer takes back before anyone claimed it,
+// within the programme's cancel window of its issue (24 hours by default;
+// see [Card.Cancel] and [Programme.CancelWindow]). It fails with
+// [ErrCancelWindow] after the window, [ErrInvalidTransition] for a card
+// that was redeemed, spent, blocked or voided, [ErrNotFound], or a key
+// error. A retry with the same key returns the first outcome.
+func (s *Service) Cancel(ctx context.Context, cardID, key string) (_ Card, err error) {
+	ctx, span := s.obs.Begin(ctx, "giftcard.cancel")
+	defer span.End(&err)
+	window, ok := s.cfg.Programme.CancelWindowOrDefault()
+	if !ok {
+		return Card{}, &Error{Op: "cancel", CardID: cardID, Err: ErrCancelWindow, Detail: "the programme does not allow cancellation"}
+	}
+	return s.transition(ctx, "cancel", cardID, key, activity.KindVoid, func(c Card, now time.Time) (Card, error) {
+		return c.Cancel(window, now)
+	})
 }
 
 // Adjust changes the value of a card that is not redeemed or voided by

@@ -95,15 +95,16 @@ const (
 	CardClawedBack Type = "card.clawed_back" // a refunded card's value was taken back
 	CardExpired    Type = "card.expired"     // a card's value expired
 
-	AccountCredited   Type = "account.credited"    // a redeemed card's value was credited
-	AccountHeld       Type = "account.held"        // part of the balance was reserved for a payment
-	AccountCaptured   Type = "account.captured"    // held money was spent: the account was debited
-	AccountReleased   Type = "account.released"    // a hold was closed without spending
-	AccountRefunded   Type = "account.refunded"    // money was returned to the balance
-	AccountExpired    Type = "account.expired"     // expired credit left the balance, or lapsed holds were released
-	AccountAdjusted   Type = "account.adjusted"    // an operator changed the balance
-	AccountLoaded     Type = "account.loaded"      // value was added by a purchase
-	AccountClawedBack Type = "account.clawed_back" // a refunded card's value was taken back: the account was debited
+	AccountCredited    Type = "account.credited"    // a redeemed card's value was credited
+	AccountHeld        Type = "account.held"        // part of the balance was reserved for a payment
+	AccountCaptured    Type = "account.captured"    // held money was spent: the account was debited
+	AccountReleased    Type = "account.released"    // a hold was closed without spending
+	AccountRefunded    Type = "account.refunded"    // money was returned to the balance
+	AccountExpired     Type = "account.expired"     // expired credit left the balance, or lapsed holds were released
+	AccountAdjusted    Type = "account.adjusted"    // an operator changed the balance
+	AccountLoaded      Type = "account.loaded"      // value was added by a purchase
+	AccountClawedBack  Type = "account.clawed_back" // a refunded card's value was taken back: the account was debited
+	AccountTransferred Type = "account.transferred" // value moved in (amount > 0) or out (amount < 0): between cards, or from a card to a shopper's account
 
 	PaymentAuthorized   Type = "payment.authorized"    // every tender of a payment is held or authorised
 	PaymentCaptured     Type = "payment.captured"      // a payment was paid

@@ -20,9 +20,11 @@ const (
 	EntryExpiry                          // an expired credit leaves the balance
 	EntryAdjustment                      // an operator's correction, up (+) or down (−)
 	EntryClawback                        // the value of a redeemed card whose purchase was refunded taken back (−)
+	EntryLoad                            // value bought onto a card or an account: a reload (+)
+	EntryTransfer                        // value moved in (+) from another card, or out (−) to another card or a shopper's account
 )
 
-var kindNames = [...]string{"", "credit", "hold", "release", "capture", "refund", "expiry", "adjustment", "clawback"}
+var kindNames = [...]string{"", "credit", "hold", "release", "capture", "refund", "expiry", "adjustment", "clawback", "load", "transfer"}
 
 // class is the value class of a credit of kind k.
 func (k EntryKind) class() giftkit.ValueClass {
@@ -68,7 +70,7 @@ type Entry struct {
 	Currency       giftkit.Currency // the account's currency, that of every amount in the entry
 	Seq            int64            // 1, 2, 3, ... within the account
 	Kind           EntryKind        // what the entry records
-	Amount         giftkit.Money    // the change to the balance: + credit, refund; − capture, expiry, clawback; ± adjustment; 0 hold, release
+	Amount         giftkit.Money    // the change to the balance: + credit, refund, load; − capture, expiry, clawback; ± adjustment, transfer; 0 hold, release
 	Held           giftkit.Money    // the change to the held amount: + hold; − release, capture
 	BalanceAfter   giftkit.Money    // the account's balance after the change
 	AvailableAfter giftkit.Money    // the available balance (balance − held) after the change

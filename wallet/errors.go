@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/internal/errcode"
 )
 
@@ -104,6 +105,7 @@ var errorCodes = errcode.Table{
 	"invalid_reference":    ErrInvalidReference,
 	"idempotency_conflict": giftkit.ErrIdempotencyConflict,
 	"key_required":         giftkit.ErrKeyRequired,
+	"programme_limit":      giftcard.ErrProgrammeLimit,
 }
 
 // Code returns a stable snake_case name for the error e wraps, such as

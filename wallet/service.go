@@ -37,7 +37,14 @@ type Tx interface {
 // owner ID is 1 to MaxOwnerLen bytes of UTF-8 without control characters.
 const MaxOwnerLen = 128
 
-func validOwner(owner string) bool { return owner != "" && idem.ValidText(owner, MaxOwnerLen) }
+// validOwner reports whether owner may name a shopper's account: 1 to
+// MaxOwnerLen bytes of UTF-8 without control characters, not beginning
+// with giftcard.AccountPrefix, which names the accounts of cards (reached
+// only through a card's code or ID).
+func validOwner(owner string) bool {
+	_, card := giftcard.CardOfOwner(owner)
+	return owner != "" && idem.ValidText(owner, MaxOwnerLen) && !card && owner != giftcard.AccountPrefix
+}
 
 // MaxReferenceLen is the longest reference or hold ID the wallet accepts,
 // in bytes: UTF-8 without control characters, as owners.
@@ -71,6 +78,17 @@ type Config struct {
 	// Observer, if not nil, is told of every call and of notable events
 	// (see giftkit.Observer): metrics and traces without a dependency.
 	Observer giftkit.Observer
+	// Programme, if not nil, is the programme's rules (see
+	// giftcard.Programme): reloads, transfers and account balances keep
+	// within its maxima, and the value of a card keeps its minimum
+	// validity. NewService refuses an invalid one.
+	Programme *giftcard.Programme
+	// ExternalCodes accepts the codes of imported cards (see
+	// giftcard.Service.Import) wherever a code is typed: an input that does
+	// not have the native shape is then looked up as an external code, and
+	// a miss counts as a guess (see giftcard.ReadCode). Off, such an input
+	// is a *codefmt.ParseError, as it always was.
+	ExternalCodes bool
 }
 
 // A Service runs the wallet's use cases: redeeming codes into accounts,
@@ -88,6 +106,9 @@ type Service struct {
 func NewService[T Tx](store giftkit.Store[T], cfg Config) (*Service, error) {
 	if store == nil || cfg.Hasher == nil || cfg.Now == nil {
 		return nil, errors.New("wallet: NewService needs a store, a Hasher and a clock")
+	}
+	if err := cfg.Programme.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = NewMemoryLimiter(0, 0, 0)
@@ -140,7 +161,7 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (_ Redeem
 	if err := s.check("redeem", owner, key); err != nil {
 		return Redeemed{}, err
 	}
-	parsed, err := codefmt.Parse(code)
+	ref, err := s.readCode(code)
 	if err != nil {
 		return Redeemed{}, err
 	}
@@ -149,10 +170,9 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (_ Redeem
 	if err != nil {
 		return Redeemed{}, err
 	}
-	hash := s.cfg.Hasher.Hash(parsed)
+	hash := ref.Hash // sliced here, so that ref is captured below by value
 	call := idem.NewCall("wallet/"+owner, key, now, "redeem", string(hash[:]))
-	call.Reads = giftkit.ReadAhead{CardHash: hash, HasCard: true, Owner: owner}
-	h := hash // captured by value below, so hash stays on the stack
+	call.Reads = giftkit.ReadAhead{CardHash: ref.Hash, HasCard: true, Owner: owner}
 	attempt := Attempt{Owner: owner, Client: clientOf(ctx), At: now}
 	ok, wait, err := s.cfg.Limiter.Reserve(ctx, attempt)
 	if err != nil {
@@ -162,7 +182,7 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (_ Redeem
 		return s.lockedOut(ctx, call, owner, wait)
 	}
 	res, err := idem.Do(ctx, s.store, call, redeemOutcomes, func(tx Tx) (Redeemed, error) {
-		return s.redeem(tx, owner, parsed, h, cause)
+		return s.redeem(tx, owner, ref, cause)
 	})
 	s.settle(ctx, attempt, res.Replayed, err)
 	if err != nil {
@@ -195,29 +215,35 @@ func (s *Service) lockedOut(ctx context.Context, call idem.Call, owner string, w
 
 // redeem is the unit of work of a redemption: the card moves to redeemed
 // and its value is credited to owner's account, or nothing happens.
-func (s *Service) redeem(tx Tx, owner string, code codefmt.Code, hash giftcard.Hash, cause activity.Cause) (Redeemed, error) {
+func (s *Service) redeem(tx Tx, owner string, ref giftcard.CodeRef, cause activity.Cause) (Redeemed, error) {
 	now := cause.At
-	card, found, err := tx.CardByHash(hash)
+	card, found, err := tx.CardByHash(ref.Hash)
 	if err != nil {
 		return Redeemed{}, err
 	}
 	if !found {
-		return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: code.Masked(), Err: giftcard.ErrNotRedeemable}
+		return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: ref.Masked(), Err: giftcard.ErrNotRedeemable}
 	}
 	if !s.accepts(card.Value.Currency()) {
-		return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: code.Masked(), Err: giftkit.ErrCurrencyMismatch,
+		return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: ref.Masked(), Err: giftkit.ErrCurrencyMismatch,
 			Detail: "this wallet does not hold " + card.Value.Currency().Code()}
+	}
+	if card.Opened() {
+		return s.redeemOpened(tx, owner, ref.Masked(), card, cause)
 	}
 	redeemed, red, err := card.Redeem(owner, now)
 	if err != nil {
-		return Redeemed{}, refusal(err, code)
+		return Redeemed{}, refusal(err, ref.Masked())
 	}
 	var entry Entry
-	credit := CreditSpec{Kind: EntryCredit, Class: red.Class, Amount: red.Amount, ExpiresAt: red.ExpiresAt,
+	credit := CreditSpec{Kind: EntryCredit, Class: red.Class, Amount: red.Amount, ExpiresAt: s.cfg.Programme.FundsExpiry(red.ExpiresAt, now),
 		Source: card.ID, Reference: card.ID}
 	acct, err := UpdateAccount(tx, Change{Owner: owner, Currency: red.Amount.Currency(), Kind: activity.KindCredit,
 		Reference: card.ID, Cause: cause}, func(a Account) (Account, []Entry, error) {
 		a, entry, err = a.Credit(credit, cause.Key, now)
+		if err == nil {
+			err = s.ruleError("redeem", owner, s.cfg.Programme.CheckAccountBalance(a.Balance()))
+		}
 		return a, []Entry{entry}, err
 	})
 	if err != nil {
@@ -276,15 +302,70 @@ func (s *Service) accepts(c giftkit.Currency) bool {
 // expired card and a card in a refused currency are named by the masked code
 // the shopper typed, without the card's ID, redemption time or state. A card
 // this account redeemed is its own: that refusal keeps the card ID and when.
-func refusal(err error, code codefmt.Code) error {
+func refusal(err error, masked string) error {
 	var ce *giftcard.Error
 	if !errors.As(err, &ce) {
 		return err
 	}
 	if ce.Err == giftcard.ErrAlreadyRedeemed && ce.SameAccount {
-		return &giftcard.Error{Op: "redeem", CardID: ce.CardID, Masked: code.Masked(), SameAccount: true, RedeemedAt: ce.RedeemedAt, Err: ce.Err}
+		return &giftcard.Error{Op: "redeem", CardID: ce.CardID, Masked: masked, SameAccount: true, RedeemedAt: ce.RedeemedAt, Err: ce.Err}
 	}
-	return &giftcard.Error{Op: "redeem", Masked: code.Masked(), Err: ce.Err}
+	return &giftcard.Error{Op: "redeem", Masked: masked, Err: ce.Err}
+}
+
+// readCode reads a code as typed: a native one, or an imported card's when
+// Config.ExternalCodes is set (see giftcard.ReadCode).
+func (s *Service) readCode(code string) (giftcard.CodeRef, error) {
+	if !s.cfg.ExternalCodes {
+		// The usual path, without the external reading's closure.
+		parsed, err := codefmt.Parse(code)
+		if err != nil {
+			return giftcard.CodeRef{}, err
+		}
+		return giftcard.CodeRef{Hash: s.cfg.Hasher.Hash(parsed), Code: parsed}, nil
+	}
+	return giftcard.ReadCode(s.cfg.Hasher, code, true)
+}
+
+// redeemOpened redeems a card whose value is in its own account (it was
+// spent as a tender, reloaded or moved): what is available on it moves to
+// owner's account, keeping its class and expiry, and the card's account is
+// left with what payments in progress hold. The card itself stays as it
+// is. It fails with giftcard.ErrNoBalance when nothing is available.
+func (s *Service) redeemOpened(tx Tx, owner, masked string, card giftcard.Card, cause activity.Cause) (Redeemed, error) {
+	cur := card.Value.Currency()
+	var parcels []Parcel
+	if _, err := UpdateAccount(tx, Change{Owner: giftcard.AccountOwner(card.ID), Currency: cur, Kind: activity.KindTransfer,
+		Reference: owner, Cause: cause}, func(a Account) (Account, []Entry, error) {
+		a, entries, ps, err := a.TransferOut(giftkit.FromMinor(1<<62, cur), true, card.ID, cause.Key, cause.At)
+		parcels = ps
+		return a, entries, err
+	}); err != nil {
+		return Redeemed{}, err
+	}
+	if len(parcels) == 0 {
+		return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: masked, Err: giftcard.ErrNoBalance}
+	}
+	var entries []Entry
+	acct, err := UpdateAccount(tx, Change{Owner: owner, Currency: cur, Kind: activity.KindTransfer, Reference: card.ID, Cause: cause},
+		func(a Account) (Account, []Entry, error) {
+			var err error
+			a, entries, err = a.TransferIn(parcels, func(t time.Time) time.Time { return s.cfg.Programme.FundsExpiry(t, cause.At) },
+				card.ID, card.ID, cause.Key, cause.At)
+			if err == nil {
+				err = s.ruleError("redeem", owner, s.cfg.Programme.CheckAccountBalance(a.Balance()))
+			}
+			return a, entries, err
+		})
+	if err != nil {
+		return Redeemed{}, err
+	}
+	var amount int64
+	for _, e := range entries {
+		amount += e.Amount.Minor()
+	}
+	last := entries[len(entries)-1]
+	return Redeemed{CardID: card.ID, Amount: giftkit.FromMinor(amount, cur), Balance: balanceOf(acct), Entry: last}, nil
 }
 
 func (s *Service) check(op, owner, key string) error {
@@ -367,7 +448,8 @@ func UpdateAccount(tx Tx, ch Change, apply func(Account) (Account, []Entry, erro
 func KindOf(entries []Entry) activity.Kind {
 	kinds := [...]activity.Kind{EntryCredit: activity.KindCredit, EntryHold: activity.KindHold,
 		EntryRelease: activity.KindRelease, EntryCapture: activity.KindCapture, EntryRefund: activity.KindRefund,
-		EntryExpiry: activity.KindExpiry, EntryAdjustment: activity.KindAdjust, EntryClawback: activity.KindClawback}
+		EntryExpiry: activity.KindExpiry, EntryAdjustment: activity.KindAdjust, EntryClawback: activity.KindClawback,
+		EntryLoad: activity.KindLoad, EntryTransfer: activity.KindTransfer}
 	var k activity.Kind
 	for _, e := range entries {
 		if int(e.Kind) < len(kinds) && k != activity.KindCapture {
