@@ -179,11 +179,27 @@ type Payment struct {
 	CreatedAt   time.Time     `json:"created_at"`             // when Pay created the payment, by Config.Now
 	UpdatedAt   time.Time     `json:"updated_at"`             // the last transition or refund; CreatedAt until then
 	EventSeq    int64         `json:"event_seq,omitempty"`    // the Seq of the payment's last event in the outbox; 0 before its first (see PaymentEvents)
+	// Cards are the gift cards spent as tenders, by code, in the order they
+	// are spent (see PlanTenders): each card's part is held on the card's
+	// own account (giftcard.AccountOwner) under HoldID.
+	Cards []CardTender `json:"cards,omitempty"`
+}
+
+// A CardTender is what one gift card, spent by its code, contributes to a
+// payment.
+type CardTender struct {
+	CardID string `json:"card_id"` // the card
+	Masked string `json:"masked"`  // its code, masked, for receipts
+	Tender        // held on the card's account, captured, refunded
 }
 
 // Clone returns a deep copy of p, sharing no memory with it.
 func (p Payment) Clone() Payment {
 	p.Refunds = append([]Refund(nil), p.Refunds...)
+	for i := range p.Refunds {
+		p.Refunds[i].Cards = append([]giftkit.Money(nil), p.Refunds[i].Cards...)
+	}
+	p.Cards = append([]CardTender(nil), p.Cards...)
 	return p
 }
 

@@ -12,6 +12,9 @@ type Refund struct {
 	Key     string        `json:"key"`              // the caller's idempotency key
 	Amount  giftkit.Money `json:"amount"`           // Balance + Card
 	Balance giftkit.Money `json:"balance"`          // returned to the shopper's balance
+	// Cards is what goes back to each gift card the payment spent, in the
+	// order of Payment.Cards; nil when it spent none.
+	Cards []giftkit.Money `json:"cards,omitempty"`
 	Card    giftkit.Money `json:"card"`             // returned to the bank card
 	Done    bool          `json:"done"`             // false while the card refund is outstanding
 	Failed  string        `json:"failed,omitempty"` // the processor's reason, if it refused the card refund: nothing was refunded
