@@ -9,16 +9,16 @@ import (
 
 // A Refund is one refund of a captured payment.
 type Refund struct {
-	Key     string        `json:"key"`              // the caller's idempotency key
-	Amount  giftkit.Money `json:"amount"`           // Balance + Card
-	Balance giftkit.Money `json:"balance"`          // returned to the shopper's balance
+	Key     string        `json:"key"`     // the caller's idempotency key
+	Amount  giftkit.Money `json:"amount"`  // Balance + Card
+	Balance giftkit.Money `json:"balance"` // returned to the shopper's balance
 	// Cards is what goes back to each gift card the payment spent, in the
 	// order of Payment.Cards; nil when it spent none.
-	Cards []giftkit.Money `json:"cards,omitempty"`
-	Card    giftkit.Money `json:"card"`             // returned to the bank card
-	Done    bool          `json:"done"`             // false while the card refund is outstanding
-	Failed  string        `json:"failed,omitempty"` // the processor's reason, if it refused the card refund: nothing was refunded
-	At      time.Time     `json:"at"`               // when the refund was asked for; the card refund may complete later
+	Cards  []giftkit.Money `json:"cards,omitempty"`
+	Card   giftkit.Money   `json:"card"`             // returned to the bank card
+	Done   bool            `json:"done"`             // false while the card refund is outstanding
+	Failed string          `json:"failed,omitempty"` // the processor's reason, if it refused the card refund: nothing was refunded
+	At     time.Time       `json:"at"`               // when the refund was asked for; the card refund may complete later
 }
 
 // RefundPolicy decides which tender a refund goes back to first.

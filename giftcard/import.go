@@ -180,4 +180,3 @@ func WriteCSV(w io.Writer, issued Issued) error {
 	out.Flush()
 	return out.Error()
 }
-
