@@ -37,7 +37,7 @@ func TestPlan(t *testing.T) {
 	} {
 		got, err := checkout.Plan(eurs(tc.total), eurs(tc.available), checkout.PlanOptions{SkipBalance: tc.skip})
 		want := checkout.Split{Balance: eurs(tc.balance), Card: eurs(tc.card)}
-		if err != nil || got != want {
+		if err != nil || got.Balance != want.Balance || got.Card != want.Card || got.Cards != nil {
 			t.Errorf("%s: Plan(%s, %s) = %+v, %v; want %+v", tc.name, tc.total, tc.available, got, err, want)
 		}
 		if sum, _ := got.Balance.Add(got.Card); sum != eurs(tc.total) {

@@ -5,8 +5,10 @@ import (
 	"errors"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/internal/bin"
 	"github.com/giftkit/giftkit/internal/errcode"
+	"github.com/giftkit/giftkit/wallet"
 )
 
 // Errors that checkout returns, wrapped in an [*Error], besides
@@ -109,6 +111,12 @@ var errorCodes = errcode.Table{
 	"expired":               ErrExpired,
 	"idempotency_conflict":  giftkit.ErrIdempotencyConflict,
 	"key_required":          giftkit.ErrKeyRequired,
+	"invalid_owner":         wallet.ErrInvalidOwner,
+	"not_redeemable":        giftcard.ErrNotRedeemable,
+	"already_redeemed":      giftcard.ErrAlreadyRedeemed,
+	"card_expired":          giftcard.ErrExpired,
+	"no_balance":            giftcard.ErrNoBalance,
+	"programme_limit":       giftcard.ErrProgrammeLimit,
 }
 
 // Code returns a stable snake_case name for the error e wraps, such as

@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/giftkit/giftkit"
@@ -215,8 +216,9 @@ func (p Payment) lapsed(now time.Time) bool { return !now.Before(p.ExpiresAt) }
 // (see Service.apply).
 type effect struct {
 	op     effectOp
-	amount giftkit.Money // capture: the balance part (zero releases the hold); credit: the amount
+	amount giftkit.Money // capture: the tender's part (zero releases the hold); credit: the amount
 	key    string        // the idempotency key the journal entries record
+	tender int           // whose account: 0 the shopper's balance, i+1 the account of gift card Cards[i]
 }
 
 type effectOp uint8
@@ -233,10 +235,29 @@ const (
 // authorisation, if any, voided; it ends in state to.
 func (p Payment) unwind(to State, f Failure, key string, now time.Time) (Payment, []effect) {
 	p.State, p.UnwindTo, p.Failure, p.UpdatedAt = StateUnwinding, to, f, now
-	if p.HoldID == "" || !p.Balance.Authorized.IsPositive() {
-		return p, nil
+	var effects []effect
+	for i, t := range p.Cards {
+		if t.Authorized.IsPositive() {
+			effects = append(effects, effect{op: releaseHold, key: key, tender: i + 1})
+		}
 	}
-	return p, []effect{{op: releaseHold, key: key}}
+	if p.HoldID != "" && p.Balance.Authorized.IsPositive() {
+		effects = append(effects, effect{op: releaseHold, key: key})
+	}
+	return p, effects
+}
+
+// CardHoldID is the ID of the hold a payment places on the account of each
+// gift card it spends (see Payment.Cards).
+func (p Payment) CardHoldID() string { return "pay/" + p.ID }
+
+// giftCaptured is what the gift tenders (cards and balance) captured.
+func (p Payment) giftCaptured() int64 {
+	n := p.Balance.Captured.Minor()
+	for _, t := range p.Cards {
+		n += t.Captured.Minor()
+	}
+	return n
 }
 
 // lapse unwinds a pending or authorised payment whose hold has lapsed: it
@@ -332,10 +353,20 @@ func (p Payment) captureBalance(now time.Time) (Payment, []effect) {
 	if p.lapsed(now) {
 		return p.lapse(now)
 	}
-	fromBalance, _ := captureSplit(p.CaptureWant, p.Balance.Authorized)
+	cards, fromBalance, _ := p.captureSplit(p.CaptureWant)
 	var effects []effect
+	if len(p.Cards) > 0 {
+		p.Cards = slices.Clone(p.Cards)
+	}
+	for i := range p.Cards {
+		t := &p.Cards[i]
+		if t.Authorized.IsPositive() {
+			effects = append(effects, effect{op: captureHold, amount: giftkit.FromMinor(cards[i], t.Authorized.Currency()), key: p.captureKey(), tender: i + 1})
+		}
+		t.Captured = giftkit.FromMinor(cards[i], t.Authorized.Currency())
+	}
 	if p.Balance.Authorized.IsPositive() {
-		effects = []effect{{op: captureHold, amount: fromBalance, key: p.captureKey()}}
+		effects = append(effects, effect{op: captureHold, amount: fromBalance, key: p.captureKey()})
 	}
 	p.Balance.Captured, p.UpdatedAt = fromBalance, now
 	if p.AuthID == "" {
@@ -349,7 +380,7 @@ func (p Payment) captureBalance(now time.Time) (Payment, []effect) {
 // cardCaptured records the processor's capture of the card part (or, when
 // the balance covered the capture, its void of the authorisation).
 func (p Payment) cardCaptured(now time.Time) Payment {
-	_, cardPart := captureSplit(p.CaptureWant, p.Balance.Authorized)
+	_, _, cardPart := p.captureSplit(p.CaptureWant)
 	p.State, p.UpdatedAt = StateCaptured, now
 	if cardPart.IsPositive() {
 		p.Card.Captured = cardPart
@@ -358,16 +389,26 @@ func (p Payment) cardCaptured(now time.Time) Payment {
 }
 
 // cardCaptureDeclined records the processor's refusal to capture the card
-// part: the balance part goes back to the balance and the payment unwinds,
-// so the shopper is charged nothing.
+// part: the gift cards' and the balance's parts go back where they came
+// from and the payment unwinds, so the shopper is charged nothing.
 func (p Payment) cardCaptureDeclined(reason string, now time.Time) (Payment, []effect) {
 	p.State, p.UnwindTo, p.UpdatedAt = StateUnwinding, StateFailed, now
 	p.Failure = Failure{Kind: FailureDeclined, Reason: reason, At: StateCapturing}
-	if !p.Balance.Captured.IsPositive() {
-		return p, nil
+	var effects []effect
+	if len(p.Cards) > 0 {
+		p.Cards = slices.Clone(p.Cards)
 	}
-	p.Balance.Refunded = plus(p.Balance.Refunded, p.Balance.Captured)
-	return p, []effect{{op: creditBalance, amount: p.Balance.Captured, key: p.captureKey()}}
+	for i := range p.Cards {
+		if t := &p.Cards[i]; t.Captured.IsPositive() {
+			t.Refunded = plus(t.Refunded, t.Captured)
+			effects = append(effects, effect{op: creditBalance, amount: t.Captured, key: p.captureKey(), tender: i + 1})
+		}
+	}
+	if p.Balance.Captured.IsPositive() {
+		p.Balance.Refunded = plus(p.Balance.Refunded, p.Balance.Captured)
+		effects = append(effects, effect{op: creditBalance, amount: p.Balance.Captured, key: p.captureKey()})
+	}
+	return p, effects
 }
 
 // authorizationFound records the answer to a repeated authorisation of an
@@ -396,7 +437,10 @@ func plus(a, b giftkit.Money) giftkit.Money {
 
 // newPayment returns the pending payment of req, split by split, whose
 // balance part is to be held until expiresAt.
-func newPayment(req PayRequest, split Split, keys Keys, now, expiresAt time.Time) Payment {
+//
+// cards are the gift cards given by code, in the order split.Cards
+// follows: those with a part join the payment, in that order.
+func newPayment(req PayRequest, split Split, cards []CardTender, keys Keys, now, expiresAt time.Time) Payment {
 	zero := giftkit.Zero(req.Total.Currency())
 	p := Payment{
 		ID: req.PaymentID, Owner: req.Owner, Total: req.Total, Mode: req.Mode, Instrument: req.Instrument,
@@ -408,6 +452,13 @@ func newPayment(req PayRequest, split Split, keys Keys, now, expiresAt time.Time
 	}
 	if split.Balance.IsPositive() {
 		p.HoldID = "pay/" + p.ID
+	}
+	for i, part := range split.Cards {
+		if part.IsPositive() {
+			t := cards[i]
+			t.Tender = Tender{Planned: part, Authorized: part, Captured: zero, Refunded: zero}
+			p.Cards = append(p.Cards, t)
+		}
 	}
 	if req.Mode == CaptureNow {
 		p.CaptureWant = req.Total

@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/giftkit/giftkit"
@@ -26,42 +27,67 @@ type RefundPolicy uint8
 
 // Refund policies.
 const (
-	RefundCardFirst    RefundPolicy = iota // to the bank card first, then the balance (the default)
-	RefundBalanceFirst                     // to the balance first, then the bank card
+	RefundCardFirst    RefundPolicy = iota // to the bank card first, then the gift tenders (the balance, then gift cards, last spent first) (the default)
+	RefundBalanceFirst                     // to the gift tenders first (the balance, then gift cards, last spent first), then the bank card
 	RefundProportional                     // in proportion to what each tender has left to refund, exact to the cent
 )
 
-// split divides a refund of amount between the tenders, which have card
-// and balance left to refund (amount ≤ card + balance), never giving one
-// more than it has left.
-func (policy RefundPolicy) split(amount, card, balance giftkit.Money) (toCard, toBalance giftkit.Money, err error) {
-	c := amount.Currency()
+// split divides a refund of amount between the tenders, which have left
+// to refund (amount ≤ their sum), never giving one more than it has left.
+// left[0] is the bank card's, and the rest the gift tenders' in the order
+// a refund returns to them: the reverse of the spending order (the balance,
+// then the cards from the last spent to the first), so that what was spent
+// last comes back first.
+func (policy RefundPolicy) split(amount giftkit.Money, left []int64) ([]int64, error) {
+	out := make([]int64, len(left))
+	fill := func(order []int, rest int64) {
+		for _, i := range order {
+			n := min(rest, left[i])
+			out[i], rest = n, rest-n
+		}
+	}
+	order := make([]int, len(left))
+	for i := range order {
+		order[i] = i
+	}
 	switch policy {
 	case RefundBalanceFirst:
-		b := min(amount.Minor(), balance.Minor())
-		return giftkit.FromMinor(amount.Minor()-b, c), giftkit.FromMinor(b, c), nil
+		fill(append(order[1:], 0), amount.Minor())
 	case RefundProportional:
-		parts, err := amount.Allocate(card.Minor(), balance.Minor())
+		parts, err := amount.Allocate(left...)
 		if err != nil {
-			return toCard, toBalance, err
+			return nil, err
 		}
-		return parts[0], parts[1], nil
+		for i, p := range parts {
+			out[i] = p.Minor()
+		}
 	default:
-		k := min(amount.Minor(), card.Minor())
-		return giftkit.FromMinor(k, c), giftkit.FromMinor(amount.Minor()-k, c), nil
+		fill(order, amount.Minor())
 	}
+	return out, nil
 }
 
-// refundable returns what each tender has left to refund: what it captured,
-// less every refund that did not fail, outstanding ones included.
-func (p Payment) refundable() (card, balance int64) {
-	card, balance = p.Card.Captured.Minor(), p.Balance.Captured.Minor()
+// refundable returns what each tender has left to refund, in the order of
+// RefundPolicy.split (the bank card, the balance, then the gift cards from
+// the last spent to the first): what it captured, less every refund that
+// did not fail, outstanding ones included.
+func (p Payment) refundable() []int64 {
+	n := len(p.Cards)
+	left := make([]int64, 2+n)
+	left[0], left[1] = p.Card.Captured.Minor(), p.Balance.Captured.Minor()
+	for i, t := range p.Cards {
+		left[2+n-1-i] = t.Captured.Minor()
+	}
 	for _, r := range p.Refunds {
-		if r.Failed == "" {
-			card, balance = card-r.Card.Minor(), balance-r.Balance.Minor()
+		if r.Failed != "" {
+			continue
+		}
+		left[0], left[1] = left[0]-r.Card.Minor(), left[1]-r.Balance.Minor()
+		for i, m := range r.Cards {
+			left[2+n-1-i] -= m.Minor()
 		}
 	}
-	return card, balance
+	return left
 }
 
 // requestRefund records a refund of amount under key, split between the
@@ -75,16 +101,28 @@ func (p Payment) requestRefund(amount giftkit.Money, key string, policy RefundPo
 	case !amount.IsPositive():
 		return p, nil, ErrInvalidOrder
 	}
-	card, balance := p.refundable()
-	if amount.Minor() > card+balance {
+	left := p.refundable()
+	var sum int64
+	for _, n := range left {
+		sum += n
+	}
+	if amount.Minor() > sum {
 		return p, nil, ErrExceedsCaptured
 	}
 	c := amount.Currency()
-	toCard, toBalance, err := policy.split(amount, giftkit.FromMinor(card, c), giftkit.FromMinor(balance, c))
+	parts, err := policy.split(amount, left)
 	if err != nil {
 		return p, nil, err
 	}
-	p.Refunds = append(p.Refunds[:len(p.Refunds):len(p.Refunds)], Refund{Key: key, Amount: amount, Balance: toBalance, Card: toCard, At: now})
+	r := Refund{Key: key, Amount: amount, Balance: giftkit.FromMinor(parts[1], c), Card: giftkit.FromMinor(parts[0], c), At: now}
+	if n := len(p.Cards); n > 0 {
+		r.Cards = make([]giftkit.Money, n)
+		for i := range r.Cards {
+			r.Cards[i] = giftkit.FromMinor(parts[2+n-1-i], c)
+		}
+	}
+	toCard := r.Card
+	p.Refunds = append(p.Refunds[:len(p.Refunds):len(p.Refunds)], r)
 	p.UpdatedAt = now
 	if toCard.IsPositive() {
 		return p, nil, nil // the card's part goes first; the balance's follows it
@@ -93,16 +131,27 @@ func (p Payment) requestRefund(amount giftkit.Money, key string, policy RefundPo
 	return p, effects, nil
 }
 
-// settleRefund marks refund i done and returns its balance part.
+// settleRefund marks refund i done and returns its gift tenders' parts:
+// to each gift card it came from, and to the balance.
 func (p Payment) settleRefund(i int, now time.Time) (Payment, []effect) {
 	p.Refunds = append([]Refund(nil), p.Refunds...)
 	r := &p.Refunds[i]
 	r.Done, p.UpdatedAt = true, now
-	if !r.Balance.IsPositive() {
-		return p, nil
+	var effects []effect
+	if len(r.Cards) > 0 {
+		p.Cards = slices.Clone(p.Cards)
 	}
-	p.Balance.Refunded = plus(p.Balance.Refunded, r.Balance)
-	return p, []effect{{op: creditBalance, amount: r.Balance, key: r.Key}}
+	for j, m := range r.Cards {
+		if m.IsPositive() {
+			p.Cards[j].Refunded = plus(p.Cards[j].Refunded, m)
+			effects = append(effects, effect{op: creditBalance, amount: m, key: r.Key, tender: j + 1})
+		}
+	}
+	if r.Balance.IsPositive() {
+		p.Balance.Refunded = plus(p.Balance.Refunded, r.Balance)
+		effects = append(effects, effect{op: creditBalance, amount: r.Balance, key: r.Key})
+	}
+	return p, effects
 }
 
 // cardRefunded records the processor's refund of refund key's card part,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/activity"
+	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -99,7 +100,7 @@ func (s *Service) authorize(ctx context.Context, op string, p Payment) (Payment,
 // balance covered it all), and records the answer.
 func (s *Service) captureCard(ctx context.Context, op string, p Payment) (Payment, error) {
 	var perr error
-	if _, cardPart := captureSplit(p.CaptureWant, p.Balance.Authorized); cardPart.IsPositive() {
+	if _, _, cardPart := p.captureSplit(p.CaptureWant); cardPart.IsPositive() {
 		perr = s.proc.Capture(ctx, p.AuthID, cardPart, processorKey(p, "capture", ""))
 	} else {
 		perr = s.proc.Void(ctx, p.AuthID, processorKey(p, "void", ""))
@@ -182,16 +183,67 @@ func (s *Service) step(ctx context.Context, p Payment, t transition) (Payment, e
 	return out, err
 }
 
-// apply carries out a transition's effects on the shopper's balance, in the
-// unit of work that records the transition, for cause (whose key is the
-// first effect's).
+// apply carries out a transition's effects on the accounts of the
+// payment's gift tenders (each gift card's, then the shopper's balance), in
+// the unit of work that records the transition, for cause (whose key is
+// each account's first effect's): one change per account touched.
 func (s *Service) apply(tx Tx, p Payment, effects []effect, cause activity.Cause) error {
-	if len(effects) == 0 {
-		return nil
+	for len(effects) > 0 {
+		tender := effects[0].tender
+		mine := effects
+		if !allOn(effects, tender) { // the usual case, one account, takes no copy
+			mine, effects = split(effects, tender)
+		} else {
+			effects = nil
+		}
+		if err := s.applyOn(tx, p, tender, mine, cause); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+func allOn(effects []effect, tender int) bool {
+	for _, e := range effects {
+		if e.tender != tender {
+			return false
+		}
+	}
+	return true
+}
+
+// split returns the effects on tender and the others, each in order.
+func split(effects []effect, tender int) (on, others []effect) {
+	for _, e := range effects {
+		if e.tender == tender {
+			on = append(on, e)
+		} else {
+			others = append(others, e)
+		}
+	}
+	return on, others
+}
+
+// owner returns the owner of the account of tender (see effect.tender).
+func (p Payment) owner(tender int) string {
+	if tender == 0 {
+		return p.Owner
+	}
+	return giftcard.AccountOwner(p.Cards[tender-1].CardID)
+}
+
+// holdID returns the ID of the payment's hold on tender's account.
+func (p Payment) holdID(tender int) string {
+	if tender == 0 {
+		return p.HoldID
+	}
+	return p.CardHoldID()
+}
+
+func (s *Service) applyOn(tx Tx, p Payment, tender int, effects []effect, cause activity.Cause) error {
 	now := cause.At
 	cause.Key = effects[0].key
-	_, err := wallet.UpdateAccount(tx, wallet.Change{Owner: p.Owner, Currency: p.Total.Currency(), Reference: p.ID, Cause: cause},
+	_, err := wallet.UpdateAccount(tx, wallet.Change{Owner: p.owner(tender), Currency: p.Total.Currency(), Reference: p.ID, Cause: cause},
 		func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
 			var all []wallet.Entry
 			for _, e := range effects {
@@ -221,20 +273,21 @@ func checkCause(ctx context.Context) error {
 	return err
 }
 
-// on applies the effect to the account of payment p.
+// on applies the effect to the account of its tender in payment p.
 func (e effect) on(a wallet.Account, p Payment, now time.Time) (wallet.Account, []wallet.Entry, error) {
 	var entry wallet.Entry
 	var err error
+	holdID := p.holdID(e.tender)
 	switch {
 	case e.op == releaseHold:
-		if _, open := a.Hold(p.HoldID); !open { // it lapsed and the wallet swept it
+		if _, open := a.Hold(holdID); !open { // it lapsed and the wallet swept it
 			return a, nil, nil
 		}
-		a, entry, err = a.Release(p.HoldID, Placer, e.key, now)
+		a, entry, err = a.Release(holdID, Placer, e.key, now)
 	case e.op == captureHold && e.amount.IsPositive():
-		return a.Capture(p.HoldID, Placer, e.amount, e.key, now)
-	case e.op == captureHold: // the capture takes nothing of the balance
-		a, entry, err = a.Release(p.HoldID, Placer, e.key, now)
+		return a.Capture(holdID, Placer, e.amount, e.key, now)
+	case e.op == captureHold: // the capture takes nothing of this tender
+		a, entry, err = a.Release(holdID, Placer, e.key, now)
 	default:
 		a, entry, err = a.Credit(wallet.CreditSpec{Kind: wallet.EntryRefund, Amount: e.amount, Source: p.ID, Reference: p.ID}, e.key, now)
 	}

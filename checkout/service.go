@@ -9,6 +9,7 @@ import (
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/activity"
+	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/internal/idem"
 	"github.com/giftkit/giftkit/internal/obs"
 	"github.com/giftkit/giftkit/internal/unit"
@@ -59,6 +60,22 @@ type Config struct {
 	// Observer, if not nil, is told of every call and of notable events
 	// (see giftkit.Observer): metrics and traces without a dependency.
 	Observer giftkit.Observer
+	// Hasher hashes the codes of gift cards given as tenders
+	// (PayRequest.Codes), with the key the cards were issued with. Required
+	// only to accept codes: without it, a request with codes is refused.
+	Hasher *giftcard.Hasher
+	// Limiter counts the codes given as tenders as guesses, as the wallet
+	// counts redemptions (see wallet.Limiter): pass the wallet's, so that a
+	// guesser cannot spread guesses between the two. Nil means a limiter of
+	// the checkout's own (wallet.NewMemoryLimiter(0, 0, 0)).
+	Limiter wallet.Limiter
+	// Programme, if not nil, is the programme's rules (see
+	// giftcard.Programme): its MaxRemotePayment caps what gift cards given
+	// by code pay of one payment. NewService refuses an invalid one.
+	Programme *giftcard.Programme
+	// ExternalCodes accepts the codes of imported cards as tenders (see
+	// wallet.Config.ExternalCodes).
+	ExternalCodes bool
 }
 
 // Placer is the wallet.Hold.Placer of the holds checkout places: only
@@ -96,6 +113,12 @@ func NewService[T Tx](store giftkit.Store[T], proc Processor, cfg Config) (*Serv
 	if cfg.HoldFor <= 0 {
 		cfg.HoldFor = 7 * 24 * time.Hour
 	}
+	if err := cfg.Programme.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = wallet.NewMemoryLimiter(0, 0, 0)
+	}
 	if cfg.ProcessorKeyPrefix == "" {
 		cfg.ProcessorKeyPrefix = "giftkit"
 	}
@@ -108,16 +131,33 @@ func NewService[T Tx](store giftkit.Store[T], proc Processor, cfg Config) (*Serv
 // PayRequest describes an order to pay.
 type PayRequest struct {
 	PaymentID   string        // the caller's ID for the payment, such as the order ID; unique
-	Owner       string        // the shopper whose balance pays first
+	Owner       string        // the shopper whose balance pays after the gift cards; empty for a guest paying with Codes (no balance)
 	Total       giftkit.Money // positive
 	Instrument  string        // the processor's token for the bank card; required when the card pays a part
 	Mode        CaptureMode   // CaptureNow (default) or CaptureLater
 	SkipBalance bool          // the shopper opts out of using the balance
+	// Codes are gift cards given as tenders, as the shopper typed them:
+	// at most MaxCodes, each spent in the spending order (see PlanTenders)
+	// from the card's own account (giftcard.AccountOwner), whose value the
+	// first use moves there. They count as guesses (see Config.Limiter).
+	Codes []string
 }
 
-func (r PayRequest) fingerprint() string {
-	return idem.Fingerprint(r.PaymentID, r.Owner, r.Total.String(), r.Instrument,
-		r.Mode.String(), map[bool]string{true: "skip", false: "use"}[r.SkipBalance])
+// MaxCodes is the most gift cards one payment spends by code.
+const MaxCodes = 5
+
+// fingerprint digests the request; codes are in it as their keyed hashes,
+// so that no stored fingerprint derives from a code without the key.
+func (r PayRequest) fingerprint(refs []giftcard.CodeRef) string {
+	skip := map[bool]string{true: "skip", false: "use"}[r.SkipBalance]
+	if len(refs) == 0 { // the fields as they always were, without a slice to build
+		return idem.Fingerprint(r.PaymentID, r.Owner, r.Total.String(), r.Instrument, r.Mode.String(), skip)
+	}
+	fields := []string{r.PaymentID, r.Owner, r.Total.String(), r.Instrument, r.Mode.String(), skip}
+	for _, ref := range refs {
+		fields = append(fields, "code:"+ref.Hash.String())
+	}
+	return idem.Fingerprint(fields...)
 }
 
 // check returns the refusal of a malformed request, if it is one.
@@ -128,8 +168,10 @@ func (r PayRequest) check(key string) error {
 	switch {
 	case !validID(r.PaymentID):
 		return fail(ErrInvalidOrder, "payment ID must be 1 to 128 bytes of UTF-8 without control characters")
-	case r.Owner == "" || !idem.ValidText(r.Owner, wallet.MaxOwnerLen):
+	case (r.Owner == "" && len(r.Codes) == 0) || !idem.ValidText(r.Owner, wallet.MaxOwnerLen) || isCardOwner(r.Owner):
 		return fail(wallet.ErrInvalidOwner, "")
+	case len(r.Codes) > MaxCodes:
+		return fail(ErrInvalidOrder, fmt.Sprintf("at most %d gift cards per payment", MaxCodes))
 	case !idem.ValidText(r.Instrument, MaxIDLen*2):
 		return fail(ErrInvalidOrder, "instrument must be at most 256 bytes of UTF-8 without control characters")
 	case !r.Total.IsValid() || !r.Total.IsPositive():
@@ -143,10 +185,19 @@ func (r PayRequest) check(key string) error {
 	return nil
 }
 
-// Pay pays an order: it holds the balance part (see [Plan]) on the shopper's
-// account, authorises the card part (skipped when zero), and with
-// CaptureNow captures both. If the card is declined, the hold is released
+// Pay pays an order: it holds the gift cards' parts given by code on their
+// accounts and the balance part on the shopper's (see [PlanTenders]),
+// authorises the bank card part (skipped when zero), and with CaptureNow
+// captures them all. If the bank card is declined, the holds are released
 // and nothing is charged. It returns the payment as it stands.
+//
+// A code that does not read is a *codefmt.ParseError before anything is
+// looked up (a typo never counts as a guess); a code that reads but names
+// no usable card is refused as redemption refuses it (giftcard's
+// ErrNotRedeemable, ErrExpired, ErrAlreadyRedeemed, ErrNoBalance, in an
+// [*Error] naming the code masked), counts as a failed guess, and is
+// recorded under the key; a locked-out shopper or client gets
+// wallet.ErrTooManyAttempts, unless the call completed before.
 //
 // A retry with the same key returns the payment, completing any step left
 // outstanding; a different request or key for the same PaymentID is
@@ -164,19 +215,28 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (_ Paymen
 	if err := checkCause(ctx); err != nil {
 		return Payment{}, err
 	}
-	keys := Keys{Prefix: s.cfg.ProcessorKeyPrefix, Pay: key, Fingerprint: req.fingerprint()}
+	refs, err := s.readCodes(req)
+	if err != nil {
+		return Payment{}, err
+	}
+	keys := Keys{Prefix: s.cfg.ProcessorKeyPrefix, Pay: key, Fingerprint: req.fingerprint(refs)}
 	call := idem.NewCall(paymentScope(req.PaymentID), key, time.Time{}, "pay", keys.Fingerprint)
 	call.Reads = giftkit.ReadAhead{Owner: req.Owner, Payment: req.PaymentID}
+	attempt, err := s.reserve(ctx, req, keys)
+	if err != nil {
+		return Payment{}, err
+	}
 	var p Payment
 	refused, err := s.record(ctx, req.PaymentID, call, func(tx Tx, now time.Time) (err error) {
 		cause := causeOf(ctx, now)
 		cause.Key = key
-		p, err = s.open(tx, req, keys, cause)
+		p, err = s.open(tx, req, refs, keys, cause)
 		return err
 	}, func(tx Tx) (err error) {
 		p, err = loadPayment(tx, "pay", req.PaymentID)
 		return err
 	})
+	s.settle(ctx, attempt, refused, err)
 	if err != nil {
 		return Payment{}, err
 	}
@@ -189,7 +249,7 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (_ Paymen
 // open creates the payment req asks for, pending, with its balance part
 // held on the shopper's account; or returns the payment a completed call
 // with the same key and request created.
-func (s *Service) open(tx Tx, req PayRequest, keys Keys, cause activity.Cause) (Payment, error) {
+func (s *Service) open(tx Tx, req PayRequest, refs []giftcard.CodeRef, keys Keys, cause activity.Cause) (Payment, error) {
 	now := cause.At
 	existing, found, err := tx.Payment(req.PaymentID)
 	switch {
@@ -199,6 +259,9 @@ func (s *Service) open(tx Tx, req PayRequest, keys Keys, cause activity.Cause) (
 		return Payment{}, &Error{Op: "pay", PaymentID: req.PaymentID, Err: giftkit.ErrIdempotencyConflict, Detail: "the payment ID is taken"}
 	case found:
 		return existing, nil // paid before this call's record existed
+	}
+	if len(refs) > 0 {
+		return s.openWithCards(tx, req, refs, keys, cause)
 	}
 	var p Payment
 	_, err = wallet.UpdateAccount(tx, wallet.Change{Owner: req.Owner, Currency: req.Total.Currency(), Reference: req.PaymentID, Cause: cause},
@@ -210,7 +273,7 @@ func (s *Service) open(tx Tx, req PayRequest, keys Keys, cause activity.Cause) (
 			if split.Card.IsPositive() && req.Instrument == "" {
 				return a, nil, &Error{Op: "pay", PaymentID: req.PaymentID, Amount: split.Card, Err: ErrInstrumentRequired}
 			}
-			p = newPayment(req, split, keys, now, now.Add(s.cfg.HoldFor))
+			p = newPayment(req, split, nil, keys, now, now.Add(s.cfg.HoldFor))
 			if p.HoldID == "" {
 				return a, nil, nil
 			}

@@ -93,6 +93,10 @@ func WithClient(ctx context.Context, client string) context.Context {
 	return context.WithValue(ctx, clientKey{}, client)
 }
 
+// ClientFrom returns the client ctx names (see WithClient), or "": for
+// other services that count guesses through the same Limiter.
+func ClientFrom(ctx context.Context) string { return clientOf(ctx) }
+
 // clientOf returns the client named by WithClient, or "".
 func clientOf(ctx context.Context) string {
 	c, _ := ctx.Value(clientKey{}).(string)

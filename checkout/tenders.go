@@ -1,0 +1,209 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
+	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/wallet"
+)
+
+// Gift cards given by code as tenders: reading the codes, counting them as
+// guesses, and opening the payment with a hold on each card's account.
+
+func isCardOwner(owner string) bool {
+	_, ok := giftcard.CardOfOwner(owner)
+	return ok
+}
+
+// readCodes reads the request's codes. A code that does not read is its
+// *codefmt.ParseError (or an external code's error), before anything is
+// looked up or counted.
+func (s *Service) readCodes(req PayRequest) ([]giftcard.CodeRef, error) {
+	if len(req.Codes) == 0 {
+		return nil, nil
+	}
+	if s.cfg.Hasher == nil {
+		return nil, &Error{Op: "pay", PaymentID: req.PaymentID, Err: ErrInvalidOrder, Detail: "this checkout takes no gift cards by code (Config.Hasher)"}
+	}
+	refs := make([]giftcard.CodeRef, len(req.Codes))
+	for i, code := range req.Codes {
+		ref, err := giftcard.ReadCode(s.cfg.Hasher, code, s.cfg.ExternalCodes)
+		if err != nil {
+			return nil, err
+		}
+		for _, prev := range refs[:i] {
+			if prev.Hash == ref.Hash {
+				return nil, &Error{Op: "pay", PaymentID: req.PaymentID, Err: ErrInvalidOrder, Detail: "gift card " + ref.Masked() + " is given twice"}
+			}
+		}
+		refs[i] = ref
+	}
+	return refs, nil
+}
+
+// reserve counts a request with codes as an attempt with the limiter. A
+// locked-out caller is refused with wallet.ErrTooManyAttempts, unless the
+// payment exists under the same key and request: its outcome is replayed.
+func (s *Service) reserve(ctx context.Context, req PayRequest, keys Keys) (wallet.Attempt, error) {
+	if len(req.Codes) == 0 {
+		return wallet.Attempt{}, nil
+	}
+	owner := req.Owner
+	if owner == "" {
+		owner = "guest"
+	}
+	attempt := wallet.Attempt{Owner: owner, Client: wallet.ClientFrom(ctx), At: s.cfg.Now()}
+	ok, wait, err := s.cfg.Limiter.Reserve(ctx, attempt)
+	if err != nil || ok {
+		return attempt, err
+	}
+	if p, err := s.Payment(ctx, req.PaymentID); err == nil && p.Keys.Pay == keys.Pay && p.Keys.Fingerprint == keys.Fingerprint {
+		return wallet.Attempt{}, nil // the call completed: replay it
+	}
+	return wallet.Attempt{}, &wallet.Error{Op: "pay", Owner: req.Owner, RetryAfter: wait, Err: wallet.ErrTooManyAttempts}
+}
+
+// settle tells the limiter how the attempt ended: a card refused is a
+// failed guess; anything else says nothing about guessing (a payment made
+// with a valid card does not clear earlier failures, since the card could
+// be used again between guesses).
+func (s *Service) settle(ctx context.Context, attempt wallet.Attempt, refused, err error) {
+	if attempt.At.IsZero() {
+		return
+	}
+	result := wallet.AttemptVoid
+	if err == nil && cardRefused(refused) {
+		result = wallet.AttemptFailed
+	}
+	_ = s.cfg.Limiter.Settle(ctx, attempt, result)
+}
+
+func cardRefused(err error) bool {
+	for _, e := range []error{giftcard.ErrNotRedeemable, giftcard.ErrAlreadyRedeemed, giftcard.ErrExpired, giftcard.ErrNoBalance} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// refuseCard turns a card's refusal into the payment's.
+func refuseCard(req PayRequest, masked string, err error) error {
+	var ce *giftcard.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	e := &Error{Op: "pay", PaymentID: req.PaymentID, Err: ce.Err, Detail: "gift card " + masked}
+	if ce.Err == giftkit.ErrCurrencyMismatch {
+		e.Detail += ": " + ce.Detail
+	}
+	return e
+}
+
+// openWithCards creates a payment that spends gift cards given by code:
+// each card is opened (its value moved into its own account, once), the
+// tenders are planned in the spending order, and each gift tender's part
+// is held, all in the unit of work of the Pay call.
+func (s *Service) openWithCards(tx Tx, req PayRequest, refs []giftcard.CodeRef, keys Keys, cause activity.Cause) (Payment, error) {
+	now := cause.At
+	cur := req.Total.Currency()
+	funds := make([]CardFunds, 0, len(refs))
+	tenders := make(map[string]CardTender, len(refs))
+	for _, ref := range refs {
+		masked := ref.Masked()
+		card, found, err := tx.CardByHash(ref.Hash)
+		if err != nil {
+			return Payment{}, err
+		}
+		if !found {
+			return Payment{}, refuseCard(req, masked, &giftcard.Error{Err: giftcard.ErrNotRedeemable})
+		}
+		if card.Value.Currency() != cur {
+			return Payment{}, &Error{Op: "pay", PaymentID: req.PaymentID, Amount: req.Total, Err: giftkit.ErrCurrencyMismatch,
+				Detail: "gift card " + masked + " holds " + card.Value.Currency().Code()}
+		}
+		if card, err = wallet.OpenCard(tx, card, masked, s.cfg.Programme, cause); err != nil {
+			return Payment{}, refuseCard(req, masked, err)
+		}
+		acct, err := wallet.UpdateAccount(tx, wallet.Change{Owner: giftcard.AccountOwner(card.ID), Currency: cur, Cause: activity.Sweep(now)}, nil)
+		if err != nil {
+			return Payment{}, err
+		}
+		if !acct.Available().IsPositive() {
+			return Payment{}, refuseCard(req, masked, &giftcard.Error{Err: giftcard.ErrNoBalance})
+		}
+		funds = append(funds, CardFunds{CardID: card.ID, Available: acct.Available(), ExpiresAt: nextLapse(acct, now)})
+		tenders[card.ID] = CardTender{CardID: card.ID, Masked: masked}
+	}
+	available := giftkit.Zero(cur)
+	useBalance := req.Owner != "" && !req.SkipBalance
+	if useBalance {
+		acct, err := wallet.UpdateAccount(tx, wallet.Change{Owner: req.Owner, Currency: cur, Cause: activity.Sweep(now)}, nil)
+		if err != nil {
+			return Payment{}, err
+		}
+		available = acct.Available()
+	}
+	opts := PlanOptions{SkipBalance: !useBalance}
+	if limit, ok := s.cfg.Programme.RemoteCap(cur); ok {
+		opts.MaxFromCards = limit
+	}
+	split, ordered, err := PlanTenders(req.Total, available, funds, opts)
+	if err != nil {
+		return Payment{}, err
+	}
+	if split.Card.IsPositive() && req.Instrument == "" {
+		return Payment{}, &Error{Op: "pay", PaymentID: req.PaymentID, Amount: split.Card, Err: ErrInstrumentRequired}
+	}
+	cards := make([]CardTender, len(ordered))
+	for i, f := range ordered {
+		cards[i] = tenders[f.CardID]
+	}
+	p := newPayment(req, split, cards, keys, now, now.Add(s.cfg.HoldFor))
+	for i, t := range p.Cards {
+		if err := s.placeHold(tx, p, i+1, t.Planned, keys.Pay, cause); err != nil {
+			return Payment{}, err
+		}
+	}
+	if p.HoldID != "" {
+		if err := s.placeHold(tx, p, 0, p.Balance.Planned, keys.Pay, cause); err != nil {
+			return Payment{}, err
+		}
+	}
+	if !split.Card.IsPositive() {
+		// Nothing waits on the bank card: the payment is authorised, and
+		// with CaptureNow captured, in this same unit of work.
+		next, effects := p.authorizedWithoutCard(now).captureIfAsked(now)
+		if err := s.apply(tx, next, effects, cause); err != nil {
+			return Payment{}, err
+		}
+		p = next
+	}
+	return save(tx, Payment{}, p, cause)
+}
+
+// placeHold holds amount on tender's account for payment p.
+func (s *Service) placeHold(tx Tx, p Payment, tender int, amount giftkit.Money, key string, cause activity.Cause) error {
+	_, err := wallet.UpdateAccount(tx, wallet.Change{Owner: p.owner(tender), Currency: p.Total.Currency(), Reference: p.ID, Cause: cause},
+		func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
+			a, hold, err := a.PlaceHold(wallet.HoldSpec{ID: p.holdID(tender), Placer: Placer, Amount: amount, Reference: p.ID,
+				ExpiresAt: p.ExpiresAt}, key, cause.At)
+			return a, []wallet.Entry{hold}, err
+		})
+	return err
+}
+
+// nextLapse returns when the soonest of the account's available value
+// lapses after now; zero if none of it ever does.
+func nextLapse(a wallet.Account, now time.Time) time.Time {
+	for _, l := range a.Lots() {
+		if l.Remaining.Minor() > l.Reserved.Minor() && (l.ExpiresAt.IsZero() || l.ExpiresAt.After(now)) {
+			return l.ExpiresAt
+		}
+	}
+	return time.Time{}
+}
