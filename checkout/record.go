@@ -24,8 +24,8 @@ var outcomes = idem.Outcomes[struct{}]{Errors: idem.Errors{idem.ErrorKind[Error]
 // returned as refused; its success is recorded with its effects. With a
 // record, a refusal is returned as it was, and a success runs replay, which
 // loads the payment to drive. Any other error is the store's, and records
-// nothing.
-func (s *Service) record(ctx context.Context, paymentID string, call idem.Call, do func(Tx, time.Time) error, replay func(Tx) error) (refused error, err error) {
+// nothing. replayed reports that a record answered the call.
+func (s *Service) record(ctx context.Context, paymentID string, call idem.Call, do func(Tx, time.Time) error, replay func(Tx) error) (refused error, replayed bool, err error) {
 	r := &recording{s: s, call: call, do: do, replay: replay} // one allocation for the call's state
 	err = s.store.Update(ctx, r.first)
 	if err == errRefused || errors.Is(err, errRefused) {
@@ -34,12 +34,12 @@ func (s *Service) record(ctx context.Context, paymentID string, call idem.Call, 
 		err = s.store.Update(ctx, r.recordRefusal)
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if refused = r.refused; refused != nil && errors.Is(refused, giftkit.ErrIdempotencyConflict) && !errors.As(refused, new(*Error)) {
 		refused = &Error{Op: call.Op, PaymentID: paymentID, Err: refused}
 	}
-	return refused, nil
+	return refused, r.found, nil
 }
 
 // recording is the state of one record call.
@@ -50,11 +50,13 @@ type recording struct {
 	replay    func(Tx) error
 	refused   error
 	firstSeen error // the refusal the first unit of work rolled back
+	found     bool  // a record answered the call
 }
 
 // replayed answers from the record under the call's key, if there is one.
 func (r *recording) replayed(tx Tx) (bool, error) {
 	_, recorded, found, err := idem.Lookup(tx, r.call, outcomes)
+	r.found = found
 	if err != nil || !found {
 		return false, err
 	}
@@ -116,7 +118,7 @@ func (s *Service) command(ctx context.Context, op, id string, amount giftkit.Mon
 	}
 	call := idem.NewCall(paymentScope(id), key, time.Time{}, op, amount.String())
 	var p Payment
-	refused, err := s.record(ctx, id, call, func(tx Tx, now time.Time) error {
+	refused, _, err := s.record(ctx, id, call, func(tx Tx, now time.Time) error {
 		got, err := loadPayment(tx, op, id)
 		if err != nil {
 			return err

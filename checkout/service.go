@@ -227,7 +227,7 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (_ Paymen
 		return Payment{}, err
 	}
 	var p Payment
-	refused, err := s.record(ctx, req.PaymentID, call, func(tx Tx, now time.Time) (err error) {
+	refused, replayed, err := s.record(ctx, req.PaymentID, call, func(tx Tx, now time.Time) (err error) {
 		cause := causeOf(ctx, now)
 		cause.Key = key
 		p, err = s.open(tx, req, refs, keys, cause)
@@ -236,7 +236,7 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (_ Paymen
 		p, err = loadPayment(tx, "pay", req.PaymentID)
 		return err
 	})
-	s.settle(ctx, attempt, refused, err)
+	s.settle(ctx, attempt, refused, replayed, err)
 	if err != nil {
 		return Payment{}, err
 	}

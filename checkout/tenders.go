@@ -68,15 +68,15 @@ func (s *Service) reserve(ctx context.Context, req PayRequest, keys Keys) (walle
 }
 
 // settle tells the limiter how the attempt ended: a card refused is a
-// failed guess; anything else says nothing about guessing (a payment made
+// failed guess (not when replayed); anything else says nothing about guessing (a payment made
 // with a valid card does not clear earlier failures, since the card could
 // be used again between guesses).
-func (s *Service) settle(ctx context.Context, attempt wallet.Attempt, refused, err error) {
+func (s *Service) settle(ctx context.Context, attempt wallet.Attempt, refused error, replayed bool, err error) {
 	if attempt.At.IsZero() {
 		return
 	}
 	result := wallet.AttemptVoid
-	if err == nil && cardRefused(refused) {
+	if err == nil && !replayed && cardRefused(refused) {
 		result = wallet.AttemptFailed
 	}
 	_ = s.cfg.Limiter.Settle(ctx, attempt, result)
