@@ -77,7 +77,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, key string) (_ 
 	}
 	out := Issued{BatchID: batchID, Cards: make([]IssuedCard, len(req.Cards))}
 	seen := make(map[Hash]bool, len(req.Cards))
-	args := []string{batchID, req.Class.String()}
+	args := []string{req.BatchID, req.Class.String(), strings.Join(req.Tags, ",")} // as asked: a generated batch ID differs on every call
 	tags := strings.Join(req.Tags, ",")
 	for i, ext := range req.Cards {
 		norm, err := NormalizeExternal(ext.Code)

@@ -1,0 +1,146 @@
+package wallet_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/codefmt"
+	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/memstore"
+	"github.com/giftkit/giftkit/storetest"
+	"github.com/giftkit/giftkit/wallet"
+)
+
+func cardServices(t *testing.T, p *giftcard.Programme, limiter wallet.Limiter) (*giftcard.Service, *wallet.Service, *storetest.Clock) {
+	t.Helper()
+	store := memstore.New()
+	h, err := giftcard.NewHasher(storetest.TestHashKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+	cards, err := giftcard.NewService(store, giftcard.Config{Hasher: h, Now: clock.Now, Programme: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wallet.NewService(store, wallet.Config{Hasher: h, Now: clock.Now, Programme: p, Limiter: limiter, ExternalCodes: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cards, w, clock
+}
+
+// A balance check never counts a typo, counts every miss, and a card found
+// clears nothing; a lockout refuses checks and redemptions alike.
+func TestCheckBalanceLimiter(t *testing.T) {
+	ctx := wallet.WithClient(context.Background(), "203.0.113.7")
+	cards, w, _ := cardServices(t, nil, wallet.NewMemoryLimiter(2, time.Hour, time.Hour))
+	out, err := cards.Issue(ctx, giftcard.IssueRequest{Value: euros("20.00")}, "i")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := out.Cards[0].Code
+	typo := []byte(code.String())
+	typo[3] ^= 1
+	var pe *codefmt.ParseError
+	for range 5 {
+		if _, err := w.CheckBalance(ctx, "", string(typo)); !errors.As(err, &pe) {
+			t.Fatalf("typo: %v; want a ParseError", err)
+		}
+	}
+	b, err := w.CheckBalance(ctx, "", code.String())
+	if err != nil || b.Available != euros("20.00") || b.Opened || b.Masked != code.Masked() {
+		t.Fatalf("CheckBalance = %+v, %v", b, err)
+	}
+	unknown, _ := codefmt.Generate(zeroReader{})
+	if _, err := w.CheckBalance(ctx, "", unknown.String()); !errors.Is(err, giftcard.ErrNotRedeemable) {
+		t.Fatalf("unknown: %v", err)
+	}
+	if _, err := w.CheckBalance(ctx, "", code.String()); err != nil { // a card found between guesses clears nothing
+		t.Fatal(err)
+	}
+	if _, err := w.CheckBalance(ctx, "", unknown.String()); !errors.Is(err, giftcard.ErrNotRedeemable) {
+		t.Fatalf("second miss: %v", err)
+	}
+	if _, err := w.CheckBalance(ctx, "", code.String()); !errors.Is(err, wallet.ErrTooManyAttempts) {
+		t.Errorf("after two misses: %v; want ErrTooManyAttempts", err)
+	}
+	if _, err := w.Redeem(ctx, "guest", code.String(), "r"); !errors.Is(err, wallet.ErrTooManyAttempts) {
+		t.Errorf("redeem by the locked-out guest: %v; want ErrTooManyAttempts", err)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(b []byte) (int, error) { clear(b); return len(b), nil }
+
+// An imported card is redeemed and checked by its own code, read by the
+// documented rule; a native-shaped typo is still a ParseError.
+func TestExternalCodes(t *testing.T) {
+	ctx := context.Background()
+	cards, w, _ := cardServices(t, nil, nil)
+	if _, err := cards.Import(ctx, giftcard.ImportRequest{Cards: []giftcard.ExternalCard{{Code: "6006 4912 3456 7890 12", Balance: euros("7.50")}}}, "imp"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := w.CheckBalance(ctx, "alice", "6006-4912-3456-7890-12")
+	if err != nil || b.Available != euros("7.50") || !b.Imported || b.Masked != "****9012" {
+		t.Fatalf("CheckBalance = %+v, %v", b, err)
+	}
+	red, err := w.Redeem(ctx, "alice", "600649123456789012", "r")
+	if err != nil || red.Balance.Balance != euros("7.50") {
+		t.Fatalf("Redeem = %+v, %v", red, err)
+	}
+	var pe *codefmt.ParseError
+	if _, err := w.Redeem(ctx, "alice", "7K3M-9PQ2R4-XW8N6", "r2"); !errors.As(err, &pe) {
+		t.Errorf("a native-shaped code: %v; want a ParseError", err)
+	}
+}
+
+// Accounts are loaded; a shopper's owner can never name a card's account.
+func TestLoadAndReservedOwners(t *testing.T) {
+	ctx := context.Background()
+	p := giftcard.Programme{Name: "capped", MaxAccountBalance: euros("100.00")}
+	_, w, _ := cardServices(t, &p, nil)
+	if b, err := w.Load(ctx, "alice", euros("60.00"), "order-9", "l1"); err != nil || b.Balance != euros("60.00") {
+		t.Fatalf("Load = %+v, %v", b, err)
+	}
+	if _, err := w.Load(ctx, "alice", euros("40.01"), "order-10", "l2"); !errors.Is(err, giftcard.ErrProgrammeLimit) {
+		t.Errorf("load past the account maximum: %v; want ErrProgrammeLimit", err)
+	}
+	page, err := w.History(ctx, "alice", giftkit.EUR, 0, 0)
+	if err != nil || len(page.Entries) != 1 || page.Entries[0].Kind != wallet.EntryLoad {
+		t.Errorf("history %+v, %v; want one load", page.Entries, err)
+	}
+	if _, err := w.Balance(ctx, giftcard.AccountOwner("card_00"), giftkit.EUR); !errors.Is(err, wallet.ErrInvalidOwner) {
+		t.Errorf("a card's account by owner: %v; want ErrInvalidOwner", err)
+	}
+}
+
+// Under a programme whose validity counts from the last load, a reload
+// pushes the expiry of what is on the card out.
+func TestReloadExtendsValidity(t *testing.T) {
+	ctx := context.Background()
+	p := giftcard.USCardAct()
+	cards, w, clock := cardServices(t, &p, nil)
+	exp := clock.Now().AddDate(5, 0, 1)
+	out, err := cards.Issue(ctx, giftcard.IssueRequest{Value: euros("10.00"), ExpiresAt: exp}, "i")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out.Cards[0].Card.ID
+	clock.Advance(3 * 365 * 24 * time.Hour)
+	b, err := w.Reload(ctx, id, euros("5.00"), "till", "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := clock.Now().AddDate(5, 0, 0); b.NextLapse.Before(want) {
+		t.Errorf("after a reload the value lapses at %v; want no sooner than %v", b.NextLapse, want)
+	}
+	if b.Balance != euros("15.00") {
+		t.Errorf("balance %v; want 15.00", b.Balance)
+	}
+}
+func euros(s string) giftkit.Money { return giftkit.MustParseMoney(s, giftkit.EUR) }
