@@ -117,8 +117,8 @@ func TestEndOfDay(t *testing.T) {
 	for _, tc := range []struct{ in, want time.Time }{
 		{time.Date(2027, 3, 12, 15, 0, 0, 0, paris), time.Date(2027, 3, 13, 0, 0, 0, 0, paris)},
 		{time.Date(2027, 3, 12, 23, 30, 0, 0, time.UTC), time.Date(2027, 3, 14, 0, 0, 0, 0, paris)}, // already 13 March in Paris
-		{time.Date(2027, 3, 13, 0, 0, 0, 0, paris), time.Date(2027, 3, 13, 0, 0, 0, 0, paris)},     // a day's start ends the day before
-		{time.Date(2027, 3, 27, 12, 0, 0, 0, paris), time.Date(2027, 3, 28, 0, 0, 0, 0, paris)},    // the night clocks go forward
+		{time.Date(2027, 3, 13, 0, 0, 0, 0, paris), time.Date(2027, 3, 13, 0, 0, 0, 0, paris)},      // a day's start ends the day before
+		{time.Date(2027, 3, 27, 12, 0, 0, 0, paris), time.Date(2027, 3, 28, 0, 0, 0, 0, paris)},     // the night clocks go forward
 	} {
 		if got := giftcard.EndOfDay(tc.in, paris); !got.Equal(tc.want) {
 			t.Errorf("EndOfDay(%v) = %v; want %v", tc.in, got, tc.want)
@@ -155,7 +155,7 @@ func hasher(t *testing.T) *giftcard.Hasher {
 
 func TestNormalizeExternal(t *testing.T) {
 	for in, want := range map[string]string{
-		"abcd-1234 5678-9012 3": "ABCD1234567890123",
+		"abcd-1234 5678-9012 3":  "ABCD1234567890123",
 		"6006 4912 3456 7890 12": "60064912345678901" + "2",
 		"gift_Ünïcode-42":        "GIFT_ÜNïCODE42", // only ASCII letters are upper-cased
 	} {

@@ -37,6 +37,10 @@ type paymentRow struct {
 	CreatedAt   time.Time   `json:"created_at"`
 	UpdatedAt   time.Time   `json:"updated_at"`
 	EventSeq    int64       `json:"event_seq,omitempty"` // the Seq of the payment's last event; absent before schema version 6
+	// Cards are the gift cards spent by code (checkout.Payment.Cards), in
+	// order; absent when there are none, and in rows written before
+	// schema version 7.
+	Cards []cardTenderRow `json:"cards,omitempty"`
 }
 
 type tenderRow struct {
@@ -49,6 +53,14 @@ type refundRow struct {
 	Done                  bool
 	Failed                string `json:",omitempty"`
 	At                    time.Time
+	Cards                 []int64 `json:",omitempty"` // what goes back to each gift card, in the order of paymentRow.Cards; absent for none
+}
+
+// cardTenderRow is a checkout.CardTender: the card, its masked code, and
+// its tender's amounts in minor units, beside them.
+type cardTenderRow struct {
+	CardID, Masked string
+	tenderRow
 }
 
 type failureRow struct {
@@ -86,6 +98,31 @@ func (t tenderRow) tender(c giftkit.Currency) checkout.Tender {
 		Captured: giftkit.FromMinor(t.Captured, c), Refunded: giftkit.FromMinor(t.Refunded, c)}
 }
 
+// minorsOf returns amounts in minor units; nil for none, so that the row
+// omits them.
+func minorsOf(amounts []giftkit.Money) []int64 {
+	if len(amounts) == 0 {
+		return nil
+	}
+	out := make([]int64, len(amounts))
+	for i, m := range amounts {
+		out[i] = m.Minor()
+	}
+	return out
+}
+
+// moneysOf is the inverse of minorsOf: nil for none.
+func moneysOf(minors []int64, c giftkit.Currency) []giftkit.Money {
+	if len(minors) == 0 {
+		return nil
+	}
+	out := make([]giftkit.Money, len(minors))
+	for i, n := range minors {
+		out[i] = giftkit.FromMinor(n, c)
+	}
+	return out
+}
+
 func encodePayment(p checkout.Payment) ([]byte, error) {
 	c := p.Total.Currency()
 	row := paymentRow{
@@ -104,7 +141,11 @@ func encodePayment(p checkout.Payment) ([]byte, error) {
 		row.CaptureWant = &want
 	}
 	for _, r := range p.Refunds {
-		row.Refunds = append(row.Refunds, refundRow{r.Key, r.Amount.Minor(), r.Balance.Minor(), r.Card.Minor(), r.Done, r.Failed, r.At})
+		row.Refunds = append(row.Refunds, refundRow{r.Key, r.Amount.Minor(), r.Balance.Minor(), r.Card.Minor(), r.Done, r.Failed, r.At,
+			minorsOf(r.Cards)})
+	}
+	for _, ct := range p.Cards {
+		row.Cards = append(row.Cards, cardTenderRow{ct.CardID, ct.Masked, tenderOf(ct.Tender)})
 	}
 	return json.Marshal(row)
 }
@@ -135,7 +176,11 @@ func decodePayment(id string, data []byte) (checkout.Payment, error) {
 	}
 	for _, r := range row.Refunds {
 		p.Refunds = append(p.Refunds, checkout.Refund{Key: r.Key, Amount: giftkit.FromMinor(r.Amount, c),
-			Balance: giftkit.FromMinor(r.Balance, c), Card: giftkit.FromMinor(r.Card, c), Done: r.Done, Failed: r.Failed, At: r.At.UTC()})
+			Balance: giftkit.FromMinor(r.Balance, c), Cards: moneysOf(r.Cards, c), Card: giftkit.FromMinor(r.Card, c),
+			Done: r.Done, Failed: r.Failed, At: r.At.UTC()})
+	}
+	for _, ct := range row.Cards { // none: p.Cards stays nil
+		p.Cards = append(p.Cards, checkout.CardTender{CardID: ct.CardID, Masked: ct.Masked, Tender: ct.tender(c)})
 	}
 	if row.Failure.Kind != "" {
 		if err := p.Failure.Kind.UnmarshalText([]byte(row.Failure.Kind)); err != nil {

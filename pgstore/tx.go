@@ -83,7 +83,7 @@ func joinTime(us *time.Time, ns int16) time.Time {
 
 const cardColumns = `id, hash, suffix, currency, minor_units, value, state, batch_id, issued_at,
 	activated_at, expires_at, redeemed_by, redeemed_at, updated_at, class, clawed_back, head_seq, head_digest,
-	issued_at_ns, activated_at_ns, expires_at_ns, redeemed_at_ns, updated_at_ns`
+	issued_at_ns, activated_at_ns, expires_at_ns, redeemed_at_ns, updated_at_ns, imported, tags`
 
 const cardSQL = "SELECT " + cardColumns + " FROM giftkit_cards WHERE "
 
@@ -120,7 +120,7 @@ func scanCard(op string, row pgx.Row) (giftcard.Card, bool, error) {
 	)
 	err := row.Scan(&c.ID, &hash, &c.Suffix, &code, &minor, &value, &state, &c.BatchID, &times[0],
 		&times[1], &times[2], &redeemedBy, &times[3], &times[4], &class, &clawedBack, &c.Head.Seq, &headDigest,
-		&ns[0], &ns[1], &ns[2], &ns[3], &ns[4])
+		&ns[0], &ns[1], &ns[2], &ns[3], &ns[4], &c.Imported, &c.Tags)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return giftcard.Card{}, false, nil
 	}
@@ -192,15 +192,18 @@ func (t *Tx) PutCard(c giftcard.Card) error {
 	}
 	// A change of hash is refused by a trigger (migration 0004), and so is
 	// any change of a redeemed or voided card but its clawed_back,
-	// updated_at and head (0001, 0005), as errors that fail the unit whole.
+	// updated_at and head (0001, 0005: every other column, imported and
+	// tags of 0007 among them), as errors that fail the unit whole.
 	return t.write("put card", nil, `INSERT INTO giftkit_cards (`+cardColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
+			$24, $25)
 		ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, value = excluded.value, state = excluded.state,
 			activated_at = excluded.activated_at, expires_at = excluded.expires_at, redeemed_by = excluded.redeemed_by,
 			redeemed_at = excluded.redeemed_at, updated_at = excluded.updated_at, class = excluded.class,
 			clawed_back = excluded.clawed_back, head_seq = excluded.head_seq, head_digest = excluded.head_digest,
 			activated_at_ns = excluded.activated_at_ns, expires_at_ns = excluded.expires_at_ns,
-			redeemed_at_ns = excluded.redeemed_at_ns, updated_at_ns = excluded.updated_at_ns`,
+			redeemed_at_ns = excluded.redeemed_at_ns, updated_at_ns = excluded.updated_at_ns, imported = excluded.imported,
+			tags = excluded.tags`,
 		cardValues(&c, string(state), redeemedBy)...)
 }
 
@@ -219,7 +222,8 @@ func cardValues(c *giftcard.Card, state string, redeemedBy *string) []any {
 	updated, updatedNs := splitTime(c.UpdatedAt)
 	return []any{c.ID, c.Hash[:], c.Suffix, c.Value.Currency().Code(), int16(c.Value.Currency().MinorUnits()), c.Value.Minor(),
 		state, c.BatchID, issued, activated, expires, redeemedBy, redeemed, updated,
-		int16(c.Class), clawedBack, c.Head.Seq, c.Head.Digest[:], issuedNs, activatedNs, expiresNs, redeemedNs, updatedNs}
+		int16(c.Class), clawedBack, c.Head.Seq, c.Head.Digest[:], issuedNs, activatedNs, expiresNs, redeemedNs, updatedNs,
+		c.Imported, c.Tags}
 }
 
 // The accounts' lots and holds are kept as JSON of plain integers: the

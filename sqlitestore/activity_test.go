@@ -448,8 +448,8 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	}
 	defer db.Close()
 	var versions string
-	if err := db.QueryRowContext(ctx, "SELECT group_concat(version, ' ') FROM giftkit_schema_migrations").Scan(&versions); err != nil || versions != "1 2 3" {
-		t.Errorf("the migrations applied: %q, %v; want 1 2 3", versions, err)
+	if err := db.QueryRowContext(ctx, "SELECT group_concat(version, ' ') FROM giftkit_schema_migrations").Scan(&versions); err != nil || versions != "1 2 3 4" {
+		t.Errorf("the migrations applied: %q, %v; want 1 2 3 4", versions, err)
 	}
 	var check string
 	if err := db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {

@@ -61,7 +61,12 @@
 // record yet; their chains start with their next change. Version 3 added
 // the outbox, its consumers, their dead letters and e-gift deliveries, in
 // tables of their own: a database of version 2 gains them empty (the
-// outbox holds no event of what was done before).
+// outbox holds no event of what was done before). Version 4 added
+// imported cards and cards' tags, which a final card keeps as the trigger
+// keeps the rest of it (a database of version 3 reads its cards as issued
+// here, without tags), and the journal's load and transfer entries (its
+// table is copied into one that allows them, with every entry and the
+// append-only triggers as they were).
 //
 // Tx implements giftcard.CardInserter, so an issuance inserts its cards
 // with one prepared statement in one transaction. It does not implement

@@ -34,6 +34,10 @@ type paymentRow struct {
 	CreatedAt   *int64      `json:"created_at,omitempty"`
 	UpdatedAt   *int64      `json:"updated_at,omitempty"`
 	EventSeq    int64       `json:"event_seq,omitempty"` // the Seq of the payment's last outbox event
+	// Cards are the gift cards spent by code (checkout.Payment.Cards), in
+	// order; absent when there are none, and in rows written before
+	// schema version 4.
+	Cards []cardTenderRow `json:"cards,omitempty"`
 }
 
 type tenderRow struct {
@@ -51,6 +55,17 @@ type refundRow struct {
 	Done    bool   `json:"done,omitempty"`
 	Failed  string `json:"failed,omitempty"`
 	At      *int64 `json:"at,omitempty"`
+	// Cards is what goes back to each gift card, in the order of
+	// paymentRow.Cards; absent for none (checkout.Refund.Cards nil).
+	Cards []int64 `json:"cards,omitempty"`
+}
+
+// cardTenderRow is a checkout.CardTender: the card, its masked code, and
+// its tender's amounts in minor units, beside them.
+type cardTenderRow struct {
+	CardID string `json:"card_id"`
+	Masked string `json:"masked"`
+	tenderRow
 }
 
 type failureRow struct {
@@ -92,6 +107,31 @@ func (t tenderRow) tender(c giftkit.Currency) checkout.Tender {
 		Captured: giftkit.FromMinor(t.Captured, c), Refunded: giftkit.FromMinor(t.Refunded, c)}
 }
 
+// minorsOf returns amounts in minor units; nil for none, so that the row
+// omits them.
+func minorsOf(amounts []giftkit.Money) []int64 {
+	if len(amounts) == 0 {
+		return nil
+	}
+	out := make([]int64, len(amounts))
+	for i, m := range amounts {
+		out[i] = m.Minor()
+	}
+	return out
+}
+
+// moneysOf is the inverse of minorsOf: nil for none.
+func moneysOf(minors []int64, c giftkit.Currency) []giftkit.Money {
+	if len(minors) == 0 {
+		return nil
+	}
+	out := make([]giftkit.Money, len(minors))
+	for i, n := range minors {
+		out[i] = giftkit.FromMinor(n, c)
+	}
+	return out
+}
+
 func encodePayment(e *encoder, p checkout.Payment) string {
 	c := p.Total.Currency()
 	row := paymentRow{
@@ -111,7 +151,11 @@ func encodePayment(e *encoder, p checkout.Payment) string {
 		row.CaptureWant = &want
 	}
 	for _, r := range p.Refunds {
-		row.Refunds = append(row.Refunds, refundRow{r.Key, r.Amount.Minor(), r.Balance.Minor(), r.Card.Minor(), r.Done, r.Failed, e.time(r.At)})
+		row.Refunds = append(row.Refunds, refundRow{r.Key, r.Amount.Minor(), r.Balance.Minor(), r.Card.Minor(), r.Done, r.Failed, e.time(r.At),
+			minorsOf(r.Cards)})
+	}
+	for _, ct := range p.Cards {
+		row.Cards = append(row.Cards, cardTenderRow{ct.CardID, ct.Masked, tenderOf(ct.Tender)})
 	}
 	return e.json(row)
 }
@@ -142,8 +186,11 @@ func decodePayment(op, id, data string) (checkout.Payment, error) {
 	}
 	for _, r := range row.Refunds {
 		p.Refunds = append(p.Refunds, checkout.Refund{Key: r.Key, Amount: giftkit.FromMinor(r.Amount, c),
-			Balance: giftkit.FromMinor(r.Balance, c), Card: giftkit.FromMinor(r.Card, c), Done: r.Done, Failed: r.Failed,
-			At: fromNanos(r.At)})
+			Balance: giftkit.FromMinor(r.Balance, c), Cards: moneysOf(r.Cards, c), Card: giftkit.FromMinor(r.Card, c),
+			Done: r.Done, Failed: r.Failed, At: fromNanos(r.At)})
+	}
+	for _, ct := range row.Cards { // none: p.Cards stays nil
+		p.Cards = append(p.Cards, checkout.CardTender{CardID: ct.CardID, Masked: ct.Masked, Tender: ct.tender(c)})
 	}
 	if row.Failure.Kind != "" {
 		if err := p.Failure.Kind.UnmarshalText([]byte(row.Failure.Kind)); err != nil {

@@ -120,7 +120,7 @@ func corrupt(op string, format string, args ...any) error {
 }
 
 const cardColumns = `id, hash, suffix, currency, minor_units, value, state, batch_id, issued_at,
-	activated_at, expires_at, redeemed_by, redeemed_at, updated_at, class, clawed_back, head_seq, head_digest`
+	activated_at, expires_at, redeemed_by, redeemed_at, updated_at, class, clawed_back, head_seq, head_digest, imported, tags`
 
 func (t *Tx) card(op, where string, arg any) (giftcard.Card, bool, error) {
 	if err := t.usable(op, false); err != nil {
@@ -136,7 +136,7 @@ func (t *Tx) card(op, where string, arg any) (giftcard.Card, bool, error) {
 	)
 	found, err := t.c.row(t.ctx, "SELECT "+cardColumns+" FROM giftkit_cards WHERE "+where, []any{arg},
 		&c.ID, &hash, &c.Suffix, &code, &minor, &value, &state, &c.BatchID, &issued,
-		&activated, &expires, &redeemedBy, &redeemedAt, &updated, &class, &clawedBack, &c.Head.Seq, &digest)
+		&activated, &expires, &redeemedBy, &redeemedAt, &updated, &class, &clawedBack, &c.Head.Seq, &digest, &c.Imported, &c.Tags)
 	if err != nil || !found {
 		return giftcard.Card{}, false, translate(t.ctx, op, err)
 	}
@@ -200,7 +200,8 @@ func (t *Tx) PutCard(c giftcard.Card) error {
 			batch_id = excluded.batch_id, issued_at = excluded.issued_at, activated_at = excluded.activated_at,
 			expires_at = excluded.expires_at, redeemed_by = excluded.redeemed_by,
 			redeemed_at = excluded.redeemed_at, updated_at = excluded.updated_at, class = excluded.class,
-			clawed_back = excluded.clawed_back, head_seq = excluded.head_seq, head_digest = excluded.head_digest
+			clawed_back = excluded.clawed_back, head_seq = excluded.head_seq, head_digest = excluded.head_digest,
+			imported = excluded.imported, tags = excluded.tags
 		WHERE giftkit_cards.hash = excluded.hash`, args...)
 	if err != nil {
 		return translate(t.ctx, op, err)
@@ -212,12 +213,12 @@ func (t *Tx) PutCard(c giftcard.Card) error {
 }
 
 const insertCard = `INSERT INTO giftkit_cards (` + cardColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // card returns c's columns, in the order of cardColumns. The class is kept
-// by name (an invalid class's name is refused by the schema's CHECK), and
+// by name (an invalid class's name is refused by the schema's CHECK),
 // ClawedBack as minor units of the card's currency, NULL for the zero
-// giftkit.Money{}.
+// giftkit.Money{}, and Imported as 0 or 1.
 func (e *encoder) card(c *giftcard.Card) []any {
 	var redeemedBy, clawedBack any
 	if c.RedeemedBy != "" {
@@ -233,7 +234,7 @@ func (e *encoder) card(c *giftcard.Card) []any {
 	}
 	return []any{c.ID, c.Hash[:], c.Suffix, cur.Code(), cur.MinorUnits(), c.Value.Minor(),
 		c.State.String(), c.BatchID, e.arg(c.IssuedAt), e.arg(c.ActivatedAt), e.arg(c.ExpiresAt), redeemedBy,
-		e.arg(c.RedeemedAt), e.arg(c.UpdatedAt), c.Class.String(), clawedBack, c.Head.Seq, c.Head.Digest[:]}
+		e.arg(c.RedeemedAt), e.arg(c.UpdatedAt), c.Class.String(), clawedBack, c.Head.Seq, c.Head.Digest[:], c.Imported, c.Tags}
 }
 
 var _ giftcard.CardInserter = (*Tx)(nil)
