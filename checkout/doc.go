@@ -1,12 +1,30 @@
-// Package checkout pays orders with split tender: the shopper's gift card
-// balance first, their bank card for the rest.
+// Package checkout pays orders with split tender: gift cards given by code
+// and the shopper's gift card balance first, their bank card for the rest.
 //
 // # Planning
 //
-// [Plan] is the pure rule: the balance pays min(available, total) unless the
-// shopper opts out, the card pays the rest, and the two parts sum to the
-// total exactly. A zero card part never calls the processor; a zero balance
-// part places no hold.
+// [PlanTenders] is the pure rule, and the one place the spending order
+// lives: gift cards given by code (PayRequest.Codes) pay first, the card
+// whose value lapses soonest first (never-expiring last), then the
+// smallest ([SpendingOrder]), within a programme's cap per remote payment;
+// then the balance pays what it can of the rest unless the shopper opts
+// out; the bank card pays what is left. The parts sum to the total
+// exactly. [Plan] is the same without cards. A zero bank-card part never
+// calls the processor; a zero gift part places no hold.
+//
+// # Gift cards as tenders
+//
+// A card given by code is spent from an account of its own
+// (giftcard.AccountOwner): its first use moves its value there, once (see
+// wallet.OpenCard), and its part of the payment is held there, captured,
+// released and refunded exactly as the balance's part is, by the same
+// transitions, in the same units of work. A refund goes back to the bank
+// card first (RefundCardFirst), then to the gift tenders in the reverse of
+// the order they were spent in: the balance, then the cards, last spent
+// first. A guest without an account may pay with codes (Owner empty).
+// Codes count as guesses through Config.Limiter (the wallet's): a typo is
+// caught by the code's check characters before any lookup and never counts,
+// and the refusals of unknown, pending, blocked and voided cards are one.
 //
 // # The saga
 //
@@ -51,7 +69,9 @@
 //
 // # Where the rules are
 //
-// split.go decides balance first ([Plan], and the split of a capture);
+// split.go decides the spending order ([PlanTenders], [Plan], and the split
+// of a capture); tenders.go reads the codes and opens a payment that spends
+// gift cards;
 // payment.go holds [Payment] and its pure transitions, each returning the
 // new payment and its effects on the shopper's balance; refund.go the
 // refund policies and what is refundable; processor.go the [Processor] and

@@ -89,3 +89,25 @@ func exampleHasher() *giftcard.Hasher {
 	h, _ := giftcard.NewHasher([]byte("a secret of at least 32 bytes!!!"))
 	return h
 }
+
+// PlanTenders spends the gift cards given by code first, the one whose
+// value lapses soonest first, then the balance, and the bank card last.
+func ExamplePlanTenders() {
+	eur := giftkit.EUR
+	m := func(s string) giftkit.Money { return giftkit.MustParseMoney(s, eur) }
+	cards := []checkout.CardFunds{
+		{CardID: "card_never", Available: m("20.00")},
+		{CardID: "card_june", Available: m("15.00"), ExpiresAt: time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)},
+	}
+	split, order, _ := checkout.PlanTenders(m("50.00"), m("10.00"), cards, checkout.PlanOptions{})
+	for i, c := range order {
+		fmt.Println(c.CardID, split.Cards[i])
+	}
+	fmt.Println("balance", split.Balance)
+	fmt.Println("bank card", split.Card)
+	// Output:
+	// card_june 15.00 EUR
+	// card_never 20.00 EUR
+	// balance 10.00 EUR
+	// bank card 5.00 EUR
+}

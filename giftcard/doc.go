@@ -24,6 +24,31 @@
 // credits an account, belongs to package wallet. A Service is safe for
 // concurrent use; its zero value is not usable.
 //
+// # Programmes
+//
+// A [Programme] is the host's rules, in programme.go: reloadable or not,
+// card value bounds, maximum balances per card and per account, maximum
+// loads per month, a cap on what cards pay of a remote payment, minimum
+// validity counted from issue or from the last load (on cards, or on the
+// funds only), expiries at the end of a day in an IANA zone ([EndOfDay]),
+// the cancel window of [Service.Cancel], and dormancy fees, which are off
+// unless set and refused by [Programme.Validate] on value classes the rules
+// exempt. Presets: [EUAnonymousPrepaid], [USCardAct], [Ireland], [France].
+// The same *Programme goes in giftcard.Config, wallet.Config and
+// checkout.Config.
+//
+// # Both kinds of programme
+//
+// A card is redeemed whole into a shopper's account (package wallet), or
+// spent directly: its first use as a tender, reload or transfer moves its
+// value into an account of its own ([AccountOwner]; [Card.Opened]), where
+// every wallet rule applies to it unchanged. [Service.Import] brings in
+// cards of another programme, whose codes ([NormalizeExternal]) are kept
+// only as a keyed hash ([Hasher.HashExternal]); [ReadCode] reads whatever
+// a shopper types. [IssueRequest.Tags] labels a batch, [WriteCSV] exports
+// its codes once, at issuance, and [Service.Cancel] takes an unclaimed card
+// back within the programme's window.
+//
 // # Errors
 //
 // Failures are [*Error] values that unwrap to [ErrNotRedeemable] (unknown,

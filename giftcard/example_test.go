@@ -75,3 +75,30 @@ func ExampleService_Adjust() {
 	// 15.00 EUR promotional 2 <nil>
 	// true
 }
+
+// A card "valid until 12 March" is spendable through the whole of that day
+// in the programme's zone.
+func ExampleEndOfDay() {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	validUntil := time.Date(2027, 3, 12, 9, 0, 0, 0, paris)
+	fmt.Println(giftcard.EndOfDay(validUntil, paris))
+	// Output: 2027-03-13 00:00:00 +0100 CET
+}
+
+// The EU anti-money-laundering exemption for anonymous prepaid cards, as
+// a preset; its rules refuse what would break it.
+func ExampleEUAnonymousPrepaid() {
+	p := giftcard.EUAnonymousPrepaid()
+	fmt.Println(p.Validate())
+	fmt.Println(p.CheckCardBalance(giftkit.MustParseMoney("150.01", giftkit.EUR)))
+	limit, _ := p.RemoteCap(giftkit.EUR)
+	fmt.Println("cards pay at most", limit, "of a remote payment")
+	// Output:
+	// <nil>
+	// giftcard: EU anonymous prepaid: maximum card balance is 150.00 EUR, would be 150.01 EUR
+	// cards pay at most 50.00 EUR of a remote payment
+}

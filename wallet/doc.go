@@ -39,6 +39,22 @@
 // holds released, expired credits removed; see [Account.Sweep]). A Service
 // is safe for concurrent use; its zero value is not usable.
 //
+// # Cards spent directly
+//
+// A card's value can live in an account of its own (owner
+// giftcard.AccountOwner(id), which no caller may name as an owner): the
+// first time the card is spent as a tender (package checkout), reloaded
+// ([Service.Reload]) or has value moved to or from it ([Service.Transfer],
+// [Service.Merge]), [OpenCard] redeems it into that account, once, so every
+// rule above applies to its value unchanged. A shopper who redeems such a
+// card later gets what is available on it, moved with its class and expiry
+// ([Account.TransferOut], [Account.TransferIn]; [EntryTransfer] entries).
+// [Service.CheckBalance] reads a card's balance by its code without
+// spending it, through the same limiter as redemption (a typo never
+// counts; a card found clears nothing), and [Service.CardFunds] by its ID
+// for operators. [Service.Load] adds bought value to an account
+// ([EntryLoad]). A giftcard.Programme in Config bounds all of these.
+//
 // # Guessing
 //
 // Redemption attempts count against a [Limiter], per owner and, when the

@@ -137,3 +137,37 @@ func ExampleService_Adjust() {
 	// 5.00 EUR <nil>
 	// true
 }
+
+// Check what a card holds by its code, without spending it; reload it and
+// move part of it to another card.
+func ExampleService_CheckBalance() {
+	ctx := wallet.WithClient(context.Background(), "203.0.113.7") // the guest's address, for the limiter
+	store := memstore.New()
+	hasher, _ := giftcard.NewHasher([]byte("a secret of at least 32 bytes!!!"))
+	now := func() time.Time { return time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC) }
+	programme := giftcard.EUAnonymousPrepaid()
+	cards, _ := giftcard.NewService(store, giftcard.Config{Hasher: hasher, Now: now, Programme: &programme})
+	accounts, _ := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: now, Programme: &programme})
+
+	issued, _ := cards.Issue(ctx, giftcard.IssueRequest{Value: giftkit.MustParseMoney("40.00", giftkit.EUR), Count: 2}, "issue-1")
+	first, second := issued.Cards[0], issued.Cards[1]
+
+	b, err := accounts.CheckBalance(ctx, "", first.Code.String())
+	fmt.Println(b.Available, err)
+
+	typo := []byte(first.Code.String())
+	typo[0] ^= 1 // one character changed: caught by the check characters: no lookup, no guess counted
+	_, err = accounts.CheckBalance(ctx, "", string(typo))
+	var pe *codefmt.ParseError
+	fmt.Println(errors.As(err, &pe))
+
+	reloaded, _ := accounts.Reload(ctx, first.Card.ID, giftkit.MustParseMoney("10.00", giftkit.EUR), "till-4", "reload-1")
+	fmt.Println(reloaded.Balance)
+	moved, _ := accounts.Transfer(ctx, first.Card.ID, second.Card.ID, giftkit.MustParseMoney("30.00", giftkit.EUR), "transfer-1")
+	fmt.Println(moved.From.Available, moved.To.Available)
+	// Output:
+	// 40.00 EUR <nil>
+	// true
+	// 50.00 EUR
+	// 20.00 EUR 70.00 EUR
+}
