@@ -22,6 +22,32 @@ import (
 // that every Go snippet of README.md appears, line for line, here, in
 // examples/quickstart or in pgstore's examples.
 
+// Cards spent directly, as the README shows them.
+func Example_readmeCardsAsTender() {
+	ctx := context.Background()
+	store := memstore.New()
+	hasher, _ := giftcard.NewHasher([]byte("a secret of at least 32 bytes!!!"))
+	now := func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }
+	eur := func(s string) giftkit.Money { return giftkit.MustParseMoney(s, giftkit.EUR) }
+	cards, _ := giftcard.NewService(store, giftcard.Config{Hasher: hasher, Now: now})
+	batch, _ := cards.Issue(ctx, giftcard.IssueRequest{Value: eur("20"), Count: 2}, "issue-7")
+	first, second := batch.Cards[0].Code.String(), batch.Cards[1].Code.String()
+
+	programme := giftcard.EUAnonymousPrepaid() // or USCardAct(), Ireland(), France(), or your own
+	limiter := wallet.NewMemoryLimiter(0, 0, 0)
+	accounts, _ := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: now, Limiter: limiter, Programme: &programme})
+	pay, _ := checkout.NewService(store, processortest.New(), checkout.Config{Now: now,
+		Hasher: hasher, Limiter: limiter, Programme: &programme}) // one limiter: guesses count together
+
+	// A guest pays 45.00 with two gift cards and a bank card.
+	p, err := pay.Pay(ctx, checkout.PayRequest{PaymentID: "order-77", Total: eur("45.00"),
+		Codes: []string{first, second}, Instrument: "tok_visa"}, "pay-order-77")
+	// p.Cards[0].Captured 20.00, p.Cards[1].Captured 20.00, p.Card.Captured 5.00.
+	left, _ := accounts.CheckBalance(ctx, "", first) // rate limited; a typo never counts
+	fmt.Println(p.State, len(p.Cards), p.Card.Captured, left.Available, err)
+	// Output: captured 2 5.00 EUR 0.00 EUR <nil>
+}
+
 // Redeeming a card, as the README shows it.
 func Example_readmeRedeem() {
 	ctx := context.Background()
