@@ -37,8 +37,9 @@ func save(tx Tx, before, after Payment, cause activity.Cause) (Payment, error) {
 //	 "total": {"amount": "40.00", "currency": "EUR"},
 //	 "balance": {"planned": {…}, "authorized": {…}, "captured": {…}, "refunded": {…}},
 //	 "card":    {"planned": {…}, "authorized": {…}, "captured": {…}, "refunded": {…}},
+//	 "cards":   [{"card_id": "card_…", "masked": "****-******-*H567", "planned": {…}, …}], // gift cards given by code, if any
 //	 "failure": {"kind": "declined", "reason": "insufficient_funds"},     // failed, cancelled, expired only
-//	 "refund":  {"amount": {…}, "balance": {…}, "card": {…}, "failed": "…"}} // refund events only
+//	 "refund":  {"amount": {…}, "balance": {…}, "card": {…}, "cards": [{…}], "failed": "…"}} // refund events only; "cards" if the payment spent gift cards
 //
 // Each payload is the payment as the unit of work leaves it: a payment
 // authorised and captured in one unit (a payment the balance covers) has
@@ -116,6 +117,20 @@ func paymentPayload(p Payment, t outbox.Type, refund int) []byte {
 		n.Money("refunded", part.t.Refunded)
 		o.Close(n)
 	}
+	if len(p.Cards) > 0 {
+		arr := o.Array("cards")
+		for _, c := range p.Cards {
+			n := arr.Object()
+			n.String("card_id", c.CardID)
+			n.String("masked", c.Masked)
+			n.Money("planned", c.Planned)
+			n.Money("authorized", c.Authorized)
+			n.Money("captured", c.Captured)
+			n.Money("refunded", c.Refunded)
+			arr.Close(n)
+		}
+		o.CloseArray(arr)
+	}
 	if t == outbox.PaymentFailed || t == outbox.PaymentCancelled || t == outbox.PaymentExpired {
 		n := o.Object("failure")
 		n.String("kind", p.Failure.Kind.String())
@@ -128,6 +143,13 @@ func paymentPayload(p Payment, t outbox.Type, refund int) []byte {
 		n.Money("amount", r.Amount)
 		n.Money("balance", r.Balance)
 		n.Money("card", r.Card)
+		if len(r.Cards) > 0 {
+			arr := n.Array("cards")
+			for _, m := range r.Cards {
+				arr.Money(m)
+			}
+			n.CloseArray(arr)
+		}
 		n.OmitEmpty("failed", r.Failed)
 		o.Close(n)
 	}

@@ -272,7 +272,8 @@ func (s *Service) ruleError(op, owner string, err error) error {
 // programme must allow reloads (Programme.Reloadable), and the card's
 // balance and its loads this calendar month stay within the programme's
 // maxima. It fails with giftcard.ErrProgrammeLimit, giftcard.ErrNotFound,
-// the refusals of [Spendable], [ErrInvalidAmount],
+// the refusals of [Spendable], giftcard.ErrExpired (a card past its own
+// expiry takes no more value), [ErrInvalidAmount],
 // giftkit.ErrCurrencyMismatch, or a key or reference error. A retry with
 // the same key returns the first outcome.
 func (s *Service) Reload(ctx context.Context, cardID string, amount giftkit.Money, reference, key string) (_ CardBalance, err error) {
@@ -285,6 +286,9 @@ func (s *Service) Reload(ctx context.Context, cardID string, amount giftkit.Mone
 		func(tx Tx, cause activity.Cause) (CardBalance, error) {
 			card, err := s.openByID(tx, "reload", cardID, cause)
 			if err != nil {
+				return CardBalance{}, err
+			}
+			if err := receives("reload", card, cause.At); err != nil {
 				return CardBalance{}, err
 			}
 			if err := checkCurrency("reload", card, amount); err != nil {
@@ -326,6 +330,17 @@ func checkCurrency(op string, card giftcard.Card, amount giftkit.Money) error {
 	if amount.Currency() != card.Value.Currency() {
 		return &Error{Op: op, Amount: amount, Currency: card.Value.Currency(), Err: giftkit.ErrCurrencyMismatch,
 			Detail: "the card holds " + card.Value.Currency().Code()}
+	}
+	return nil
+}
+
+// receives refuses value loaded or moved onto a card past its own expiry:
+// what is on it may still be spendable (its account's lots keep their own
+// expiries), but the card takes no more.
+func receives(op string, card giftcard.Card, now time.Time) error {
+	if card.Expired(now) {
+		return &giftcard.Error{Op: op, CardID: card.ID, Masked: card.Masked(), Err: giftcard.ErrExpired,
+			Detail: "the card takes no more value after its expiry"}
 	}
 	return nil
 }
@@ -428,6 +443,9 @@ func (s *Service) transfer(ctx context.Context, op, fromID, toID string, amount 
 			}
 			to, err := s.openByID(tx, op, toID, cause)
 			if err != nil {
+				return Transferred{}, err
+			}
+			if err := receives(op, to, cause.At); err != nil {
 				return Transferred{}, err
 			}
 			cur := from.Value.Currency()

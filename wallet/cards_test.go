@@ -144,3 +144,23 @@ func TestReloadExtendsValidity(t *testing.T) {
 	}
 }
 func euros(s string) giftkit.Money { return giftkit.MustParseMoney(s, giftkit.EUR) }
+
+// A card past its expiry takes no more value, even when what is on it is
+// still spendable.
+func TestReloadExpiredCard(t *testing.T) {
+	ctx := context.Background()
+	p := giftcard.Programme{Name: "reloadable", Reloadable: true}
+	cards, w, clock := cardServices(t, &p, nil)
+	out, err := cards.Issue(ctx, giftcard.IssueRequest{Value: euros("10.00"), ExpiresAt: clock.Now().Add(48 * time.Hour)}, "i")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out.Cards[0].Card.ID
+	if _, err := w.Reload(ctx, id, euros("1.00"), "till", "r1"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(72 * time.Hour)
+	if _, err := w.Reload(ctx, id, euros("1.00"), "till", "r2"); !errors.Is(err, giftcard.ErrExpired) {
+		t.Errorf("reload after expiry: %v; want ErrExpired", err)
+	}
+}

@@ -70,6 +70,46 @@ func (o *Object) Close(n Object) { o.B = n.End() }
 // End closes the object and returns the buffer.
 func (o *Object) End() []byte { return append(o.B, '}') }
 
+// An Array is a JSON array being appended under a key of an Object (see
+// Object.Array): add its elements in order, then give it back to the
+// Object with CloseArray.
+type Array struct {
+	B     []byte
+	first bool
+}
+
+// Array starts an array under k; CloseArray it before the next field.
+func (o *Object) Array(k string) Array {
+	o.key(k)
+	return Array{B: append(o.B, '['), first: true}
+}
+
+// CloseArray ends an array a that o's field began, taking back its buffer.
+func (o *Object) CloseArray(a Array) { o.B = append(a.B, ']') }
+
+func (a *Array) sep() {
+	if !a.first {
+		a.B = append(a.B, ',')
+	}
+	a.first = false
+}
+
+// Object starts an object as the array's next element; Close it before
+// the next element.
+func (a *Array) Object() Object {
+	a.sep()
+	return Begin(a.B)
+}
+
+// Close ends an element n that Object began, taking back its buffer.
+func (a *Array) Close(n Object) { a.B = n.End() }
+
+// Money appends m as the array's next element.
+func (a *Array) Money(m giftkit.Money) {
+	a.sep()
+	a.B = m.AppendJSON(a.B)
+}
+
 const hexDigits = "0123456789abcdef"
 
 // AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, and

@@ -48,3 +48,27 @@ func TestObject(t *testing.T) {
 		t.Error("not valid JSON")
 	}
 }
+
+func TestArray(t *testing.T) {
+	eur, _ := giftkit.ParseMoney("1.00", giftkit.EUR)
+	o := Begin(nil)
+	empty := o.Array("none")
+	o.CloseArray(empty)
+	a := o.Array("objects")
+	for _, v := range []string{"a", "b"} {
+		n := a.Object()
+		n.String("k", v)
+		a.Close(n)
+	}
+	o.CloseArray(a)
+	m := o.Array("money")
+	m.Money(eur)
+	m.Money(eur)
+	o.CloseArray(m)
+	o.String("after", "z")
+	got := string(o.End())
+	want := `{"none":[],"objects":[{"k":"a"},{"k":"b"}],"money":[{"amount":"1.00","currency":"EUR"},{"amount":"1.00","currency":"EUR"}],"after":"z"}`
+	if got != want || !json.Valid([]byte(got)) {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
