@@ -47,10 +47,11 @@ const (
 	KindLoad                     // value added to a card or an account by a purchase
 	KindClawback                 // the value of a card whose purchase was refunded taken back
 	KindTransfer                 // value moved between accounts: a card's to another card or to a shopper's account
+	KindFee                      // a dormancy fee charged under the programme's rules
 )
 
 var kindNames = [...]string{"", "issue", "activate", "block", "unblock", "void", "redeem", "credit", "hold",
-	"capture", "release", "refund", "expiry", "adjust", "load", "clawback", "transfer"}
+	"capture", "release", "refund", "expiry", "adjust", "load", "clawback", "transfer", "fee"}
 
 // IsValid reports whether k is one of the kinds.
 func (k Kind) IsValid() bool { return k > 0 && int(k) < len(kindNames) }

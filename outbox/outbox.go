@@ -105,6 +105,7 @@ const (
 	AccountLoaded      Type = "account.loaded"      // value was added by a purchase
 	AccountClawedBack  Type = "account.clawed_back" // a refunded card's value was taken back: the account was debited
 	AccountTransferred Type = "account.transferred" // value moved in (amount > 0) or out (amount < 0): between cards, or from a card to a shopper's account
+	AccountFeeCharged  Type = "account.fee_charged" // a dormancy fee was charged under the programme's rules
 
 	PaymentAuthorized   Type = "payment.authorized"    // every tender of a payment is held or authorised
 	PaymentCaptured     Type = "payment.captured"      // a payment was paid

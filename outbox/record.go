@@ -63,7 +63,7 @@ var pastTense = [...]string{
 	activity.KindCredit: "credited", activity.KindHold: "held", activity.KindCapture: "captured",
 	activity.KindRelease: "released", activity.KindRefund: "refunded", activity.KindExpiry: "expired",
 	activity.KindAdjust: "adjusted", activity.KindLoad: "loaded", activity.KindClawback: "clawed_back",
-	activity.KindTransfer: "transferred",
+	activity.KindTransfer: "transferred", activity.KindFee: "fee_charged",
 }
 
 // typeTable holds every TypeOf, so that no event builds its type's string.

@@ -508,6 +508,13 @@ type TakeSpec struct {
 	Partial   bool               // take what is available, up to Amount, rather than fail when it is less
 	Class     giftkit.ValueClass // take first from the lots of this class (a clawed-back card's), then the others; zero: in spending order only
 	Reference string             // what the entry is about (the entry's Reference)
+	// Only, if not empty, are the only classes taken from: a fee the rules
+	// allow on some classes of value never touches the others.
+	Only []giftkit.ValueClass
+}
+
+func (t TakeSpec) takes(c giftkit.ValueClass) bool {
+	return len(t.Only) == 0 || slices.Contains(t.Only, c)
 }
 
 // Take removes t.Amount from the available balance, from the lots of
@@ -522,9 +529,9 @@ func (a Account) Take(t TakeSpec, key string, now time.Time) (Account, []Entry, 
 	if err != nil {
 		return a, nil, giftkit.Money{}, err
 	}
-	var free int64 // the unexpired available balance
+	var free int64 // the unexpired available balance, of the classes that may be taken
 	for _, l := range a.lots {
-		if !l.expired(now) {
+		if !l.expired(now) && t.takes(l.class) {
 			free += l.remaining - l.reserved
 		}
 	}
@@ -542,7 +549,7 @@ func (a Account) Take(t TakeSpec, key string, now time.Time) (Account, []Entry, 
 	for pass := 0; pass < 2 && left > 0; pass++ { // the preferred class, then all of them
 		for i := range a.lots {
 			l := &a.lots[i]
-			if l.expired(now) || (pass == 0 && (t.Class == 0 || l.class != t.Class)) {
+			if l.expired(now) || !t.takes(l.class) || (pass == 0 && (t.Class == 0 || l.class != t.Class)) {
 				continue
 			}
 			n := min(l.remaining-l.reserved, left)

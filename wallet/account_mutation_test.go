@@ -159,9 +159,9 @@ func TestEntryKindText(t *testing.T) {
 	if err := empty.UnmarshalText(nil); err == nil {
 		t.Errorf("UnmarshalText(empty) = %v; want an error", empty)
 	}
-	past := wallet.EntryTransfer + 1
-	if got := past.String(); got != "EntryKind(11)" {
-		t.Errorf("EntryKind(11).String() = %q", got)
+	past := wallet.EntryFee + 1
+	if got := past.String(); got != "EntryKind(12)" {
+		t.Errorf("EntryKind(12).String() = %q", got)
 	}
 	for _, k := range []wallet.EntryKind{0, past} {
 		if text, err := k.MarshalText(); err == nil {

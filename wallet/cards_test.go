@@ -164,3 +164,52 @@ func TestReloadExpiredCard(t *testing.T) {
 		t.Errorf("reload after expiry: %v; want ErrExpired", err)
 	}
 }
+
+// A dormancy fee is charged only as the programme allows: after the
+// inactivity, once per period, only from the classes it names.
+func TestDormancyFee(t *testing.T) {
+	ctx := context.Background()
+	usd := giftkit.MustParseCurrency("USD")
+	dollars := func(s string) giftkit.Money { return giftkit.MustParseMoney(s, usd) }
+	p := giftcard.USCardAct()
+	p.Fee = &giftcard.DormancyFee{Amount: dollars("2.50"), After: giftcard.Period{Months: 12}, Every: giftcard.Period{Months: 1},
+		Classes: []giftkit.ValueClass{giftkit.ClassPurchased}}
+	cards, w, clock := cardServices(t, &p, nil)
+	bought, err := cards.Issue(ctx, giftcard.IssueRequest{Value: dollars("10.00")}, "i1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	promo, err := cards.Issue(ctx, giftcard.IssueRequest{Value: dollars("10.00"), Class: giftkit.ClassPromotional}, "i2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := bought.Cards[0].Card.ID
+	if _, err := w.ChargeDormancyFee(ctx, id, "f0"); !errors.Is(err, giftcard.ErrProgrammeLimit) {
+		t.Errorf("fee on an active card: %v; want ErrProgrammeLimit", err)
+	}
+	clock.Advance(366 * 24 * time.Hour)
+	b, err := w.ChargeDormancyFee(ctx, id, "f1")
+	if err != nil || b.Balance != dollars("7.50") {
+		t.Fatalf("first fee: %+v, %v", b, err)
+	}
+	if _, err := w.ChargeDormancyFee(ctx, id, "f2"); !errors.Is(err, giftcard.ErrProgrammeLimit) {
+		t.Errorf("a second fee within the month: %v; want ErrProgrammeLimit", err)
+	}
+	clock.Advance(31 * 24 * time.Hour)
+	if b, err := w.ChargeDormancyFee(ctx, id, "f3"); err != nil || b.Balance != dollars("5.00") {
+		t.Errorf("next month's fee: %+v, %v", b, err)
+	}
+	if _, err := w.ChargeDormancyFee(ctx, promo.Cards[0].Card.ID, "f4"); !errors.Is(err, giftcard.ErrNoBalance) {
+		t.Errorf("fee on promotional value: %v; want ErrNoBalance (never taken)", err)
+	}
+	if _, err := w.Reload(ctx, id, dollars("1.00"), "till", "r"); err != nil { // activity: dormant no more
+		t.Fatal(err)
+	}
+	if _, err := w.ChargeDormancyFee(ctx, id, "f5"); !errors.Is(err, giftcard.ErrProgrammeLimit) {
+		t.Errorf("fee after the holder acted: %v; want ErrProgrammeLimit", err)
+	}
+	_, plain, _ := cardServices(t, nil, nil)
+	if _, err := plain.ChargeDormancyFee(ctx, id, "f6"); !errors.Is(err, giftcard.ErrProgrammeLimit) {
+		t.Errorf("fee without a programme: %v; want ErrProgrammeLimit", err)
+	}
+}

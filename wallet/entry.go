@@ -22,9 +22,10 @@ const (
 	EntryClawback                        // the value of a redeemed card whose purchase was refunded taken back (−)
 	EntryLoad                            // value bought onto a card or an account: a reload (+)
 	EntryTransfer                        // value moved in (+) from another card, or out (−) to another card or a shopper's account
+	EntryFee                             // a dormancy fee the programme allows, charged (−)
 )
 
-var kindNames = [...]string{"", "credit", "hold", "release", "capture", "refund", "expiry", "adjustment", "clawback", "load", "transfer"}
+var kindNames = [...]string{"", "credit", "hold", "release", "capture", "refund", "expiry", "adjustment", "clawback", "load", "transfer", "fee"}
 
 // class is the value class of a credit of kind k.
 func (k EntryKind) class() giftkit.ValueClass {

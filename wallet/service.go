@@ -449,7 +449,7 @@ func KindOf(entries []Entry) activity.Kind {
 	kinds := [...]activity.Kind{EntryCredit: activity.KindCredit, EntryHold: activity.KindHold,
 		EntryRelease: activity.KindRelease, EntryCapture: activity.KindCapture, EntryRefund: activity.KindRefund,
 		EntryExpiry: activity.KindExpiry, EntryAdjustment: activity.KindAdjust, EntryClawback: activity.KindClawback,
-		EntryLoad: activity.KindLoad, EntryTransfer: activity.KindTransfer}
+		EntryLoad: activity.KindLoad, EntryTransfer: activity.KindTransfer, EntryFee: activity.KindFee}
 	var k activity.Kind
 	for _, e := range entries {
 		if int(e.Kind) < len(kinds) && k != activity.KindCapture {
