@@ -9,6 +9,7 @@ import (
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
+	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/memstore"
 	"github.com/giftkit/giftkit/storetest"
 )
@@ -66,5 +67,44 @@ func BenchmarkCheckout(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// BenchmarkPayWithCards measures a guest's payment of 2.00 EUR by two gift
+// cards given by code, 1.50 from one and 0.50 from the other, captured at
+// once on memstore: a first use, which opens each card's account. Compare
+// it with BenchmarkCheckout/balance, which spends one account. The cards are
+// issued before the timer starts.
+func BenchmarkPayWithCards(b *testing.B) {
+	env := newTenderEnv(b, nil)
+	ctx := context.Background()
+	issue := func(value string, n int, key string) []string {
+		var codes []string
+		for len(codes) < n {
+			req := giftcardIssue(value)
+			req.Count = min(n-len(codes), giftcard.MaxBatch)
+			out, err := env.cards.Issue(ctx, req, fmt.Sprint(key, len(codes)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, c := range out.Cards {
+				codes = append(codes, c.Code.String())
+			}
+		}
+		return codes
+	}
+	small, large := issue("1.50", b.N, "small-"), issue("1.00", b.N, "large-")
+	ids := make([]string, b.N)
+	for i := range ids {
+		ids[i] = fmt.Sprint("order-", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		p, err := env.pay.Pay(ctx, checkout.PayRequest{PaymentID: ids[i], Total: eurs("2.00"),
+			Codes: []string{small[i], large[i]}}, ids[i])
+		if err != nil || len(p.Cards) != 2 {
+			b.Fatal(err, len(p.Cards))
+		}
 	}
 }
