@@ -43,10 +43,11 @@
 // their currency; never float or money. Times are timestamptz, with the
 // nanoseconds below the microsecond beside them for cards and accounts, so
 // that they read back exactly as their activity records' snapshots have
-// them. Schema version 7 (migrations/0007_imported_tags_transfers.sql)
+// them. Schema version 7 (migrations/0007_imported_cards_entry_kinds.sql)
 // added imported cards and cards' tags, which a final card keeps like every
-// other column, and the journal's load and transfer entries; Migrate brings
-// an older schema up in place, its cards reading as issued here, untagged.
+// other column, and the journal's load, transfer and fee entries; Migrate
+// brings an older schema up in place, its cards reading as issued here,
+// untagged.
 //
 // # Activity log
 //

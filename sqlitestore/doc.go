@@ -64,8 +64,8 @@
 // outbox holds no event of what was done before). Version 4 added
 // imported cards and cards' tags, which a final card keeps as the trigger
 // keeps the rest of it (a database of version 3 reads its cards as issued
-// here, without tags), and the journal's load and transfer entries (its
-// table is copied into one that allows them, with every entry and the
+// here, without tags), and the journal's load, transfer and fee entries
+// (its table is copied into one that allows them, with every entry and the
 // append-only triggers as they were).
 //
 // Tx implements giftcard.CardInserter, so an issuance inserts its cards
