@@ -104,9 +104,10 @@ var errRefused = errors.New("checkout: refused")
 
 // command runs a caller's request on a payment (see record), then drives the
 // payment. decide is the request's transition: it returns the new payment
-// and its effects on the balance, or a sentinel error, the refusal.
+// and its effects on the balance, or a sentinel error, the refusal; it may
+// read tx (and so sweep the accounts it reads), never change it otherwise.
 func (s *Service) command(ctx context.Context, op, id string, amount giftkit.Money, key string,
-	decide func(Payment, time.Time) (Payment, []effect, error)) (Payment, error) {
+	decide func(Tx, Payment, time.Time) (Payment, []effect, error)) (Payment, error) {
 	if err := idem.CheckKey(key); err != nil {
 		return Payment{}, &Error{Op: op, PaymentID: id, Amount: amount, Detail: err.Error(), Err: giftkit.ErrKeyRequired}
 	}
@@ -123,7 +124,7 @@ func (s *Service) command(ctx context.Context, op, id string, amount giftkit.Mon
 		if err != nil {
 			return err
 		}
-		next, effects, err := decide(got, now)
+		next, effects, err := decide(tx, got, now)
 		if err != nil {
 			if isSentinel(err) {
 				return &Error{Op: op, PaymentID: id, Amount: amount, State: got.State, Err: err}

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
+	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/wallet"
 )
 
 // A Refund is one refund of a captured payment.
@@ -67,11 +70,33 @@ func (policy RefundPolicy) split(amount giftkit.Money, left []int64) ([]int64, e
 	return out, nil
 }
 
+// cardRoom returns how much each gift card of p may take back before it
+// holds more than the programme's MaxCardBalance (nil when nothing caps
+// it): a refund gives a card no more than that, and the rest to the other
+// tenders.
+func (s *Service) cardRoom(tx Tx, p Payment, now time.Time) ([]int64, error) {
+	limit := s.cfg.Programme
+	if len(p.Cards) == 0 || limit == nil || !limit.MaxCardBalance.IsValid() || limit.MaxCardBalance.Currency() != p.Total.Currency() {
+		return nil, nil
+	}
+	room := make([]int64, len(p.Cards))
+	for i, c := range p.Cards {
+		acct, err := wallet.UpdateAccount(tx, wallet.Change{Owner: giftcard.AccountOwner(c.CardID), Currency: p.Total.Currency(),
+			Cause: activity.Sweep(now)}, nil)
+		if err != nil {
+			return nil, err
+		}
+		room[i] = max(0, limit.MaxCardBalance.Minor()-acct.Balance().Minor())
+	}
+	return room, nil
+}
+
 // refundable returns what each tender has left to refund, in the order of
 // RefundPolicy.split (the bank card, the balance, then the gift cards from
 // the last spent to the first): what it captured, less every refund that
-// did not fail, outstanding ones included.
-func (p Payment) refundable() []int64 {
+// did not fail, outstanding ones included. room, if not nil, caps each
+// card's share (see cardRoom).
+func (p Payment) refundable(room []int64) []int64 {
 	n := len(p.Cards)
 	left := make([]int64, 2+n)
 	left[0], left[1] = p.Card.Captured.Minor(), p.Balance.Captured.Minor()
@@ -87,12 +112,19 @@ func (p Payment) refundable() []int64 {
 			left[2+n-1-i] -= m.Minor()
 		}
 	}
+	for i, r := range room {
+		left[2+n-1-i] = min(left[2+n-1-i], r)
+	}
 	return left
 }
 
 // requestRefund records a refund of amount under key, split between the
 // tenders by policy, and settles it at once if the card has no part in it.
-func (p Payment) requestRefund(amount giftkit.Money, key string, policy RefundPolicy, now time.Time) (Payment, []effect, error) {
+//
+// room, if not nil, caps what each gift card may take back (a programme's
+// MaxCardBalance): a refund that only those caps stop fails with
+// giftcard.ErrProgrammeLimit.
+func (p Payment) requestRefund(amount giftkit.Money, key string, policy RefundPolicy, room []int64, now time.Time) (Payment, []effect, error) {
 	switch {
 	case p.State != StateCaptured:
 		return p, nil, ErrInvalidState
@@ -101,12 +133,19 @@ func (p Payment) requestRefund(amount giftkit.Money, key string, policy RefundPo
 	case !amount.IsPositive():
 		return p, nil, ErrInvalidOrder
 	}
-	left := p.refundable()
+	left := p.refundable(room)
 	var sum int64
 	for _, n := range left {
 		sum += n
 	}
 	if amount.Minor() > sum {
+		var uncapped int64
+		for _, n := range p.refundable(nil) {
+			uncapped += n
+		}
+		if amount.Minor() <= uncapped {
+			return p, nil, giftcard.ErrProgrammeLimit
+		}
 		return p, nil, ErrExceedsCaptured
 	}
 	c := amount.Currency()
@@ -207,15 +246,21 @@ func (p Payment) refundIndex(key string) int {
 // several times, each with its own key; a retry with the same key returns the
 // payment. It fails with [ErrPaymentNotFound], [ErrInvalidState] (not
 // captured), [ErrExceedsCaptured], [ErrInvalidOrder],
-// giftkit.ErrCurrencyMismatch, [ErrDeclined] (the processor refused the card
+// giftkit.ErrCurrencyMismatch, giftcard.ErrProgrammeLimit (the gift cards
+// it would go back to may hold no more under the programme's
+// MaxCardBalance, and the other tenders cannot take the rest), [ErrDeclined] (the processor refused the card
 // part: nothing was refunded, and the refund is recorded as failed),
 // [ErrProcessorUnavailable] (the refund stays outstanding: retry), or
 // giftkit.ErrKeyRequired / giftkit.ErrIdempotencyConflict.
 func (s *Service) Refund(ctx context.Context, paymentID string, amount giftkit.Money, key string) (_ Payment, err error) {
 	ctx, span := s.obs.Begin(ctx, "checkout.refund")
 	defer span.End(&err)
-	p, err := s.command(ctx, "refund", paymentID, amount, key, func(p Payment, now time.Time) (Payment, []effect, error) {
-		return p.requestRefund(amount, key, s.cfg.RefundPolicy, now)
+	p, err := s.command(ctx, "refund", paymentID, amount, key, func(tx Tx, p Payment, now time.Time) (Payment, []effect, error) {
+		room, err := s.cardRoom(tx, p, now)
+		if err != nil {
+			return p, nil, err
+		}
+		return p.requestRefund(amount, key, s.cfg.RefundPolicy, room, now)
 	})
 	if err != nil {
 		return p, err

@@ -222,7 +222,7 @@ func (s *Service) Pay(ctx context.Context, req PayRequest, key string) (_ Paymen
 	keys := Keys{Prefix: s.cfg.ProcessorKeyPrefix, Pay: key, Fingerprint: req.fingerprint(refs)}
 	call := idem.NewCall(paymentScope(req.PaymentID), key, time.Time{}, "pay", keys.Fingerprint)
 	call.Reads = giftkit.ReadAhead{Owner: req.Owner, Payment: req.PaymentID}
-	attempt, err := s.reserve(ctx, req, keys)
+	attempt, err := s.reserve(ctx, req, keys, call)
 	if err != nil {
 		return Payment{}, err
 	}
@@ -311,7 +311,7 @@ func (s *Service) open(tx Tx, req PayRequest, refs []giftcard.CodeRef, keys Keys
 func (s *Service) Capture(ctx context.Context, paymentID string, amount giftkit.Money, key string) (_ Payment, err error) {
 	ctx, span := s.obs.Begin(ctx, "checkout.capture")
 	defer span.End(&err)
-	return s.command(ctx, "capture", paymentID, amount, key, func(p Payment, now time.Time) (Payment, []effect, error) {
+	return s.command(ctx, "capture", paymentID, amount, key, func(_ Tx, p Payment, now time.Time) (Payment, []effect, error) {
 		return p.requestCapture(amount, key, now)
 	})
 }
@@ -323,7 +323,7 @@ func (s *Service) Capture(ctx context.Context, paymentID string, amount giftkit.
 func (s *Service) Cancel(ctx context.Context, paymentID, key string) (_ Payment, err error) {
 	ctx, span := s.obs.Begin(ctx, "checkout.cancel")
 	defer span.End(&err)
-	return s.command(ctx, "cancel", paymentID, giftkit.Money{}, key, func(p Payment, now time.Time) (Payment, []effect, error) {
+	return s.command(ctx, "cancel", paymentID, giftkit.Money{}, key, func(_ Tx, p Payment, now time.Time) (Payment, []effect, error) {
 		return p.cancel(key, now)
 	})
 }

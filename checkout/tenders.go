@@ -8,6 +8,7 @@ import (
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/internal/idem"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -16,7 +17,7 @@ import (
 
 func isCardOwner(owner string) bool {
 	_, ok := giftcard.CardOfOwner(owner)
-	return ok
+	return ok || owner == giftcard.AccountPrefix
 }
 
 // readCodes reads the request's codes. A code that does not read is its
@@ -47,22 +48,25 @@ func (s *Service) readCodes(req PayRequest) ([]giftcard.CodeRef, error) {
 
 // reserve counts a request with codes as an attempt with the limiter. A
 // locked-out caller is refused with wallet.ErrTooManyAttempts, unless the
-// payment exists under the same key and request: its outcome is replayed.
-func (s *Service) reserve(ctx context.Context, req PayRequest, keys Keys) (wallet.Attempt, error) {
+// call completed before (its outcome, a refusal too, is recorded under the
+// key, or its payment exists): then it is replayed, uncounted.
+func (s *Service) reserve(ctx context.Context, req PayRequest, keys Keys, call idem.Call) (wallet.Attempt, error) {
 	if len(req.Codes) == 0 {
 		return wallet.Attempt{}, nil
 	}
-	owner := req.Owner
-	if owner == "" {
-		owner = "guest"
-	}
-	attempt := wallet.Attempt{Owner: owner, Client: wallet.ClientFrom(ctx), At: s.cfg.Now()}
+	client := wallet.ClientFrom(ctx)
+	attempt := wallet.Attempt{Owner: wallet.GuestOr(req.Owner, client), Client: client, At: s.cfg.Now()}
 	ok, wait, err := s.cfg.Limiter.Reserve(ctx, attempt)
 	if err != nil || ok {
 		return attempt, err
 	}
-	if p, err := s.Payment(ctx, req.PaymentID); err == nil && p.Keys.Pay == keys.Pay && p.Keys.Fingerprint == keys.Fingerprint {
+	if _, _, found, err := idem.Replay(ctx, s.store, call, outcomes); err != nil {
+		return wallet.Attempt{}, err
+	} else if found {
 		return wallet.Attempt{}, nil // the call completed: replay it
+	}
+	if p, err := s.Payment(ctx, req.PaymentID); err == nil && p.Keys.Pay == keys.Pay && p.Keys.Fingerprint == keys.Fingerprint {
+		return wallet.Attempt{}, nil
 	}
 	return wallet.Attempt{}, &wallet.Error{Op: "pay", Owner: req.Owner, RetryAfter: wait, Err: wallet.ErrTooManyAttempts}
 }
@@ -83,7 +87,8 @@ func (s *Service) settle(ctx context.Context, attempt wallet.Attempt, refused er
 }
 
 func cardRefused(err error) bool {
-	for _, e := range []error{giftcard.ErrNotRedeemable, giftcard.ErrAlreadyRedeemed, giftcard.ErrExpired, giftcard.ErrNoBalance} {
+	for _, e := range []error{giftcard.ErrNotRedeemable, giftcard.ErrAlreadyRedeemed, giftcard.ErrExpired, giftcard.ErrNoBalance,
+		giftkit.ErrCurrencyMismatch} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -111,32 +116,44 @@ func refuseCard(req PayRequest, masked string, err error) error {
 func (s *Service) openWithCards(tx Tx, req PayRequest, refs []giftcard.CodeRef, keys Keys, cause activity.Cause) (Payment, error) {
 	now := cause.At
 	cur := req.Total.Currency()
+	if pc, ok := s.cfg.Programme.Currency(); ok && pc != cur {
+		return Payment{}, &Error{Op: "pay", PaymentID: req.PaymentID, Amount: req.Total, Err: giftkit.ErrCurrencyMismatch,
+			Detail: "the programme's gift cards are spent in " + pc.Code()}
+	}
 	funds := make([]CardFunds, 0, len(refs))
+	found := make(map[string]giftcard.Card, len(refs))
 	tenders := make(map[string]CardTender, len(refs))
 	for _, ref := range refs {
 		masked := ref.Masked()
-		card, found, err := tx.CardByHash(ref.Hash)
+		card, ok, err := tx.CardByHash(ref.Hash)
 		if err != nil {
 			return Payment{}, err
 		}
-		if !found {
+		if !ok {
 			return Payment{}, refuseCard(req, masked, &giftcard.Error{Err: giftcard.ErrNotRedeemable})
+		}
+		// Usable first: an unusable card is refused as an unknown code is,
+		// whatever its currency.
+		if err := wallet.Spendable(card, masked, now); err != nil {
+			return Payment{}, refuseCard(req, masked, err)
 		}
 		if card.Value.Currency() != cur {
 			return Payment{}, &Error{Op: "pay", PaymentID: req.PaymentID, Amount: req.Total, Err: giftkit.ErrCurrencyMismatch,
 				Detail: "gift card " + masked + " holds " + card.Value.Currency().Code()}
 		}
-		if card, err = wallet.OpenCard(tx, card, masked, s.cfg.Programme, cause); err != nil {
-			return Payment{}, refuseCard(req, masked, err)
+		f := CardFunds{CardID: card.ID, Available: card.Value, ExpiresAt: s.cfg.Programme.FundsExpiry(card.ExpiresAt, now)}
+		if card.Opened() {
+			acct, err := wallet.UpdateAccount(tx, wallet.Change{Owner: giftcard.AccountOwner(card.ID), Currency: cur, Cause: activity.Sweep(now)}, nil)
+			if err != nil {
+				return Payment{}, err
+			}
+			f.Available, f.ExpiresAt = acct.Available(), nextLapse(acct, now)
 		}
-		acct, err := wallet.UpdateAccount(tx, wallet.Change{Owner: giftcard.AccountOwner(card.ID), Currency: cur, Cause: activity.Sweep(now)}, nil)
-		if err != nil {
-			return Payment{}, err
-		}
-		if !acct.Available().IsPositive() {
+		if !f.Available.IsPositive() {
 			return Payment{}, refuseCard(req, masked, &giftcard.Error{Err: giftcard.ErrNoBalance})
 		}
-		funds = append(funds, CardFunds{CardID: card.ID, Available: acct.Available(), ExpiresAt: nextLapse(acct, now)})
+		funds = append(funds, f)
+		found[card.ID] = card
 		tenders[card.ID] = CardTender{CardID: card.ID, Masked: masked}
 	}
 	available := giftkit.Zero(cur)
@@ -162,6 +179,13 @@ func (s *Service) openWithCards(tx Tx, req PayRequest, refs []giftcard.CodeRef, 
 	cards := make([]CardTender, len(ordered))
 	for i, f := range ordered {
 		cards[i] = tenders[f.CardID]
+		if split.Cards[i].IsPositive() {
+			// Only a card the payment spends moves its value into its own
+			// account: one left out by the plan stays as it was.
+			if _, err := wallet.OpenCard(tx, found[f.CardID], cards[i].Masked, s.cfg.Programme, cause); err != nil {
+				return Payment{}, refuseCard(req, cards[i].Masked, err)
+			}
+		}
 	}
 	p := newPayment(req, split, cards, keys, now, now.Add(s.cfg.HoldFor))
 	for i, t := range p.Cards {

@@ -257,8 +257,8 @@ func TestEUAnonymousPrepaid(t *testing.T) {
 	ctx := context.Background()
 	p := giftcard.EUAnonymousPrepaid()
 	e := newTenderEnv(t, &p)
-	if _, err := e.cards.Issue(ctx, giftcard.IssueRequest{Value: eurs("150.01")}, "big"); !errors.Is(err, giftcard.ErrInvalidRequest) {
-		t.Errorf("issue 150.01: %v; want ErrInvalidRequest", err)
+	if _, err := e.cards.Issue(ctx, giftcard.IssueRequest{Value: eurs("150.01")}, "big"); !errors.Is(err, giftcard.ErrProgrammeLimit) {
+		t.Errorf("issue 150.01: %v; want ErrProgrammeLimit", err)
 	}
 	card, code := e.issue(t, "100.00", time.Time{}, "i1")
 	pay, err := e.pay.Pay(ctx, checkout.PayRequest{PaymentID: "o", Total: eurs("80.00"), Instrument: "tok_visa",
@@ -359,8 +359,8 @@ func TestExpiryAtEndOfDay(t *testing.T) {
 	e := newTenderEnv(t, &p)
 	ctx := context.Background()
 	soon := e.clock.Now().AddDate(4, 0, 0)
-	if _, err := e.cards.Issue(ctx, giftcard.IssueRequest{Value: eurs("10.00"), ExpiresAt: soon}, "a"); !errors.Is(err, giftcard.ErrInvalidRequest) {
-		t.Errorf("4-year card under Irish rules: %v; want ErrInvalidRequest", err)
+	if _, err := e.cards.Issue(ctx, giftcard.IssueRequest{Value: eurs("10.00"), ExpiresAt: soon}, "a"); !errors.Is(err, giftcard.ErrProgrammeLimit) {
+		t.Errorf("4-year card under Irish rules: %v; want ErrProgrammeLimit", err)
 	}
 	at := time.Date(2031, 3, 12, 9, 30, 0, 0, dublin) // "valid until 12 March 2031"
 	card, _ := e.issue(t, "10.00", at, "b")

@@ -32,10 +32,13 @@ var ErrExternalCode = errcode.New(giftkit.ErrInvalid, "invalid external code")
 //   - the result must be 1 to MaxExternalLen bytes of UTF-8 without control
 //     characters.
 //
-// A code that reads as a native one after that (15 ASCII letters and
-// digits: [LooksNative]) is refused: a shopper who types 15 such
+// A code that reads as a native one, or as a native one with a character
+// or two dropped or doubled, is refused ([LooksNative]: 13 to 17 ASCII
+// letters and digits with at least one letter): a shopper who types such
 // characters is taken to mean a native code, whose check characters catch
 // a typo before any lookup, so such an imported code could never be found.
+// Codes of digits alone (the 16- and 19-digit numbers of most card
+// programmes) and codes of other lengths or with other characters import.
 // It fails with an error wrapping [ErrExternalCode].
 func NormalizeExternal(code string) (string, error) {
 	if len(code) > 4*MaxExternalLen {
@@ -65,26 +68,32 @@ func NormalizeExternal(code string) (string, error) {
 	case len(out) > MaxExternalLen:
 		return "", errExternal("longer than 255 characters")
 	case LooksNative(out):
-		return "", errExternal("has the shape of a native code (15 letters and digits)")
+		return "", errExternal("has the shape of a native code (13 to 17 letters and digits, not digits alone)")
 	}
 	return out, nil
 }
 
 // LooksNative reports whether input, once ASCII spaces and hyphens are
-// removed, is 15 ASCII letters and digits: the shape of a native code,
-// which is read by codefmt.Parse and never looked up as an external one.
+// removed, has the shape of a native code or of one mistyped with up to
+// two characters dropped or added: 13 to 17 ASCII letters and digits, at
+// least one a letter. Such input is read by codefmt.Parse, whose check
+// characters name the typo, and is never looked up as an external code, so
+// a typo never counts as a guess. (A native code is all digits with odds
+// of about one in ten million, and codefmt reads that one as well.)
 func LooksNative(input string) bool {
-	n := 0
+	n, letters := 0, 0
 	for i := 0; i < len(input); i++ {
 		switch c := input[i]; {
 		case c == ' ' || c == '\t' || c == '-':
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case c >= '0' && c <= '9':
 			n++
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			n, letters = n+1, letters+1
 		default:
 			return false
 		}
 	}
-	return n == codefmt.Len
+	return n == codefmt.Len || (n >= codefmt.Len-2 && n <= codefmt.Len+2 && letters > 0)
 }
 
 func errExternal(why string) error { return &externalError{why} }

@@ -32,7 +32,9 @@ type ImportRequest struct {
 
 // Import brings cards of another programme in, in one unit of work: each
 // becomes an active card marked Imported, with the external card's balance
-// as its value and its code stored only as a keyed hash (see
+// as its value, its expiry at the end of its day in the programme's zone and
+// no sooner than the programme's minimum validity counted from the import
+// (see [Programme.ImportExpiry]), and its code stored only as a keyed hash (see
 // [Hasher.HashExternal]; the code itself is never kept). Shoppers then
 // redeem, spend and check them with the codes they have, as native cards,
 // through services configured to accept external codes
@@ -77,24 +79,32 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, key string) (_ 
 	}
 	out := Issued{BatchID: batchID, Cards: make([]IssuedCard, len(req.Cards))}
 	seen := make(map[Hash]bool, len(req.Cards))
+	norms := make([]string, len(req.Cards))
 	args := []string{req.BatchID, req.Class.String(), strings.Join(req.Tags, ",")} // as asked: a generated batch ID differs on every call
-	tags := strings.Join(req.Tags, ",")
 	for i, ext := range req.Cards {
 		norm, err := NormalizeExternal(ext.Code)
 		if err != nil {
 			return Issued{}, &Error{Op: "import", Detail: fmt.Sprintf("card %d: %v", i+1, err), Err: ErrInvalidRequest}
 		}
+		norms[i] = norm
+		h := s.cfg.Hasher.HashExternal(norm)
+		args = append(args, h.String(), ext.Balance.String(), ext.ExpiresAt.UTC().String())
+	}
+	call := idem.NewCall("giftcard", key, now, "import", idem.Fingerprint(args...))
+	tags := strings.Join(req.Tags, ",")
+	for i, ext := range req.Cards {
+		norm := norms[i]
 		if !ext.Balance.IsValid() || !ext.Balance.IsPositive() {
 			return Issued{}, fail(fmt.Sprintf("card %d: balance must be positive", i+1))
 		}
 		if err := s.cfg.Programme.CheckCardValue(ext.Balance); err != nil {
-			return Issued{}, fail(fmt.Sprintf("card %d: %v", i+1, err))
+			return Issued{}, &Error{Op: "import", Detail: fmt.Sprintf("card %d: %v", i+1, err), Err: ErrProgrammeLimit}
 		}
 		exp := ext.ExpiresAt
 		if !exp.IsZero() && !exp.After(now) {
-			return Issued{}, fail(fmt.Sprintf("card %d: expiry is not after now", i+1))
+			return s.refusedNow(ctx, call, fail(fmt.Sprintf("card %d: expiry is not after now", i+1)))
 		}
-		exp = EndOfDay(exp, s.cfg.Programme.zone())
+		exp = s.cfg.Programme.ImportExpiry(exp, now)
 		h := s.cfg.Hasher.HashExternal(norm)
 		if seen[h] {
 			return Issued{}, fail(fmt.Sprintf("card %d: the same code appears twice", i+1))
@@ -107,14 +117,12 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, key string) (_ 
 		out.Cards[i].Card = Card{ID: id, Hash: h, Suffix: suffix(norm), Value: ext.Balance, State: StateActive,
 			BatchID: batchID, IssuedAt: now, ActivatedAt: now, ExpiresAt: exp, UpdatedAt: now, Class: req.Class,
 			Imported: true, Tags: tags}
-		args = append(args, h.String(), ext.Balance.String(), exp.UTC().String())
 	}
 	records := make([]activity.Record, len(out.Cards))
 	for i := range out.Cards {
 		card := &out.Cards[i].Card
 		*card, records[i] = RecordChange(activity.KindIssue, Card{}, *card, "import:"+batchID, cause)
 	}
-	call := idem.NewCall("giftcard", key, now, "import", idem.Fingerprint(args...))
 	res, err := idem.Do(ctx, s.store, call, issueOutcomes, func(tx Tx) (Issued, error) {
 		if err := insertCards(tx, out.Cards); err != nil {
 			if errors.Is(err, errCollision) {

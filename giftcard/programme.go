@@ -101,6 +101,8 @@ type Period struct {
 	Years, Months, Days int
 }
 
+func (p Period) negative() bool { return p.Years < 0 || p.Months < 0 || p.Days < 0 }
+
 // IsZero reports whether p is no time at all.
 func (p Period) IsZero() bool { return p == Period{} }
 
@@ -182,7 +184,7 @@ func (p *Programme) Validate() error {
 	if p.MaxCardValue.IsValid() && p.MaxCardBalance.IsValid() && p.MaxCardValue.Minor() > p.MaxCardBalance.Minor() {
 		return fail("maximum card value %s is above the maximum card balance %s", p.MaxCardValue, p.MaxCardBalance)
 	}
-	if p.MinValidity.Years < 0 || p.MinValidity.Months < 0 || p.MinValidity.Days < 0 {
+	if p.MinValidity.negative() {
 		return fail("minimum validity %s is negative", p.MinValidity)
 	}
 	if p.ValidityFrom > ValidityFromLastLoad {
@@ -206,6 +208,8 @@ func (p *Programme) validateFee(fail func(string, ...any) error) error {
 		return fail("a dormancy fee must name the value classes it is taken from")
 	case f.After.IsZero():
 		return fail("a dormancy fee needs a period of inactivity before it")
+	case f.After.negative() || f.Every.negative() || p.MinFeeInactivity.negative():
+		return fail("a fee's periods cannot be negative")
 	}
 	for _, c := range f.Classes {
 		if slices.Contains(p.NoFeeClasses, c) || !c.IsValid() {
@@ -345,6 +349,19 @@ func (p *Programme) CheckReloadable() error {
 	return &RuleError{Programme: p.label(), Rule: "cards are not reloadable", Err: ErrProgrammeLimit}
 }
 
+// Currency returns the currency of the programme's limits, if it has any.
+func (p *Programme) Currency() (giftkit.Currency, bool) {
+	if p == nil {
+		return giftkit.Currency{}, false
+	}
+	for _, l := range p.limits() {
+		if l.m != (giftkit.Money{}) {
+			return l.m.Currency(), true
+		}
+	}
+	return giftkit.Currency{}, false
+}
+
 // RemoteCap returns the most gift cards may pay of one remote payment in
 // currency c: MaxRemotePayment, or ok false when nothing caps it (no limit,
 // or a limit in another currency, which the planner cannot compare).
@@ -385,16 +402,23 @@ func EndOfDay(t time.Time, loc *time.Location) time.Time {
 // Expiry returns the expiry a card issued at issued with the requested
 // expiry (zero: none) gets under p: moved to the end of its day in Zone,
 // and refused with a *RuleError when it is sooner than MinValidity from
-// issue (unless FundsNotCards, which puts the minimum on the funds instead).
+// issue. Under FundsNotCards a sooner expiry is moved out to the minimum
+// instead: giftkit keeps no plastic apart from the value, so the card
+// carries its funds for as long as the rules keep them (the replacement
+// card the CARD Act requires is the same card).
 func (p *Programme) Expiry(requested, issued time.Time) (time.Time, error) {
 	if p == nil || requested.IsZero() {
 		return requested, nil
 	}
 	exp := EndOfDay(requested, p.Zone)
-	if p.MinValidity.IsZero() || p.FundsNotCards {
+	if p.MinValidity.IsZero() {
 		return exp, nil
 	}
-	if min := EndOfDay(p.MinValidity.After(issued, p.Zone), p.Zone); exp.Before(min) {
+	min := EndOfDay(p.MinValidity.After(issued, p.Zone), p.Zone)
+	if p.FundsNotCards && exp.Before(min) {
+		return min, nil
+	}
+	if exp.Before(min) {
 		return time.Time{}, &RuleError{Programme: p.label(),
 			Rule: fmt.Sprintf("value must stay valid for at least %s from issue (until %s); the expiry asked for is %s",
 				p.MinValidity, min.Format(time.RFC3339), exp.Format(time.RFC3339)), Err: ErrProgrammeLimit}
@@ -415,6 +439,21 @@ func (p *Programme) FundsExpiry(exp, at time.Time) time.Time {
 	if p.MinValidity.IsZero() || (p.ValidityFrom != ValidityFromLastLoad && !p.FundsNotCards) {
 		return exp
 	}
+	if min := p.LoadExpiry(at); exp.Before(min) {
+		return min
+	}
+	return exp
+}
+
+// ImportExpiry returns the expiry of a card of another programme imported
+// at at whose expiry there was exp (zero: never): at the end of its day in
+// Zone, and no sooner than MinValidity from the import, since the holder's
+// value comes under this programme's rules when it is imported.
+func (p *Programme) ImportExpiry(exp, at time.Time) time.Time {
+	if p == nil || exp.IsZero() {
+		return exp
+	}
+	exp = EndOfDay(exp, p.Zone)
 	if min := p.LoadExpiry(at); exp.Before(min) {
 		return min
 	}

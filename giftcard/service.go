@@ -172,9 +172,12 @@ var replayable = idem.Errors{idem.ErrorKind[Error]("giftcard")}
 // that issuance's cards, without codes (codes are never stored): a caller
 // that lost the codes of a batch voids it and issues another.
 //
-// It fails with [ErrInvalidRequest], giftkit.ErrKeyRequired or
+// It fails with [ErrInvalidRequest], [ErrProgrammeLimit] (a value or an
+// expiry the programme refuses), giftkit.ErrKeyRequired or
 // giftkit.ErrIdempotencyConflict, each in an [*Error], or with the store's
-// error.
+// error. A retry of a completed issuance keeps its outcome even when the
+// time has made its request one that would now be refused (an expiry since
+// passed).
 func (s *Service) Issue(ctx context.Context, req IssueRequest, key string) (Issued, error) {
 	return s.IssueWith(ctx, req, key, Addition{})
 }
@@ -209,19 +212,6 @@ func (s *Service) IssueWith(ctx context.Context, req IssueRequest, key string, a
 		req.Class = giftkit.ClassPurchased
 	}
 	now := s.cfg.Now()
-	if err := s.checkIssue(req, now, key); err != nil {
-		return Issued{}, err
-	}
-	if err := s.cfg.Programme.CheckCardValue(req.Value); err != nil {
-		return Issued{}, &Error{Op: "issue", Detail: err.Error(), Err: ErrInvalidRequest}
-	}
-	if req.ExpiresAt, err = s.cfg.Programme.Expiry(req.ExpiresAt, now); err != nil {
-		return Issued{}, &Error{Op: "issue", Detail: err.Error(), Err: ErrInvalidRequest}
-	}
-	cause, err := activity.CauseFrom(ctx, key, now)
-	if err != nil {
-		return Issued{}, err
-	}
 	args := []string{req.Value.String(), strconv.Itoa(req.Count), req.BatchID,
 		req.ExpiresAt.UTC().String(), strconv.FormatBool(req.Pending), req.Class.String()}
 	if len(req.Tags) > 0 {
@@ -231,6 +221,19 @@ func (s *Service) IssueWith(ctx context.Context, req IssueRequest, key string, a
 		args = append(append(args, add.Name), add.Args...)
 	}
 	call := idem.NewCall("giftcard", key, now, "issue", args...)
+	if err := s.checkIssue(req, now, key); err != nil {
+		return s.refusedNow(ctx, call, err)
+	}
+	if err := s.cfg.Programme.CheckCardValue(req.Value); err != nil {
+		return Issued{}, &Error{Op: "issue", Detail: err.Error(), Err: ErrProgrammeLimit}
+	}
+	if req.ExpiresAt, err = s.cfg.Programme.Expiry(req.ExpiresAt, now); err != nil {
+		return s.refusedNow(ctx, call, &Error{Op: "issue", Detail: err.Error(), Err: ErrProgrammeLimit})
+	}
+	cause, err := activity.CauseFrom(ctx, key, now)
+	if err != nil {
+		return Issued{}, err
+	}
 	for attempt := 0; ; attempt++ {
 		batch, err := s.newBatch(req, now)
 		if err != nil {
@@ -269,6 +272,30 @@ func (s *Service) IssueWith(ctx context.Context, req IssueRequest, key string, a
 }
 
 var errCollision = errors.New("giftcard: generated code collides with an existing card")
+
+// refusedNow answers a request that a check depending on the time refused
+// (an expiry no longer in the future, or too soon for the programme's
+// minimum validity): a retry of a call that completed keeps its outcome,
+// however long after; any other call is refused. A refusal of the key
+// itself is returned as it is.
+func (s *Service) refusedNow(ctx context.Context, call idem.Call, refusal error) (Issued, error) {
+	var e *Error
+	if errors.As(refusal, &e) && e.Err == giftkit.ErrKeyRequired {
+		return Issued{}, refusal
+	}
+	res, recorded, found, err := idem.Replay(ctx, s.store, call, issueOutcomes)
+	switch {
+	case err != nil:
+		return Issued{}, err
+	case !found:
+		return Issued{}, refusal
+	case recorded != nil:
+		return Issued{}, wrapConflict(call.Op, "", recorded)
+	}
+	out := res.Value
+	out.Replayed = true
+	return out, nil
+}
 
 // insertCards stores new cards, or returns errCollision if a code's hash is
 // taken.

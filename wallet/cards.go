@@ -126,8 +126,9 @@ func fillCardBalance(out CardBalance, a Account) CardBalance {
 // CheckBalance returns what the card with code holds, without redeeming
 // or spending anything: for a shopper at a till or on a "check your gift
 // card" page. It is rate limited through Config.Limiter as redemption is,
-// per owner (empty for a guest: pass the guest's address with WithClient,
-// or every guest shares one count) and per client: every check that finds
+// per owner and per client; a guest (owner empty) is counted per client
+// (pass the guest's address with WithClient: guests without one share a
+// single count, which fails closed; see [GuestOr]). Every check that finds
 // no usable card counts as a failed guess, and a lockout refuses checks
 // and redemptions alike. A check that finds a card does not clear earlier
 // failures (a valid card could otherwise be checked between guesses).
@@ -150,7 +151,7 @@ func (s *Service) CheckBalance(ctx context.Context, owner, code string) (_ CardB
 		return CardBalance{}, err
 	}
 	now := s.cfg.Now()
-	attempt := Attempt{Owner: guestOr(owner), Client: clientOf(ctx), At: now}
+	attempt := Attempt{Owner: GuestOr(owner, clientOf(ctx)), Client: clientOf(ctx), At: now}
 	ok, wait, err := s.cfg.Limiter.Reserve(ctx, attempt)
 	if err != nil {
 		return CardBalance{}, err
@@ -182,12 +183,16 @@ func (s *Service) CheckBalance(ctx context.Context, owner, code string) (_ CardB
 	return out, err
 }
 
-// guestOr names a guest's attempts for the limiter.
-func guestOr(owner string) string {
-	if owner == "" {
-		return "guest"
+// GuestOr returns owner, or for a guest (owner empty) the name the limiter
+// counts a guest's attempts under: one per client (see WithClient), so that
+// no guest's failures lock out another's, and one for every guest without
+// a client, which fails closed. The names begin with a NUL byte, which no
+// owner can hold, so no shopper shares a guest's count.
+func GuestOr(owner, client string) string {
+	if owner != "" {
+		return owner
 	}
-	return owner
+	return "\x00guest:" + client
 }
 
 // CardFunds returns what the card with the given ID holds, for operators
@@ -371,7 +376,10 @@ func (s *Service) checkMonthlyLoad(tx Tx, op, owner string, amount giftkit.Money
 		return nil
 	}
 	since := p.MonthOf(now)
-	total := amount.Minor()
+	total := amount
+	if err := p.CheckMonthlyLoad(total); err != nil { // alone above the limit: nothing to add up
+		return s.ruleError(op, "", err)
+	}
 	for after := int64(0); ; {
 		entries, err := tx.Entries(owner, amount.Currency(), after, MaxPageSize)
 		if err != nil {
@@ -379,7 +387,9 @@ func (s *Service) checkMonthlyLoad(tx Tx, op, owner string, amount giftkit.Money
 		}
 		for _, e := range entries {
 			if (e.Kind == EntryLoad || (e.Kind == EntryTransfer && e.Amount.IsPositive())) && !e.At.Before(since) {
-				total += e.Amount.Minor()
+				if total, err = total.Add(e.Amount); err != nil { // an overflow is far above any limit
+					return &Error{Op: op, Amount: amount, Err: giftcard.ErrProgrammeLimit, Detail: "the month's loads overflow"}
+				}
 			}
 		}
 		if len(entries) < MaxPageSize {
@@ -387,7 +397,7 @@ func (s *Service) checkMonthlyLoad(tx Tx, op, owner string, amount giftkit.Money
 		}
 		after = entries[len(entries)-1].Seq
 	}
-	return s.ruleError(op, "", p.CheckMonthlyLoad(giftkit.FromMinor(total, amount.Currency())))
+	return s.ruleError(op, "", p.CheckMonthlyLoad(total))
 }
 
 // Transferred is the outcome of a transfer between cards.
