@@ -44,7 +44,7 @@ func TestImportRetryAfterExpiry(t *testing.T) {
 	ctx := context.Background()
 	clock := storetest.NewClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	s, _ := giftcard.NewService(memstore.New(), giftcard.Config{Hasher: hasher(t), Now: clock.Now})
-	req := giftcard.ImportRequest{BatchID: "b1", Cards: []giftcard.ExternalCard{{Code: "LEGACY-0001-XYZ-9999", Balance: euro("5.00"),
+	req := giftcard.ImportRequest{BatchID: "b1", Cards: []giftcard.ExternalCard{{Code: "LEGACY_0001_XYZ_9999", Balance: euro("5.00"),
 		ExpiresAt: clock.Now().Add(2 * time.Hour)}}}
 	if _, err := s.Import(ctx, req, "imp"); err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func TestImportKeepsMinValidity(t *testing.T) {
 	p := giftcard.Ireland()
 	clock := storetest.NewClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	s, _ := giftcard.NewService(memstore.New(), giftcard.Config{Hasher: hasher(t), Now: clock.Now, Programme: &p})
-	out, err := s.Import(ctx, giftcard.ImportRequest{Cards: []giftcard.ExternalCard{{Code: "LEGACY-0002-XYZ-9999", Balance: euro("5.00"),
+	out, err := s.Import(ctx, giftcard.ImportRequest{Cards: []giftcard.ExternalCard{{Code: "LEGACY_0002_XYZ_9999", Balance: euro("5.00"),
 		ExpiresAt: clock.Now().AddDate(0, 1, 0)}}}, "imp")
 	if err != nil {
 		t.Fatal(err)
