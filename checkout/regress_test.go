@@ -144,3 +144,46 @@ func TestUnspentCardIsNotOpened(t *testing.T) {
 		t.Fatalf("Pay: %v; want ErrDeclined", err)
 	}
 }
+
+// An opened card can be blocked: its value is then refused everywhere, and
+// unblocking gives it back.
+func TestBlockOpenedCard(t *testing.T) {
+	ctx := context.Background()
+	e := newTenderEnv(t, &giftcard.Programme{Name: "r", Reloadable: true})
+	card, code := e.issue(t, "100.00", time.Time{}, "i1")
+	if _, err := e.pay.Pay(ctx, checkout.PayRequest{PaymentID: "o", Total: eurs("1.00"), Codes: []string{code.String()}}, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.wallet.BlockCard(ctx, card.ID, "block"); err != nil {
+		t.Fatalf("BlockCard: %v", err)
+	}
+	if _, err := e.wallet.BlockCard(ctx, card.ID, "block-2"); !errors.Is(err, giftcard.ErrInvalidTransition) {
+		t.Errorf("block twice: %v; want ErrInvalidTransition", err)
+	}
+	if _, err := e.pay.Pay(ctx, checkout.PayRequest{PaymentID: "o2", Total: eurs("99.00"), Codes: []string{code.String()}}, "k2"); !errors.Is(err, giftcard.ErrNotRedeemable) {
+		t.Errorf("pay with a blocked card: %v; want ErrNotRedeemable", err)
+	}
+	if _, err := e.wallet.CheckBalance(ctx, "", code.String()); !errors.Is(err, giftcard.ErrNotRedeemable) {
+		t.Errorf("check a blocked card: %v; want ErrNotRedeemable", err)
+	}
+	if _, err := e.wallet.Redeem(ctx, "thief", code.String(), "r"); !errors.Is(err, giftcard.ErrNotRedeemable) {
+		t.Errorf("redeem a blocked card: %v; want ErrNotRedeemable", err)
+	}
+	if _, err := e.wallet.Reload(ctx, card.ID, eurs("1.00"), "till", "rl"); !errors.Is(err, giftcard.ErrNotRedeemable) {
+		t.Errorf("reload a blocked card: %v; want ErrNotRedeemable", err)
+	}
+	if _, err := e.wallet.UnblockCard(ctx, card.ID, "unblock"); err != nil {
+		t.Fatalf("UnblockCard: %v", err)
+	}
+	if got := e.available(t, code); got != eurs("99.00") {
+		t.Errorf("after unblocking %v; want 99.00", got)
+	}
+	// A card not yet opened is blocked by its state.
+	other, ocode := e.issue(t, "5.00", time.Time{}, "i2")
+	if c, err := e.wallet.BlockCard(ctx, other.ID, "block-o"); err != nil || c.State != giftcard.StateBlocked {
+		t.Errorf("BlockCard of an unopened card: %v, %v", c.State, err)
+	}
+	if _, err := e.pay.Pay(ctx, checkout.PayRequest{PaymentID: "o3", Total: eurs("1.00"), Codes: []string{ocode.String()}}, "k3"); !errors.Is(err, giftcard.ErrNotRedeemable) {
+		t.Errorf("pay with a blocked card: %v; want ErrNotRedeemable", err)
+	}
+}

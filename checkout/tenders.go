@@ -147,6 +147,9 @@ func (s *Service) openWithCards(tx Tx, req PayRequest, refs []giftcard.CodeRef, 
 			if err != nil {
 				return Payment{}, err
 			}
+			if wallet.Blocked(acct) {
+				return Payment{}, refuseCard(req, masked, &giftcard.Error{Err: giftcard.ErrNotRedeemable})
+			}
 			f.Available, f.ExpiresAt = acct.Available(), nextLapse(acct, now)
 		}
 		if !f.Available.IsPositive() {

@@ -446,7 +446,9 @@ func (s *Service) Activate(ctx context.Context, cardID, key string) (_ Card, err
 	return s.transition(ctx, "activate", cardID, key, activity.KindActivate, Card.Activate)
 }
 
-// Block moves an active card to blocked. See [Card.Block].
+// Block moves an active card to blocked. See [Card.Block]. A card spent
+// directly, whose value is in its own account (see [Card.Opened]), is
+// blocked with wallet.Service.BlockCard, which blocks either kind.
 func (s *Service) Block(ctx context.Context, cardID, key string) (_ Card, err error) {
 	ctx, span := s.obs.Begin(ctx, "giftcard.block")
 	defer span.End(&err)

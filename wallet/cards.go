@@ -109,6 +109,9 @@ func (s *Service) cardBalance(tx Tx, card giftcard.Card, masked string, cause ac
 	if err != nil {
 		return CardBalance{}, err
 	}
+	if Blocked(acct) {
+		return CardBalance{}, blockedRefusal("check_balance", masked)
+	}
 	return fillCardBalance(out, acct), nil
 }
 
@@ -360,6 +363,13 @@ func (s *Service) openByID(tx Tx, op, id string, cause activity.Cause) (giftcard
 		return card, &giftcard.Error{Op: op, CardID: id, Err: giftkit.ErrCurrencyMismatch, Detail: "this wallet does not hold " + card.Value.Currency().Code()}
 	}
 	card, err = OpenCard(tx, card, card.Masked(), s.cfg.Programme, cause)
+	if err == nil {
+		var acct Account
+		acct, err = UpdateAccount(tx, Change{Owner: giftcard.AccountOwner(card.ID), Currency: card.Value.Currency(), Cause: activity.Sweep(cause.At)}, nil)
+		if err == nil && Blocked(acct) {
+			err = blockedRefusal(op, card.Masked())
+		}
+	}
 	var ce *giftcard.Error
 	if errors.As(err, &ce) && ce.CardID == "" {
 		ce.Op, ce.CardID = op, id // an operator's call names the card it was given

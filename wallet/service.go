@@ -337,6 +337,9 @@ func (s *Service) redeemOpened(tx Tx, owner, masked string, card giftcard.Card, 
 	var parcels []Parcel
 	if _, err := UpdateAccount(tx, Change{Owner: giftcard.AccountOwner(card.ID), Currency: cur, Kind: activity.KindTransfer,
 		Reference: owner, Cause: cause}, func(a Account) (Account, []Entry, error) {
+		if Blocked(a) {
+			return a, nil, blockedRefusal("redeem", masked)
+		}
 		a, entries, ps, err := a.TransferOut(giftkit.FromMinor(1<<62, cur), true, card.ID, cause.Key, cause.At)
 		parcels = ps
 		return a, entries, err

@@ -1,0 +1,116 @@
+package wallet
+
+import (
+	"context"
+
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
+	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/internal/bin"
+	"github.com/giftkit/giftkit/internal/idem"
+)
+
+// Blocking a card spent directly. A card whose value is still on it is
+// blocked by its state (giftcard.Card.Block). An opened card's row is final
+// (it was redeemed into its own account), so its block is a hold on that
+// account: the whole available value, placed by PlacerBlock, which nothing
+// but UnblockCard releases and which never lapses.
+
+// PlacerBlock is the Hold.Placer of the hold that blocks an opened card.
+const PlacerBlock = "giftkit/block"
+
+// BlockHoldID is the ID of that hold.
+const BlockHoldID = "block"
+
+// Blocked reports whether a card's account is blocked (see
+// [Service.BlockCard]).
+func Blocked(a Account) bool {
+	_, ok := a.Hold(BlockHoldID)
+	return ok
+}
+
+// BlockCard holds a card for review, as at a report of theft: a card not
+// yet opened moves to blocked (giftcard.Card.Block); an opened card's
+// available value is held under BlockHoldID. Either way the card is then
+// refused, as an unknown code is (giftcard.ErrNotRedeemable), by payments,
+// balance checks, redemptions, reloads and transfers; payments already in
+// progress keep what they hold. It fails with giftcard.ErrInvalidTransition
+// (blocked already, voided, or redeemed into a shopper's account),
+// giftcard.ErrNoBalance (an opened card with nothing available to hold),
+// giftcard.ErrNotFound, or a key error. The call's actor and reason are
+// recorded; a retry with the same key returns the first outcome.
+func (s *Service) BlockCard(ctx context.Context, cardID, key string) (_ giftcard.Card, err error) {
+	ctx, span := s.obs.Begin(ctx, "wallet.block_card")
+	defer span.End(&err)
+	return s.blockCall(ctx, "block_card", cardID, key, true)
+}
+
+// UnblockCard undoes BlockCard: a blocked card returns to active, an
+// opened card's block hold is released. It fails with
+// giftcard.ErrInvalidTransition for a card that is not blocked.
+func (s *Service) UnblockCard(ctx context.Context, cardID, key string) (_ giftcard.Card, err error) {
+	ctx, span := s.obs.Begin(ctx, "wallet.unblock_card")
+	defer span.End(&err)
+	return s.blockCall(ctx, "unblock_card", cardID, key, false)
+}
+
+func (s *Service) blockCall(ctx context.Context, op, cardID, key string, block bool) (giftcard.Card, error) {
+	return cardCall(ctx, s, blockOutcomes, op, key, []string{cardID}, giftkit.Money{}, func(tx Tx, cause activity.Cause) (giftcard.Card, error) {
+		card, err := cardByID(tx, op, cardID)
+		if err != nil {
+			return card, err
+		}
+		if !card.Opened() {
+			kind, step := activity.KindBlock, card.Block
+			if !block {
+				kind, step = activity.KindUnblock, card.Unblock
+			}
+			next, err := step(cause.At)
+			if err != nil {
+				return card, err
+			}
+			next, rec := giftcard.RecordChange(kind, card, next, "", cause)
+			if err := tx.PutCard(next); err != nil {
+				return card, err
+			}
+			return next, tx.AppendActivity([]activity.Record{rec})
+		}
+		kind := activity.KindHold
+		if !block {
+			kind = activity.KindRelease
+		}
+		_, err = UpdateAccount(tx, Change{Owner: giftcard.AccountOwner(card.ID), Currency: card.Value.Currency(), Kind: kind,
+			Reference: BlockHoldID, Cause: cause}, func(a Account) (Account, []Entry, error) {
+			switch {
+			case Blocked(a) == block:
+				return a, nil, &giftcard.Error{Op: op, CardID: card.ID, Masked: card.Masked(), State: card.State, Err: giftcard.ErrInvalidTransition,
+					Detail: map[bool]string{true: "the card is blocked already", false: "the card is not blocked"}[block]}
+			case !block:
+				a, e, err := a.Release(BlockHoldID, PlacerBlock, cause.Key, cause.At)
+				return a, []Entry{e}, err
+			case !a.Available().IsPositive():
+				return a, nil, &giftcard.Error{Op: op, CardID: card.ID, Masked: card.Masked(), Err: giftcard.ErrNoBalance,
+					Detail: "nothing available to hold"}
+			}
+			a, e, err := a.PlaceHold(HoldSpec{ID: BlockHoldID, Placer: PlacerBlock, Amount: a.Available(), Reference: BlockHoldID}, cause.Key, cause.At)
+			return a, []Entry{e}, err
+		})
+		return card, err
+	})
+}
+
+var blockOutcomes = idem.Outcomes[giftcard.Card]{Append: func(b []byte, c giftcard.Card) []byte {
+	card, _ := c.MarshalBinary()
+	return bin.Blob(b, card)
+}, Read: func(r *bin.Reader) giftcard.Card {
+	var c giftcard.Card
+	if err := c.UnmarshalBinary(r.Blob()); err != nil {
+		r.Fail()
+	}
+	return c
+}, Errors: replayable}
+
+// blockedRefusal is how a blocked card is refused: as an unknown code.
+func blockedRefusal(op, masked string) error {
+	return &giftcard.Error{Op: op, Masked: masked, Err: giftcard.ErrNotRedeemable}
+}
