@@ -30,7 +30,9 @@ func (c *apiClient) call(method, path, token, key string, body, out any) (int, e
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" { // none for a guest
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -52,7 +54,9 @@ func (c *apiClient) call(method, path, token, key string, body, out any) (int, e
 
 // smokeSession is the scripted session of -smoke: the admin issues a card,
 // alice redeems it, checks her balance and pays an order larger than it,
-// which the admin then looks up.
+// which the admin then looks up; then a guest, without a token, checks two
+// more cards by their codes and pays an order with both and a bank card,
+// the card whose value lapses sooner first.
 func smokeSession(w io.Writer, api *apiClient, admin, alice string) error {
 	eur := func(amount string) map[string]string { return map[string]string{"amount": amount, "currency": "EUR"} }
 	var issued struct {
@@ -99,5 +103,55 @@ func smokeSession(w io.Writer, api *apiClient, admin, alice string) error {
 		return fmt.Errorf("alice reading bob's balance: %d %v", status, err)
 	}
 	fmt.Fprintln(w, "GET /accounts/bob/balance as alice -> 403")
+	return guestSession(w, api, admin)
+}
+
+// guestSession is the guest's part of the -smoke session: gift cards
+// checked and spent by their codes.
+func guestSession(w io.Writer, api *apiClient, admin string) error {
+	eur := func(amount string) map[string]string { return map[string]string{"amount": amount, "currency": "EUR"} }
+	var codes []string
+	for i, card := range []struct{ value, expires string }{{"30.00", "2035-12-31T00:00:00Z"}, {"20.00", "2035-06-30T00:00:00Z"}} {
+		var issued struct {
+			Cards []struct{ Code string } `json:"cards"`
+		}
+		body := map[string]any{"value": eur(card.value), "expires_at": card.expires}
+		if status, err := api.call("POST", "/cards", admin, fmt.Sprint("issue-guest-", i), body, &issued); err != nil || status != http.StatusCreated {
+			return fmt.Errorf("issue: %d %v", status, err)
+		}
+		codes = append(codes, issued.Cards[0].Code)
+	}
+	fmt.Fprintln(w, "POST /cards -> 201 twice: 30.00 EUR valid until 2035-12-31, 20.00 EUR until 2035-06-30")
+
+	var card struct {
+		MaskedCode string `json:"masked_code"`
+		Available  struct{ Amount string }
+	}
+	if status, err := api.call("POST", "/cards/balance", "", "", map[string]string{"code": codes[0]}, &card); err != nil || status != http.StatusOK {
+		return fmt.Errorf("balance check: %d %v", status, err)
+	}
+	fmt.Fprintf(w, "POST /cards/balance as a guest -> 200: %s holds %s EUR\n", card.MaskedCode, card.Available.Amount)
+
+	var payment struct {
+		State     string
+		GiftCards []struct {
+			MaskedCode string `json:"masked_code"`
+			Captured   struct{ Amount string }
+		} `json:"gift_cards"`
+		Card struct{ Captured struct{ Amount string } }
+	}
+	body := map[string]any{"total": eur("60.00"), "codes": codes, "instrument": "tok_visa"}
+	status, err := api.call("POST", "/accounts/guest/orders/guest-order-1/pay", "", "pay-guest-1", body, &payment)
+	if err != nil || status != http.StatusOK || len(payment.GiftCards) != 2 {
+		return fmt.Errorf("guest's payment: %d %v %+v", status, err, payment)
+	}
+	fmt.Fprintf(w, "POST /accounts/guest/orders/guest-order-1/pay as a guest -> 200: %s, %s EUR from %s, %s EUR from %s, %s EUR by card\n",
+		payment.State, payment.GiftCards[0].Captured.Amount, payment.GiftCards[0].MaskedCode,
+		payment.GiftCards[1].Captured.Amount, payment.GiftCards[1].MaskedCode, payment.Card.Captured.Amount)
+
+	if status, err := api.call("POST", "/cards/balance", "", "", map[string]string{"code": codes[1]}, &card); err != nil || status != http.StatusOK {
+		return fmt.Errorf("balance check: %d %v", status, err)
+	}
+	fmt.Fprintf(w, "POST /cards/balance as a guest -> 200: %s holds %s EUR\n", card.MaskedCode, card.Available.Amount)
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/activity"
@@ -55,8 +56,44 @@ func keyDetail(error) string {
 	return fmt.Sprintf("the Idempotency-Key header must be 1 to %d bytes of text without control characters", giftkit.MaxKeyLen)
 }
 
-// redeemedDetail says into which account the card was redeemed: this one or another.
+// paidCard returns the masked code of the gift card a payment's refusal is
+// about, as checkout's detail names it ("gift card ****-******-*8DM3 ...");
+// "" if the refusal is not a payment's, or names no card.
+func paidCard(err error) string {
+	ce := checkoutError(err)
+	if ce.Op != "pay" {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(ce.Detail, "gift card ")
+	if f := strings.Fields(rest); ok && len(f) > 0 {
+		return strings.TrimSuffix(f[0], ":")
+	}
+	return ""
+}
+
+// cardOperation reports whether err refuses an operation on a card named
+// by its ID (a reload, a transfer, a merge): the caller is the admin or a
+// till, not the card's holder.
+func cardOperation(err error) bool {
+	switch cardError(err).Op {
+	case "reload", "transfer", "merge", "card_funds":
+		return true
+	}
+	return false
+}
+
+// redeemedDetail says into which account the card was redeemed: this one or
+// another; for a card given to pay, checked or reloaded, that its value is
+// on an account's balance.
 func redeemedDetail(err error) string {
+	switch m := paidCard(err); {
+	case m != "":
+		return "the gift card " + m + " was redeemed into an account, so its value is on that account's balance, not on the card: it cannot pay by its code"
+	case cardOperation(err):
+		return "this card was redeemed into an account, so its value is on that account's balance: none can be added to the card or moved from it"
+	case cardError(err).Op == "check_balance":
+		return thisCard(err) + " has been redeemed into an account: its value is on that account's balance"
+	}
 	if cardError(err).SameAccount {
 		return thisCard(err) + " has already been redeemed into this account"
 	}
@@ -73,18 +110,69 @@ func thisCard(err error) string {
 }
 
 // notRedeemableDetail says the same of every code that cannot be redeemed,
-// known or not, so that guessing tells nothing.
-func notRedeemableDetail(error) string {
+// used or checked, known or not, so that guessing tells nothing. The admin
+// and tills, who name a card by its ID, learn that it is not active.
+func notRedeemableDetail(err error) string {
+	switch m := paidCard(err); {
+	case m != "":
+		return "the gift card " + m + " cannot be used: check its code against the card, and ask the seller if it still fails"
+	case cardOperation(err):
+		return "this card is not active (it is pending, blocked or voided), so no value can be added to it or moved from it"
+	case cardError(err).Op == "check_balance":
+		return "no card that can be used has this code: check it against the card, and ask the seller if it still fails"
+	}
 	return "this code cannot be redeemed: check it against the card, and ask the seller if it still fails"
 }
 
-// attemptsDetail says how long the limiter locks the account out, in whole
+// externalCodeDetail explains a code that reads as no code at all.
+func externalCodeDetail(err error) string {
+	return whichCode(err) + "this cannot be read as a gift card's code: check it against the card"
+}
+
+// noBalanceDetail says that a card has nothing left: to pay with, or to
+// move.
+func noBalanceDetail(err error) string {
+	switch m := paidCard(err); {
+	case m != "":
+		return "the gift card " + m + " has nothing left to spend: take it out of the order"
+	case cardOperation(err):
+		return thisCard(err) + " has nothing available to move"
+	}
+	return thisCard(err) + " has nothing left on it: its value was spent, moved or has expired"
+}
+
+// programmeDetail says which rule of the programme a change would break, as
+// the library words it: "the rules of EU anonymous prepaid do not allow
+// this: maximum card balance is 150.00 EUR, would be 160.00 EUR".
+func programmeDetail(err error) string {
+	var text string
+	if re := (*giftcard.RuleError)(nil); errors.As(err, &re) {
+		text = re.Error()
+	} else if text = walletError(err).Detail; text == "" {
+		text = cardError(err).Detail
+	}
+	text = strings.TrimPrefix(text, "giftcard: ")
+	label, rule, ok := strings.Cut(text, ": ")
+	switch {
+	case !ok || rule == "":
+		return "the programme's rules do not allow this"
+	case label == "programme":
+		return "the programme's rules do not allow this: " + rule
+	}
+	return "the rules of " + label + " do not allow this: " + rule
+}
+
+// attemptsDetail says how long the limiter locks the caller out, in whole
 // seconds, as Retry-After does.
 func attemptsDetail(err error) string {
-	if wait := walletError(err).RetryAfter; wait > 0 {
-		return "too many failed attempts to redeem a code: try again in " + seconds(wholeSeconds(wait))
+	what := "to redeem a code"
+	if op := walletError(err).Op; op != "" && op != "redeem" {
+		what = "with gift card codes" // a balance check, a payment
 	}
-	return "too many failed attempts to redeem a code: try again later"
+	if wait := walletError(err).RetryAfter; wait > 0 {
+		return "too many failed attempts " + what + ": try again in " + seconds(wholeSeconds(wait))
+	}
+	return "too many failed attempts " + what + ": try again later"
 }
 
 // rateLimitedDetail says how long to wait, in whole seconds.
@@ -143,23 +231,36 @@ func invalidDetail(err error) string {
 	case errors.Is(err, activity.ErrInvalidActor):
 		return "only staff may do this, and only with a reason"
 	case errors.Is(err, giftcard.ErrInvalidRequest) && cardError(err).Detail != "":
+		detail := strings.TrimPrefix(cardError(err).Detail, "giftcard: ") // a programme's refusal of an issue
 		switch cardError(err).Op {
 		case "adjust":
-			return "cannot adjust this card: " + cardError(err).Detail
+			return "cannot adjust this card: " + detail
 		case "clawback":
-			return "cannot claw back this card's value: " + cardError(err).Detail
+			return "cannot claw back this card's value: " + detail
 		}
-		return "cannot issue these cards: " + cardError(err).Detail
+		return "cannot issue these cards: " + detail
 	case errors.Is(err, wallet.ErrInvalidExpiry):
 		return "the expiry must be in the future"
 	case errors.Is(err, wallet.ErrInvalidReference):
 		return fmt.Sprintf("a reference must be 1 to %d bytes of UTF-8 without control characters", wallet.MaxReferenceLen)
+	case errors.Is(err, wallet.ErrInvalidAmount) && walletError(err).Detail == "a card cannot receive its own value":
+		return `a card cannot receive its own value: name another card as "to"`
 	case errors.Is(err, wallet.ErrInvalidAmount):
 		return "the amount must be more than zero"
 	case errors.Is(err, wallet.ErrInvalidOwner):
 		return fmt.Sprintf("an account ID must be 1 to %d bytes of UTF-8 without control characters", wallet.MaxOwnerLen)
 	case errors.Is(err, checkout.ErrInstrumentRequired):
-		return `the balance does not cover the whole order: give a bank card as "instrument" for the rest`
+		what := "the balance does not cover"
+		switch te := tendered(err); {
+		case te != nil && te.guest:
+			what = "the gift cards do not cover"
+		case te != nil:
+			what = "the gift cards and the balance do not cover"
+		}
+		if rest := checkoutError(err).Amount; rest.IsValid() {
+			return fmt.Sprintf(`%s the whole order: give a bank card as "instrument" for the rest, %s`, what, rest)
+		}
+		return what + ` the whole order: give a bank card as "instrument" for the rest`
 	case errors.Is(err, checkout.ErrInvalidOrder) && checkoutError(err).Detail != "":
 		return "this order cannot be paid: " + checkoutError(err).Detail
 	}
@@ -188,6 +289,8 @@ func notFoundDetail(err error) string {
 		return fmt.Sprintf("this account has no order %q", checkoutError(err).PaymentID)
 	case errors.Is(err, checkout.ErrPaymentNotFound):
 		return "this account has no such order"
+	case errors.Is(err, giftcard.ErrNotFound) && (cardError(err).Op == "transfer" || cardError(err).Op == "merge"):
+		return "there is no such card: check the IDs of both cards"
 	case errors.Is(err, giftcard.ErrNotFound):
 		return "there is no such card"
 	case errors.Is(err, wallet.ErrHoldNotFound):
@@ -210,6 +313,10 @@ func conflictDetail(err error) string {
 		return "this hold belongs to a payment, which alone may capture or release it"
 	case errors.Is(err, wallet.ErrDuplicateHold):
 		return "a hold of this ID is already open"
+	case errors.Is(err, giftcard.ErrCancelWindow) && cd.Detail != "":
+		return "this card cannot be cancelled: " + cd.Detail
+	case errors.Is(err, giftcard.ErrCancelWindow):
+		return "this card was issued longer ago than the programme allows a card to be cancelled: void it instead"
 	}
 	return "the request conflicts with the current state"
 }
@@ -226,7 +333,7 @@ func pastParticiple(op string) string {
 var pastParticiples = map[string]string{
 	"pay": "paid", "capture": "captured", "refund": "refunded", "cancel": "cancelled", "resume": "resumed",
 	"issue": "issued", "activate": "activated", "redeem": "redeemed", "block": "blocked", "unblock": "unblocked", "void": "voided",
-	"adjust": "adjusted", "clawback": "clawed back",
+	"adjust": "adjusted", "clawback": "clawed back", "reload": "reloaded", "transfer": "moved", "merge": "merged", "load": "loaded",
 }
 
 // currencyDetail explains amounts in currencies that do not go together.
@@ -234,14 +341,26 @@ func currencyDetail(err error) string {
 	if ce := cardError(err); ce.Detail != "" && (ce.Op == "adjust" || ce.Op == "clawback") {
 		return ce.Detail + ": give the amount in that currency" // "the card holds EUR"
 	}
+	if m, detail := paidCard(err), checkoutError(err).Detail; m != "" && strings.Contains(detail, " holds ") {
+		return "the " + detail + ", not the order's currency" // "gift card ****-******-*8DM3 holds USD"
+	}
+	switch we := walletError(err); {
+	case strings.HasPrefix(we.Detail, "the card holds "): // a reload, a transfer
+		return we.Detail + ": give the amount in that currency"
+	case strings.HasPrefix(we.Detail, "the cards hold "): // a transfer between currencies
+		return we.Detail + ": value moves only between cards of one currency"
+	}
 	if we := walletError(err); we.Currency.IsValid() {
 		return fmt.Sprintf("this service keeps no balances in %s", we.Currency.Code())
 	}
 	return "these amounts are in different currencies: use the currency of the order, or of the balance"
 }
 
-// fundsDetail says what the balance has and what was asked.
+// fundsDetail says what the balance, or a card, has and what was asked.
 func fundsDetail(err error) string {
+	if we := walletError(err); we.Op == "transfer" && we.Amount.IsValid() && we.Available.IsValid() {
+		return fmt.Sprintf("the card has %s available to move, less than the %s asked for", we.Available, we.Amount)
+	}
 	if we := walletError(err); we.Amount.IsValid() && we.Available.IsValid() {
 		return fmt.Sprintf("the balance has %s available, less than the %s asked for", we.Available, we.Amount)
 	}
@@ -252,6 +371,9 @@ func fundsDetail(err error) string {
 func expiredDetail(err error) string {
 	if errors.Is(err, checkout.ErrExpired) {
 		return "the order was not captured before its hold lapsed, so its payment was unwound: nothing was charged"
+	}
+	if m := paidCard(err); m != "" {
+		return "the gift card " + m + " has expired"
 	}
 	return thisCard(err) + " has expired"
 }
@@ -278,7 +400,13 @@ func declinedDetail(err error) string {
 	if reason != "" {
 		msg += fmt.Sprintf(" (the processor's reason: %s)", reason)
 	}
-	if ce.Op != "refund" {
+	switch te := tendered(err); {
+	case ce.Op == "refund":
+	case te != nil && te.guest:
+		msg += "; nothing was charged, and the gift cards are as they were"
+	case te != nil:
+		msg += "; nothing was charged, and the gift cards and the balance are as they were"
+	default:
 		msg += "; nothing was charged, and the balance is as it was"
 	}
 	return msg

@@ -106,7 +106,7 @@ func (s *server) redeem(r *http.Request, who principal) (int, any, error) {
 	if err := decode(r, &req); err != nil {
 		return 0, nil, err
 	}
-	noteCode(r, req.Code)
+	noteCodes(r, req.Code)
 	got, err := s.wallet.Redeem(r.Context(), who.name, req.Code, key)
 	if err != nil {
 		return 0, nil, err
@@ -176,12 +176,13 @@ func (s *server) history(r *http.Request, _ principal) (int, any, error) {
 }
 
 type paymentJSON struct {
-	ID      string        `json:"id"` // the order ID, as the shopper chose it
-	State   string        `json:"state"`
-	Total   giftkit.Money `json:"total"`
-	Balance tenderJSON    `json:"balance"`
-	Card    tenderJSON    `json:"card"`
-	Refunds []refundJSON  `json:"refunds,omitempty"`
+	ID        string         `json:"id"` // the order ID, as the shopper chose it
+	State     string         `json:"state"`
+	Total     giftkit.Money  `json:"total"`
+	GiftCards []giftCardJSON `json:"gift_cards,omitempty"` // in the order they are spent
+	Balance   tenderJSON     `json:"balance"`
+	Card      tenderJSON     `json:"card"`
+	Refunds   []refundJSON   `json:"refunds,omitempty"`
 }
 
 type tenderJSON struct {
@@ -190,29 +191,44 @@ type tenderJSON struct {
 	Refunded giftkit.Money `json:"refunded"`
 }
 
+// giftCardJSON is a gift card's part of an order: the card by its masked
+// code, never its ID or whole code.
+type giftCardJSON struct {
+	MaskedCode string `json:"masked_code"`
+	tenderJSON
+}
+
 type refundJSON struct {
-	Amount  giftkit.Money `json:"amount"`
-	Balance giftkit.Money `json:"balance"`
-	Card    giftkit.Money `json:"card"`
-	Done    bool          `json:"done"`
+	Amount    giftkit.Money   `json:"amount"`
+	GiftCards []giftkit.Money `json:"gift_cards,omitempty"` // in the order of the order's gift_cards
+	Balance   giftkit.Money   `json:"balance"`
+	Card      giftkit.Money   `json:"card"`
+	Done      bool            `json:"done"`
 }
 
 // paymentOf shows the payment of order: by its order ID, never by the
-// payment ID, which is the server's business.
+// payment ID, which is the server's business, and its gift cards by their
+// masked codes, in the order they were spent.
 func paymentOf(p checkout.Payment, order string) paymentJSON {
 	out := paymentJSON{ID: order, State: p.State.String(), Total: p.Total,
 		Balance: tenderJSON{p.Balance.Planned, p.Balance.Captured, p.Balance.Refunded},
 		Card:    tenderJSON{p.Card.Planned, p.Card.Captured, p.Card.Refunded}}
+	for _, c := range p.Cards {
+		out.GiftCards = append(out.GiftCards, giftCardJSON{c.Masked, tenderJSON{c.Planned, c.Captured, c.Refunded}})
+	}
 	for _, r := range p.Refunds {
-		out.Refunds = append(out.Refunds, refundJSON{r.Amount, r.Balance, r.Card, r.Done})
+		out.Refunds = append(out.Refunds, refundJSON{r.Amount, r.Cards, r.Balance, r.Card, r.Done})
 	}
 	return out
 }
 
-// pay pays the shopper's order {order}. The key goes to checkout as it is:
-// it is only ever compared with the keys of the same payment, which is the
-// shopper's own.
-func (s *server) pay(r *http.Request, _ principal) (int, any, error) {
+// pay pays the order {order} of the shopper, or of a guest (the account
+// "guest", without a token, who must give gift-card codes): the gift cards
+// given by code first, soonest-expiring first, then the balance, then the
+// bank card. The key goes to checkout as it is: it is only ever compared
+// with the keys of the same payment, which is the shopper's own (or the
+// guests').
+func (s *server) pay(r *http.Request, who principal) (int, any, error) {
 	owner, order, err := orderParam(r)
 	if err != nil {
 		return 0, nil, err
@@ -223,12 +239,21 @@ func (s *server) pay(r *http.Request, _ principal) (int, any, error) {
 	}
 	var req struct {
 		Total       amountIn `json:"total"`
+		Codes       []string `json:"codes"` // gift cards, as typed
 		Instrument  string   `json:"instrument"`
 		Capture     string   `json:"capture"` // "now" (default) or "later"
 		SkipBalance bool     `json:"skip_balance"`
 	}
 	if err := decode(r, &req); err != nil {
 		return 0, nil, err
+	}
+	noteCodes(r, req.Codes...)
+	payer := owner // whose balance pays after the gift cards
+	if who.guest {
+		if len(req.Codes) == 0 {
+			return 0, nil, badRequest(`a guest pays with gift cards: give their codes as "codes" (and a bank card as "instrument" for the rest); to pay from a balance, sign in`)
+		}
+		payer = "" // a guest has no balance
 	}
 	mode := checkout.CaptureNow
 	switch req.Capture {
@@ -239,11 +264,11 @@ func (s *server) pay(r *http.Request, _ principal) (int, any, error) {
 		return 0, nil, badRequest(`the member "capture" must be "now" or "later"`)
 	}
 	p, err := s.checkout.Pay(r.Context(), checkout.PayRequest{
-		PaymentID: paymentID(owner, order), Owner: owner, Total: req.Total.Money,
+		PaymentID: paymentID(owner, order), Owner: payer, Total: req.Total.Money, Codes: req.Codes,
 		Instrument: req.Instrument, Mode: mode, SkipBalance: req.SkipBalance,
 	}, key)
 	if err != nil {
-		return 0, nil, forOrder(err, order)
+		return 0, nil, withCodes(forOrder(err, order), req.Codes, who.guest)
 	}
 	return http.StatusOK, paymentOf(p, order), nil
 }

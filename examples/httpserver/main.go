@@ -6,9 +6,12 @@
 //	POST /accounts/{id}/redeem                  a shopper redeems a code into their balance
 //	GET  /accounts/{id}/balance                 ?currency=EUR
 //	GET  /accounts/{id}/history                 ?currency=EUR&after=0&limit=50
-//	POST /accounts/{id}/orders/{order}/pay      a shopper pays an order: balance first, card for the rest
+//	POST /accounts/{id}/orders/{order}/pay      a shopper pays an order: gift cards by code, the balance, a bank card for the rest;
+//	                                            a guest (no token) pays under /accounts/guest with codes
 //	GET  /accounts/{id}/orders/{order}          the order's payment, for its shopper or the admin
 //	POST /cards                                 the admin issues cards
+//	POST /cards/balance                         what a card holds, by its code in the body: anyone, guests too
+//	POST /cards/{id}/reload                     the admin, or an API client (a till), reloads a card
 //	POST /accounts/{id}/orders/{order}/capture  the admin captures an order paid with "capture": "later"
 //	POST /accounts/{id}/orders/{order}/refund   the admin refunds an order
 //
@@ -17,6 +20,9 @@
 //	POST /accounts/{id}/adjustments             adjust a balance, up or down, with a reason
 //	POST /cards/{id}/adjustments                adjust a card's value, with a reason
 //	POST /cards/{id}/clawback                   take back a charged-back card's value: recovered and shortfall
+//	POST /cards/{id}/transfer                   move part of a card's value to another card
+//	POST /cards/{id}/merge                      move all of a card's value to another card
+//	POST /accounts/{id}/loads                   load a balance with value the shopper bought
 //	GET  /activity                              the activity log: ?card|account&currency&actor_kind&actor_id&from&to&order&after&limit
 //	GET  /activity/verify                       check the chains of records: ?card|account&currency, or all
 //	GET  /reports/liability                     ?at=RFC 3339&format=csv|json
@@ -27,14 +33,24 @@
 // problem and header; the tests check every request and response they make
 // against it.
 //
-// Every request but GET /openapi.json carries "Authorization: Bearer
-// <token>"; a table of tokens (-tokens or GIFTKIT_TOKENS: "token=name,...",
-// the name "admin" for the admin) says who is calling. Without either, the
-// server runs in development mode: it makes one token for the admin and one
-// for the shopper alice, prints them, and forgets them when it stops. A
-// shopper acts only on their own account: any other {id} is 403. POSTs need
-// an Idempotency-Key header, which maps to the library's idempotency keys: a
-// retry returns the first outcome. Errors are RFC 9457 problem documents
+// Every request but GET /openapi.json, a balance check and a guest's
+// payment carries "Authorization: Bearer <token>"; a table of tokens
+// (-tokens or GIFTKIT_TOKENS: "token=name,...", the name "admin" for the
+// admin, "client:<name>" for an API client such as a till) says who is
+// calling. Without either, the server runs in development mode: it makes
+// one token for the admin and one for the shopper alice, prints them, and
+// forgets them when it stops. A shopper acts only on their own account: any
+// other {id} is 403. A caller without a token is a guest, who may check a
+// card's balance by its code and pay an order of the account "guest" with
+// gift cards' codes (no shopper may be named guest). POSTs that change
+// something need an Idempotency-Key header, which maps to the library's
+// idempotency keys: a retry returns the first outcome.
+//
+// Codes that name no usable card count as failed guesses in one limiter,
+// shared by redemptions, balance checks and payments (wallet.Config.Limiter
+// and checkout.Config.Limiter are the same), per account and per client
+// address (wallet.WithClient; a guest's only per address); a code with a
+// typo is caught by its check characters and never counts. Errors are RFC 9457 problem documents
 // whose detail is written for the person reading it; what went wrong inside
 // goes to the log, one line per request with its X-Request-ID.
 //
@@ -206,21 +222,30 @@ type serverConfig struct {
 	Schema        string             // PostgreSQL schema; empty for the default
 	SweepInterval time.Duration      // how often serve sweeps open payments; 0 for never
 	Processor     checkout.Processor // the card processor; nil for a new processortest.Processor
+	// Limit is the rule of the limiter that counts failed guesses of codes
+	// (redemptions, balance checks, codes given to pay), per account and
+	// per client address; zero for the defaults: 10 in an hour, then an
+	// hour's lockout.
+	Limit wallet.LimitRule
+	// Programme is the gift-card programme's rules (giftcard.Programme),
+	// given to every service; nil for none.
+	Programme *giftcard.Programme
 }
 
 // deps are what build wires the services with, besides the store.
 type deps struct {
 	hasher    *giftcard.Hasher
 	tokens    map[string]principal
-	limiter   wallet.Limiter // nil for the wallet's default, in memory
+	limiter   wallet.Limiter // counts guesses; the store's, or one in memory
+	programme *giftcard.Programme
 	processor checkout.Processor
 	log       *slog.Logger
 	metrics   *metrics // the services' Observer; served at GET /metrics
 }
 
 // newServer wires the services over the configured store. The returned
-// function releases the store. On SQLite and PostgreSQL, redemption attempts
-// are counted in the database (wallet.NewStoreLimiter), so that every
+// function releases the store. On SQLite and PostgreSQL, failed guesses of
+// codes are counted in the database (wallet.NewStoreLimiter), so that every
 // instance sharing it shares the counts, and a restart forgets none: a
 // guesser cannot multiply their tries by the number of instances or of
 // restarts.
@@ -234,7 +259,7 @@ func newServer(ctx context.Context, cfg serverConfig, log *slog.Logger) (*server
 		if err != nil {
 			return nil, nil, err
 		}
-		if d.limiter, err = wallet.NewStoreLimiter(store, wallet.LimitRule{}); err != nil {
+		if d.limiter, err = wallet.NewStoreLimiter(store, cfg.Limit); err != nil {
 			store.Close()
 			return nil, nil, err
 		}
@@ -247,6 +272,7 @@ func newServer(ctx context.Context, cfg serverConfig, log *slog.Logger) (*server
 		return s, store.Close, nil
 	}
 	if cfg.DSN == "" {
+		d.limiter = wallet.NewMemoryLimiter(cfg.Limit.Max, cfg.Limit.Window, cfg.Limit.Lockout)
 		s, err := build(memstore.New(), d)
 		return s, func() {}, err
 	}
@@ -262,7 +288,7 @@ func newServer(ctx context.Context, cfg serverConfig, log *slog.Logger) (*server
 		store.Close()
 		return nil, nil, err
 	}
-	if d.limiter, err = wallet.NewStoreLimiter(store, wallet.LimitRule{}); err != nil {
+	if d.limiter, err = wallet.NewStoreLimiter(store, cfg.Limit); err != nil {
 		store.Close()
 		return nil, nil, err
 	}
@@ -303,7 +329,7 @@ func newDeps(cfg serverConfig, log *slog.Logger) (deps, error) {
 	if proc == nil {
 		proc = processortest.New()
 	}
-	return deps{hasher: hasher, tokens: tokens, processor: proc, log: log, metrics: &metrics{}}, nil
+	return deps{hasher: hasher, tokens: tokens, programme: cfg.Programme, processor: proc, log: log, metrics: &metrics{}}, nil
 }
 
 // keyFile returns the hash key kept in the file name, making one on the
@@ -339,18 +365,26 @@ func keyFile(name string) ([]byte, error) {
 
 // build wires the services over any store. Each logs its calls to the
 // server's log, under the request ID of the request that made them, and
-// reports them to the server's metrics.
+// reports them to the server's metrics. The wallet and checkout share one
+// limiter and the codes' hasher: a code given to pay is looked up as a
+// redemption's is, and counts as a guess in the same count, so that a
+// guesser cannot spread guesses between redeeming, checking balances and
+// paying.
 func build[T checkout.Tx](store giftkit.Store[T], d deps) (*server, error) {
 	log := slog.New(serviceLogHandler{d.log.Handler()})
-	cards, err := giftcard.NewService(store, giftcard.Config{Hasher: d.hasher, Now: time.Now, Logger: log, Observer: d.metrics})
+	limiter := d.limiter
+	cards, err := giftcard.NewService(store, giftcard.Config{Hasher: d.hasher, Now: time.Now, Logger: log, Observer: d.metrics,
+		Programme: d.programme})
 	if err != nil {
 		return nil, err
 	}
-	accounts, err := wallet.NewService(store, wallet.Config{Hasher: d.hasher, Now: time.Now, Limiter: d.limiter, Logger: log, Observer: d.metrics})
+	accounts, err := wallet.NewService(store, wallet.Config{Hasher: d.hasher, Now: time.Now, Limiter: limiter, Logger: log, Observer: d.metrics,
+		Programme: d.programme})
 	if err != nil {
 		return nil, err
 	}
-	pay, err := checkout.NewService(store, d.processor, checkout.Config{Now: time.Now, Logger: log, Observer: d.metrics})
+	pay, err := checkout.NewService(store, d.processor, checkout.Config{Now: time.Now, Logger: log, Observer: d.metrics,
+		Hasher: d.hasher, Limiter: limiter, Programme: d.programme})
 	if err != nil {
 		return nil, err
 	}

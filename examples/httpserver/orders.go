@@ -3,11 +3,14 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/giftkit/giftkit/checkout"
+	"github.com/giftkit/giftkit/codefmt"
+	"github.com/giftkit/giftkit/giftcard"
 )
 
 // Order IDs belong to a shopper: /accounts/alice/orders/order-1 and
@@ -82,4 +85,51 @@ func forOrder(err error, order string) error {
 	shown := *ce
 	shown.PaymentID = order
 	return &shown
+}
+
+// A tenderError is checkout's refusal of a payment that gave gift cards by
+// code, with what the problem's detail needs to speak of them: how many
+// codes the request gave and, for a code that does not read, which one,
+// counted from 1 as people count. Its message and chain are the refusal's.
+type tenderError struct {
+	err      error
+	codes    int  // how many codes the request gave
+	position int  // the code that does not read, from 1; 0 if none
+	guest    bool // a guest's payment: there is no balance
+}
+
+// Error returns the refusal's message.
+func (e *tenderError) Error() string { return e.err.Error() }
+
+// Unwrap returns the refusal.
+func (e *tenderError) Unwrap() error { return e.err }
+
+// withCodes wraps err, the refusal of a payment that gave codes, in a
+// *tenderError; without codes it returns err as it is. checkout reads the
+// codes in order and refuses the first that does not read before looking
+// any up, so that is the first that codefmt.Parse refuses (this server
+// takes no imported cards' codes: wallet.Config.ExternalCodes is off).
+func withCodes(err error, codes []string, guest bool) error {
+	if err == nil || len(codes) == 0 {
+		return err
+	}
+	te := &tenderError{err: err, codes: len(codes), guest: guest}
+	if pe := (*codefmt.ParseError)(nil); errors.As(err, &pe) || errors.Is(err, giftcard.ErrExternalCode) {
+		for i, code := range codes {
+			if _, perr := codefmt.Parse(code); perr != nil {
+				te.position = i + 1
+				break
+			}
+		}
+	}
+	return te
+}
+
+// tendered returns the *tenderError in err's chain; nil if the request gave
+// no codes.
+func tendered(err error) *tenderError {
+	if te := (*tenderError)(nil); errors.As(err, &te) {
+		return te
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"strconv"
@@ -71,6 +72,9 @@ var failures = []failure{
 	{giftkit.ErrKeyRequired, http.StatusBadRequest, "bad-request", keyDetail, nil},
 	{giftcard.ErrAlreadyRedeemed, http.StatusConflict, "already-redeemed", redeemedDetail, sameAccount},
 	{giftcard.ErrNotRedeemable, http.StatusUnprocessableEntity, "not-redeemable", notRedeemableDetail, nil},
+	{giftcard.ErrExternalCode, http.StatusUnprocessableEntity, "invalid-code", externalCodeDetail, codePosition},
+	{giftcard.ErrNoBalance, http.StatusPaymentRequired, "no-balance", noBalanceDetail, nil},
+	{giftcard.ErrProgrammeLimit, http.StatusUnprocessableEntity, "programme-limit", programmeDetail, nil},
 	{wallet.ErrTooManyAttempts, http.StatusTooManyRequests, "too-many-attempts", attemptsDetail, limiterWait},
 	{checkout.ErrProcessorUnavailable, http.StatusServiceUnavailable, "processor-unavailable", processorDetail, retrySoon},
 	{giftkit.ErrIdempotencyConflict, http.StatusUnprocessableEntity, "idempotency-key-reused", keyReusedDetail, nil},
@@ -105,8 +109,10 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.problem(w, r, http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("the request body is larger than %d bytes", tooBig.Limit), nil)
 		return
 	case errors.As(err, &pe):
+		extra := codeHints(pe)
+		maps.Copy(extra, codePosition(err, w.Header()))
 		s.noteError(r, http.StatusUnprocessableEntity, err)
-		s.problem(w, r, http.StatusUnprocessableEntity, "invalid-code", codeDetail(pe), codeHints(pe))
+		s.problem(w, r, http.StatusUnprocessableEntity, "invalid-code", whichCode(err)+codeDetail(pe), extra)
 		return
 	}
 	for _, f := range failures {
@@ -173,6 +179,24 @@ func codeHints(pe *codefmt.ParseError) map[string]any {
 		extra["suggestions"] = s
 	}
 	return extra
+}
+
+// codePosition says which of a payment's codes does not read, counted from
+// 1, when the payment gave several: "position": 2.
+func codePosition(err error, _ http.Header) map[string]any {
+	if te := tendered(err); te != nil && te.position > 0 {
+		return map[string]any{"position": te.position}
+	}
+	return nil
+}
+
+// whichCode names the code of a payment that does not read, when the
+// payment gave more than one: "gift card 2 of 3: ".
+func whichCode(err error) string {
+	if te := tendered(err); te != nil && te.position > 0 && te.codes > 1 {
+		return fmt.Sprintf("gift card %d of %d: ", te.position, te.codes)
+	}
+	return ""
 }
 
 // sameAccount tells whether the account asking is the one that redeemed the

@@ -15,15 +15,21 @@ import (
 // TestReadmeCurl: every curl command in the sh blocks of this example's
 // README.md works as its comment says ("# 201"), against a test server, and
 // through the contract client, so the examples also match openapi.json.
-// Every curl command in the repository's README.md is one of them.
+// Every curl command in the repository's README.md is one of them. An
+// issuance sets CODE and CARD to its first card's code and ID, as the
+// README tells the reader to, or the two variables its comment names
+// after the status ("# 201 GIFT1 CARD1").
 func TestReadmeCurl(t *testing.T) {
 	api := newTestServer(t)
-	vars := map[string]string{"BASE": api.base, "ADMIN": adminToken, "ALICE": aliceToken, "CODE": "", "CARD": ""}
+	vars := map[string]string{"BASE": api.base, "ADMIN": adminToken, "ALICE": aliceToken, "TILL": tillToken, "CODE": "", "CARD": ""}
+	for _, name := range []string{"GIFT1", "CARD1", "GIFT2", "CARD2"} {
+		vars[name] = ""
+	}
 	lines := curlLines(t, "README.md")
 	if len(lines) < 5 {
 		t.Fatalf("README.md has %d curl commands; want the walk through the API", len(lines))
 	}
-	want := regexp.MustCompile(`#\s*(\d{3})\b`)
+	want := regexp.MustCompile(`#\s*(\d{3})\b(?:\s+([A-Z][A-Z0-9_]*)\s+([A-Z][A-Z0-9_]*))?`)
 	for _, line := range lines {
 		m := want.FindStringSubmatch(line)
 		if m == nil {
@@ -46,8 +52,13 @@ func TestReadmeCurl(t *testing.T) {
 		}
 		var issued struct{ Cards []struct{ ID, Code string } }
 		if json.Unmarshal(body, &issued) == nil && len(issued.Cards) > 0 {
-			// The README tells the reader to set CODE and CARD from this answer.
-			vars["CODE"], vars["CARD"] = issued.Cards[0].Code, issued.Cards[0].ID
+			// The README tells the reader to set CODE and CARD (or the
+			// variables the comment names) from this answer.
+			code, card := "CODE", "CARD"
+			if m[2] != "" {
+				code, card = m[2], m[3]
+			}
+			vars[code], vars[card] = issued.Cards[0].Code, issued.Cards[0].ID
 		}
 	}
 	for _, line := range curlLines(t, "../../README.md") {

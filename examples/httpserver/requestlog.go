@@ -21,8 +21,9 @@ import (
 //
 // route is the pattern that took the request ("/" when none did), so that
 // lines group by route and never hold the IDs in a path. bytes is the size
-// of the answer's body. code is the code a redemption names, masked, when
-// it reads as one. err is the error behind a problem document, which the
+// of the answer's body. code is the code a redemption or a balance check
+// names, masked, when it reads as one; a payment that gives several codes
+// has codes, a list of those that read, masked. err is the error behind a problem document, which the
 // client never sees; a 5xx is logged at ERROR, anything else at INFO. No
 // line holds a whole activation code: the library's errors show codes
 // masked, maskCodes masks any that a client put in an ID an error repeats
@@ -39,12 +40,12 @@ const maxRequestIDLen = 128
 // requestLog is what a request's handlers note for its log line. It is used
 // by one request at a time.
 type requestLog struct {
-	id      string // the X-Request-ID
-	caller  string // the name of the token's principal
-	code    string // the code a redemption names, masked; "" if it does not read as one
-	problem string // the problem's slug, if the answer is one
-	err     error  // the error behind the problem, if any
-	aborted bool   // the answer was cut short after it began: a download that failed midway
+	id      string   // the X-Request-ID
+	caller  string   // who called: a token's name ("client:<name>" for an API client), or "guest"
+	codes   []string // the codes the request names, masked; those that do not read as codes are left out
+	problem string   // the problem's slug, if the answer is one
+	err     error    // the error behind the problem, if any
+	aborted bool     // the answer was cut short after it began: a download that failed midway
 }
 
 type requestLogKey struct{}
@@ -62,13 +63,15 @@ func noteCaller(r *http.Request, name string) {
 	}
 }
 
-// noteCode notes the code a request names, masked, if it reads as a code;
-// a code that does not read is not noted (a code with one typo would be
-// the real code but for one character).
-func noteCode(r *http.Request, code string) {
+// noteCodes notes the codes a request names, masked, those that read as
+// codes; a code that does not read is not noted (a code with one typo would
+// be the real code but for one character).
+func noteCodes(r *http.Request, codes ...string) {
 	if rl := logOf(r); rl != nil {
-		if c, err := codefmt.Parse(code); err == nil {
-			rl.code = c.Masked()
+		for _, code := range codes {
+			if c, err := codefmt.Parse(code); err == nil {
+				rl.codes = append(rl.codes, c.Masked())
+			}
 		}
 	}
 }
@@ -125,8 +128,11 @@ func (s *server) logRequest(r *http.Request, sw *statusWriter, rl *requestLog, s
 	if rl.caller != "" {
 		attrs = append(attrs, slog.String("caller", rl.caller))
 	}
-	if rl.code != "" {
-		attrs = append(attrs, slog.String("code", rl.code))
+	switch {
+	case len(rl.codes) == 1:
+		attrs = append(attrs, slog.String("code", rl.codes[0]))
+	case len(rl.codes) > 1:
+		attrs = append(attrs, slog.Any("codes", rl.codes))
 	}
 	if rl.problem != "" {
 		attrs = append(attrs, slog.String("problem", rl.problem))

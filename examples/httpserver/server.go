@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,10 +26,34 @@ import (
 // maxBody is the largest request body accepted; every request here is small.
 const maxBody = 16 << 10
 
-// principal is who a bearer token stands for.
+// principal is who a request stands for: the principal of its bearer
+// token, or a guest (no token) on the routes that take guests.
 type principal struct {
-	name  string
-	admin bool
+	name   string
+	admin  bool // the admin: the operator of that name
+	client bool // an API client, "client:<name>" in the token table: a point of sale, a storefront
+	guest  bool // no token: a shopper without an account, who pays and checks cards by their codes
+}
+
+// guestName is the name of a guest: the account ID of guests' orders
+// (/accounts/guest/orders/{order}), the actor of their changes
+// (giftkit.Shopper("guest")), and the caller of their log lines. No token
+// may have it.
+const guestName = "guest"
+
+// clientPrefix, in the token table, names an API client: "token=client:pos-1".
+const clientPrefix = "client:"
+
+// shopper reports whether p is a shopper with an account: a token's, and
+// neither the admin's nor an API client's.
+func (p principal) shopper() bool { return !p.admin && !p.client && !p.guest }
+
+// caller is how the request log names p.
+func (p principal) caller() string {
+	if p.client {
+		return clientPrefix + p.name
+	}
+	return p.name
 }
 
 // server holds the services and the token table. Its handlers are safe for
@@ -44,9 +69,11 @@ type server struct {
 	now      func() time.Time // the reports' default instant; time.Now
 }
 
-// parseTokens reads "token=name,token=name"; the name "admin" is the admin.
-// A name is what the activity log records as the actor of the changes its
-// token makes, so it must be a valid actor ID (see giftkit.Actor.Valid).
+// parseTokens reads "token=name,token=name"; the name "admin" is the admin,
+// a name "client:<name>" an API client, any other a shopper. A name is what
+// the activity log records as the actor of the changes its token makes, so
+// it must be a valid actor ID (see giftkit.Actor.Valid). The name "guest"
+// is the guests'.
 func parseTokens(spec string) (map[string]principal, error) {
 	tokens := map[string]principal{}
 	for _, pair := range strings.Split(spec, ",") {
@@ -54,10 +81,19 @@ func parseTokens(spec string) (map[string]principal, error) {
 		if !ok || len(token) < 16 || name == "" {
 			return nil, fmt.Errorf("token entry %q: want token=name with a token of 16 or more characters", pair)
 		}
-		if !giftkit.Shopper(name).Valid() {
+		p := principal{name: name, admin: name == "admin"}
+		if client, ok := strings.CutPrefix(name, clientPrefix); ok {
+			p = principal{name: client, client: true}
+		}
+		switch {
+		case p.name == guestName:
+			return nil, fmt.Errorf("token entry %q: the name %q is the guests' (callers without a token)", pair, guestName)
+		case p.client && strings.Contains(p.name, ":"):
+			return nil, fmt.Errorf("token entry %q: an API client's name holds no colon", pair)
+		case !giftkit.Shopper(p.name).Valid():
 			return nil, fmt.Errorf("token entry %q: a name must be 1 to %d bytes of text without control characters", pair, giftkit.MaxActorIDLen)
 		}
-		tokens[token] = principal{name: name, admin: name == "admin"}
+		tokens[token] = p
 	}
 	return tokens, nil
 }
@@ -76,10 +112,12 @@ func (s *server) routeTable() []route {
 		{"GET /openapi.json", s.serveOpenAPI},
 		{"GET /metrics", s.admin(s.serveMetrics)},
 		{"POST /cards", s.admin(s.issueCards)},
+		{"POST /cards/balance", s.anyone(s.checkBalance)},
+		{"POST /cards/{id}/reload", s.seller(s.reload)},
 		{"POST /accounts/{id}/redeem", s.owner(s.redeem)},
 		{"GET /accounts/{id}/balance", s.reader(s.balance, "currency")},
 		{"GET /accounts/{id}/history", s.reader(s.history, "currency", "after", "limit")},
-		{"POST /accounts/{id}/orders/{order}/pay", s.owner(s.pay)},
+		{"POST /accounts/{id}/orders/{order}/pay", s.payer(s.pay)},
 		{"GET /accounts/{id}/orders/{order}", s.reader(s.order)},
 		{"POST /accounts/{id}/orders/{order}/capture", s.admin(s.capture)},
 		{"POST /accounts/{id}/orders/{order}/refund", s.admin(s.refund)},
@@ -87,6 +125,9 @@ func (s *server) routeTable() []route {
 		{"POST /accounts/{id}/adjustments", s.admin(s.adjustAccount)},
 		{"POST /cards/{id}/adjustments", s.admin(s.adjustCard)},
 		{"POST /cards/{id}/clawback", s.admin(s.clawback)},
+		{"POST /cards/{id}/transfer", s.admin(s.transfer)},
+		{"POST /cards/{id}/merge", s.admin(s.merge)},
+		{"POST /accounts/{id}/loads", s.admin(s.loadAccount)},
 		{"GET /activity", s.admin(s.activityLog, "card", "account", "currency", "actor_kind", "actor_id", "from", "to", "order", "after", "limit")},
 		{"GET /activity/verify", s.admin(s.verifyActivity, "card", "account", "currency")},
 		{"GET /reports/liability", s.admin(s.liabilityReport, "at", "format")},
@@ -136,14 +177,30 @@ func (s *server) unrouted(mux *http.ServeMux) http.HandlerFunc {
 type handler func(r *http.Request, who principal) (int, any, error)
 
 // actorOf is who the library records as making the changes of a request by
-// who (giftkit.WithActor): the admin as an operator, a shopper, who only
-// ever acts on their own account, as that shopper. The activity log
-// attributes every change to one of them.
+// who (giftkit.WithActor): the admin as an operator, an API client as a
+// client, a shopper, who only ever acts on their own account, as that
+// shopper, and a guest as the shopper "guest". The activity log attributes
+// every change to one of them.
 func actorOf(who principal) giftkit.Actor {
-	if who.admin {
+	switch {
+	case who.admin:
 		return giftkit.Operator(who.name)
+	case who.client:
+		return giftkit.Client(who.name)
 	}
 	return giftkit.Shopper(who.name)
+}
+
+// clientAddr is the network address of the request's client, without its
+// port: what the redemption limiter counts guesses under besides the
+// account (wallet.WithClient), so that one address is slowed down across
+// every account it tries, guests included. Behind a reverse proxy, take it
+// from the header the proxy sets instead (and only from that proxy).
+func clientAddr(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 // authenticate finds the principal of the request's bearer token, comparing
@@ -164,21 +221,29 @@ func (s *server) authenticate(r *http.Request) (principal, bool) {
 }
 
 // guard wraps a handler with authentication, an authorisation rule, and the
-// check of the query against the route's parameters.
+// check of the query against the route's parameters. A request without an
+// Authorization header is a guest's, which only a rule that allows guests
+// lets through; anyone else without a valid token gets a 401. Every request
+// that passes carries its actor (giftkit.WithActor) and its client's
+// address (wallet.WithClient) into the library.
 func (s *server) guard(allow func(r *http.Request, who principal) bool, h handler, params []string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		who, ok := s.authenticate(r)
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="giftkit"`)
-			s.problem(w, r, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required: send the header Authorization: Bearer <token>", nil)
-			return
+			guest := principal{name: guestName, guest: true}
+			if r.Header.Get("Authorization") != "" || !allow(r, guest) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="giftkit"`)
+				s.problem(w, r, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required: send the header Authorization: Bearer <token>", nil)
+				return
+			}
+			who = guest
 		}
-		noteCaller(r, who.name)
+		noteCaller(r, who.caller())
 		if !allow(r, who) {
-			s.problem(w, r, http.StatusForbidden, "forbidden", "this token may not act here: a shopper acts only on their own account, and only the admin issues cards, captures, refunds, adjusts, claws back and reads the ledger", nil)
+			s.problem(w, r, http.StatusForbidden, "forbidden", "this token may not act here: a shopper acts only on their own account, an API client only reloads cards, and only the admin issues cards, captures, refunds, adjusts, loads, moves value between cards, claws back and reads the ledger", nil)
 			return
 		}
-		r = r.WithContext(giftkit.WithActor(r.Context(), actorOf(who)))
+		r = r.WithContext(wallet.WithClient(giftkit.WithActor(r.Context(), actorOf(who)), clientAddr(r)))
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		if err := checkQuery(r, params); err != nil {
 			s.fail(w, r, err)
@@ -209,12 +274,32 @@ func (s *server) admin(h handler, params ...string) http.HandlerFunc {
 
 // owner: only the shopper whose account {id} is.
 func (s *server) owner(h handler, params ...string) http.HandlerFunc {
-	return s.guard(func(r *http.Request, who principal) bool { return !who.admin && who.name == r.PathValue("id") }, h, params)
+	return s.guard(func(r *http.Request, who principal) bool { return who.shopper() && who.name == r.PathValue("id") }, h, params)
+}
+
+// payer: the shopper whose account {id} is, or a guest (no token) when {id}
+// is "guest", the account of guests' orders.
+func (s *server) payer(h handler, params ...string) http.HandlerFunc {
+	return s.guard(func(r *http.Request, who principal) bool {
+		return (who.shopper() || who.guest) && who.name == r.PathValue("id")
+	}, h, params)
 }
 
 // reader: the account's shopper, or the admin (customer support).
 func (s *server) reader(h handler, params ...string) http.HandlerFunc {
-	return s.guard(func(r *http.Request, who principal) bool { return who.admin || who.name == r.PathValue("id") }, h, params)
+	return s.guard(func(r *http.Request, who principal) bool {
+		return who.admin || (who.shopper() && who.name == r.PathValue("id"))
+	}, h, params)
+}
+
+// seller: the admin, or an API client (a point of sale that sells reloads).
+func (s *server) seller(h handler, params ...string) http.HandlerFunc {
+	return s.guard(func(_ *http.Request, who principal) bool { return who.admin || who.client }, h, params)
+}
+
+// anyone: any caller with a valid token, or a guest without one.
+func (s *server) anyone(h handler, params ...string) http.HandlerFunc {
+	return s.guard(func(*http.Request, principal) bool { return true }, h, params)
 }
 
 // errBadRequest marks a malformed request: bad JSON, a missing header, a

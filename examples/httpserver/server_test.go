@@ -25,10 +25,13 @@ const (
 	adminToken = "admin-token-0123456789"
 	aliceToken = "alice-token-0123456789"
 	bobToken   = "bob-token-0123456789ab"
+	// API clients: two tills that sell reloads.
+	tillToken      = "till-token-0123456789"
+	otherTillToken = "till-token-9876543210"
 )
 
-// newTestServer starts the service over real HTTP with admin, alice, bob
-// and shoppers s0…s31, on the in-memory store, or on PostgreSQL in a schema
+// newTestServer starts the service over real HTTP with admin, alice, bob,
+// the API clients till-1 and till-2 and shoppers s0…s31, on the in-memory store, or on PostgreSQL in a schema
 // of its own when GIFTKIT_PG_STORE_TESTS is set (with GIFTKIT_PG_DSN). Its
 // client checks every exchange against openapi.json.
 func newTestServer(t *testing.T) *apiClient {
@@ -40,7 +43,7 @@ func newTestServer(t *testing.T) *apiClient {
 // started with one configuration share its store when it is PostgreSQL.
 func testConfig(t *testing.T) serverConfig {
 	t.Helper()
-	spec := adminToken + "=admin," + aliceToken + "=alice," + bobToken + "=bob"
+	spec := adminToken + "=admin," + aliceToken + "=alice," + bobToken + "=bob," + tillToken + "=client:till-1," + otherTillToken + "=client:till-2"
 	for i := 0; i < 32; i++ {
 		spec += fmt.Sprintf(",shopper-token-%04d=s%d", i, i)
 	}
@@ -330,9 +333,13 @@ func TestPayRefundCapture(t *testing.T) {
 }
 
 // TestConcurrentRedemptions: 32 shoppers send the same code at once over
-// HTTP; exactly one is credited.
+// HTTP; exactly one is credited. They all come from one address, whose
+// failed guesses the limiter counts together (see TestGuessesPerAddress),
+// so the limit is raised here above the 31 refusals.
 func TestConcurrentRedemptions(t *testing.T) {
-	api := newTestServer(t)
+	cfg := testConfig(t)
+	cfg.Limit = wallet.LimitRule{Max: 64}
+	api := startTestServer(t, cfg, io.Discard)
 	code := issue(t, api, "50.00", "issue-1")
 	statuses := make([]int, 32)
 	var wg sync.WaitGroup
@@ -365,14 +372,18 @@ func TestSmoke(t *testing.T) {
 }
 
 func TestParseTokens(t *testing.T) {
-	for _, bad := range []string{"", "short=alice", "no-equals-sign-here", "0123456789abcdef=", "0123456789abcdef=al\x01ice"} {
+	for _, bad := range []string{"", "short=alice", "no-equals-sign-here", "0123456789abcdef=", "0123456789abcdef=al\x01ice",
+		"0123456789abcdef=guest", "0123456789abcdef=client:", "0123456789abcdef=client:guest", "0123456789abcdef=client:a:b"} {
 		if _, err := parseTokens(bad); err == nil {
 			t.Errorf("parseTokens(%q) succeeded", bad)
 		}
 	}
-	got, err := parseTokens(adminToken + "=admin, " + aliceToken + "=alice")
-	if err != nil || !got[adminToken].admin || got[aliceToken].admin || got[aliceToken].name != "alice" {
+	got, err := parseTokens(adminToken + "=admin, " + aliceToken + "=alice," + tillToken + "=client:till-1")
+	if err != nil || !got[adminToken].admin || got[aliceToken].admin || got[aliceToken].name != "alice" || !got[aliceToken].shopper() {
 		t.Errorf("parseTokens = %v, %v", got, err)
+	}
+	if till := got[tillToken]; !till.client || till.name != "till-1" || till.shopper() || till.caller() != "client:till-1" {
+		t.Errorf("parseTokens: the API client is %+v; want client till-1", till)
 	}
 }
 

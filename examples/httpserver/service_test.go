@@ -368,6 +368,15 @@ func TestContractRefusals(t *testing.T) {
 		{"a from that is not a time", "GET", "/activity?from=monday", adminToken, ``},
 		{"an unknown format", "GET", "/reports/liability?format=xlsx", adminToken, ``},
 		{"a dormancy without since", "GET", "/reports/dormancy", adminToken, ``},
+		{"codes that are not a list", "POST", "/accounts/alice/orders/o1/pay", aliceToken, `{"total":{"amount":"5.00","currency":"EUR"},"codes":"1G06-02M06R-1GGZ1"}`},
+		{"six codes", "POST", "/accounts/guest/orders/o1/pay", "", `{"total":{"amount":"5.00","currency":"EUR"},"codes":["a","b","c","d","e","f"]}`},
+		{"a code as a number in codes", "POST", "/accounts/guest/orders/o1/pay", "", `{"total":{"amount":"5.00","currency":"EUR"},"codes":[123]}`},
+		{"a balance check without a code", "POST", "/cards/balance", "", `{}`},
+		{"a balance check with another member", "POST", "/cards/balance", "", `{"code":"1G06-02M06R-1GGZ1","owner":"alice"}`},
+		{"a reload as a number", "POST", "/cards/card_0123456789abcdef0123/reload", adminToken, `{"amount":{"amount":5,"currency":"EUR"}}`},
+		{"a transfer without a card to move to", "POST", "/cards/card_0123456789abcdef0123/transfer", adminToken, `{"amount":{"amount":"5.00","currency":"EUR"}}`},
+		{"a merge with an amount", "POST", "/cards/card_0123456789abcdef0123/merge", adminToken, `{"to":"card_0123456789abcdef0124","amount":{"amount":"5.00","currency":"EUR"}}`},
+		{"a load of a negative amount", "POST", "/accounts/alice/loads", adminToken, `{"amount":{"amount":"-5.00","currency":"EUR"}}`},
 	} {
 		req, _ := http.NewRequest(tc.method, api.base+tc.path, strings.NewReader(tc.body))
 		if tc.token != "" {

@@ -12,8 +12,9 @@ import (
 )
 
 // TestSQLiteKeepsEverything: on the default store, a SQLite file, a
-// restarted server finds the balances, and the cards issued before the
-// restart, whose codes it hashes with the key it kept beside the file.
+// restarted server finds the balances, the cards issued before the
+// restart, whose codes it hashes with the key it kept beside the file, and
+// a guest's order paid with a gift card by code, with the card's part.
 func TestSQLiteKeepsEverything(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "giftkit.db")
 	cfg := testConfig(t)
@@ -32,6 +33,9 @@ func TestSQLiteKeepsEverything(t *testing.T) {
 	if status, err := api.call("POST", "/accounts/alice/redeem", aliceToken, "r1", map[string]string{"code": first}, nil); err != nil || status != http.StatusOK {
 		t.Fatalf("redeem: %d %v", status, err)
 	}
+	spent := issue(t, api, "30.00", "issue-3")
+	mustCall(t, api, "POST", "/accounts/guest/orders/g-1/pay", "", "pay-1",
+		map[string]any{"total": eur("12.00"), "codes": []string{spent}}, nil, http.StatusOK)
 	stop()
 	if info, err := os.Stat(db + ".key"); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("the hash key file: %v, %v; want it readable by its owner alone", info, err)
@@ -49,5 +53,13 @@ func TestSQLiteKeepsEverything(t *testing.T) {
 	var p problem
 	if status, _ := api.call("POST", "/accounts/bob/redeem", bobToken, "r1", map[string]string{"code": first}, &p); status != http.StatusConflict {
 		t.Errorf("bob redeeming alice's card after the restart: %d %+v; want 409", status, p)
+	}
+	var paid paidOrder
+	mustCall(t, api, "GET", "/accounts/guest/orders/g-1", adminToken, "", nil, &paid, http.StatusOK)
+	if len(paid.GiftCards) != 1 || paid.GiftCards[0].MaskedCode != masked(spent) || paid.GiftCards[0].Captured.Amount != "12.00" {
+		t.Errorf("the guest's order after the restart: %+v; want 12.00 from %s", paid, masked(spent))
+	}
+	if b := checkCard(t, api, "", spent); b.Available.Amount != "18.00" {
+		t.Errorf("the card spent before the restart: %+v; want 18.00 left", b)
 	}
 }

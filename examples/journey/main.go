@@ -9,6 +9,16 @@
 // balance, one that exceeds it, one it covers exactly); one is refunded in
 // part; and the history is printed as a statement.
 //
+// Then a second scene: a guest, without an account, pays an order with two
+// gift cards by their codes and a bank card for the rest. A mistyped code is
+// caught by its check characters before anything is looked up; the cards
+// are spent in the library's spending order (the one whose value lapses
+// soonest first), each part shown by the card's masked code; what is left on
+// each card is checked by its code; and part of the order comes back, to the
+// bank card first and then to the card spent last. The shop follows the EU
+// rules for anonymous prepaid cards (giftcard.EUAnonymousPrepaid), under
+// which gift cards pay at most 50.00 EUR of an order paid online.
+//
 // Everything runs in memory with a fixed clock, a seeded random source and a
 // fake card processor, so the output is the same on every run (a test checks
 // it). A real service passes time.Now, nil (crypto/rand) and its processor.
@@ -59,16 +69,20 @@ func run(w io.Writer) error {
 		return err
 	}
 	clk := &clock{now: time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC)}
-	cards, err := giftcard.NewService(store, giftcard.Config{Hasher: hasher, Now: clk.Now, Rand: rand.NewChaCha8([32]byte{42})})
+	// The programme's rules, given to every service; one limiter counts
+	// guessed codes for redemptions, balance checks and payments alike.
+	rules := giftcard.EUAnonymousPrepaid()
+	limiter := wallet.NewMemoryLimiter(0, 0, 0)
+	cards, err := giftcard.NewService(store, giftcard.Config{Hasher: hasher, Now: clk.Now, Rand: rand.NewChaCha8([32]byte{42}), Programme: &rules})
 	if err != nil {
 		return err
 	}
-	accounts, err := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: clk.Now})
+	accounts, err := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: clk.Now, Limiter: limiter, Programme: &rules})
 	if err != nil {
 		return err
 	}
 	bank := processortest.New()
-	shop, err := checkout.NewService(store, bank, checkout.Config{Now: clk.Now})
+	shop, err := checkout.NewService(store, bank, checkout.Config{Now: clk.Now, Hasher: hasher, Limiter: limiter, Programme: &rules})
 	if err != nil {
 		return err
 	}
@@ -197,7 +211,115 @@ func run(w io.Writer) error {
 		net, _ := a.Captured.Sub(a.Refunded)
 		fmt.Fprintf(w, "   Bank card: %s authorised, %s captured, %s refunded: %s charged in all\n", a.Amount, a.Captured, a.Refunded, net)
 	}
-	return nil
+	return guestScene(ctx, w, scene{cards: cards, accounts: accounts, shop: shop, step: step, eur: eur})
+}
+
+// scene is what the second scene needs of the first: the same shop.
+type scene struct {
+	cards    *giftcard.Service
+	accounts *wallet.Service
+	shop     *checkout.Service
+	step     func(title string)
+	eur      func(string) giftkit.Money
+}
+
+// guestScene is the second scene: a guest pays with two gift cards by
+// their codes and a bank card for the rest.
+func guestScene(ctx context.Context, w io.Writer, s scene) error {
+	// A guest has no account: the limiter counts their guesses under their
+	// address, which the host passes.
+	ctx = wallet.WithClient(ctx, "203.0.113.7")
+	const order = "G-2001"
+
+	s.step("10. Ben, who has no account, got two gift cards for his birthday")
+	var codes []codefmt.Code
+	for i, card := range []struct {
+		value string
+		until time.Time // the first instant the card is no longer valid
+	}{
+		{"40.00", time.Date(2027, 7, 1, 0, 0, 0, 0, time.UTC)},
+		{"20.00", time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		batch, err := s.cards.Issue(ctx, giftcard.IssueRequest{Value: s.eur(card.value), ExpiresAt: card.until}, fmt.Sprintf("issue-ben-%d", i+1))
+		if err != nil {
+			return err
+		}
+		c := batch.Cards[0]
+		codes = append(codes, c.Code)
+		fmt.Fprintf(w, "   Card %d: %s, valid through %s, code %s (receipts show %s)\n",
+			i+1, c.Card.Value, validThrough(c.Card.ExpiresAt), c.Code, c.Code.Masked())
+	}
+
+	s.step("11. At checkout, Ben types the second code with a typo")
+	typo := []byte(codes[1].String())
+	typo[12] = otherSymbol(typo[12])
+	fmt.Fprintf(w, "   Ben types: %q and %q\n", codes[0].String(), typo)
+	req := checkout.PayRequest{PaymentID: order, Total: s.eur("65.00"), Codes: []string{codes[0].String(), string(typo)}, Instrument: "tok_visa_4242"}
+	_, err := s.shop.Pay(ctx, req, "pay-"+order)
+	var pe *codefmt.ParseError
+	if !errors.As(err, &pe) || len(pe.Suggestions) != 1 {
+		return fmt.Errorf("typo at checkout: %v", err)
+	}
+	fmt.Fprintf(w, "   Refused by the code's check characters, before any card was looked up:\n")
+	fmt.Fprintf(w, "   character %d of the second code looks wrong. Did you mean %s?\n", pe.Index+1, pe.Suggestions[0])
+	if _, err := s.shop.Payment(ctx, order); !errors.Is(err, checkout.ErrPaymentNotFound) {
+		return fmt.Errorf("a payment after a typo: %v", err)
+	}
+	fmt.Fprintln(w, "   No payment was opened, nothing was held, and a typo never counts as a guess.")
+	fmt.Fprintln(w, "   Ben accepts the suggestion.")
+
+	s.step("12. Ben pays order " + order + " of 65.00 EUR with both cards and his bank card")
+	req.Codes[1] = pe.Suggestions[0].String()
+	p, err := s.shop.Pay(ctx, req, "pay-"+order) // the typo was never recorded: the same key
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "   The card whose value lapses soonest pays first, though Ben gave it second;")
+	fmt.Fprintln(w, "   online, gift cards pay at most 50.00 EUR of an order (EU rules for anonymous cards):")
+	for _, t := range p.Cards {
+		fmt.Fprintf(w, "     %-28s %10s\n", "gift card "+t.Masked, t.Captured)
+	}
+	fmt.Fprintf(w, "     %-28s %10s\n", "bank card", p.Card.Captured)
+	fmt.Fprintf(w, "     %-28s %10s\n", "total", p.Total)
+
+	s.step("13. What is left on Ben's cards, checked by their codes")
+	showCards := func() error {
+		for _, code := range codes {
+			b, err := s.accounts.CheckBalance(ctx, "", code.String())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "   Card %s: %s left\n", b.Masked, b.Available)
+			if b.Held.IsPositive() {
+				return fmt.Errorf("card %s: %s still held", b.Masked, b.Held)
+			}
+		}
+		return nil
+	}
+	if err := showCards(); err != nil {
+		return err
+	}
+
+	s.step("14. Ben returns part of the order: refunded to the bank card first, then to the card spent last")
+	p, err = s.shop.Refund(ctx, order, s.eur("25.00"), "refund-"+order+"-1")
+	if err != nil {
+		return err
+	}
+	r := p.Refunds[0]
+	fmt.Fprintf(w, "   Refund of %s: %s to the bank card", r.Amount, r.Card)
+	for i, m := range r.Cards {
+		if m.IsPositive() {
+			fmt.Fprintf(w, ", %s to gift card %s", m, p.Cards[i].Masked)
+		}
+	}
+	fmt.Fprintln(w)
+	return showCards()
+}
+
+// validThrough is the last day on which something that expires at t (the
+// first instant it no longer is) is valid.
+func validThrough(t time.Time) string {
+	return t.Add(-time.Nanosecond).Format("2 Jan 2006")
 }
 
 // about describes what an entry refers to, without any code.
