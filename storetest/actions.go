@@ -15,6 +15,7 @@ import (
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/wallet"
 )
 
 // The actions of the state machine. rapid finds them by reflection: every
@@ -70,8 +71,8 @@ func (m *system[T]) Issue(t *rapid.T) {
 // It leaves alone a card whose redemption was interrupted.
 func (m *system[T]) Admin(t *rapid.T) {
 	c := m.pickCard(t)
-	if m.openRedeem(c.id, nil) {
-		return // the card's state is uncertain until the redemption is retried
+	if m.busy(c) {
+		return // the card's state is uncertain until the interrupted call is retried
 	}
 	op := rapid.SampledFrom([]string{"activate", "block", "unblock", "void"}).Draw(t, "op")
 	transitions := map[string]map[giftcard.State]giftcard.State{
@@ -111,29 +112,52 @@ func (m *system[T]) Admin(t *rapid.T) {
 // fault. The outcome must be the one the model expects, a refusal must not
 // name the card unless the caller redeemed it before, and an interrupted
 // redemption is left to Retry, which applies it to the model once it
-// completes.
+// completes. A card spent as a tender (opened) gives what it has available,
+// moved into the owner's account, or giftcard.ErrNoBalance.
 func (m *system[T]) Redeem(t *rapid.T) {
-	c := m.pickCard(t)
-	owner := rapid.SampledFrom(m.owners).Draw(t, "owner")
-	input := c.code.String()
+	m.redeem(t, m.pickCard(t))
+}
+
+// typed returns code as a shopper may type it: canonical, spaced and
+// lower-cased, or without dashes.
+func typed(t *rapid.T, code codefmt.Code) string {
+	input := code.String()
 	switch rapid.IntRange(0, 2).Draw(t, "form") {
 	case 1:
 		input = " " + strings.ToLower(strings.ReplaceAll(input, "-", " ")) + " "
 	case 2:
 		input = strings.ReplaceAll(input, "-", "")
 	}
+	return input
+}
+
+// redeem is Redeem of card c.
+func (m *system[T]) redeem(t *rapid.T, c *mCard) {
+	if c.unsure {
+		return // an interrupted payment may have opened it
+	}
+	owner := rapid.SampledFrom(m.owners).Draw(t, "owner")
+	input := typed(t, c.code)
 	key := m.callKey(t)
+	var got wallet.Redeemed
 	run := func() (string, error) {
 		r, err := m.env.Wallet.Redeem(context.Background(), owner, input, key)
+		got = r
 		return fmt.Sprintf("%s %v %d %v", r.CardID, r.Amount, r.Entry.Seq, r.Balance), err
 	}
+	opened := c.opened()
+	unsureCard := opened && m.uncertainAccounts[c.key()]
 	want := m.redeemOutcome(c, owner)
 	m.armFaults(t)
 	digest, err := run()
 	m.disarm()
 	call := m.record(t, "redeem "+c.id, run, digest, err)
+	k := sysKey{owner, c.value.Currency()}
 	if interrupted(err) {
-		m.unsure(sysKey{owner, c.value.Currency()})
+		m.unsure(k)
+		if opened {
+			m.unsure(c.key()) // its available value may have moved
+		}
 		call.run = func() (string, error) { // the retry applies the model once it completes
 			d, err := run()
 			if err == nil && c.state != giftcard.StateRedeemed {
@@ -143,12 +167,16 @@ func (m *system[T]) Redeem(t *rapid.T) {
 		}
 		return
 	}
-	if m.openRedeem(c.id, call) {
+	if m.openRedeem(c.id, call) || unsureCard {
 		// An earlier redemption of this card was interrupted and may have
-		// happened: either outcome is right until it is retried.
-		if err == nil {
+		// happened, or the model cannot tell what the opened card has left:
+		// either outcome is right until it is retried.
+		switch {
+		case err == nil && opened:
+			m.unsure(k)
+		case err == nil:
 			m.applyRedeem(c, owner)
-		} else if !errors.Is(err, giftcard.ErrAlreadyRedeemed) && !errors.Is(err, want) {
+		case !errors.Is(err, giftcard.ErrAlreadyRedeemed) && !errors.Is(err, giftcard.ErrNoBalance) && !errors.Is(err, want):
 			t.Fatalf("redeem %s by %s after an interrupted one: %v", c.id, owner, err)
 		}
 		return
@@ -161,7 +189,12 @@ func (m *system[T]) Redeem(t *rapid.T) {
 		// masked code they typed, and says nothing else of it.
 		t.Fatalf("redeem %s by %q: %s names the card", c.id, owner, describe(err))
 	}
-	if err == nil {
+	switch {
+	case err == nil && opened:
+		if moved := m.move(c.key(), k, -1); moved != got.Amount.Minor() {
+			t.Fatalf("redeem of opened card %s by %s moved %v; the model says %d", c.id, owner, got.Amount, moved)
+		}
+	case err == nil:
 		m.applyRedeem(c, owner)
 	}
 }
@@ -170,11 +203,15 @@ func (m *system[T]) Redeem(t *rapid.T) {
 // most one may win, and only if the card could be redeemed.
 func (m *system[T]) RedeemRace(t *rapid.T) {
 	c := m.pickCard(t)
-	if m.openRedeem(c.id, nil) {
+	if m.busy(c) || (c.opened() && m.uncertainAccounts[c.key()]) {
 		return // the card's state is uncertain until the redemption is retried
 	}
 	racers := rapid.IntRange(2, 4).Draw(t, "racers")
 	want := m.redeemOutcome(c, "")
+	lose := giftcard.ErrAlreadyRedeemed // what the losers get
+	if c.opened() {
+		lose = giftcard.ErrNoBalance // the winner took all that was available
+	}
 	errs := make([]error, racers)
 	var wg sync.WaitGroup
 	for i := range errs {
@@ -193,8 +230,8 @@ func (m *system[T]) RedeemRace(t *rapid.T) {
 			t.Fatalf("card %s redeemed by racers %d and %d", c.id, winner, i)
 		case err == nil:
 			winner = i
-		case want == nil && !errors.Is(err, giftcard.ErrAlreadyRedeemed):
-			t.Fatalf("racer %d for %s: %v; want success or ErrAlreadyRedeemed", i, c.id, err)
+		case want == nil && !errors.Is(err, lose):
+			t.Fatalf("racer %d for %s: %v; want success or %v", i, c.id, err, lose)
 		case want != nil && want != giftcard.ErrAlreadyRedeemed && !errors.Is(err, want):
 			t.Fatalf("racer %d for %s: %v; want %v", i, c.id, err, want)
 		}
@@ -202,8 +239,13 @@ func (m *system[T]) RedeemRace(t *rapid.T) {
 	if (winner >= 0) != (want == nil) {
 		t.Fatalf("card %s: winner %d; the model expected %v", c.id, winner, want)
 	}
-	if winner >= 0 {
-		m.applyRedeem(c, m.owners[winner%len(m.owners)])
+	if winner < 0 {
+		return
+	}
+	if owner := m.owners[winner%len(m.owners)]; c.opened() {
+		m.move(c.key(), sysKey{owner, c.value.Currency()}, -1)
+	} else {
+		m.applyRedeem(c, owner)
 	}
 }
 
@@ -280,10 +322,13 @@ func (m *system[T]) Pay(t *rapid.T) {
 	m.applyPay(t, p, err)
 }
 
-// applyPay moves the model as a completed Pay does.
+// applyPay moves the model as a completed Pay does: each gift card's part
+// is held on its account and the balance part on the shopper's, then
+// captured at once with CaptureNow; a declined bank card leaves nothing
+// held.
 func (m *system[T]) applyPay(t *rapid.T, p *mPayment, err error) {
-	a := m.touch(sysKey{p.owner, p.total.Currency()})
 	now := m.env.Clock.Now()
+	m.touchAll(p)
 	if p.declined {
 		var d *checkout.DeclineError
 		if !errors.Is(err, checkout.ErrDeclined) || !errors.As(err, &d) || d.Reason == "" {
@@ -296,8 +341,11 @@ func (m *system[T]) applyPay(t *rapid.T, p *mPayment, err error) {
 		t.Fatalf("pay %s: %v", p.id, err)
 	}
 	p.expires = now.Add(holdFor)
+	for _, tn := range p.cards {
+		m.account(tn.card.key()).hold(p.holdID, tn.planned, p.expires, now)
+	}
 	if p.balance > 0 {
-		a.hold(p.holdID, p.balance, p.expires, now)
+		m.account(sysKey{p.owner, p.total.Currency()}).hold(p.holdID, p.balance, p.expires, now)
 	}
 	p.state = checkout.StateAuthorized
 	if p.mode == checkout.CaptureNow {
@@ -305,19 +353,30 @@ func (m *system[T]) applyPay(t *rapid.T, p *mPayment, err error) {
 	}
 }
 
-// pickPayment draws a payment of the model in one of the given states, or
-// returns nil after paying a new order if there is none.
+// pickPayment draws a payment of the model in one of the given states,
+// half the time one that spends gift cards by code, or returns nil after
+// paying a new order (with gift cards or without) if there is none.
 func (m *system[T]) pickPayment(t *rapid.T, states ...checkout.State) *mPayment {
-	var ids []string
+	var ids, withCards []string
 	for _, id := range m.order {
 		p := m.payments[id]
 		for _, s := range states {
 			if p.state == s && !p.uncertain {
 				ids = append(ids, id)
+				if len(p.cards) > 0 {
+					withCards = append(withCards, id)
+				}
 			}
 		}
 	}
-	if len(ids) == 0 {
+	cards := rapid.Bool().Draw(t, "a payment with gift cards")
+	switch {
+	case cards && len(withCards) == 0:
+		m.PayWithCards(t) // for a later action to find
+		return nil
+	case cards:
+		ids = withCards // as often as the others, though they are fewer
+	case len(ids) == 0:
 		m.Pay(t)
 		return nil
 	}
@@ -327,7 +386,9 @@ func (m *system[T]) pickPayment(t *rapid.T, states ...checkout.State) *mPayment 
 // Capture captures part or all of an authorised CaptureLater payment,
 // maybe under a fault (paying a new order if none is authorised). It must
 // succeed while the hold is live and fail with checkout.ErrExpired once it
-// has lapsed.
+// has lapsed. Now and then the bank declines to capture its part: the
+// call fails with checkout.ErrDeclined, and what the gift cards and the
+// balance gave goes back to them as refund credit.
 func (m *system[T]) Capture(t *rapid.T) {
 	p := m.pickPayment(t, checkout.StateAuthorized)
 	if p == nil || p.mode != checkout.CaptureLater {
@@ -335,29 +396,43 @@ func (m *system[T]) Capture(t *rapid.T) {
 	}
 	amount := rapid.Int64Range(1, p.total.Minor()).Draw(t, "amount")
 	run := m.captureCall(p, amount, m.callKey(t))
-	m.armFaults(t)
+	gift := p.balance
+	for _, tn := range p.cards {
+		gift += tn.planned
+	}
+	live := m.env.Clock.Now().Before(p.expires)
+	decline := live && amount > gift && rapid.IntRange(0, 2).Draw(t, "bank declines the capture") == 0
+	if decline {
+		m.proc.Queue(processortest.OpCapture, processortest.Decline)
+	} else {
+		m.armFaults(t)
+	}
 	digest, err := run()
 	m.disarm()
 	m.record(t, "capture "+p.id, run, digest, err).payment = p
 	if interrupted(err) {
-		m.unsure(sysKey{p.owner, p.total.Currency()})
-	}
-	if interrupted(err) {
+		m.unsurePayment(p)
 		p.uncertain = true
 		return
 	}
-	if !m.env.Clock.Now().Before(p.expires) {
+	switch {
+	case !live:
 		if !errors.Is(err, checkout.ErrExpired) {
 			t.Fatalf("capture of expired %s: %v; want ErrExpired", p.id, err)
 		}
-		m.touch(sysKey{p.owner, p.total.Currency()}) // the lapsed hold was released by the sweep
+		m.touchAll(p) // the lapsed holds were released by the sweep
 		p.state = checkout.StateExpired
-		return
-	}
-	if err != nil {
+	case decline:
+		var d *checkout.DeclineError
+		if !errors.Is(err, checkout.ErrDeclined) || !errors.As(err, &d) {
+			t.Fatalf("capture %s the bank declines: %v; want ErrDeclined with a *DeclineError", p.id, err)
+		}
+		m.applyCaptureDeclined(p, amount)
+	case err != nil:
 		t.Fatalf("capture %s: %v", p.id, err)
+	default:
+		m.applyCapture(p, amount, true)
 	}
-	m.applyCapture(p, amount, true)
 }
 
 // Cancel cancels an authorised payment, maybe under a fault (paying a new
@@ -373,39 +448,38 @@ func (m *system[T]) Cancel(t *rapid.T) {
 	m.disarm()
 	m.record(t, "cancel "+p.id, run, digest, err).payment = p
 	if interrupted(err) {
-		m.unsure(sysKey{p.owner, p.total.Currency()})
-	}
-	if interrupted(err) {
+		m.unsurePayment(p)
 		p.uncertain = true
 		return
 	}
 	if err != nil {
 		t.Fatalf("cancel %s: %v", p.id, err)
 	}
-	m.touch(sysKey{p.owner, p.total.Currency()}).release(p.holdID)
+	m.releaseAll(p)
 	p.state = checkout.StateCancelled
 }
 
 // Refund refunds part of what a captured payment has left, maybe under a
 // fault (paying a new order if none is captured). It must succeed; the
-// model refunds the bank card first and credits the rest to the balance,
-// never to expire.
+// model refunds the bank card first, then the balance, then the gift cards
+// given by code from the last spent to the first, crediting what goes back
+// to a balance or a card as refund credit that never expires.
 func (m *system[T]) Refund(t *rapid.T) {
 	p := m.pickPayment(t, checkout.StateCaptured)
 	if p == nil {
 		return
 	}
-	cardLeft, balanceLeft := p.capturedCard-p.refundedCard, p.capturedBalance-p.refundedBalance
-	if cardLeft+balanceLeft == 0 {
+	left := p.refundable()
+	if left == 0 {
 		return // fully refunded
 	}
-	amount := rapid.Int64Range(1, cardLeft+balanceLeft).Draw(t, "amount")
+	amount := rapid.Int64Range(1, left).Draw(t, "amount")
 	key := m.callKey(t)
 	run := func() (string, error) {
 		got, err := m.co.Refund(context.Background(), p.id, giftkit.FromMinor(amount, p.total.Currency()), key)
 		for _, r := range got.Refunds {
 			if r.Key == key {
-				return fmt.Sprintf("%s %v %v %v", got.ID, r.Amount, r.Balance, r.Card), err
+				return fmt.Sprintf("%s %v %v %v %v", got.ID, r.Amount, r.Balance, r.Card, r.Cards), err
 			}
 		}
 		return got.ID, err
@@ -414,25 +488,18 @@ func (m *system[T]) Refund(t *rapid.T) {
 	digest, err := run()
 	m.disarm()
 	m.record(t, "refund "+p.id, run, digest, err).payment = p
-	if interrupted(err) {
-		m.unsure(sysKey{p.owner, p.total.Currency()})
-	}
 	// The refund is recorded before any processor call, so even an
-	// interrupted one settles on retry or sweep; the model applies it now and
-	// the checks wait for the payment to settle.
+	// interrupted one settles on retry or sweep; the model leaves it to the
+	// system and checks the invariants, which hold whatever happened.
 	if err != nil && !interrupted(err) {
 		t.Fatalf("refund %s: %v", p.id, err)
 	}
 	if interrupted(err) {
+		m.unsurePayment(p)
 		p.uncertain = true
 		return
 	}
-	toCard := min(amount, cardLeft) // the default policy: card first
-	p.refundedCard += toCard
-	p.refundedBalance += amount - toCard
-	if amount-toCard > 0 {
-		m.touch(sysKey{p.owner, p.total.Currency()}).credit(amount-toCard, time.Time{}, giftkit.ClassRefund)
-	}
+	m.applyRefund(p, amount)
 }
 
 // Advance moves the clock on by 1 to 72 hours, so that holds, lots and

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -202,8 +203,13 @@ func checkChain[T wallet.Tx](s giftkit.Store[T], chain []activity.Record) error 
 				return err
 			}
 			snap.Head = card.Head
-			if diff := cmp.Diff(card, snap, cmpOpts); diff != "" {
-				return fmt.Errorf("the last snapshot is not the card (-card +snapshot):\n%s", diff)
+			// The same bytes are the same card (the snapshot has no Head);
+			// cmp, much slower, tells what differs when they are not, or
+			// when a store gave times another location.
+			if !bytes.Equal(card.AppendSnapshot(nil), last.Snapshot) {
+				if diff := cmp.Diff(card, snap, cmpOpts); diff != "" {
+					return fmt.Errorf("the last snapshot is not the card (-card +snapshot):\n%s", diff)
+				}
 			}
 			if amount != card.Outstanding().Minor() || held != 0 {
 				return fmt.Errorf("the records sum to %d (held %d); the card holds %v", amount, held, card.Outstanding())
@@ -224,8 +230,10 @@ func checkChain[T wallet.Tx](s giftkit.Store[T], chain []activity.Record) error 
 			if _, err := wallet.RestoreAccount(snap); err != nil {
 				return fmt.Errorf("the account breaks its rules: %w", err)
 			}
-			if diff := cmp.Diff(acct.State(), snap, cmpOpts); diff != "" {
-				return fmt.Errorf("the last snapshot is not the account (-account +snapshot):\n%s", diff)
+			if !bytes.Equal(acct.AppendSnapshot(nil), last.Snapshot) {
+				if diff := cmp.Diff(acct.State(), snap, cmpOpts); diff != "" {
+					return fmt.Errorf("the last snapshot is not the account (-account +snapshot):\n%s", diff)
+				}
 			}
 			if amount != acct.Balance().Minor() || held != acct.Held().Minor() {
 				return fmt.Errorf("the records sum to %d, held %d; the account has %v, held %v", amount, held, acct.Balance(), acct.Held())

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -14,10 +15,14 @@ import (
 )
 
 // The model. It follows the rules of the domain in the plainest way: lots
-// with expiries, holds that reserve from lots, payments with two tenders.
-// The actions move it alongside the system; Check compares the two.
+// with expiries, holds that reserve from lots, payments with their gift
+// cards, balance and bank card. A card spent directly has an account of its
+// own in the model as in the system (giftcard.AccountOwner), keyed like a
+// shopper's. The actions move it alongside the system; Check compares the
+// two.
 
-// sysKey names an account of the model: an owner's wallet in one currency.
+// sysKey names an account of the model: an owner's wallet in one
+// currency, or a card's own account (owner giftcard.AccountOwner(id)).
 type sysKey struct {
 	owner string
 	cur   giftkit.Currency
@@ -59,9 +64,36 @@ type mCard struct {
 	value    giftkit.Money
 	state    giftcard.State
 	expires  time.Time
-	redeemer string
+	redeemer string // the account it was redeemed into: a shopper's, or its own once opened
 	class    giftkit.ValueClass
 	clawed   int64 // asked back by clawbacks after redemption
+	// unsure: an interrupted call (a payment given its code) may have
+	// opened the card; Check learns which from the system once no such
+	// call is open (resync), and until then the card is left alone.
+	unsure bool
+}
+
+// opened reports whether the model has the card's value in its own
+// account (see giftcard.Card.Opened).
+func (c *mCard) opened() bool {
+	return c.state == giftcard.StateRedeemed && c.redeemer == giftcard.AccountOwner(c.id)
+}
+
+// key names the card's own account.
+func (c *mCard) key() sysKey { return sysKey{giftcard.AccountOwner(c.id), c.value.Currency()} }
+
+// mTender is a gift card's part of a payment, as checkout.CardTender.
+type mTender struct {
+	card                        *mCard
+	planned, captured, refunded int64
+}
+
+// mParcel is value moved between accounts, with the class and expiry of
+// the lot it left (see wallet.Parcel).
+type mParcel struct {
+	amount  int64
+	expires time.Time
+	class   giftkit.ValueClass
 }
 
 // mPayment is a payment the run made, as the model expects it to be.
@@ -79,6 +111,7 @@ type mPayment struct {
 	declined        bool // the processor declines its authorisation
 	uncertain       bool // a call on it was interrupted: its state is the system's to tell
 	holdID          string
+	cards           []*mTender // the gift cards given by code, in spending order: those with a part
 }
 
 // sysCall is an interrupted or completed call that the Retry action repeats.
@@ -88,7 +121,8 @@ type sysCall struct {
 	run     func() (string, error) // returns a digest of the outcome
 	digest  string
 	err     error
-	done    bool // completed without a fault: its outcome is final
+	done    bool     // completed without a fault: its outcome is final
+	cards   []*mCard // cards the call may open until it completes (see mCard.unsure)
 }
 
 // key returns a new idempotency key with prefix, unique within the run.
@@ -118,7 +152,10 @@ func (m *system[T]) touch(k sysKey) *mAccount {
 // unsure marks an account whose state the model can no longer predict,
 // because a call on it was interrupted. Its balance is compared again only
 // through the invariants, which hold whatever happened.
-func (m *system[T]) unsure(k sysKey) { m.uncertainAccounts[k] = true }
+func (m *system[T]) unsure(k sysKey) {
+	m.account(k) // so that the reports ahead know it may hold money
+	m.uncertainAccounts[k] = true
+}
 
 // record keeps a call for the Retry action, after checking that its error
 // is safe to log.
@@ -294,18 +331,100 @@ func (a *mAccount) capture(id string, amount int64) {
 	delete(a.holds, id)
 }
 
-// redeemOutcome is what the model expects of redeeming c for owner now.
-func (m *system[T]) redeemOutcome(c *mCard, owner string) error {
-	now := m.env.Clock.Now()
+// takeParcels removes up to amount of the free, unexpired balance in
+// spending order, as Account.TransferOut does, and returns it as parcels,
+// one per lot touched, in that order.
+func (a *mAccount) takeParcels(amount int64, now time.Time) []mParcel {
+	var out []mParcel
+	for _, l := range a.lots {
+		if amount == 0 {
+			break
+		}
+		if !l.expires.IsZero() && !now.Before(l.expires) {
+			continue
+		}
+		if n := min(l.free, amount); n > 0 {
+			l.free -= n
+			amount -= n
+			out = append(out, mParcel{amount: n, expires: l.expires, class: l.class})
+		}
+	}
+	kept := a.lots[:0]
+	for _, l := range a.lots {
+		if l.free+l.reserved > 0 {
+			kept = append(kept, l)
+		}
+	}
+	a.lots = kept
+	return out
+}
+
+// nextLapse is when the soonest of the available value lapses, as the
+// planner of a payment sees a card: the expiry of the first lot with free,
+// unexpired value; zero if that lot never expires, or there is none.
+func (a *mAccount) nextLapse(now time.Time) time.Time {
+	for _, l := range a.lots {
+		if l.free > 0 && (l.expires.IsZero() || now.Before(l.expires)) {
+			return l.expires
+		}
+	}
+	return time.Time{}
+}
+
+// spendable is what the model expects of spending or checking card c now
+// (see wallet.Spendable): nil for an opened card, whatever its own expiry.
+func (m *system[T]) spendable(c *mCard) error {
 	switch {
+	case c.opened():
+		return nil
 	case c.state == giftcard.StateRedeemed:
 		return giftcard.ErrAlreadyRedeemed
 	case c.state != giftcard.StateActive:
 		return giftcard.ErrNotRedeemable
-	case !c.expires.IsZero() && !now.Before(c.expires):
+	case m.expired(c):
 		return giftcard.ErrExpired
 	}
 	return nil
+}
+
+// expired reports whether card c is past its own expiry now.
+func (m *system[T]) expired(c *mCard) bool {
+	return !c.expires.IsZero() && !m.env.Clock.Now().Before(c.expires)
+}
+
+// busy reports whether an interrupted call may still change card c behind
+// the model's back: a redemption, or a payment that may open it.
+func (m *system[T]) busy(c *mCard) bool { return c.unsure || m.openRedeem(c.id, nil) }
+
+// opening reports whether a call that may open card c is still open.
+func (m *system[T]) opening(c *mCard) bool {
+	for _, call := range m.calls {
+		if !call.done && slices.Contains(call.cards, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// openCard moves the model as opening card c does: the card is redeemed
+// into its own account, credited with its value, class and expiry.
+func (m *system[T]) openCard(c *mCard) {
+	if c.opened() {
+		return
+	}
+	m.applyRedeem(c, giftcard.AccountOwner(c.id))
+}
+
+// redeemOutcome is what the model expects of redeeming c for owner now:
+// an opened card gives what it has available, or giftcard.ErrNoBalance.
+func (m *system[T]) redeemOutcome(c *mCard, owner string) error {
+	if c.opened() {
+		if m.touch(c.key()).available(m.env.Clock.Now()) == 0 {
+			return giftcard.ErrNoBalance
+		}
+		return nil
+	}
+	return m.spendable(c)
 }
 
 // applyRedeem moves the model as a successful redemption of c by owner
@@ -315,19 +434,133 @@ func (m *system[T]) applyRedeem(c *mCard, owner string) {
 	m.touch(sysKey{owner, c.value.Currency()}).credit(c.value.Minor(), c.expires, c.class)
 }
 
-// applyCapture moves the model as a capture does; sweep applies the time
-// first, which a capture decided at an earlier instant than now must not.
+// move moves the model as a transfer of amount (all that is available if
+// negative) from the account from to the account to does, and returns
+// what moved.
+func (m *system[T]) move(from, to sysKey, amount int64) int64 {
+	now := m.env.Clock.Now()
+	src := m.touch(from)
+	if amount < 0 {
+		amount = src.available(now)
+	}
+	var moved int64
+	dst := m.touch(to)
+	for _, p := range src.takeParcels(amount, now) {
+		dst.credit(p.amount, p.expires, p.class)
+		moved += p.amount
+	}
+	return moved
+}
+
+// tenderKeys returns the accounts payment p holds on or spends from: each
+// gift card's, then the shopper's (none for a guest).
+func (p *mPayment) tenderKeys() []sysKey {
+	keys := make([]sysKey, 0, len(p.cards)+1)
+	for _, tn := range p.cards {
+		keys = append(keys, tn.card.key())
+	}
+	if p.owner != "" {
+		keys = append(keys, sysKey{p.owner, p.total.Currency()})
+	}
+	return keys
+}
+
+// touchAll sweeps every account of payment p at the current time.
+func (m *system[T]) touchAll(p *mPayment) {
+	for _, k := range p.tenderKeys() {
+		m.touch(k)
+	}
+}
+
+// releaseAll releases the payment's hold on each of its accounts.
+func (m *system[T]) releaseAll(p *mPayment) {
+	for _, k := range p.tenderKeys() {
+		m.touch(k).release(p.holdID)
+	}
+}
+
+// unsurePayment marks every account of payment p unknown.
+func (m *system[T]) unsurePayment(p *mPayment) {
+	for _, k := range p.tenderKeys() {
+		m.unsure(k)
+	}
+}
+
+// applyCapture moves the model as a capture of amount does, split in the
+// spending order (each gift card up to its part, then the balance, then the
+// bank card); sweep applies the time first, which a capture decided at an
+// earlier instant than now must not.
 func (m *system[T]) applyCapture(p *mPayment, amount int64, sweep bool) {
-	a := m.account(sysKey{p.owner, p.total.Currency()})
-	if sweep {
-		a = m.touch(sysKey{p.owner, p.total.Currency()})
+	acct := func(k sysKey) *mAccount {
+		if sweep {
+			return m.touch(k)
+		}
+		return m.account(k)
 	}
-	fromBalance := min(amount, p.balance)
+	left := amount
+	for _, tn := range p.cards {
+		n := min(left, tn.planned)
+		acct(tn.card.key()).capture(p.holdID, n)
+		tn.captured, left = n, left-n
+	}
+	fromBalance := min(left, p.balance)
 	if p.balance > 0 {
-		a.capture(p.holdID, fromBalance)
+		acct(sysKey{p.owner, p.total.Currency()}).capture(p.holdID, fromBalance)
 	}
-	p.capturedBalance, p.capturedCard = fromBalance, amount-fromBalance
+	p.capturedBalance, p.capturedCard = fromBalance, left-fromBalance
 	p.state = checkout.StateCaptured
+}
+
+// applyCaptureDeclined moves the model as a capture of amount whose bank
+// card part the processor declines does: the gift tenders' parts are
+// captured, then given back to each account as refund credit that never
+// expires, and the payment fails.
+func (m *system[T]) applyCaptureDeclined(p *mPayment, amount int64) {
+	m.applyCapture(p, amount, true)
+	for _, tn := range p.cards {
+		if tn.captured > 0 {
+			m.touch(tn.card.key()).credit(tn.captured, time.Time{}, giftkit.ClassRefund)
+		}
+		tn.refunded = tn.captured
+	}
+	if p.capturedBalance > 0 {
+		m.touch(sysKey{p.owner, p.total.Currency()}).credit(p.capturedBalance, time.Time{}, giftkit.ClassRefund)
+	}
+	p.refundedBalance, p.capturedCard = p.capturedBalance, 0
+	p.state = checkout.StateFailed
+}
+
+// applyRefund moves the model as a refund of amount done under the default
+// policy does: the bank card first, then the balance, then the gift cards
+// from the last spent to the first, each never more than it has left; what
+// goes back to a balance or a card is refund credit that never expires.
+func (m *system[T]) applyRefund(p *mPayment, amount int64) {
+	toCard := min(amount, p.capturedCard-p.refundedCard)
+	p.refundedCard += toCard
+	left := amount - toCard
+	toBalance := min(left, p.capturedBalance-p.refundedBalance)
+	if toBalance > 0 {
+		p.refundedBalance += toBalance
+		m.touch(sysKey{p.owner, p.total.Currency()}).credit(toBalance, time.Time{}, giftkit.ClassRefund)
+	}
+	left -= toBalance
+	for i := len(p.cards) - 1; i >= 0 && left > 0; i-- {
+		tn := p.cards[i]
+		if n := min(left, tn.captured-tn.refunded); n > 0 {
+			tn.refunded += n
+			left -= n
+			m.touch(tn.card.key()).credit(n, time.Time{}, giftkit.ClassRefund)
+		}
+	}
+}
+
+// refundable is what payment p has left to refund, over every tender.
+func (p *mPayment) refundable() int64 {
+	left := p.capturedBalance + p.capturedCard - p.refundedBalance - p.refundedCard
+	for _, tn := range p.cards {
+		left += tn.captured - tn.refunded
+	}
+	return left
 }
 
 // applySweep moves the model's lapsed payments to expired, as Sweep does for
@@ -342,7 +575,7 @@ func (m *system[T]) applySweep() {
 // does whenever the payment is driven.
 func (m *system[T]) lapse(p *mPayment) {
 	if p.state == checkout.StateAuthorized && !p.uncertain && !m.env.Clock.Now().Before(p.expires) {
-		m.touch(sysKey{p.owner, p.total.Currency()})
+		m.touchAll(p)
 		p.state = checkout.StateExpired
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
+	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/wallet"
 )
@@ -405,14 +406,19 @@ type outboxFold struct {
 	held     map[outbox.Aggregate]int64  // an account's held amount, replayed
 	payments map[string][]outbox.Type    // each payment's events, in order
 	ids      map[string]outbox.Aggregate // every event ID seen
+	// loaded and moved sum the amounts of the account.loaded and
+	// account.transferred events per currency: the loads made, and zero.
+	loaded, moved map[giftkit.Currency]int64
 }
 
 // live is what the other checks read of the system, for checkOutbox to
 // compare with the replayed events.
 type live struct {
-	accounts map[sysKey][2]int64         // balance and held
-	cards    map[string]int64            // what each card still holds (Outstanding)
-	payments map[string]checkout.Payment // as stored
+	read     map[string]giftcard.Card                        // every card, as stored
+	accounts map[sysKey][2]int64                             // balance and held, of shoppers' and opened cards' accounts
+	cards    map[string]int64                                // what each card still holds (Outstanding)
+	payments map[string]checkout.Payment                     // as stored
+	flows    map[giftkit.Currency]map[wallet.EntryKind]int64 // the journals' sums per kind of entry
 }
 
 const harnessConsumer = "storetest-harness"
@@ -451,6 +457,18 @@ func (m *system[T]) checkOutbox(t *rapid.T, l live) {
 		}
 		f.value[e.Aggregate] += p.Amount.Minor()
 		f.held[e.Aggregate] += p.Held.Minor()
+		switch e.Type {
+		case outbox.AccountLoaded:
+			if !p.Amount.IsPositive() || !p.Held.IsZero() {
+				t.Fatalf("%s #%d (%s): amount %v held %v; a load adds value and holds nothing", e.Aggregate, e.Seq, e.Type, p.Amount, p.Held)
+			}
+			f.loaded[e.Aggregate.Currency] += p.Amount.Minor()
+		case outbox.AccountTransferred:
+			if p.Amount.IsZero() || !p.Held.IsZero() {
+				t.Fatalf("%s #%d (%s): amount %v held %v; a transfer moves value and holds nothing", e.Aggregate, e.Seq, e.Type, p.Amount, p.Held)
+			}
+			f.moved[e.Aggregate.Currency] += p.Amount.Minor()
+		}
 		if p.After.Minor() != f.value[e.Aggregate] {
 			t.Fatalf("%s #%d (%s): after %v is not before %v + amount %v", e.Aggregate, e.Seq, e.Type, p.After, p.Before, p.Amount)
 		}
@@ -464,6 +482,12 @@ func (m *system[T]) checkOutbox(t *rapid.T, l live) {
 		agg := outbox.Aggregate{Kind: outbox.AggregateAccount, ID: k.owner, Currency: k.cur}
 		if f.value[agg] != b[0] || f.held[agg] != b[1] {
 			t.Fatalf("%s: the events replay to balance %d held %d; the account has %d held %d", agg, f.value[agg], f.held[agg], b[0], b[1])
+		}
+	}
+	for _, cur := range sysCurrencies {
+		if f.moved[cur] != 0 || f.loaded[cur] != l.flows[cur][wallet.EntryLoad] {
+			t.Fatalf("%v: the account.transferred events sum to %d, the account.loaded events to %d; the journals move 0 and load %d",
+				cur, f.moved[cur], f.loaded[cur], l.flows[cur][wallet.EntryLoad])
 		}
 	}
 	for id, v := range l.cards {

@@ -19,11 +19,17 @@
 // rolled-back unit's, in commit order, with cursors that never move back
 // under concurrent consumers, pruning, Forget and Wait ([CheckOutbox]); and
 // that e-gift deliveries and the outbox's dead letters round-trip, with
-// egift.Service run over the store.
+// egift.Service run over the store; and that cards spent directly work:
+// imported cards and card tags, entries of the load and transfer kinds and
+// payments' gift-card tenders round-trip, and a payment with two gift
+// cards and a bank card, its refunds to the cards, and reloads and
+// transfers between the cards' own accounts leave journals, activity and
+// an outbox that hold together.
 // Every subtest gets a fresh store from newStore.
 //
 // [System] is the whole-system property test: a rapid state machine over
-// cards, wallets, checkout and the operator's adjustments and clawbacks,
+// cards, wallets, checkout (gift cards given by code among the tenders),
+// loads, reloads and transfers, and the operator's adjustments and clawbacks,
 // with injected store and processor faults, compared with a plain model
 // after every step, including the activity log, the liability report and the
 // outbox.
@@ -81,6 +87,7 @@ func Run[T checkout.Tx](t *testing.T, newStore func(t *testing.T) giftkit.Store[
 	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, newStore(t)) })
 	t.Run("DeliveriesOfServices", func(t *testing.T) { testDeliveriesOfServices(t, newStore(t)) })
 	t.Run("DeadLetters", func(t *testing.T) { testDeadLetters(t, newStore(t)) })
+	t.Run("CardTenders", func(t *testing.T) { testCardTenders(t, newStore(t)) })
 }
 
 var (
@@ -100,6 +107,13 @@ type Env struct {
 	// Clock is the time both services read: stopped at 2026-11-27 12:00
 	// UTC until the test advances it.
 	Clock *Clock
+	// Hasher is the services' Hasher: pass it as checkout.Config.Hasher
+	// for a checkout that takes gift cards by code.
+	Hasher *giftcard.Hasher
+	// Limiter is the Wallet's, which never locks anyone out: pass it as
+	// checkout.Config.Limiter, so that codes given as tenders count as
+	// guesses with redemptions and balance checks.
+	Limiter wallet.Limiter
 }
 
 // Clock is a manual clock, safe for concurrent use.
@@ -173,14 +187,35 @@ func NewEnv[T wallet.Tx](t TB, store giftkit.Store[T], seed byte) Env {
 	if err != nil {
 		t.Fatalf("giftcard.NewService: %v", err)
 	}
-	w, err := wallet.NewService(store, wallet.Config{
-		Hasher: hasher, Now: clock.Now, Limiter: wallet.NewMemoryLimiter(1<<30, time.Hour, time.Second),
-	})
+	limiter := &countingLimiter{inner: wallet.NewMemoryLimiter(1<<30, time.Hour, time.Second)}
+	w, err := wallet.NewService(store, wallet.Config{Hasher: hasher, Now: clock.Now, Limiter: limiter})
 	if err != nil {
 		t.Fatalf("wallet.NewService: %v", err)
 	}
-	return Env{Cards: cards, Wallet: w, Clock: clock}
+	return Env{Cards: cards, Wallet: w, Clock: clock, Hasher: hasher, Limiter: limiter}
 }
+
+// countingLimiter is a wallet.Limiter that counts the attempts settled as
+// failed guesses, so that the harness can tell which calls counted as
+// guesses.
+type countingLimiter struct {
+	inner  wallet.Limiter
+	failed atomic.Int64
+}
+
+func (c *countingLimiter) Reserve(ctx context.Context, a wallet.Attempt) (bool, time.Duration, error) {
+	return c.inner.Reserve(ctx, a)
+}
+
+func (c *countingLimiter) Settle(ctx context.Context, a wallet.Attempt, result wallet.AttemptResult) error {
+	if result == wallet.AttemptFailed {
+		c.failed.Add(1)
+	}
+	return c.inner.Settle(ctx, a, result)
+}
+
+// guesses returns how many attempts were settled as failed guesses.
+func (c *countingLimiter) guesses() int { return int(c.failed.Load()) }
 
 // Issue issues one active card of value and returns its code.
 func (e Env) Issue(t TB, value giftkit.Money, key string) (giftcard.Card, codefmt.Code) {

@@ -33,32 +33,56 @@ var (
 // the public API of giftcard, wallet and checkout over store, compares
 // everything with a plain model, and checks after every step that
 //
-//  1. money is conserved per currency: issued = unredeemed + balances +
-//     spent − refunded + expired + voided + clawed back − adjusted, from
-//     the system's own journals;
-//  2. no account is ever below zero, and every balance equals the sum of its
-//     journal;
-//  3. every card is redeemed at most once, and its value credited once, even
-//     when several shoppers redeem it at the same moment;
-//  4. every payment's balance and card parts sum to its total, captured ≤
-//     authorised and refunded ≤ captured per tender, and the processor holds
-//     exactly what the payment records;
+//  1. money is conserved per currency: issued + loaded = unredeemed +
+//     balances + spent − refunded + expired + voided + clawed back −
+//     adjusted + fees, from the system's own journals, where balances are
+//     every account's (shoppers' and cards' own), loaded is the value
+//     bought onto accounts and cards (wallet.EntryLoad: new money in,
+//     beside issuance), fees are dormancy fees charged (none without a
+//     programme), and transfers between accounts (wallet.EntryTransfer) sum
+//     to zero;
+//  2. no account, a shopper's or a card's own, is ever below zero, and
+//     every balance equals the sum of its journal;
+//  3. every card is redeemed at most once, and its value credited once
+//     (into a shopper's account, or its own when it is first spent as a
+//     tender, reloaded or moved), even when several shoppers redeem it at
+//     the same moment;
+//  4. every payment's parts (each gift card's given by code, the
+//     balance's, the bank card's) sum to its total, captured ≤ authorised
+//     and refunded ≤ captured per tender, each gift card's included, each
+//     refund's parts sum to it and the refunds done to what each tender
+//     records, and the processor holds exactly what the payment records;
 //  5. a retried call returns the whole outcome of the first completed one
 //     (the error's type, message and JSON form), refusals included;
 //  6. once every interrupted call has been retried and open payments swept,
-//     nothing is half-done: no orphan hold, no authorisation without a
-//     payment;
+//     nothing is half-done: no orphan hold on any account, a shopper's or a
+//     card's own, and no authorisation without a payment;
 //  7. no two processor calls are given one idempotency key, and no error
 //     holds a whole activation code or names a card that is not the
 //     caller's;
-//  8. every card's and account's chain of activity records verifies and
-//     replays to it, and the liability report equals what the live
-//     services owe at the current instant and owed at an earlier step's,
-//     and what the model's accounts hold at an instant ahead;
+//  8. every card's and account's chain of activity records (cards' own
+//     accounts included) verifies and replays to it, and the liability
+//     report equals what the live services owe at the current instant and
+//     owed at an earlier step's, and what the model's accounts hold at an
+//     instant ahead;
 //  9. the outbox, read as a consumer reads it (and pruned now and then),
 //     holds one event per activity record and per payment move, each
 //     aggregate's numbered 1, 2, 3, ..., and replaying it gives every live
-//     balance, held amount and card value and each payment's final state.
+//     balance, held amount and card value and each payment's final state;
+//     its account.loaded events sum to the journals' loads and its
+//     account.transferred events to zero.
+//
+// The actions issue, administer, adjust and claw back cards; redeem them
+// (alone, racing, mistyped); pay from the balance and a bank card, or with
+// one or two gift cards given by code (PayWithCards: by a shopper or a
+// guest, with the balance and a bank card for the rest, codes of cards in
+// any state or of no card, which are refused with giftcard's uniform
+// kinds and count as guesses); capture, cancel, refund (to the cards the
+// money came from) and sweep payments; reload a card, load a shopper's
+// account, transfer part of a card's value to another card or merge all
+// of it, redeem a card spent as a tender (RedeemOpened: the shopper gets
+// what is left), and check a card's balance by its code; retry any call
+// with its key; advance the clock; and prune the outbox.
 //
 // It plays the careless and the hostile caller too. Owners, payment IDs and
 // keys are drawn from hostile text (separators, the library's own key
@@ -68,8 +92,9 @@ var (
 // store's Tx implements wallet.LimiterTx), race captures against cancels,
 // aim the wallet's Release and Capture at checkout's holds, capture within
 // nanoseconds of a hold's expiry on a clock that ticks at every reading,
-// make calls that must be refused on payments in any state, and refund in
-// a currency the wallet does not hold.
+// make calls that must be refused on payments in any state, refund in a
+// currency the wallet does not hold, name a card's own account as an owner,
+// and move a card's value to itself.
 //
 // Run it from a test with rapid.Check:
 //
@@ -78,7 +103,8 @@ func System[T checkout.Tx](t *rapid.T, store giftkit.Store[T], opts SystemOption
 	faulty := &faultStore[T]{inner: store}
 	proc := processortest.New()
 	env := NewEnv(t, giftkit.Store[T](faulty), 7)
-	co, err := checkout.NewService(giftkit.Store[T](faulty), proc, checkout.Config{Now: env.Clock.Now, HoldFor: holdFor})
+	co, err := checkout.NewService(giftkit.Store[T](faulty), proc, checkout.Config{Now: env.Clock.Now, HoldFor: holdFor,
+		Hasher: env.Hasher, Limiter: env.Limiter})
 	if err != nil {
 		t.Fatalf("checkout.NewService: %v", err)
 	}
@@ -90,13 +116,15 @@ func System[T checkout.Tx](t *rapid.T, store giftkit.Store[T], opts SystemOption
 	m := &system[T]{
 		opts: opts, env: env, co: co, proc: proc, faults: faulty,
 		accounts: map[sysKey]*mAccount{}, payments: map[string]*mPayment{}, issued: map[giftkit.Currency]int64{},
+		loaded: map[giftkit.Currency]int64{}, limiter: env.Limiter.(*countingLimiter),
 		uncertainAccounts: map[sysKey]bool{},
 		owners:            rapid.SliceOfNDistinct(hostileText(wallet.MaxOwnerLen), 3, 3, rapid.ID[string]).Draw(t, "owners"),
 		guesser:           newGuesser(t, giftkit.Store[T](faulty), env.Clock),
 		strict:            strict,
 		usedIDs:           map[string]bool{}, usedKeys: map[string]bool{}, lookups: map[string]int{},
 		outbox: outboxFold{reader: reader(t, store), seq: map[outbox.Aggregate]int64{}, value: map[outbox.Aggregate]int64{},
-			held: map[outbox.Aggregate]int64{}, payments: map[string][]outbox.Type{}, ids: map[string]outbox.Aggregate{}},
+			held: map[outbox.Aggregate]int64{}, payments: map[string][]outbox.Type{}, ids: map[string]outbox.Aggregate{},
+			loaded: map[giftkit.Currency]int64{}, moved: map[giftkit.Currency]int64{}},
 	}
 	t.Repeat(rapid.StateMachineActions(m))
 	m.settle(t)
@@ -115,8 +143,10 @@ type system[T checkout.Tx] struct {
 	cards    []*mCard
 	accounts map[sysKey]*mAccount
 	payments map[string]*mPayment
-	order    []string // payment IDs in creation order
-	issued   map[giftkit.Currency]int64
+	order    []string                   // payment IDs in creation order
+	issued   map[giftkit.Currency]int64 // the value of the cards issued, as adjustments and clawbacks left it
+	loaded   map[giftkit.Currency]int64 // bought onto accounts and cards (Load, Reload): new money in
+	limiter  *countingLimiter           // the Wallet's and the checkout's: which calls counted as guesses
 	calls    []*sysCall
 	n        int
 
