@@ -449,7 +449,27 @@ func (m *system[T]) move(from, to sysKey, amount int64) int64 {
 		dst.credit(p.amount, p.expires, p.class)
 		moved += p.amount
 	}
+	if moved > 0 {
+		m.recordMove(from, to, moved)
+	}
 	return moved
+}
+
+// An mMove is value moved off a card's account to another account.
+type mMove struct {
+	to     sysKey
+	amount int64
+}
+
+func (m *system[T]) recordMove(from, to sysKey, amount int64) {
+	list := m.moves[from]
+	for i := range list {
+		if list[i].to == to {
+			list[i].amount += amount
+			return
+		}
+	}
+	m.moves[from] = append(list, mMove{to, amount})
 }
 
 // tenderKeys returns the accounts payment p holds on or spends from: each

@@ -118,6 +118,7 @@ func System[T checkout.Tx](t *rapid.T, store giftkit.Store[T], opts SystemOption
 		accounts: map[sysKey]*mAccount{}, payments: map[string]*mPayment{}, issued: map[giftkit.Currency]int64{},
 		loaded: map[giftkit.Currency]int64{}, limiter: env.Limiter.(*countingLimiter),
 		uncertainAccounts: map[sysKey]bool{},
+		moves:             map[sysKey][]mMove{},
 		owners:            rapid.SliceOfNDistinct(hostileText(wallet.MaxOwnerLen), 3, 3, rapid.ID[string]).Draw(t, "owners"),
 		guesser:           newGuesser(t, giftkit.Store[T](faulty), env.Clock),
 		strict:            strict,
@@ -151,6 +152,9 @@ type system[T checkout.Tx] struct {
 	n        int
 
 	uncertainAccounts map[sysKey]bool
+	// moves lists, per opened card's account, where value moved off it
+	// went (each destination once, in order): what a clawback follows.
+	moves map[sysKey][]mMove
 
 	owners   []string        // three, drawn from hostile text
 	guesser  *wallet.Service // with a limiter of guessLimit attempts

@@ -483,7 +483,7 @@ func (s *Service) transfer(ctx context.Context, op, fromID, toID string, amount 
 			var moved giftkit.Money
 			fromAcct, err := UpdateAccount(tx, Change{Owner: giftcard.AccountOwner(from.ID), Currency: cur, Kind: activity.KindTransfer,
 				Reference: to.ID, Cause: cause}, func(a Account) (Account, []Entry, error) {
-				a, entries, ps, err := a.TransferOut(want, all, to.ID, cause.Key, cause.At)
+				a, entries, ps, err := a.TransferOut(want, all, giftcard.AccountOwner(to.ID), cause.Key, cause.At)
 				parcels = ps
 				for _, p := range ps {
 					moved = giftkit.FromMinor(moved.Minor()+p.Amount.Minor(), cur)

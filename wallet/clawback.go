@@ -29,7 +29,19 @@ type Clawback struct {
 	// holds reserve. It is never dropped silently: the business recovers it
 	// some other way or writes it off.
 	Shortfall giftkit.Money `json:"shortfall"`
-	Card      giftcard.Card `json:"card"` // the card after the clawback
+	// From lists what was taken from each account, in order: the account
+	// the card was redeemed into, then, for a card spent directly whose
+	// value moved on (redeemed by a shopper, transferred or merged to
+	// another card), the accounts it moved to. Empty when the card was not
+	// redeemed.
+	From []Taken       `json:"from,omitempty"`
+	Card giftcard.Card `json:"card"` // the card after the clawback
+}
+
+// Taken is what a clawback took from one account.
+type Taken struct {
+	Owner  string        `json:"owner"`  // the account's owner (giftcard.AccountOwner for a card's)
+	Amount giftkit.Money `json:"amount"` // what was taken; positive
 }
 
 var clawbackOutcomes = idem.Outcomes[Clawback]{Append: appendClawback, Read: readClawback, Errors: replayable}
@@ -42,13 +54,27 @@ func appendClawback(b []byte, c Clawback) []byte {
 	b = bin.Money(b, c.Recovered)
 	b = bin.Money(b, c.Shortfall)
 	card, _ := c.Card.MarshalBinary()
-	return bin.Blob(b, card)
+	b = bin.Blob(b, card)
+	b = bin.Int(b, int64(len(c.From)))
+	for _, t := range c.From {
+		b = bin.String(b, t.Owner)
+		b = bin.Money(b, t.Amount)
+	}
+	return b
 }
 
 func readClawback(r *bin.Reader) Clawback {
 	c := Clawback{CardID: r.String(), Asked: r.Money(), Voided: r.Bool(), Owner: r.String(), Recovered: r.Money(), Shortfall: r.Money()}
 	if err := c.Card.UnmarshalBinary(r.Blob()); err != nil {
 		r.Fail()
+	}
+	n := r.Int()
+	if n < 0 || n > 1<<16 {
+		r.Fail()
+		return Clawback{}
+	}
+	for range n {
+		c.From = append(c.From, Taken{Owner: r.String(), Amount: r.Money()})
 	}
 	return c
 }
@@ -61,7 +87,11 @@ func readClawback(r *bin.Reader) Clawback {
 // the card's value class first (so that a sold card's clawback takes back
 // purchased value), up to what is available: money already spent or held
 // for a payment is not taken, and the difference is reported as the
-// Shortfall. Over its life a card gives back at most its value.
+// Shortfall. A card spent directly (see giftcard.Card.Opened) gives back
+// from its own account first, then from where its value moved, one step:
+// the shopper's account it was redeemed into, the cards it was transferred
+// or merged to (so spending a cent by code before redeeming the rest does
+// not shelter the rest). Over its life a card gives back at most its value.
 //
 // Partial refunds are the host's to decide: pass the refunded part of the
 // card's price as amount (or nothing, for a full refund); giftkit never
@@ -98,6 +128,36 @@ func (s *Service) Clawback(ctx context.Context, cardID string, amount giftkit.Mo
 	return res.Value, err
 }
 
+// movedOut returns where value moved off an opened card went, in order,
+// from the transfers out of its account (whose entries reference the
+// account they went to), each destination once with what it received.
+func movedOut(tx Tx, card giftcard.Card) ([]Taken, error) {
+	var out []Taken
+	index := map[string]int{}
+	for after := int64(0); ; {
+		entries, err := tx.Entries(giftcard.AccountOwner(card.ID), card.Value.Currency(), after, MaxPageSize)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if e.Kind != EntryTransfer || !e.Amount.IsNegative() || e.Reference == "" {
+				continue
+			}
+			moved, _ := e.Amount.Neg()
+			if i, ok := index[e.Reference]; ok {
+				out[i].Amount = giftkit.FromMinor(out[i].Amount.Minor()+moved.Minor(), moved.Currency())
+				continue
+			}
+			index[e.Reference] = len(out)
+			out = append(out, Taken{Owner: e.Reference, Amount: moved})
+		}
+		if len(entries) < MaxPageSize {
+			return out, nil
+		}
+		after = entries[len(entries)-1].Seq
+	}
+}
+
 // clawback is the unit of work of a clawback.
 func clawback(tx Tx, cardID string, amount giftkit.Money, cause activity.Cause) (Clawback, error) {
 	var card giftcard.Card
@@ -124,17 +184,43 @@ func clawback(tx Tx, cardID string, amount giftkit.Money, cause activity.Cause) 
 		Recovered: asked, Shortfall: giftkit.Zero(asked.Currency())}
 	if fromAccount.IsPositive() {
 		out.Owner = card.RedeemedBy
-		_, err := UpdateAccount(tx, Change{Owner: card.RedeemedBy, Currency: fromAccount.Currency(), Kind: activity.KindClawback,
-			Reference: card.ID, Cause: cause}, func(a Account) (Account, []Entry, error) {
-			var entries []Entry
-			var err error
-			a, entries, out.Recovered, err = a.Take(TakeSpec{Kind: EntryClawback, Amount: fromAccount, Partial: true,
-				Class: card.Class, Reference: card.ID}, cause.Key, cause.At)
-			return a, entries, err
-		})
-		if err != nil {
+		left := fromAccount
+		take := func(owner string, amount giftkit.Money) error {
+			var took giftkit.Money
+			_, err := UpdateAccount(tx, Change{Owner: owner, Currency: amount.Currency(), Kind: activity.KindClawback,
+				Reference: card.ID, Cause: cause}, func(a Account) (Account, []Entry, error) {
+				var entries []Entry
+				var err error
+				a, entries, took, err = a.Take(TakeSpec{Kind: EntryClawback, Amount: amount, Partial: true,
+					Class: card.Class, Reference: card.ID}, cause.Key, cause.At)
+				return a, entries, err
+			})
+			if err == nil && took.IsPositive() {
+				out.From = append(out.From, Taken{Owner: owner, Amount: took})
+				left, _ = left.Sub(took)
+			}
+			return err
+		}
+		if err := take(card.RedeemedBy, left); err != nil {
 			return Clawback{}, err
 		}
+		if card.Opened() && left.IsPositive() {
+			// The card was spent directly and its value may have moved on:
+			// follow it one step, to where its transfers out went.
+			moves, err := movedOut(tx, card)
+			if err != nil {
+				return Clawback{}, err
+			}
+			for _, m := range moves {
+				if !left.IsPositive() {
+					break
+				}
+				if err := take(m.Owner, giftkit.FromMinor(min(left.Minor(), m.Amount.Minor()), left.Currency())); err != nil {
+					return Clawback{}, err
+				}
+			}
+		}
+		out.Recovered, _ = fromAccount.Sub(left)
 		out.Shortfall, _ = asked.Sub(out.Recovered)
 	}
 	after, rec := giftcard.RecordChange(activity.KindClawback, card, after, out.Owner, cause)

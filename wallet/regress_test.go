@@ -92,3 +92,40 @@ func TestNegativeFeeRefused(t *testing.T) {
 		t.Errorf("a service took a fee of negative periods: %v", err)
 	}
 }
+
+// A clawback follows the value of a card spent directly to where it moved:
+// spending a cent by code, then redeeming the rest, shelters nothing.
+func TestClawbackFollowsMovedValue(t *testing.T) {
+	ctx := context.Background()
+	p := giftcard.Programme{Name: "r", Reloadable: true}
+	cards, w, _ := cardServices(t, &p, nil)
+	out, err := cards.Issue(ctx, giftcard.IssueRequest{Value: euros("20.00"), Count: 3}, "i")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, other, third := out.Cards[0], out.Cards[1], out.Cards[2]
+	if _, err := w.Transfer(ctx, opened.Card.ID, third.Card.ID, euros("5.00"), "t"); err != nil { // opens both
+		t.Fatal(err)
+	}
+	if _, err := w.Redeem(ctx, "mallory", opened.Code.String(), "r1"); err != nil { // moves the other 15.00
+		t.Fatal(err)
+	}
+	ops := giftkit.WithReason(giftkit.WithActor(ctx, giftkit.Operator("ops")), "chargeback")
+	c, err := w.Clawback(ops, opened.Card.ID, giftkit.Money{}, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Recovered != euros("20.00") || !c.Shortfall.IsZero() || len(c.From) != 2 {
+		t.Errorf("clawback recovered %v, short %v, from %+v; want all 20.00 from two accounts", c.Recovered, c.Shortfall, c.From)
+	}
+	if b, _ := w.Balance(ctx, "mallory", giftkit.EUR); !b.Balance.IsZero() {
+		t.Errorf("mallory keeps %v", b.Balance)
+	}
+	if got, _ := w.CardFunds(ctx, third.Card.ID); got.Balance != euros("20.00") {
+		t.Errorf("the third card has %v; want its own 20.00 back", got.Balance)
+	}
+	_ = other
+	if again, err := w.Clawback(ops, opened.Card.ID, giftkit.Money{}, "c1"); err != nil || len(again.From) != 2 {
+		t.Errorf("replayed clawback %+v, %v", again.From, err)
+	}
+}

@@ -340,7 +340,7 @@ func (s *Service) redeemOpened(tx Tx, owner, masked string, card giftcard.Card, 
 		if Blocked(a) {
 			return a, nil, blockedRefusal("redeem", masked)
 		}
-		a, entries, ps, err := a.TransferOut(giftkit.FromMinor(1<<62, cur), true, card.ID, cause.Key, cause.At)
+		a, entries, ps, err := a.TransferOut(giftkit.FromMinor(1<<62, cur), true, owner, cause.Key, cause.At)
 		parcels = ps
 		return a, entries, err
 	}); err != nil {

@@ -22,7 +22,8 @@ type Parcel struct {
 
 // TransferOut takes amount of the available balance out in spending order
 // (see [Account.Take]: never what holds reserve, never expired credit), for
-// another account, and returns the account, its EntryTransfer entry (−) and
+// another account, whose owner ref names (the entry's Reference: a
+// clawback follows it), and returns the account, its EntryTransfer entry (−) and
 // the parcels taken, one per lot touched, in spending order. With partial
 // it takes what is available up to amount, and nothing (no entry, no
 // parcel) when nothing is. It fails with [ErrInsufficientFunds] (without
