@@ -251,15 +251,6 @@ func (p Payment) unwind(to State, f Failure, key string, now time.Time) (Payment
 // gift card it spends (see Payment.Cards).
 func (p Payment) CardHoldID() string { return "pay/" + p.ID }
 
-// giftCaptured is what the gift tenders (cards and balance) captured.
-func (p Payment) giftCaptured() int64 {
-	n := p.Balance.Captured.Minor()
-	for _, t := range p.Cards {
-		n += t.Captured.Minor()
-	}
-	return n
-}
-
 // lapse unwinds a pending or authorised payment whose hold has lapsed: it
 // was not authorised, or not captured, in time.
 func (p Payment) lapse(now time.Time) (Payment, []effect) {

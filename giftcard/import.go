@@ -141,13 +141,6 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, key string) (_ 
 	return res.Value, nil
 }
 
-func (p *Programme) zone() *time.Location {
-	if p == nil {
-		return nil
-	}
-	return p.Zone
-}
-
 // ErrNoCodes: the issuance has no codes to export, because it is a replay
 // (codes are never stored). Kind giftkit.ErrConflict.
 var ErrNoCodes = fmt.Errorf("giftcard: the issuance holds no codes (a replay): %w", giftkit.ErrConflict)
