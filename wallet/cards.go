@@ -22,18 +22,18 @@ import (
 
 // CardBalance is what a card holds at one moment.
 type CardBalance struct {
-	CardID    string           `json:"card_id"`              // the card
-	Masked    string           `json:"masked"`               // its code, masked
-	Currency  giftkit.Currency `json:"currency"`             // the currency of the amounts below
-	Balance   giftkit.Money    `json:"balance"`              // all the value on the card
-	Held      giftkit.Money    `json:"held"`                 // reserved for payments in progress
-	Available giftkit.Money    `json:"available"`            // Balance − Held: what can be spent
-	ExpiresAt time.Time        `json:"expires_at,omitzero"`  // the card's expiry; zero means never (value loaded later may expire otherwise)
-	Opened    bool             `json:"opened,omitempty"`     // the card's value is in its own account
-	NextLapse time.Time        `json:"next_lapse,omitzero"`  // the soonest expiry of value on the card, if any
-	Programme string           `json:"programme,omitempty"`  // the programme's name, if the service has one
-	Imported  bool             `json:"imported,omitempty"`   // a card of another programme
-	Disclose  string           `json:"disclosure,omitempty"` // the programme's disclosure of validity and fees, if any
+	CardID     string           `json:"card_id"`              // the card
+	Masked     string           `json:"masked"`               // its code, masked
+	Currency   giftkit.Currency `json:"currency"`             // the currency of the amounts below
+	Balance    giftkit.Money    `json:"balance"`              // all the value on the card
+	Held       giftkit.Money    `json:"held"`                 // reserved for payments in progress
+	Available  giftkit.Money    `json:"available"`            // Balance − Held: what can be spent
+	ExpiresAt  time.Time        `json:"expires_at,omitzero"`  // the card's expiry; zero means never (value loaded later may expire otherwise)
+	Opened     bool             `json:"opened,omitempty"`     // the card's value is in its own account
+	NextLapse  time.Time        `json:"next_lapse,omitzero"`  // the soonest expiry of value on the card, if any
+	Programme  string           `json:"programme,omitempty"`  // the programme's name, if the service has one
+	Imported   bool             `json:"imported,omitempty"`   // a card of another programme
+	Disclosure string           `json:"disclosure,omitempty"` // the programme's disclosure of validity and fees, if any
 }
 
 // Spendable returns nil if card can be spent or checked: active and
@@ -98,7 +98,7 @@ func (s *Service) cardBalance(tx Tx, card giftcard.Card, masked string, cause ac
 	out := CardBalance{CardID: card.ID, Masked: card.Masked(), Currency: card.Value.Currency(), ExpiresAt: card.ExpiresAt,
 		Opened: card.Opened(), Imported: card.Imported}
 	if p := s.cfg.Programme; p != nil {
-		out.Programme, out.Disclose = p.Name, p.Disclosure
+		out.Programme, out.Disclosure = p.Name, p.Disclosure
 	}
 	if !card.Opened() {
 		out.Balance, out.Available, out.Held = card.Value, card.Value, giftkit.Zero(out.Currency)
@@ -326,7 +326,7 @@ func (s *Service) balanceOfCard(card giftcard.Card, a Account) CardBalance {
 	out := CardBalance{CardID: card.ID, Masked: card.Masked(), Currency: a.Currency(), ExpiresAt: card.ExpiresAt, Opened: true,
 		Imported: card.Imported}
 	if p := s.cfg.Programme; p != nil {
-		out.Programme, out.Disclose = p.Name, p.Disclosure
+		out.Programme, out.Disclosure = p.Name, p.Disclosure
 	}
 	return fillCardBalance(out, a)
 }
@@ -572,14 +572,14 @@ func appendCardBalance(b []byte, c CardBalance) []byte {
 	b = bin.Time(b, c.NextLapse)
 	b = bin.String(b, c.Programme)
 	b = bin.Bool(b, c.Imported)
-	return bin.String(b, c.Disclose)
+	return bin.String(b, c.Disclosure)
 }
 
 func readCardBalance(r *bin.Reader) CardBalance {
 	c := CardBalance{CardID: r.String(), Masked: r.String(), Currency: r.Currency()}
 	c.Balance, c.Held, c.Available = r.Money(), r.Money(), r.Money()
 	c.ExpiresAt, c.Opened, c.NextLapse = r.Time(), r.Bool(), r.Time()
-	c.Programme, c.Imported, c.Disclose = r.String(), r.Bool(), r.String()
+	c.Programme, c.Imported, c.Disclosure = r.String(), r.Bool(), r.String()
 	return c
 }
 

@@ -33,7 +33,7 @@ type cardBalanceJSON struct {
 // cardBalanceOf shows b, with the card's ID if withID.
 func cardBalanceOf(b wallet.CardBalance, withID bool) cardBalanceJSON {
 	out := cardBalanceJSON{MaskedCode: b.Masked, Balance: b.Balance, Held: b.Held, Available: b.Available,
-		ExpiresAt: timeOrNil(b.ExpiresAt), NextExpiry: timeOrNil(b.NextLapse), Programme: b.Programme, Disclosure: b.Disclose}
+		ExpiresAt: timeOrNil(b.ExpiresAt), NextExpiry: timeOrNil(b.NextLapse), Programme: b.Programme, Disclosure: b.Disclosure}
 	if withID {
 		out.CardID = b.CardID
 	}
