@@ -492,7 +492,8 @@ func (s *Service) Cancel(ctx context.Context, cardID, key string) (_ Card, err e
 // call's context must carry an operator (giftkit.WithActor) and a reason
 // (giftkit.WithReason), which the card's activity record keeps; it fails
 // with activity.ErrInvalidActor otherwise. A retry with the same key
-// returns the first outcome.
+// returns the first outcome. A card spent directly, whose value is in its
+// own account, is adjusted with wallet.Service.AdjustCard.
 func (s *Service) Adjust(ctx context.Context, cardID string, delta giftkit.Money, key string) (_ Card, err error) {
 	ctx, span := s.obs.Begin(ctx, "giftcard.adjust")
 	defer span.End(&err)

@@ -592,3 +592,77 @@ func appendTransferred(b []byte, t Transferred) []byte {
 func readTransferred(r *bin.Reader) Transferred {
 	return Transferred{Amount: r.Money(), From: readCardBalance(r), To: readCardBalance(r)}
 }
+
+// AdjustCard changes what a card holds by delta, up or down, as an
+// operator's correction, whichever kind of card it is: a card whose value is
+// still on it has its value changed (giftcard.Card.Adjust; a card can also
+// be adjusted so by giftcard.Service.Adjust); a card spent directly has its
+// account adjusted as [Service.Adjust] adjusts a shopper's (up: a credit of
+// class adjustment that never expires; down: taken from the available
+// value, never below zero or from what holds reserve). The programme's
+// MaxCardBalance holds. The call's context must carry an operator and a
+// reason, which the activity record keeps. It fails with
+// activity.ErrInvalidActor, giftcard.ErrNotFound,
+// giftcard.ErrInvalidTransition (a card redeemed into a shopper's account,
+// or voided), giftcard.ErrInvalidRequest (a card's value would not stay
+// positive), [ErrInsufficientFunds], [ErrInvalidAmount] (a zero delta),
+// giftcard.ErrProgrammeLimit, giftkit.ErrCurrencyMismatch, or a key error.
+// A retry with the same key returns the first outcome.
+func (s *Service) AdjustCard(ctx context.Context, cardID string, delta giftkit.Money, reference, key string) (_ CardBalance, err error) {
+	ctx, span := s.obs.Begin(ctx, "wallet.adjust_card")
+	defer span.End(&err)
+	if err := giftcard.OperatorCall(ctx); err != nil {
+		return CardBalance{}, err
+	}
+	if !delta.IsValid() || delta.IsZero() {
+		return CardBalance{}, &Error{Op: "adjust_card", Amount: delta, Err: ErrInvalidAmount, Detail: "the adjustment must be non-zero"}
+	}
+	return s.cardChange(ctx, "adjust_card", key, []string{cardID, delta.String(), reference}, delta,
+		func(tx Tx, cause activity.Cause) (CardBalance, error) {
+			card, err := cardByID(tx, "adjust_card", cardID)
+			if err != nil {
+				return CardBalance{}, err
+			}
+			if card.Value.Currency() != delta.Currency() {
+				return CardBalance{}, &Error{Op: "adjust_card", Amount: delta, Currency: card.Value.Currency(), Err: giftkit.ErrCurrencyMismatch,
+					Detail: "the card holds " + card.Value.Currency().Code()}
+			}
+			out := CardBalance{CardID: card.ID, Masked: card.Masked(), Currency: card.Value.Currency(), ExpiresAt: card.ExpiresAt,
+				Opened: card.Opened(), Imported: card.Imported}
+			if p := s.cfg.Programme; p != nil {
+				out.Programme, out.Disclosure = p.Name, p.Disclosure
+			}
+			if !card.Opened() {
+				next, err := card.Adjust(delta, cause.At)
+				if err != nil {
+					return CardBalance{}, err
+				}
+				if err := s.ruleError("adjust_card", "", s.cfg.Programme.CheckCardBalance(next.Value)); err != nil {
+					return CardBalance{}, err
+				}
+				next, rec := giftcard.RecordChange(activity.KindAdjust, card, next, reference, cause)
+				if err := tx.PutCard(next); err != nil {
+					return CardBalance{}, err
+				}
+				out.Balance, out.Available, out.Held, out.NextLapse = next.Value, next.Value, giftkit.Zero(out.Currency), next.ExpiresAt
+				return out, tx.AppendActivity([]activity.Record{rec})
+			}
+			acct, err := UpdateAccount(tx, Change{Owner: giftcard.AccountOwner(card.ID), Currency: delta.Currency(), Kind: activity.KindAdjust,
+				Reference: reference, Cause: cause}, func(a Account) (Account, []Entry, error) {
+				if !delta.IsNegative() {
+					a, e, err := a.Credit(CreditSpec{Kind: EntryAdjustment, Amount: delta, Source: reference, Reference: reference}, cause.Key, cause.At)
+					if err == nil {
+						err = s.ruleError("adjust_card", "", s.cfg.Programme.CheckCardBalance(a.Balance()))
+					}
+					return a, []Entry{e}, err
+				}
+				down, _ := delta.Neg()
+				a, entries, _, err := a.Take(TakeSpec{Kind: EntryAdjustment, Amount: down, Reference: reference}, cause.Key, cause.At)
+				return a, entries, err
+			})
+			if err != nil {
+				return CardBalance{}, err
+			}
+			return fillCardBalance(out, acct), nil
+		})
+}

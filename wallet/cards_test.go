@@ -213,3 +213,38 @@ func TestDormancyFee(t *testing.T) {
 		t.Errorf("fee without a programme: %v; want ErrProgrammeLimit", err)
 	}
 }
+
+// An operator adjusts either kind of card; an opened card's account takes
+// the correction.
+func TestAdjustCard(t *testing.T) {
+	ctx := context.Background()
+	ops := giftkit.WithReason(giftkit.WithActor(ctx, giftkit.Operator("ops-1")), "goodwill")
+	p := giftcard.Programme{Name: "r", Reloadable: true, MaxCardBalance: euros("50.00")}
+	cards, w, _ := cardServices(t, &p, nil)
+	out, err := cards.Issue(ctx, giftcard.IssueRequest{Value: euros("10.00"), Count: 2}, "i")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, opened := out.Cards[0].Card.ID, out.Cards[1].Card.ID
+	if _, err := w.AdjustCard(ctx, plain, euros("1.00"), "ticket-1", "a0"); err == nil {
+		t.Error("an adjustment without an operator was accepted")
+	}
+	if b, err := w.AdjustCard(ops, plain, euros("2.50"), "ticket-1", "a1"); err != nil || b.Balance != euros("12.50") || b.Opened {
+		t.Errorf("adjust a card: %+v, %v", b, err)
+	}
+	if _, err := w.Reload(ctx, opened, euros("5.00"), "till", "r"); err != nil { // opens it
+		t.Fatal(err)
+	}
+	if b, err := w.AdjustCard(ops, opened, euros("-3.00"), "ticket-2", "a2"); err != nil || b.Balance != euros("12.00") || !b.Opened {
+		t.Errorf("adjust an opened card down: %+v, %v", b, err)
+	}
+	if _, err := w.AdjustCard(ops, opened, euros("38.01"), "ticket-3", "a3"); !errors.Is(err, giftcard.ErrProgrammeLimit) {
+		t.Errorf("adjust past the card maximum: %v; want ErrProgrammeLimit", err)
+	}
+	if _, err := w.AdjustCard(ops, opened, euros("-12.01"), "ticket-4", "a4"); !errors.Is(err, wallet.ErrInsufficientFunds) {
+		t.Errorf("adjust below zero: %v; want ErrInsufficientFunds", err)
+	}
+	if again, err := w.AdjustCard(ops, opened, euros("-3.00"), "ticket-2", "a2"); err != nil || again.Balance != euros("12.00") {
+		t.Errorf("retried adjustment: %+v, %v", again, err)
+	}
+}

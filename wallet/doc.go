@@ -53,7 +53,11 @@
 // spending it, through the same limiter as redemption (a typo never
 // counts; a card found clears nothing), and [Service.CardFunds] by its ID
 // for operators. [Service.Load] adds bought value to an account
-// ([EntryLoad]). A giftcard.Programme in Config bounds all of these.
+// ([EntryLoad]). An operator blocks ([Service.BlockCard]), adjusts
+// ([Service.AdjustCard]) and charges the programme's dormancy fee
+// ([Service.ChargeDormancyFee]) on either kind of card; a clawback follows
+// an opened card's value to where it moved. A giftcard.Programme in Config
+// bounds all of these.
 //
 // # Guessing
 //
