@@ -187,3 +187,30 @@ func TestBlockOpenedCard(t *testing.T) {
 		t.Errorf("pay with a blocked card: %v; want ErrNotRedeemable", err)
 	}
 }
+
+// A block shelters nothing from a clawback, and stays on what is left.
+func TestClawbackOfBlockedCard(t *testing.T) {
+	ctx := context.Background()
+	e := newTenderEnv(t, nil)
+	card, code := e.issue(t, "100.00", time.Time{}, "i1")
+	if _, err := e.pay.Pay(ctx, checkout.PayRequest{PaymentID: "o", Total: eurs("10.00"), Codes: []string{code.String()}}, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.wallet.BlockCard(ctx, card.ID, "block"); err != nil {
+		t.Fatal(err)
+	}
+	ops := giftkit.WithReason(giftkit.WithActor(ctx, giftkit.Operator("ops")), "chargeback")
+	c, err := e.wallet.Clawback(ops, card.ID, eurs("60.00"), "claw")
+	if err != nil || c.Recovered != eurs("60.00") {
+		t.Fatalf("clawback of a blocked card: %+v, %v; want 60.00 recovered", c.Recovered, err)
+	}
+	if _, err := e.wallet.CheckBalance(ctx, "", code.String()); !errors.Is(err, giftcard.ErrNotRedeemable) {
+		t.Errorf("after the clawback the card is %v; want it still blocked", err)
+	}
+	if _, err := e.wallet.UnblockCard(ctx, card.ID, "unblock"); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.available(t, code); got != eurs("30.00") {
+		t.Errorf("left %v; want 30.00", got)
+	}
+}

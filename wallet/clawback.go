@@ -191,9 +191,29 @@ func clawback(tx Tx, cardID string, amount giftkit.Money, cause activity.Cause) 
 				Reference: card.ID, Cause: cause}, func(a Account) (Account, []Entry, error) {
 				var entries []Entry
 				var err error
-				a, entries, took, err = a.Take(TakeSpec{Kind: EntryClawback, Amount: amount, Partial: true,
-					Class: card.Class, Reference: card.ID}, cause.Key, cause.At)
-				return a, entries, err
+				blocked := Blocked(a)
+				if blocked { // a block shelters nothing from a clawback: lift it, take, put it back
+					var e Entry
+					if a, e, err = a.Release(BlockHoldID, PlacerBlock, cause.Key, cause.At); err != nil {
+						return a, nil, err
+					}
+					entries = append(entries, e)
+				}
+				var taken []Entry
+				if a, taken, took, err = a.Take(TakeSpec{Kind: EntryClawback, Amount: amount, Partial: true,
+					Class: card.Class, Reference: card.ID}, cause.Key, cause.At); err != nil {
+					return a, nil, err
+				}
+				entries = append(entries, taken...)
+				if blocked && a.Available().IsPositive() {
+					var e Entry
+					if a, e, err = a.PlaceHold(HoldSpec{ID: BlockHoldID, Placer: PlacerBlock, Amount: a.Available(), Reference: BlockHoldID},
+						cause.Key, cause.At); err != nil {
+						return a, nil, err
+					}
+					entries = append(entries, e)
+				}
+				return a, entries, nil
 			})
 			if err == nil && took.IsPositive() {
 				out.From = append(out.From, Taken{Owner: owner, Amount: took})
