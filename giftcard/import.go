@@ -24,10 +24,10 @@ type ExternalCard struct {
 
 // ImportRequest describes cards of another programme to bring in.
 type ImportRequest struct {
-	Cards   []ExternalCard // 1 to MaxBatch cards
-	BatchID string         // optional; generated when empty
-	Class   giftkit.ValueClass
-	Tags    []string // as IssueRequest.Tags
+	Cards   []ExternalCard     // 1 to MaxBatch cards
+	BatchID string             // optional; generated when empty
+	Class   giftkit.ValueClass // where the cards' value came from; zero means giftkit.ClassPurchased
+	Tags    []string           // labels kept on every card, as IssueRequest.Tags
 }
 
 // Import brings cards of another programme in, in one unit of work: each

@@ -98,7 +98,9 @@ type Programme struct {
 // time.Time.AddDate in the programme's Zone (so a month is a calendar
 // month, whatever its length).
 type Period struct {
-	Years, Months, Days int
+	Years  int // whole years; never negative in a valid Programme
+	Months int // whole months
+	Days   int // whole days
 }
 
 func (p Period) negative() bool { return p.Years < 0 || p.Months < 0 || p.Days < 0 }
