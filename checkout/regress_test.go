@@ -214,3 +214,60 @@ func TestClawbackOfBlockedCard(t *testing.T) {
 		t.Errorf("left %v; want 30.00", got)
 	}
 }
+
+// A clawback that empties a blocked card leaves it blocked: what comes back
+// to it later (a refund) stays out of a thief's reach.
+func TestClawbackKeepsEmptyCardBlocked(t *testing.T) {
+	ops := giftkit.WithReason(giftkit.WithActor(context.Background(), giftkit.Operator("ops")), "stolen")
+	ctx := context.Background()
+	e := newTenderEnv(t, nil)
+	card, code := e.issue(t, "50.00", time.Time{}, "i1")
+	if _, err := e.pay.Pay(ctx, checkout.PayRequest{PaymentID: "o1", Total: eurs("10.00"), Codes: []string{code.String()}}, "o1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.wallet.BlockCard(ops, card.ID, "blk"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := e.wallet.Clawback(ops, card.ID, giftkit.Money{}, "cb"); err != nil || c.Recovered != eurs("40.00") {
+		t.Fatalf("clawback: %+v, %v", c.Recovered, err)
+	}
+	if _, err := e.pay.Refund(ops, "o1", eurs("10.00"), "rf"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pay.Pay(ctx, checkout.PayRequest{PaymentID: "thief", Total: eurs("10.00"), Codes: []string{code.String()}}, "thief"); !errors.Is(err, giftcard.ErrNotRedeemable) {
+		t.Errorf("paying with the emptied blocked card after a refund: %v; want ErrNotRedeemable", err)
+	}
+	if _, err := e.wallet.UnblockCard(ops, card.ID, "ub"); err != nil {
+		t.Errorf("UnblockCard: %v", err)
+	}
+	if got := e.available(t, code); got != eurs("10.00") {
+		t.Errorf("after unblocking %v; want the refunded 10.00", got)
+	}
+	// An empty opened card can be blocked too.
+	empty, ecode := e.issue(t, "5.00", time.Time{}, "i2")
+	if _, err := e.pay.Pay(ctx, checkout.PayRequest{PaymentID: "o2", Total: eurs("5.00"), Codes: []string{ecode.String()}}, "o2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.wallet.BlockCard(ops, empty.ID, "blk-2"); err != nil {
+		t.Errorf("block an empty card: %v", err)
+	}
+}
+
+// A blocked opened card in a payment of another currency reads as an
+// unknown code.
+func TestBlockedCardCurrencyProbe(t *testing.T) {
+	ctx := context.Background()
+	e := newTenderEnv(t, nil)
+	card, code := e.issue(t, "50.00", time.Time{}, "i1")
+	if _, err := e.pay.Pay(ctx, checkout.PayRequest{PaymentID: "o1", Total: eurs("1.00"), Codes: []string{code.String()}}, "o1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.wallet.BlockCard(ctx, card.ID, "blk"); err != nil {
+		t.Fatal(err)
+	}
+	usd := giftkit.MustParseCurrency("USD")
+	_, err := e.pay.Pay(ctx, checkout.PayRequest{PaymentID: "p", Total: giftkit.FromMinor(500, usd), Instrument: "tok", Codes: []string{code.String()}}, "p")
+	if !errors.Is(err, giftcard.ErrNotRedeemable) {
+		t.Errorf("a blocked card in a USD order: %v; want ErrNotRedeemable", err)
+	}
+}

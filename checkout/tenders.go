@@ -137,13 +137,12 @@ func (s *Service) openWithCards(tx Tx, req PayRequest, refs []giftcard.CodeRef, 
 		if err := wallet.Spendable(card, masked, now); err != nil {
 			return Payment{}, refuseCard(req, masked, err)
 		}
-		if card.Value.Currency() != cur {
-			return Payment{}, &Error{Op: "pay", PaymentID: req.PaymentID, Amount: req.Total, Err: giftkit.ErrCurrencyMismatch,
-				Detail: "gift card " + masked + " holds " + card.Value.Currency().Code()}
-		}
 		f := CardFunds{CardID: card.ID, Available: card.Value, ExpiresAt: s.cfg.Programme.FundsExpiry(card.ExpiresAt, now)}
 		if card.Opened() {
-			acct, err := wallet.UpdateAccount(tx, wallet.Change{Owner: giftcard.AccountOwner(card.ID), Currency: cur, Cause: activity.Sweep(now)}, nil)
+			// In the card's own currency, and blocked or not, before the
+			// payment's currency is compared: a blocked card reads as an
+			// unknown code whatever the order.
+			acct, err := wallet.UpdateAccount(tx, wallet.Change{Owner: giftcard.AccountOwner(card.ID), Currency: card.Value.Currency(), Cause: activity.Sweep(now)}, nil)
 			if err != nil {
 				return Payment{}, err
 			}
@@ -151,6 +150,10 @@ func (s *Service) openWithCards(tx Tx, req PayRequest, refs []giftcard.CodeRef, 
 				return Payment{}, refuseCard(req, masked, &giftcard.Error{Err: giftcard.ErrNotRedeemable})
 			}
 			f.Available, f.ExpiresAt = acct.Available(), nextLapse(acct, now)
+		}
+		if card.Value.Currency() != cur {
+			return Payment{}, &Error{Op: "pay", PaymentID: req.PaymentID, Amount: req.Total, Err: giftkit.ErrCurrencyMismatch,
+				Detail: "gift card " + masked + " holds " + card.Value.Currency().Code()}
 		}
 		if !f.Available.IsPositive() {
 			return Payment{}, refuseCard(req, masked, &giftcard.Error{Err: giftcard.ErrNoBalance})

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -254,6 +255,21 @@ func testCardTenderServices[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 				t.Errorf("the journal of %s has no %v entry", tc.card.ID, k)
 			}
 		}
+	}
+	// A card spent whole and then blocked keeps an empty block hold, which
+	// the store must keep and give back (the one hold of nothing).
+	empty, emptyCode := issue("3.00", time.Time{}, "issue-empty")
+	if _, err := co.Pay(ctx, checkout.PayRequest{PaymentID: "order-empty", Total: money("3.00"), Codes: []string{emptyCode}}, "pay-empty"); err != nil {
+		t.Fatalf("Pay with the whole card: %v", err)
+	}
+	if _, err := env.Wallet.BlockCard(ctx, empty.ID, "block-empty"); err != nil {
+		t.Fatalf("BlockCard of an empty card: %v", err)
+	}
+	if _, err := env.Wallet.CheckBalance(ctx, "", emptyCode); !errors.Is(err, giftcard.ErrNotRedeemable) {
+		t.Fatalf("CheckBalance of a blocked card: %v; want ErrNotRedeemable", err)
+	}
+	if _, err := env.Wallet.UnblockCard(ctx, empty.ID, "unblock-empty"); err != nil {
+		t.Fatalf("UnblockCard of an empty card: %v", err)
 	}
 	CheckActivity(t, s)
 	CheckOutbox(t, s)

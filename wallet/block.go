@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"context"
+	"time"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/activity"
@@ -14,13 +15,27 @@ import (
 // blocked by its state (giftcard.Card.Block). An opened card's row is final
 // (it was redeemed into its own account), so its block is a hold on that
 // account: the whole available value, placed by PlacerBlock, which nothing
-// but UnblockCard releases and which never lapses.
+// but UnblockCard releases and which never lapses. On a card with nothing
+// available the hold is of nothing: a mark, the one hold that may be empty
+// (RestoreAccount allows it), so that a card stays blocked whatever later
+// comes back to it (a refund, a released payment hold).
 
 // PlacerBlock is the Hold.Placer of the hold that blocks an opened card.
 const PlacerBlock = "giftkit/block"
 
 // BlockHoldID is the ID of that hold.
 const BlockHoldID = "block"
+
+// block places the block hold on all that is available, or, when nothing
+// is, the empty mark.
+func (a Account) block(key string, now time.Time) (Account, Entry, error) {
+	if a.Available().IsPositive() {
+		return a.PlaceHold(HoldSpec{ID: BlockHoldID, Placer: PlacerBlock, Amount: a.Available(), Reference: BlockHoldID}, key, now)
+	}
+	a = a.clone()
+	a.holds = append(a.holds, hold{id: BlockHoldID, reference: BlockHoldID, placer: PlacerBlock, createdAt: now})
+	return a, a.journal(EntryHold, 0, 0, BlockHoldID, key, now), nil
+}
 
 // Blocked reports whether a card's account is blocked (see
 // [Service.BlockCard]).
@@ -34,9 +49,9 @@ func Blocked(a Account) bool {
 // available value is held under BlockHoldID. Either way the card is then
 // refused, as an unknown code is (giftcard.ErrNotRedeemable), by payments,
 // balance checks, redemptions, reloads and transfers; payments already in
-// progress keep what they hold. It fails with giftcard.ErrInvalidTransition
+// progress keep what they hold, and what comes back to the card later
+// stays blocked with it. It fails with giftcard.ErrInvalidTransition
 // (blocked already, voided, or redeemed into a shopper's account),
-// giftcard.ErrNoBalance (an opened card with nothing available to hold),
 // giftcard.ErrNotFound, or a key error. The call's actor and reason are
 // recorded; a retry with the same key returns the first outcome.
 func (s *Service) BlockCard(ctx context.Context, cardID, key string) (_ giftcard.Card, err error) {
@@ -88,11 +103,8 @@ func (s *Service) blockCall(ctx context.Context, op, cardID, key string, block b
 			case !block:
 				a, e, err := a.Release(BlockHoldID, PlacerBlock, cause.Key, cause.At)
 				return a, []Entry{e}, err
-			case !a.Available().IsPositive():
-				return a, nil, &giftcard.Error{Op: op, CardID: card.ID, Masked: card.Masked(), Err: giftcard.ErrNoBalance,
-					Detail: "nothing available to hold"}
 			}
-			a, e, err := a.PlaceHold(HoldSpec{ID: BlockHoldID, Placer: PlacerBlock, Amount: a.Available(), Reference: BlockHoldID}, cause.Key, cause.At)
+			a, e, err := a.block(cause.Key, cause.At)
 			return a, []Entry{e}, err
 		})
 		return card, err

@@ -3,6 +3,7 @@ package wallet
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/giftkit/giftkit"
@@ -475,7 +476,7 @@ func (s *Service) transfer(ctx context.Context, op, fromID, toID string, amount 
 			}
 			want := amount
 			if all {
-				want = giftkit.FromMinor(1<<62, cur) // everything available, taken partially
+				want = giftkit.FromMinor(math.MaxInt64, cur) // everything available, taken partially
 			} else if err := checkCurrency(op, from, amount); err != nil {
 				return Transferred{}, err
 			}

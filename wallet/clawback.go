@@ -205,10 +205,9 @@ func clawback(tx Tx, cardID string, amount giftkit.Money, cause activity.Cause) 
 					return a, nil, err
 				}
 				entries = append(entries, taken...)
-				if blocked && a.Available().IsPositive() {
+				if blocked { // on what is left, or as the mark of an empty card
 					var e Entry
-					if a, e, err = a.PlaceHold(HoldSpec{ID: BlockHoldID, Placer: PlacerBlock, Amount: a.Available(), Reference: BlockHoldID},
-						cause.Key, cause.At); err != nil {
+					if a, e, err = a.block(cause.Key, cause.At); err != nil {
 						return a, nil, err
 					}
 					entries = append(entries, e)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/giftkit/giftkit"
@@ -224,16 +225,17 @@ func (s *Service) redeem(tx Tx, owner string, ref giftcard.CodeRef, cause activi
 	if !found {
 		return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: ref.Masked(), Err: giftcard.ErrNotRedeemable}
 	}
-	if !s.accepts(card.Value.Currency()) {
-		return Redeemed{}, &giftcard.Error{Op: "redeem", Masked: ref.Masked(), Err: giftkit.ErrCurrencyMismatch,
-			Detail: "this wallet does not hold " + card.Value.Currency().Code()}
-	}
 	if card.Opened() {
 		return s.redeemOpened(tx, owner, ref.Masked(), card, cause)
 	}
+	// The card's state before its currency: a card that cannot be redeemed
+	// reads as an unknown code, whatever currency it holds.
 	redeemed, red, err := card.Redeem(owner, now)
 	if err != nil {
 		return Redeemed{}, refusal(err, ref.Masked())
+	}
+	if !s.accepts(card.Value.Currency()) {
+		return Redeemed{}, s.currencyRefusal(ref.Masked(), card)
 	}
 	var entry Entry
 	credit := CreditSpec{Kind: EntryCredit, Class: red.Class, Amount: red.Amount, ExpiresAt: s.cfg.Programme.FundsExpiry(red.ExpiresAt, now),
@@ -313,6 +315,13 @@ func refusal(err error, masked string) error {
 	return &giftcard.Error{Op: "redeem", Masked: masked, Err: ce.Err}
 }
 
+// currencyRefusal refuses a card in a currency outside Config.Currencies,
+// named by the masked code only.
+func (s *Service) currencyRefusal(masked string, card giftcard.Card) error {
+	return &giftcard.Error{Op: "redeem", Masked: masked, Err: giftkit.ErrCurrencyMismatch,
+		Detail: "this wallet does not hold " + card.Value.Currency().Code()}
+}
+
 // readCode reads a code as typed: a native one, or an imported card's when
 // Config.ExternalCodes is set (see giftcard.ReadCode).
 func (s *Service) readCode(code string) (giftcard.CodeRef, error) {
@@ -340,7 +349,10 @@ func (s *Service) redeemOpened(tx Tx, owner, masked string, card giftcard.Card, 
 		if Blocked(a) {
 			return a, nil, blockedRefusal("redeem", masked)
 		}
-		a, entries, ps, err := a.TransferOut(giftkit.FromMinor(1<<62, cur), true, owner, cause.Key, cause.At)
+		if !s.accepts(cur) {
+			return a, nil, s.currencyRefusal(masked, card)
+		}
+		a, entries, ps, err := a.TransferOut(giftkit.FromMinor(math.MaxInt64, cur), true, owner, cause.Key, cause.At)
 		parcels = ps
 		return a, entries, err
 	}); err != nil {

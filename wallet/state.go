@@ -75,7 +75,8 @@ func RestoreAccount(s AccountState) (Account, error) {
 	}
 	for _, h := range s.Holds {
 		amount, ok := minor(h.Amount)
-		if !ok || amount == 0 || a.hold(h.ID) >= 0 {
+		mark := h.ID == BlockHoldID && h.Placer == PlacerBlock && len(h.Parts) == 0 // a block on an empty card
+		if !ok || (amount == 0 && !mark) || a.hold(h.ID) >= 0 {
 			return fail("hold %q of %v", h.ID, h.Amount)
 		}
 		held := hold{id: h.ID, reference: h.Reference, placer: h.Placer, amount: amount,
