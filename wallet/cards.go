@@ -96,15 +96,9 @@ func (s *Service) cardBalance(tx Tx, card giftcard.Card, masked string, cause ac
 	if err := Spendable(card, masked, cause.At); err != nil {
 		return CardBalance{}, err
 	}
-	out := CardBalance{CardID: card.ID, Masked: card.Masked(), Currency: card.Value.Currency(), ExpiresAt: card.ExpiresAt,
-		Opened: card.Opened(), Imported: card.Imported}
-	if p := s.cfg.Programme; p != nil {
-		out.Programme, out.Disclosure = p.Name, p.Disclosure
-	}
+	out := s.cardHeader(card)
 	if !card.Opened() {
-		out.Balance, out.Available, out.Held = card.Value, card.Value, giftkit.Zero(out.Currency)
-		out.NextLapse = card.ExpiresAt
-		return out, nil
+		return onCard(out, card.Value), nil
 	}
 	acct, err := UpdateAccount(tx, Change{Owner: giftcard.AccountOwner(card.ID), Currency: out.Currency, Cause: activity.Sweep(cause.At)}, nil)
 	if err != nil {
@@ -116,6 +110,24 @@ func (s *Service) cardBalance(tx Tx, card giftcard.Card, masked string, cause ac
 	return fillCardBalance(out, acct), nil
 }
 
+// cardHeader is what a CardBalance says of card itself, before its amounts.
+func (s *Service) cardHeader(card giftcard.Card) CardBalance {
+	out := CardBalance{CardID: card.ID, Masked: card.Masked(), Currency: card.Value.Currency(), ExpiresAt: card.ExpiresAt,
+		Opened: card.Opened(), Imported: card.Imported}
+	if p := s.cfg.Programme; p != nil {
+		out.Programme, out.Disclosure = p.Name, p.Disclosure
+	}
+	return out
+}
+
+// onCard fills out with value, the value of a card not yet opened.
+func onCard(out CardBalance, value giftkit.Money) CardBalance {
+	out.Balance, out.Available, out.Held = value, value, giftkit.Zero(value.Currency())
+	out.NextLapse = out.ExpiresAt
+	return out
+}
+
+// fillCardBalance fills out with the amounts of a card's account a.
 func fillCardBalance(out CardBalance, a Account) CardBalance {
 	out.Balance, out.Held, out.Available = a.Balance(), a.Held(), a.Available()
 	for _, l := range a.lots {
@@ -323,13 +335,9 @@ func (s *Service) Reload(ctx context.Context, cardID string, amount giftkit.Mone
 		})
 }
 
+// balanceOfCard is what an opened card holds: its account a.
 func (s *Service) balanceOfCard(card giftcard.Card, a Account) CardBalance {
-	out := CardBalance{CardID: card.ID, Masked: card.Masked(), Currency: a.Currency(), ExpiresAt: card.ExpiresAt, Opened: true,
-		Imported: card.Imported}
-	if p := s.cfg.Programme; p != nil {
-		out.Programme, out.Disclosure = p.Name, p.Disclosure
-	}
-	return fillCardBalance(out, a)
+	return fillCardBalance(s.cardHeader(card), a)
 }
 
 func checkCurrency(op string, card giftcard.Card, amount giftkit.Money) error {
@@ -391,24 +399,39 @@ func (s *Service) checkMonthlyLoad(tx Tx, op, owner string, amount giftkit.Money
 	if err := p.CheckMonthlyLoad(total); err != nil { // alone above the limit: nothing to add up
 		return s.ruleError(op, "", err)
 	}
+	err := eachEntry(tx, owner, amount.Currency(), func(e Entry) error {
+		if (e.Kind == EntryLoad || (e.Kind == EntryTransfer && e.Amount.IsPositive())) && !e.At.Before(since) {
+			var err error
+			if total, err = total.Add(e.Amount); err != nil { // an overflow is far above any limit
+				return &Error{Op: op, Amount: amount, Err: giftcard.ErrProgrammeLimit, Detail: "the month's loads overflow"}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.ruleError(op, "", p.CheckMonthlyLoad(total))
+}
+
+// eachEntry calls fn with every entry of an account's journal, in order,
+// a page at a time, and stops at fn's first error.
+func eachEntry(tx Tx, owner string, c giftkit.Currency, fn func(Entry) error) error {
 	for after := int64(0); ; {
-		entries, err := tx.Entries(owner, amount.Currency(), after, MaxPageSize)
+		entries, err := tx.Entries(owner, c, after, MaxPageSize)
 		if err != nil {
 			return err
 		}
 		for _, e := range entries {
-			if (e.Kind == EntryLoad || (e.Kind == EntryTransfer && e.Amount.IsPositive())) && !e.At.Before(since) {
-				if total, err = total.Add(e.Amount); err != nil { // an overflow is far above any limit
-					return &Error{Op: op, Amount: amount, Err: giftcard.ErrProgrammeLimit, Detail: "the month's loads overflow"}
-				}
+			if err := fn(e); err != nil {
+				return err
 			}
 		}
 		if len(entries) < MaxPageSize {
-			break
+			return nil
 		}
 		after = entries[len(entries)-1].Seq
 	}
-	return s.ruleError(op, "", p.CheckMonthlyLoad(total))
 }
 
 // Transferred is the outcome of a transfer between cards.
@@ -628,11 +651,7 @@ func (s *Service) AdjustCard(ctx context.Context, cardID string, delta giftkit.M
 				return CardBalance{}, &Error{Op: "adjust_card", Amount: delta, Currency: card.Value.Currency(), Err: giftkit.ErrCurrencyMismatch,
 					Detail: "the card holds " + card.Value.Currency().Code()}
 			}
-			out := CardBalance{CardID: card.ID, Masked: card.Masked(), Currency: card.Value.Currency(), ExpiresAt: card.ExpiresAt,
-				Opened: card.Opened(), Imported: card.Imported}
-			if p := s.cfg.Programme; p != nil {
-				out.Programme, out.Disclosure = p.Name, p.Disclosure
-			}
+			out := s.cardHeader(card)
 			if !card.Opened() {
 				next, err := card.Adjust(delta, cause.At)
 				if err != nil {
@@ -645,8 +664,7 @@ func (s *Service) AdjustCard(ctx context.Context, cardID string, delta giftkit.M
 				if err := tx.PutCard(next); err != nil {
 					return CardBalance{}, err
 				}
-				out.Balance, out.Available, out.Held, out.NextLapse = next.Value, next.Value, giftkit.Zero(out.Currency), next.ExpiresAt
-				return out, tx.AppendActivity([]activity.Record{rec})
+				return onCard(out, next.Value), tx.AppendActivity([]activity.Record{rec})
 			}
 			acct, err := UpdateAccount(tx, Change{Owner: giftcard.AccountOwner(card.ID), Currency: delta.Currency(), Kind: activity.KindAdjust,
 				Reference: reference, Cause: cause}, func(a Account) (Account, []Entry, error) {

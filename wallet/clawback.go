@@ -134,28 +134,20 @@ func (s *Service) Clawback(ctx context.Context, cardID string, amount giftkit.Mo
 func movedOut(tx Tx, card giftcard.Card) ([]Taken, error) {
 	var out []Taken
 	index := map[string]int{}
-	for after := int64(0); ; {
-		entries, err := tx.Entries(giftcard.AccountOwner(card.ID), card.Value.Currency(), after, MaxPageSize)
-		if err != nil {
-			return nil, err
+	err := eachEntry(tx, giftcard.AccountOwner(card.ID), card.Value.Currency(), func(e Entry) error {
+		if e.Kind != EntryTransfer || !e.Amount.IsNegative() || e.Reference == "" {
+			return nil
 		}
-		for _, e := range entries {
-			if e.Kind != EntryTransfer || !e.Amount.IsNegative() || e.Reference == "" {
-				continue
-			}
-			moved, _ := e.Amount.Neg()
-			if i, ok := index[e.Reference]; ok {
-				out[i].Amount = giftkit.FromMinor(out[i].Amount.Minor()+moved.Minor(), moved.Currency())
-				continue
-			}
-			index[e.Reference] = len(out)
-			out = append(out, Taken{Owner: e.Reference, Amount: moved})
+		moved, _ := e.Amount.Neg()
+		if i, ok := index[e.Reference]; ok {
+			out[i].Amount = giftkit.FromMinor(out[i].Amount.Minor()+moved.Minor(), moved.Currency())
+			return nil
 		}
-		if len(entries) < MaxPageSize {
-			return out, nil
-		}
-		after = entries[len(entries)-1].Seq
-	}
+		index[e.Reference] = len(out)
+		out = append(out, Taken{Owner: e.Reference, Amount: moved})
+		return nil
+	})
+	return out, err
 }
 
 // clawback is the unit of work of a clawback.

@@ -91,23 +91,15 @@ func (s *Service) ChargeDormancyFee(ctx context.Context, cardID, key string) (_ 
 // opened the account aside: that move is the library's, not the holder's)
 // and when a fee was last charged.
 func activityOf(tx Tx, owner, cardID string, c giftkit.Currency) (lastActive, lastFee time.Time, err error) {
-	for after := int64(0); ; {
-		entries, err := tx.Entries(owner, c, after, MaxPageSize)
-		if err != nil {
-			return time.Time{}, time.Time{}, err
+	err = eachEntry(tx, owner, c, func(e Entry) error {
+		switch {
+		case e.Kind == EntryFee:
+			lastFee = e.At
+		case e.Kind == EntryCredit && e.Reference == cardID: // the opening
+		case e.Key != "":
+			lastActive = e.At
 		}
-		for _, e := range entries {
-			switch {
-			case e.Kind == EntryFee:
-				lastFee = e.At
-			case e.Kind == EntryCredit && e.Reference == cardID: // the opening
-			case e.Key != "":
-				lastActive = e.At
-			}
-		}
-		if len(entries) < MaxPageSize {
-			return lastActive, lastFee, nil
-		}
-		after = entries[len(entries)-1].Seq
-	}
+		return nil
+	})
+	return lastActive, lastFee, err
 }
