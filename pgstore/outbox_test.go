@@ -276,8 +276,7 @@ func TestOutboxManyStores(t *testing.T) {
 	first, schema, drop := openSchema(t, "")
 	defer drop()
 	open := func() *pgstore.Store {
-		s, _, closeOnly := openSchema(t, schema, pgstore.WithMaxConns(4))
-		_ = closeOnly // drop would drop the schema: close only
+		s, _, _ := openSchema(t, schema, pgstore.WithMaxConns(4)) // not its drop, which would drop the schema: Close only
 		t.Cleanup(s.Close)
 		return s
 	}

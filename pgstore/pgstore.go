@@ -155,7 +155,7 @@
 // logged or put in an error by this package (a tracer given to WithTracer
 // sees statements' arguments, those bytes among them). Times keep their
 // nanoseconds, as cards' do. Delivery locks the row it returns;
-// DueDeliveries reads the scheduled ones through a partial index, without
+// DueDeliveries reads the scheduled and sending ones through a partial index, without
 // a lock: egift locks each again before it sends it.
 //
 // # Attempt logs

@@ -134,6 +134,12 @@ func TestEntriesLoadAndTransfer(t *testing.T) {
 		t.Fatalf("Take (fee) = %v, %v", fee, err)
 	}
 	fromEntries := append(append([]wallet.Entry{load}, out...), fee...)
+	// The premise: the entries to store are of the new kinds (the journal's
+	// comparison below then checks the store keeps them).
+	if k := []wallet.EntryKind{fromEntries[0].Kind, fromEntries[1].Kind, fromEntries[2].Kind, in[0].Kind}; k[0] != wallet.EntryLoad ||
+		k[1] != wallet.EntryTransfer || k[2] != wallet.EntryFee || k[3] != wallet.EntryTransfer {
+		t.Fatalf("the entries' kinds: %v; want load, transfer, fee, transfer", k)
+	}
 	if err := s.Update(ctx, func(tx *sqlitestore.Tx) error {
 		if err := tx.SaveAccount(from, fromEntries); err != nil {
 			return err
@@ -165,10 +171,6 @@ func TestEntriesLoadAndTransfer(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
-	}
-	if k := []wallet.EntryKind{fromEntries[0].Kind, fromEntries[1].Kind, fromEntries[2].Kind, in[0].Kind}; k[0] != wallet.EntryLoad ||
-		k[1] != wallet.EntryTransfer || k[2] != wallet.EntryFee || k[3] != wallet.EntryTransfer {
-		t.Errorf("the entries' kinds: %v; want load, transfer, fee, transfer", k)
 	}
 }
 

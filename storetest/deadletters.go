@@ -44,6 +44,10 @@ func testDeadLetters(t *testing.T, s any) {
 		}
 	}
 	want[0].Event.Payload[0] = 'X' // the store keeps its own copy
+	kept, err := dl.Get(ctx, "webhook:crm", want[0].Event.ID)
+	if err == nil && kept.Event.Payload[0] != '{' {
+		t.Fatal("Put kept the caller's payload, not a copy")
+	}
 	want[0].Event.Payload[0] = '{'
 	got, err := dl.Get(ctx, "webhook:crm", want[0].Event.ID)
 	if diff := cmp.Diff(want[0], got, cmpOpts); err != nil || diff != "" {
