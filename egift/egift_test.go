@@ -587,3 +587,27 @@ func TestMessageNeverLeaksItsCode(t *testing.T) {
 		t.Fatalf("JSON = %s", j)
 	}
 }
+
+// A card reloaded before its delivery (opened into its own account, not
+// spent) is still sent: its code holds value.
+func TestDeliverOpenedCard(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	req := gift
+	req.SendAt = t0.Add(time.Hour)
+	d, err := e.svc.Send(ctx, req, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.wallet.Reload(ctx, d.CardID, giftkit.MustParseMoney("5.00", eur), "top-up", "reload"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Hour)
+	if rep, err := e.svc.Deliver(ctx, 10); err != nil || rep.Sent != 1 || rep.Cancelled != 0 {
+		t.Fatalf("Deliver = %+v, %v; want the reloaded card sent", rep, err)
+	}
+	m := e.inbox.got[len(e.inbox.got)-1]
+	if b, err := e.wallet.CheckBalance(ctx, "zoe", m.Code.String()); err != nil || b.Available != giftkit.MustParseMoney("45.00", eur) {
+		t.Errorf("the sent code holds %v, %v; want 45.00", b.Available, err)
+	}
+}

@@ -366,7 +366,7 @@ type Report struct {
 	Sent      int // handed to the Sender and marked sent
 	Retrying  int // failed, or its card is blocked: scheduled again
 	Failed    int // failed for the last time (StateFailed)
-	Cancelled int // not sent, because its card was voided or redeemed: cancelled, its code erased
+	Cancelled int // not sent, because its card was voided or redeemed into an account: cancelled, its code erased
 }
 
 // Deliver sends up to limit deliveries that are due, one after the other,
@@ -437,13 +437,15 @@ func (s *Service) deliver(ctx context.Context, d Delivery, rep *Report) error {
 			return fmt.Errorf("egift: delivery %s names card %s, which does not exist", cur.ID, cur.CardID)
 		}
 		cur.UpdatedAt = now
-		switch card.State {
-		case giftcard.StateVoided, giftcard.StateRedeemed:
-			// Its code is of no use to anyone: withdraw it.
+		switch {
+		case card.State == giftcard.StateVoided || (card.State == giftcard.StateRedeemed && !card.Opened()):
+			// Its code is of no use to anyone: withdraw it. (A card
+			// reloaded or moved to before it was sent is opened, not
+			// spent: its code still holds value, and is sent.)
 			cur.State, cur.Sealed, cur.LastError = StateCancelled, nil, "card "+card.State.String()+": not sent"
 			decided = StateCancelled
 			return tx.PutDelivery(cur)
-		case giftcard.StateBlocked:
+		case card.State == giftcard.StateBlocked:
 			// Under review: try again later, without counting an attempt.
 			cur.State, cur.SendAt, cur.LastError = StateScheduled, now.Add(s.cfg.RetryAfter), "card blocked: not sent yet"
 			decided = StateScheduled
