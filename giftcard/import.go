@@ -41,9 +41,11 @@ type ImportRequest struct {
 // (wallet.Config.ExternalCodes, checkout.Config.ExternalCodes).
 //
 // It fails with [ErrInvalidRequest] (an empty or oversized request, a
-// balance that is not positive or breaks the programme's card bounds, an
-// expiry in the past), an error wrapping [ErrExternalCode], [ErrInvalidRequest]
-// for a code imported twice or already taken, or a key error. A retry with
+// balance that is not positive, an expiry in the past, a code imported
+// twice or already taken; a code that is not one, with the error wrapping
+// [ErrExternalCode]), [ErrProgrammeLimit] (a balance outside the
+// programme's card bounds; giftkit.ErrCurrencyMismatch for a balance in
+// another currency than the programme's), or a key error. A retry with
 // the same key returns the first outcome, without codes.
 func (s *Service) Import(ctx context.Context, req ImportRequest, key string) (_ Issued, err error) {
 	ctx, span := s.obs.Begin(ctx, "giftcard.import")
@@ -80,6 +82,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, key string) (_ 
 	out := Issued{BatchID: batchID, Cards: make([]IssuedCard, len(req.Cards))}
 	seen := make(map[Hash]bool, len(req.Cards))
 	norms := make([]string, len(req.Cards))
+	hashes := make([]Hash, len(req.Cards))
 	args := []string{req.BatchID, req.Class.String(), strings.Join(req.Tags, ",")} // as asked: a generated batch ID differs on every call
 	for i, ext := range req.Cards {
 		norm, err := NormalizeExternal(ext.Code)
@@ -88,6 +91,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, key string) (_ 
 		}
 		norms[i] = norm
 		h := s.cfg.Hasher.HashExternal(norm)
+		hashes[i] = h
 		args = append(args, h.String(), ext.Balance.String(), ext.ExpiresAt.UTC().String())
 	}
 	call := idem.NewCall("giftcard", key, now, "import", idem.Fingerprint(args...))
@@ -98,14 +102,14 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, key string) (_ 
 			return Issued{}, fail(fmt.Sprintf("card %d: balance must be positive", i+1))
 		}
 		if err := s.cfg.Programme.CheckCardValue(ext.Balance); err != nil {
-			return Issued{}, &Error{Op: "import", Detail: fmt.Sprintf("card %d: %v", i+1, err), Err: ErrProgrammeLimit}
+			return Issued{}, refusal("import", fmt.Sprintf("card %d: ", i+1), err)
 		}
 		exp := ext.ExpiresAt
 		if !exp.IsZero() && !exp.After(now) {
 			return s.refusedNow(ctx, call, fail(fmt.Sprintf("card %d: expiry is not after now", i+1)))
 		}
 		exp = s.cfg.Programme.ImportExpiry(exp, now)
-		h := s.cfg.Hasher.HashExternal(norm)
+		h := hashes[i]
 		if seen[h] {
 			return Issued{}, fail(fmt.Sprintf("card %d: the same code appears twice", i+1))
 		}

@@ -1,6 +1,7 @@
 package giftcard
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -280,6 +281,18 @@ func (e *RuleError) Error() string {
 
 // Unwrap returns the error the RuleError wraps.
 func (e *RuleError) Unwrap() error { return e.Err }
+
+// refusal puts a programme's refusal (a *RuleError) into an *Error of op,
+// keeping what it wraps: ErrProgrammeLimit, or giftkit.ErrCurrencyMismatch
+// for a value in another currency than the programme's limits.
+func refusal(op, prefix string, err error) error {
+	e := &Error{Op: op, Detail: prefix + err.Error(), Err: ErrProgrammeLimit}
+	var re *RuleError
+	if errors.As(err, &re) {
+		e.Err = re.Err
+	}
+	return e
+}
 
 // check returns a *RuleError if would is above the limit named rule (no
 // limit when limit is the zero Money).

@@ -4,6 +4,7 @@ package giftcard_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -81,5 +82,24 @@ func TestNegativeFeePeriod(t *testing.T) {
 	p.Fee.After, p.Fee.Every = giftcard.Period{Months: -1}, giftcard.Period{}
 	if err := p.Validate(); err == nil {
 		t.Error("Validate accepted a fee due a month before the last activity")
+	}
+}
+
+// A card in another currency than the programme's is refused as a currency
+// mismatch, at issue and at import.
+func TestProgrammeCurrencyAtIssue(t *testing.T) {
+	ctx := context.Background()
+	p := giftcard.EUAnonymousPrepaid()
+	s, _ := giftcard.NewService(memstore.New(), giftcard.Config{Hasher: hasher(t), Now: time.Now, Programme: &p})
+	usd := giftkit.MustParseMoney("10.00", giftkit.MustParseCurrency("USD"))
+	if _, err := s.Issue(ctx, giftcard.IssueRequest{Value: usd}, "i"); !errors.Is(err, giftkit.ErrCurrencyMismatch) {
+		t.Errorf("issue a USD card under EUR rules: %v; want ErrCurrencyMismatch", err)
+	}
+	_, err := s.Import(ctx, giftcard.ImportRequest{Cards: []giftcard.ExternalCard{{Code: "LEGACY_9", Balance: usd}}}, "m")
+	if !errors.Is(err, giftkit.ErrCurrencyMismatch) {
+		t.Errorf("import a USD card under EUR rules: %v; want ErrCurrencyMismatch", err)
+	}
+	if _, err := s.Issue(ctx, giftcard.IssueRequest{Value: euro("150.01")}, "j"); !errors.Is(err, giftcard.ErrProgrammeLimit) {
+		t.Errorf("issue above the maximum: %v; want ErrProgrammeLimit", err)
 	}
 }

@@ -225,10 +225,10 @@ func (s *Service) IssueWith(ctx context.Context, req IssueRequest, key string, a
 		return s.refusedNow(ctx, call, err)
 	}
 	if err := s.cfg.Programme.CheckCardValue(req.Value); err != nil {
-		return Issued{}, &Error{Op: "issue", Detail: err.Error(), Err: ErrProgrammeLimit}
+		return Issued{}, refusal("issue", "", err)
 	}
 	if req.ExpiresAt, err = s.cfg.Programme.Expiry(req.ExpiresAt, now); err != nil {
-		return s.refusedNow(ctx, call, &Error{Op: "issue", Detail: err.Error(), Err: ErrProgrammeLimit})
+		return s.refusedNow(ctx, call, refusal("issue", "", err))
 	}
 	cause, err := activity.CauseFrom(ctx, key, now)
 	if err != nil {
