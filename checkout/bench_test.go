@@ -71,7 +71,8 @@ func BenchmarkCheckout(b *testing.B) {
 }
 
 // BenchmarkPayWithCards measures a guest's payment of 2.00 EUR by two gift
-// cards given by code, 1.50 from one and 0.50 from the other, captured at
+// cards given by code (of 1.00 and 1.50: the smaller pays first, 1.00
+// each), captured at
 // once on memstore: a first use, which opens each card's account. Compare
 // it with BenchmarkCheckout/balance, which spends one account. The cards are
 // issued before the timer starts.
@@ -93,7 +94,7 @@ func BenchmarkPayWithCards(b *testing.B) {
 		}
 		return codes
 	}
-	small, large := issue("1.50", b.N, "small-"), issue("1.00", b.N, "large-")
+	large, small := issue("1.50", b.N, "large-"), issue("1.00", b.N, "small-")
 	ids := make([]string, b.N)
 	for i := range ids {
 		ids[i] = fmt.Sprint("order-", i)

@@ -442,7 +442,7 @@ func newPayment(req PayRequest, split Split, cards []CardTender, keys Keys, now,
 		ExpiresAt: expiresAt, CreatedAt: now, UpdatedAt: now,
 	}
 	if split.Balance.IsPositive() {
-		p.HoldID = "pay/" + p.ID
+		p.HoldID = p.CardHoldID() // the same ID on the shopper's account as on each card's
 	}
 	for i, part := range split.Cards {
 		if part.IsPositive() {

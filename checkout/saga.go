@@ -184,44 +184,23 @@ func (s *Service) step(ctx context.Context, p Payment, t transition) (Payment, e
 }
 
 // apply carries out a transition's effects on the accounts of the
-// payment's gift tenders (each gift card's, then the shopper's balance), in
-// the unit of work that records the transition, for cause (whose key is
-// each account's first effect's): one change per account touched.
+// payment's gift tenders, in the unit of work that records the transition,
+// for cause (whose key is each account's first effect's): one change per
+// run of effects on one account. Transitions emit them grouped by tender
+// (each gift card's, then the balance's), so that is one change per
+// account touched.
 func (s *Service) apply(tx Tx, p Payment, effects []effect, cause activity.Cause) error {
 	for len(effects) > 0 {
-		tender := effects[0].tender
-		mine := effects
-		if !allOn(effects, tender) { // the usual case, one account, takes no copy
-			mine, effects = split(effects, tender)
-		} else {
-			effects = nil
+		n := 1
+		for n < len(effects) && effects[n].tender == effects[0].tender {
+			n++
 		}
-		if err := s.applyOn(tx, p, tender, mine, cause); err != nil {
+		if err := s.applyOn(tx, p, effects[0].tender, effects[:n], cause); err != nil {
 			return err
 		}
+		effects = effects[n:]
 	}
 	return nil
-}
-
-func allOn(effects []effect, tender int) bool {
-	for _, e := range effects {
-		if e.tender != tender {
-			return false
-		}
-	}
-	return true
-}
-
-// split returns the effects on tender and the others, each in order.
-func split(effects []effect, tender int) (on, others []effect) {
-	for _, e := range effects {
-		if e.tender == tender {
-			on = append(on, e)
-		} else {
-			others = append(others, e)
-		}
-	}
-	return on, others
 }
 
 // owner returns the owner of the account of tender (see effect.tender).
