@@ -3,7 +3,6 @@ package checkout
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/activity"
@@ -149,7 +148,7 @@ func (s *Service) openWithCards(tx Tx, req PayRequest, refs []giftcard.CodeRef, 
 			if wallet.Blocked(acct) {
 				return Payment{}, refuseCard(req, masked, &giftcard.Error{Err: giftcard.ErrNotRedeemable})
 			}
-			f.Available, f.ExpiresAt = acct.Available(), nextLapse(acct, now)
+			f.Available, f.ExpiresAt = acct.Available(), acct.NextLapse(now)
 		}
 		if card.Value.Currency() != cur {
 			return Payment{}, &Error{Op: "pay", PaymentID: req.PaymentID, Amount: req.Total, Err: giftkit.ErrCurrencyMismatch,
@@ -225,15 +224,4 @@ func (s *Service) placeHold(tx Tx, p Payment, tender int, amount giftkit.Money, 
 			return a, []wallet.Entry{hold}, err
 		})
 	return err
-}
-
-// nextLapse returns when the soonest of the account's available value
-// lapses after now; zero if none of it ever does.
-func nextLapse(a wallet.Account, now time.Time) time.Time {
-	for _, l := range a.Lots() {
-		if l.Remaining.Minor() > l.Reserved.Minor() && (l.ExpiresAt.IsZero() || l.ExpiresAt.After(now)) {
-			return l.ExpiresAt
-		}
-	}
-	return time.Time{}
 }

@@ -139,6 +139,19 @@ type HoldPart struct {
 	Amount giftkit.Money
 }
 
+// NextLapse returns when the soonest-expiring of the value available at
+// now lapses: the expiry of the first lot, in spending order, with value
+// neither held nor expired; zero if that value never expires or there is
+// none. It is what the spending order of cards compares.
+func (a Account) NextLapse(now time.Time) time.Time {
+	for _, l := range a.lots {
+		if l.remaining > l.reserved && !l.expired(now) {
+			return l.expiresAt
+		}
+	}
+	return time.Time{}
+}
+
 // Lots returns the account's credits, soonest expiry first.
 func (a Account) Lots() []Lot {
 	out := make([]Lot, len(a.lots))
