@@ -1,6 +1,7 @@
 // Package giftkit is an embeddable library for gift cards: activation codes,
-// single-use redemption into an account balance, and split-tender checkout
-// that spends the balance first and charges a bank card for the rest.
+// single-use redemption into an account balance, cards spent directly, and
+// split-tender checkout that spends cards given by code first (soonest
+// lapse first), then the balance, and charges a bank card for the rest.
 //
 // This root package holds the vocabulary every other package shares:
 // [Currency] and [Money], an exact amount that never touches float64 and
@@ -14,12 +15,16 @@
 //   - [github.com/giftkit/giftkit/codefmt]: parsing, normalising, generating,
 //     formatting and masking the 15-character activation codes
 //     (XXXX-XXXXXX-XXXXX) with a check that catches every typo and swap.
-//   - [github.com/giftkit/giftkit/giftcard]: cards, issuance, life cycle, and
-//     the rules of single-use redemption.
+//   - [github.com/giftkit/giftkit/giftcard]: cards, issuance, life cycle,
+//     the rules of single-use redemption, programmes, import of another
+//     programme's codes, CSV export, cancel and batch tags.
 //   - [github.com/giftkit/giftkit/wallet]: account balances: redemption into
-//     them, holds, captures, refunds, expiry and the journal.
-//   - [github.com/giftkit/giftkit/checkout]: split-tender payment, balance
-//     first and the bank card for the rest, as a recoverable saga.
+//     them, holds, captures, refunds, expiry and the journal; balance checks
+//     by code, loads, and reloads, transfers, merges, blocks, adjustments
+//     and fees on cards.
+//   - [github.com/giftkit/giftkit/checkout]: split-tender payment, cards
+//     given by code first (soonest lapse first), then the balance, then the
+//     bank card, as a recoverable saga.
 //   - [github.com/giftkit/giftkit/activity]: the record of every change to a
 //     card or account, with its actor and reason, chained by digests.
 //   - [github.com/giftkit/giftkit/ledger]: the operator's reads of that log
@@ -54,7 +59,8 @@
 //	// value is credited once.
 //	_, err := accounts.Redeem(ctx, "ana", batch.Cards[0].Code.String(), "redeem-1")
 //
-//	// At checkout the balance pays first and the bank card the rest.
+//	// At checkout cards given by code pay first (PayRequest.Codes), then the
+//	// balance, and the bank card the rest.
 //	p, err := shop.Pay(ctx, checkout.PayRequest{PaymentID: "A-1002", Owner: "ana",
 //		Total: giftkit.MustParseMoney("80", giftkit.EUR), Instrument: cardToken}, "pay-A-1002")
 //	// p.Balance.Captured = 50.00 EUR, p.Card.Captured = 30.00 EUR

@@ -22,19 +22,23 @@
 // card first (RefundCardFirst), then to the gift tenders in the reverse of
 // the order they were spent in: the balance, then the cards, last spent
 // first. A guest without an account may pay with codes (Owner empty).
-// Codes count as guesses through Config.Limiter (the wallet's): a typo is
-// caught by the code's check characters before any lookup and never counts,
-// and the refusals of unknown, pending, blocked and voided cards are one.
+// Codes count as guesses through Config.Limiter (the wallet's); a guest's
+// are counted per client (wallet.GuestOr). A typo in a native code is
+// caught by the code's check characters before any lookup and never
+// counts. An imported code has no check characters, so with ExternalCodes
+// set a mistyped imported code is a miss, and counts. The refusals of
+// unknown, pending, blocked and voided cards are one.
 //
 // # The saga
 //
-// [Service.Pay] runs each payment as a saga of recorded steps: hold the
-// balance part on the account (the hold expires), authorise the card part,
-// and capture both, now ([CaptureNow]) or at shipment ([CaptureLater] and
-// [Service.Capture], which may capture less and releases the rest). If the
-// card is declined, or the payment is cancelled or not captured in time, the
-// hold is released and the authorisation voided: the shopper is charged
-// nothing. Captured payments take refunds ([Service.Refund]), several if need
+// [Service.Pay] runs each payment as a saga of recorded steps: hold each
+// gift tender's part on its account (each card's on the card's own, the
+// balance part on the shopper's; the holds expire), authorise the bank card
+// part, and capture them all, now ([CaptureNow]) or at shipment
+// ([CaptureLater] and [Service.Capture], which may capture less and
+// releases the rest). If the bank card is declined, or the payment is
+// cancelled or not captured in time, the holds are released and the
+// authorisation voided: the shopper is charged nothing. Captured payments take refunds ([Service.Refund]), several if need
 // be, never more than captured per tender, split between tenders by a
 // [RefundPolicy] exact to the cent.
 //
@@ -48,8 +52,9 @@
 // length-prefixed payment ID, call and refund key, so no two calls of any
 // two payments share a key, whatever bytes their IDs and keys hold; the
 // prefix is Config.ProcessorKeyPrefix, which keeps deployments that share a
-// processor account apart. A capture is decided, and takes the balance part,
-// at one instant: a capture decided while the hold is live succeeds.
+// processor account apart. A capture is decided, and takes the gift
+// tenders' parts (the cards' first, then the balance's), at one instant: a
+// capture decided while the holds are live succeeds.
 //
 // Pay, Capture, Cancel and Refund record their outcome under their key,
 // refusals included, in a key space per payment: a refused call retried
@@ -71,11 +76,10 @@
 //
 // split.go decides the spending order ([PlanTenders], [Plan], and the split
 // of a capture); tenders.go reads the codes and opens a payment that spends
-// gift cards;
-// payment.go holds [Payment] and its pure transitions, each returning the
-// new payment and its effects on the shopper's balance; refund.go the
-// refund policies and what is refundable; processor.go the [Processor] and
-// its keys; saga.go only picks the processor call a state needs, makes it,
+// gift cards; payment.go holds [Payment] and its pure transitions, each
+// returning the new payment and its effects on the accounts of its gift
+// tenders; refund.go the refund policies and what is refundable;
+// processor.go the [Processor] and its keys; saga.go only picks the processor call a state needs, makes it,
 // and applies the transition that records the answer.
 //
 // # Errors
@@ -91,7 +95,12 @@
 // [ErrPaymentNotFound], [ErrInvalidState], [ErrExceedsAuthorized],
 // [ErrExceedsCaptured], [ErrExpired], or the shared giftkit and wallet errors,
 // and to the processor's or store's error that caused them: a decline
-// unwraps to a [*DeclineError] with the processor's reason.
+// unwraps to a [*DeclineError] with the processor's reason. A code given
+// at checkout that names no usable card is refused as redemption refuses
+// it (giftcard.ErrNotRedeemable, giftcard.ErrExpired,
+// giftcard.ErrAlreadyRedeemed, giftcard.ErrNoBalance), in an [*Error]
+// naming the code masked; a code that does not read is a
+// *codefmt.ParseError.
 //
 // # Who and why
 //

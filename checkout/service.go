@@ -89,7 +89,8 @@ const MaxIDLen = 128
 
 func validID(id string) bool { return id != "" && idem.ValidText(id, MaxIDLen) }
 
-// A Service runs split-tender payments: balance first, bank card for the
+// A Service runs split-tender payments: gift cards given by code first
+// (soonest lapse first), then the balance, then the bank card for the
 // rest. It is safe for concurrent use; its zero value is not usable.
 //
 // Each payment is a saga whose every step is recorded before the next runs,

@@ -13,6 +13,8 @@
 // transition is a pure method on Card ([Card.Redeem], [Card.Activate],
 // [Card.Block], [Card.Unblock], [Card.Void]) that takes the time as an
 // argument and returns a new Card or an error; the receiver never changes.
+// A card spent directly is redeemed into an account of its own
+// ([Card.Opened]; see below).
 //
 // # Service
 //
@@ -54,9 +56,13 @@
 // Failures are [*Error] values that unwrap to [ErrNotRedeemable] (unknown,
 // pending, blocked and voided cards alike, so guessing reveals nothing),
 // [ErrAlreadyRedeemed] (with [Error.SameAccount]), [ErrExpired],
-// [ErrInvalidTransition], [ErrNotFound], [ErrInvalidRequest], or the shared
-// giftkit.ErrKeyRequired and giftkit.ErrIdempotencyConflict. Messages name
-// cards by ID and masked code, never by the code itself. An Error
+// [ErrInvalidTransition], [ErrNotFound], [ErrInvalidRequest],
+// [ErrCancelWindow] (a cancel too late), [ErrNoBalance] (a card spent
+// directly with nothing available), [ErrProgrammeLimit] (a programme rule
+// broken; the detail names the rule), or the shared giftkit.ErrKeyRequired
+// and giftkit.ErrIdempotencyConflict. A code of another programme that
+// cannot be kept fails with an error wrapping [ErrExternalCode]. Messages
+// name cards by ID and masked code, never by the code itself. An Error
 // round-trips through JSON with a stable [Error.Code].
 //
 // # Who and why

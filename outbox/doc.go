@@ -28,6 +28,13 @@
 // store has a DeadLetters method), so that it can be sent again after the
 // outbox has pruned it.
 //
-// No event carries an activation code, whole or in part beyond what
-// giftcard.Card keeps (its last four characters are not in events either).
+// A card spent directly has an account of its own
+// (giftcard.AccountOwner). Its loads, holds (a block among them, with
+// reference "block"), adjustments, transfers and fees are account.* events
+// whose aggregate ID is "giftcard:<card ID>". Its first use emits
+// card.redeemed and account.credited, as a redemption does.
+//
+// No event carries a whole activation code. Card and account events name
+// cards by ID. Payment events name each gift-card tender by its masked
+// code (its last four characters), as receipts do.
 package outbox

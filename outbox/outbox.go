@@ -65,7 +65,7 @@ func (k *AggregateKind) UnmarshalText(b []byte) error {
 // events are numbered 1, 2, 3, ... (Event.Seq).
 type Aggregate struct {
 	Kind     AggregateKind    `json:"kind"`              // card, account or payment
-	ID       string           `json:"id"`                // the card's ID, the account's owner, the payment's ID
+	ID       string           `json:"id"`                // the card's ID, the account's owner ("giftcard:<card ID>" for a card's own account), the payment's ID
 	Currency giftkit.Currency `json:"currency,omitzero"` // the account's currency; zero for cards and payments
 }
 
@@ -91,12 +91,12 @@ const (
 	CardVoided     Type = "card.voided"      // a card was cancelled
 	CardRedeemed   Type = "card.redeemed"    // a card's value went into an account
 	CardAdjusted   Type = "card.adjusted"    // an operator changed a card's value
-	CardLoaded     Type = "card.loaded"      // value was added to a card
+	CardLoaded     Type = "card.loaded"      // not emitted: cards are reloaded through their accounts (account.loaded)
 	CardClawedBack Type = "card.clawed_back" // a refunded card's value was taken back
 	CardExpired    Type = "card.expired"     // a card's value expired
 
-	AccountCredited    Type = "account.credited"    // a redeemed card's value was credited
-	AccountHeld        Type = "account.held"        // part of the balance was reserved for a payment
+	AccountCredited    Type = "account.credited"    // a card's value was credited: redeemed, or moved into its own account
+	AccountHeld        Type = "account.held"        // part of the balance was reserved for a payment, or a card was blocked
 	AccountCaptured    Type = "account.captured"    // held money was spent: the account was debited
 	AccountReleased    Type = "account.released"    // a hold was closed without spending
 	AccountRefunded    Type = "account.refunded"    // money was returned to the balance

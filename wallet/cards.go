@@ -149,10 +149,11 @@ func fillCardBalance(out CardBalance, a Account) CardBalance {
 // and redemptions alike. A check that finds a card does not clear earlier
 // failures (a valid card could otherwise be checked between guesses).
 //
-// A typo never counts: the code's check characters catch it
-// (*codefmt.ParseError, naming the wrong character) before anything is
+// A typo in a native code never counts: the code's check characters catch
+// it (*codefmt.ParseError, naming the wrong character) before anything is
 // looked up, so a shopper who mistypes is told so and a guesser learns
-// nothing. The refusals are the redemption's, alike for unknown, pending,
+// nothing. An imported code has no check characters, so with
+// Config.ExternalCodes set a mistyped imported code is a miss, and counts. The refusals are the redemption's, alike for unknown, pending,
 // blocked and voided cards (giftcard.ErrNotRedeemable), plus
 // giftcard.ErrExpired and giftcard.ErrAlreadyRedeemed (redeemed into an
 // account), none naming the card.

@@ -14,7 +14,8 @@
 //	Available = Balance − Held   ≥ 0, always
 //
 // Every change appends [Entry] values to the account's journal: credit,
-// hold, release, capture, refund, expiry. An Account is an immutable value
+// hold, release, capture, refund, expiry, adjustment, clawback, load,
+// transfer, fee. An Account is an immutable value
 // whose amounts are int64 minor units inside and [giftkit.Money] at its
 // API; its methods are pure: they take the time as an argument and return
 // a new Account and its entries. [Account.State] and [RestoreAccount] are
@@ -29,8 +30,13 @@
 //
 // [Service] runs the use cases over any store whose transactions implement
 // [Tx] (see giftkit.Store). [Service.Redeem] parses a code as the shopper
-// typed it, moves the card to redeemed and credits the account in one unit
-// of work, so a card can be redeemed once, whatever the interleaving.
+// typed it and credits the account in one unit of work. A card never spent
+// directly moves to redeemed, once, whatever the interleaving. An opened
+// card (see below) stays as it is: what is available on it is transferred
+// ([EntryTransfer]), and Redeem fails with giftcard.ErrNoBalance when
+// nothing is. Under a giftcard.Programme the credit keeps the programme's
+// minimum validity and the account's maximum balance holds.
+//
 // Every method that changes state takes an idempotency key; a retry returns
 // the first outcome, refusals included. The one exception is
 // [ErrTooManyAttempts], a throttle rather than an outcome: after
@@ -50,9 +56,9 @@
 // card later gets what is available on it, moved with its class and expiry
 // ([Account.TransferOut], [Account.TransferIn]; [EntryTransfer] entries).
 // [Service.CheckBalance] reads a card's balance by its code without
-// spending it, through the same limiter as redemption (a typo never
-// counts; a card found clears nothing), and [Service.CardFunds] by its ID
-// for operators. [Service.Load] adds bought value to an account
+// spending it, through the same limiter as redemption (a typo in a native
+// code never counts; a card found clears nothing), and [Service.CardFunds]
+// by its ID for operators. [Service.Load] adds bought value to an account
 // ([EntryLoad]). An operator blocks ([Service.BlockCard]), adjusts
 // ([Service.AdjustCard]) and charges the programme's dormancy fee
 // ([Service.ChargeDormancyFee]) on either kind of card; a clawback follows
@@ -61,9 +67,11 @@
 //
 // # Guessing
 //
-// Redemption attempts count against a [Limiter], per owner and, when the
-// host names one with [WithClient], per client (an address, an API client).
-// An attempt is reserved before the code is looked up and settled after, so
+// Attempts to use a code (redemptions, balance checks by code, codes given
+// at checkout) count against a [Limiter], per owner and, when the host
+// names one with [WithClient], per client (an address, an API client). A
+// guest, who has no owner, is counted per client ([GuestOr]). An attempt
+// is reserved before the code is looked up and settled after, so
 // concurrent guesses cannot overtake the count. A call that completed is
 // replayed before the limiter is asked, so a retry keeps its first outcome
 // during a lockout. [MemoryLimiter] is the default; [StoreLimiter] keeps the
@@ -81,9 +89,10 @@
 //
 // A [Hold] belongs to the party that placed it ([Hold.Placer]): holds placed
 // through [Service.Hold] are [PlacerWallet]'s, a checkout payment's are
-// checkout's, and the wallet API refuses to capture or release another
-// party's hold ([ErrForeignHold]), so no caller can free the balance a
-// payment is about to capture.
+// checkout's, the hold that blocks an opened card is [PlacerBlock]'s
+// (released only by [Service.UnblockCard]), and the wallet API refuses to
+// capture or release another party's hold ([ErrForeignHold]), so no caller
+// can free the balance a payment is about to capture.
 //
 // Identifiers a caller chooses (owners, references, hold IDs, keys) must be
 // UTF-8 text without control characters, within their maximum lengths.
@@ -98,10 +107,13 @@
 // [ErrInvalidAmount], [ErrInvalidExpiry], [giftkit.ErrCurrencyMismatch],
 // [ErrInvalidOwner], [ErrInvalidReference], giftkit.ErrKeyRequired or
 // giftkit.ErrIdempotencyConflict. Redeem also returns *giftcard.Error
-// (not redeemable, already redeemed, expired, currency mismatch) and
-// *codefmt.ParseError (a code that does not read, with a suggested
-// correction). Every error's message and JSON form are safe to log: none
-// holds a whole code.
+// (not redeemable, already redeemed, expired, currency mismatch, no
+// balance) and *codefmt.ParseError (a code that does not read, with a
+// suggested correction). A programme's rules refuse with
+// giftcard.ErrProgrammeLimit. The operations on cards by ID also fail with
+// giftcard.ErrNotFound (an unknown card) and giftcard.ErrNoBalance
+// (nothing available to move or charge). Every error's message and JSON
+// form are safe to log: none holds a whole code.
 //
 // # Who and why
 //
@@ -111,6 +123,6 @@
 // package activity): a call without an actor is recorded as unattributed,
 // and one with an invalid actor or reason is refused with
 // activity.ErrInvalidActor before it changes anything.
-// Adjust and Clawback are the operator's: they need an operator actor and
-// a reason.
+// Adjust, AdjustCard and Clawback are the operator's: they need an
+// operator actor and a reason.
 package wallet

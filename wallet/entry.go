@@ -71,11 +71,11 @@ type Entry struct {
 	Currency       giftkit.Currency // the account's currency, that of every amount in the entry
 	Seq            int64            // 1, 2, 3, ... within the account
 	Kind           EntryKind        // what the entry records
-	Amount         giftkit.Money    // the change to the balance: + credit, refund, load; − capture, expiry, clawback; ± adjustment, transfer; 0 hold, release
+	Amount         giftkit.Money    // the change to the balance: + credit, refund, load; − capture, expiry, clawback, fee; ± adjustment, transfer; 0 hold, release
 	Held           giftkit.Money    // the change to the held amount: + hold; − release, capture
 	BalanceAfter   giftkit.Money    // the account's balance after the change
 	AvailableAfter giftkit.Money    // the available balance (balance − held) after the change
-	Reference      string           // the card, hold, payment or order the entry is about
+	Reference      string           // the card, hold, payment or order the entry is about; for a transfer, the owner of the account it went to, or the card it came from
 	Key            string           // the idempotency key of the call that wrote it; empty for sweeps
 	At             time.Time        // the time of the call that wrote it; a sweep's release or expiry may be later than the lapse
 }

@@ -13,9 +13,10 @@ import (
 	"github.com/giftkit/giftkit/internal/unit"
 )
 
-// A Limiter counts redemption attempts, so that guessing codes is slow. The
+// A Limiter counts attempts to use a code (redemptions, balance checks by
+// code, codes given at checkout), so that guessing codes is slow. The
 // wallet reserves an attempt before it looks a code up and settles it once
-// the redemption's outcome is known:
+// the outcome is known:
 //
 //	ok, wait, err := limiter.Reserve(ctx, attempt) // refused: ErrTooManyAttempts, retry after wait
 //	... look the code up, redeem ...
@@ -30,6 +31,7 @@ import (
 // Attempts are counted per subject: the owner of the account, and the
 // client (see [WithClient]) when the host names one, so that a host can
 // throttle one shopper across addresses and one address across shoppers.
+// A guest's attempts are counted per client (see [GuestOr]).
 //
 // Implementations must be safe for concurrent use. [MemoryLimiter] counts in
 // one process; [StoreLimiter] keeps the counts in a store, so that every
@@ -45,9 +47,9 @@ type Limiter interface {
 	Settle(ctx context.Context, a Attempt, result AttemptResult) error
 }
 
-// An Attempt is one redemption attempt as a [Limiter] sees it.
+// An Attempt is one attempt to use a code as a [Limiter] sees it.
 type Attempt struct {
-	Owner  string    // the account redeeming
+	Owner  string    // the account using the code; for a guest, GuestOr("", client)
 	Client string    // the host's name for the caller (an address, an API client); empty if none
 	At     time.Time // when the attempt was reserved
 }
@@ -68,8 +70,8 @@ type AttemptResult uint8
 // The results of an attempt.
 const (
 	// AttemptFailed: the code was refused (unknown, not redeemable,
-	// redeemed by another account, expired, or in a refused currency). It
-	// stays counted.
+	// redeemed by another account, expired, in a refused currency, or with
+	// no balance). It stays counted.
 	AttemptFailed AttemptResult = iota + 1
 	// AttemptSucceeded: the card was redeemed. It clears the subjects'
 	// counts, unless they are locked out.

@@ -133,17 +133,22 @@ func balanceOf(a Account) Balance {
 // Redeemed is the result of a redemption.
 type Redeemed struct {
 	CardID   string        `json:"card_id"` // the ID of the card redeemed
-	Amount   giftkit.Money `json:"amount"`  // the card's value, credited in its currency
+	Amount   giftkit.Money `json:"amount"`  // the card's value, credited in its currency; for an opened card, what was available on it
 	Balance  Balance       `json:"balance"` // the account just after the credit; a replay returns it as recorded then
-	Entry    Entry         `json:"entry"`   // the journal entry of the credit (EntryCredit)
+	Entry    Entry         `json:"entry"`   // the journal entry of the credit (EntryCredit); for an opened card, the last of its EntryTransfer entries
 	Replayed bool          `json:"-"`       // the outcome of an earlier call with the same key
 }
 
 // Redeem reads the activation code as the shopper typed it, and credits the
 // card's value to owner's account in the card's currency: the card moves to
-// redeemed, the account gains a credit that keeps the card's expiry, and the
-// journal gains an entry, all in one unit of work. A retry with the same key
-// returns the first outcome, success or failure.
+// redeemed, once, the account gains a credit that keeps the card's expiry,
+// and the journal gains an entry, all in one unit of work. An opened card
+// (one spent directly, with an account of its own) stays as it is: what is
+// available on it is transferred to owner's account with its class and
+// expiry (EntryTransfer entries), and what payments in progress hold stays
+// on the card. Under Config.Programme the credit keeps the programme's
+// minimum validity and the account's maximum balance holds. A retry with
+// the same key returns the first outcome, success or failure.
 //
 // It fails with
 //   - a *codefmt.ParseError for a code that does not read (nothing is looked
@@ -151,9 +156,12 @@ type Redeemed struct {
 //   - [ErrTooManyAttempts] when the limiter has locked owner out;
 //   - giftcard.ErrNotRedeemable for a code that is unknown, pending, blocked
 //     or voided, alike, giftcard.ErrAlreadyRedeemed (with SameAccount),
-//     giftcard.ErrExpired, or giftkit.ErrCurrencyMismatch (a currency
-//     outside Config.Currencies), each in a *giftcard.Error; each counts as a
+//     giftcard.ErrExpired, giftkit.ErrCurrencyMismatch (a currency
+//     outside Config.Currencies), or giftcard.ErrNoBalance (an opened card
+//     with nothing available), each in a *giftcard.Error; each counts as a
 //     failed attempt, except a repeat by the account that redeemed the card;
+//   - giftcard.ErrProgrammeLimit when the credit would break the
+//     programme's maximum balance per account;
 //   - [ErrInvalidOwner], giftkit.ErrKeyRequired, giftkit.ErrIdempotencyConflict;
 //   - the store's error, after which the call may be retried with the same key.
 func (s *Service) Redeem(ctx context.Context, owner, code, key string) (_ Redeemed, err error) {
