@@ -169,7 +169,7 @@ func (r PayRequest) check(key string) error {
 	switch {
 	case !validID(r.PaymentID):
 		return fail(ErrInvalidOrder, "payment ID must be 1 to 128 bytes of UTF-8 without control characters")
-	case (r.Owner == "" && len(r.Codes) == 0) || !idem.ValidText(r.Owner, wallet.MaxOwnerLen) || isCardOwner(r.Owner):
+	case (r.Owner == "" && len(r.Codes) == 0) || !idem.ValidText(r.Owner, wallet.MaxOwnerLen) || giftcard.IsCardAccount(r.Owner):
 		return fail(wallet.ErrInvalidOwner, "")
 	case len(r.Codes) > MaxCodes:
 		return fail(ErrInvalidOrder, fmt.Sprintf("at most %d gift cards per payment", MaxCodes))

@@ -14,11 +14,6 @@ import (
 // Gift cards given by code as tenders: reading the codes, counting them as
 // guesses, and opening the payment with a hold on each card's account.
 
-func isCardOwner(owner string) bool {
-	_, ok := giftcard.CardOfOwner(owner)
-	return ok || owner == giftcard.AccountPrefix
-}
-
 // readCodes reads the request's codes. A code that does not read is its
 // *codefmt.ParseError (or an external code's error), before anything is
 // looked up or counted.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"strings"
 	"sync"
 	"time"
 
@@ -186,6 +187,10 @@ const AccountPrefix = "giftcard:"
 // the wallet (lots, holds, expiry, journal, activity log) applies to it
 // unchanged.
 func AccountOwner(id string) string { return AccountPrefix + id }
+
+// IsCardAccount reports whether owner is in the namespace of cards'
+// accounts (begins with AccountPrefix): an owner no caller may name.
+func IsCardAccount(owner string) bool { return strings.HasPrefix(owner, AccountPrefix) }
 
 // CardOfOwner returns the ID of the card whose account owner is, and
 // whether owner is a card's account at all.

@@ -31,7 +31,7 @@ type CardBalance struct {
 	Available  giftkit.Money    `json:"available"`            // Balance − Held: what can be spent
 	ExpiresAt  time.Time        `json:"expires_at,omitzero"`  // the card's expiry; zero means never (value loaded later may expire otherwise)
 	Opened     bool             `json:"opened,omitempty"`     // the card's value is in its own account
-	NextLapse  time.Time        `json:"next_lapse,omitzero"`  // the soonest expiry of value on the card, if any
+	NextLapse  time.Time        `json:"next_lapse,omitzero"`  // when the soonest of its available value lapses (Account.NextLapse); zero if never
 	Programme  string           `json:"programme,omitempty"`  // the programme's name, if the service has one
 	Imported   bool             `json:"imported,omitempty"`   // a card of another programme
 	Disclosure string           `json:"disclosure,omitempty"` // the programme's disclosure of validity and fees, if any
@@ -107,7 +107,7 @@ func (s *Service) cardBalance(tx Tx, card giftcard.Card, masked string, cause ac
 	if Blocked(acct) {
 		return CardBalance{}, blockedRefusal("check_balance", masked)
 	}
-	return fillCardBalance(out, acct), nil
+	return fillCardBalance(out, acct, cause.At), nil
 }
 
 // cardHeader is what a CardBalance says of card itself, before its amounts.
@@ -127,15 +127,12 @@ func onCard(out CardBalance, value giftkit.Money) CardBalance {
 	return out
 }
 
-// fillCardBalance fills out with the amounts of a card's account a.
-func fillCardBalance(out CardBalance, a Account) CardBalance {
+// fillCardBalance fills out with the amounts of a card's account a at
+// now, and when its available value next lapses (Account.NextLapse, the
+// rule checkout's spending order uses).
+func fillCardBalance(out CardBalance, a Account, now time.Time) CardBalance {
 	out.Balance, out.Held, out.Available = a.Balance(), a.Held(), a.Available()
-	for _, l := range a.lots {
-		if !l.expiresAt.IsZero() && l.remaining > 0 {
-			out.NextLapse = l.expiresAt
-			break
-		}
-	}
+	out.NextLapse = a.NextLapse(now)
 	return out
 }
 
@@ -264,13 +261,21 @@ func (s *Service) Load(ctx context.Context, owner string, amount giftkit.Money, 
 		})
 }
 
+// extendOnLoad pushes the validity of the value already on a out, as a
+// load at now does under a programme whose validity counts from the last
+// load; otherwise it returns a as it is.
+func (s *Service) extendOnLoad(a Account, now time.Time) Account {
+	if p := s.cfg.Programme; p.LoadsExtendValidity() {
+		return a.Extend(p.LoadExpiry(now))
+	}
+	return a
+}
+
 // load credits amount as loaded value expiring at exp (zero: never),
 // pushing the validity of what is already there out when the programme
 // counts validity from the last load.
 func (s *Service) load(a Account, amount giftkit.Money, exp time.Time, reference, key string, now time.Time) (Account, []Entry, error) {
-	if p := s.cfg.Programme; p.LoadsExtendValidity() {
-		a = a.Extend(p.LoadExpiry(now))
-	}
+	a = s.extendOnLoad(a, now)
 	a, e, err := a.Credit(CreditSpec{Kind: EntryLoad, Class: giftkit.ClassPurchased, Amount: amount, ExpiresAt: exp,
 		Source: reference, Reference: reference}, key, now)
 	return a, []Entry{e}, err
@@ -332,13 +337,13 @@ func (s *Service) Reload(ctx context.Context, cardID string, amount giftkit.Mone
 			if err != nil {
 				return CardBalance{}, err
 			}
-			return s.balanceOfCard(card, acct), nil
+			return s.balanceOfCard(card, acct, cause.At), nil
 		})
 }
 
 // balanceOfCard is what an opened card holds: its account a.
-func (s *Service) balanceOfCard(card giftcard.Card, a Account) CardBalance {
-	return fillCardBalance(s.cardHeader(card), a)
+func (s *Service) balanceOfCard(card giftcard.Card, a Account, now time.Time) CardBalance {
+	return fillCardBalance(s.cardHeader(card), a, now)
 }
 
 func checkCurrency(op string, card giftcard.Card, amount giftkit.Money) error {
@@ -372,11 +377,13 @@ func (s *Service) openByID(tx Tx, op, id string, cause activity.Cause) (giftcard
 	if !s.accepts(card.Value.Currency()) {
 		return card, &giftcard.Error{Op: op, CardID: id, Err: giftkit.ErrCurrencyMismatch, Detail: "this wallet does not hold " + card.Value.Currency().Code()}
 	}
+	wasOpened := card.Opened()
 	card, err = OpenCard(tx, card, card.Masked(), s.cfg.Programme, cause)
-	if err == nil {
-		var acct Account
-		acct, err = UpdateAccount(tx, Change{Owner: giftcard.AccountOwner(card.ID), Currency: card.Value.Currency(), Cause: activity.Sweep(cause.At)}, nil)
-		if err == nil && Blocked(acct) {
+	if err == nil && wasOpened {
+		// Only an account opened before can carry a block; the caller's own
+		// change sweeps it. A block never lapses, so reading is enough.
+		acct, found, rerr := tx.Account(giftcard.AccountOwner(card.ID), card.Value.Currency())
+		if err = rerr; err == nil && found && Blocked(acct) {
 			err = blockedRefusal(op, card.Masked())
 		}
 	}
@@ -527,9 +534,7 @@ func (s *Service) transfer(ctx context.Context, op, fromID, toID string, amount 
 			}
 			toAcct, err := UpdateAccount(tx, Change{Owner: toOwner, Currency: cur, Kind: activity.KindTransfer,
 				Reference: from.ID, Cause: cause}, func(a Account) (Account, []Entry, error) {
-				if p := s.cfg.Programme; p.LoadsExtendValidity() {
-					a = a.Extend(p.LoadExpiry(cause.At))
-				}
+				a = s.extendOnLoad(a, cause.At)
 				a, entries, err := a.TransferIn(parcels, func(t time.Time) time.Time { return s.cfg.Programme.FundsExpiry(t, cause.At) },
 					from.ID, from.ID, cause.Key, cause.At)
 				if err == nil {
@@ -540,7 +545,7 @@ func (s *Service) transfer(ctx context.Context, op, fromID, toID string, amount 
 			if err != nil {
 				return Transferred{}, err
 			}
-			return Transferred{Amount: moved, From: s.balanceOfCard(from, fromAcct), To: s.balanceOfCard(to, toAcct)}, nil
+			return Transferred{Amount: moved, From: s.balanceOfCard(from, fromAcct, cause.At), To: s.balanceOfCard(to, toAcct, cause.At)}, nil
 		})
 }
 
@@ -683,6 +688,6 @@ func (s *Service) AdjustCard(ctx context.Context, cardID string, delta giftkit.M
 			if err != nil {
 				return CardBalance{}, err
 			}
-			return fillCardBalance(out, acct), nil
+			return fillCardBalance(out, acct, cause.At), nil
 		})
 }

@@ -59,9 +59,10 @@
 // spending it, through the same limiter as redemption (a typo in a native
 // code never counts; a card found clears nothing), and [Service.CardFunds]
 // by its ID for operators. [Service.Load] adds bought value to an account
-// ([EntryLoad]). An operator blocks ([Service.BlockCard]), adjusts
-// ([Service.AdjustCard]) and charges the programme's dormancy fee
-// ([Service.ChargeDormancyFee]) on either kind of card; a clawback follows
+// ([EntryLoad]). An operator blocks ([Service.BlockCard]) and adjusts
+// ([Service.AdjustCard]) either kind of card, and the host's periodic job
+// charges the programme's dormancy fee ([Service.ChargeDormancyFee]), only
+// as its rules allow; a clawback follows
 // an opened card's value to where it moved. A giftcard.Programme in Config
 // bounds all of these.
 //

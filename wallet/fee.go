@@ -82,7 +82,7 @@ func (s *Service) ChargeDormancyFee(ctx context.Context, cardID, key string) (_ 
 		if err != nil {
 			return CardBalance{}, err
 		}
-		return s.balanceOfCard(card, acct), nil
+		return s.balanceOfCard(card, acct, now), nil
 	})
 }
 

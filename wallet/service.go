@@ -43,8 +43,7 @@ const MaxOwnerLen = 128
 // with giftcard.AccountPrefix, which names the accounts of cards (reached
 // only through a card's code or ID).
 func validOwner(owner string) bool {
-	_, card := giftcard.CardOfOwner(owner)
-	return owner != "" && idem.ValidText(owner, MaxOwnerLen) && !card && owner != giftcard.AccountPrefix
+	return owner != "" && idem.ValidText(owner, MaxOwnerLen) && !giftcard.IsCardAccount(owner)
 }
 
 // MaxReferenceLen is the longest reference or hold ID the wallet accepts,
@@ -170,7 +169,7 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (_ Redeem
 	if err := s.check("redeem", owner, key); err != nil {
 		return Redeemed{}, err
 	}
-	ref, err := s.readCode(code)
+	ref, err := giftcard.ReadCode(s.cfg.Hasher, code, s.cfg.ExternalCodes)
 	if err != nil {
 		return Redeemed{}, err
 	}
@@ -328,20 +327,6 @@ func refusal(err error, masked string) error {
 func (s *Service) currencyRefusal(masked string, card giftcard.Card) error {
 	return &giftcard.Error{Op: "redeem", Masked: masked, Err: giftkit.ErrCurrencyMismatch,
 		Detail: "this wallet does not hold " + card.Value.Currency().Code()}
-}
-
-// readCode reads a code as typed: a native one, or an imported card's when
-// Config.ExternalCodes is set (see giftcard.ReadCode).
-func (s *Service) readCode(code string) (giftcard.CodeRef, error) {
-	if !s.cfg.ExternalCodes {
-		// The usual path, without the external reading's closure.
-		parsed, err := codefmt.Parse(code)
-		if err != nil {
-			return giftcard.CodeRef{}, err
-		}
-		return giftcard.CodeRef{Hash: s.cfg.Hasher.Hash(parsed), Code: parsed}, nil
-	}
-	return giftcard.ReadCode(s.cfg.Hasher, code, true)
 }
 
 // redeemOpened redeems a card whose value is in its own account (it was
