@@ -188,35 +188,50 @@ func (s *Service) openWithCards(tx Tx, req PayRequest, refs []giftcard.CodeRef, 
 		}
 	}
 	p := newPayment(req, split, cards, keys, now, now.Add(s.cfg.HoldFor))
-	for i, t := range p.Cards {
-		if err := s.placeHold(tx, p, i+1, t.Planned, keys.Pay, cause); err != nil {
-			return Payment{}, err
-		}
-	}
-	if p.HoldID != "" {
-		if err := s.placeHold(tx, p, 0, p.Balance.Planned, keys.Pay, cause); err != nil {
-			return Payment{}, err
-		}
-	}
+	held := p
+	var effects []effect
 	if !split.Card.IsPositive() {
 		// Nothing waits on the bank card: the payment is authorised, and
-		// with CaptureNow captured, in this same unit of work.
-		next, effects := p.authorizedWithoutCard(now).captureIfAsked(now)
-		if err := s.apply(tx, next, effects, cause); err != nil {
+		// with CaptureNow captured, in this same unit of work, each
+		// tender's capture in the change that places its hold.
+		p, effects = p.authorizedWithoutCard(now).captureIfAsked(now)
+	}
+	for i, t := range held.Cards {
+		if err := s.placeHold(tx, p, i+1, t.Planned, keys.Pay, cause, effects); err != nil {
 			return Payment{}, err
 		}
-		p = next
+	}
+	if held.HoldID != "" {
+		if err := s.placeHold(tx, p, 0, held.Balance.Planned, keys.Pay, cause, effects); err != nil {
+			return Payment{}, err
+		}
 	}
 	return save(tx, Payment{}, p, cause)
 }
 
-// placeHold holds amount on tender's account for payment p.
-func (s *Service) placeHold(tx Tx, p Payment, tender int, amount giftkit.Money, key string, cause activity.Cause) error {
+// placeHold holds amount on tender's account for payment p and, in the
+// same change, applies the effects of p's move that fall on that tender
+// (its capture, when nothing waits on the bank card).
+func (s *Service) placeHold(tx Tx, p Payment, tender int, amount giftkit.Money, key string, cause activity.Cause, effects []effect) error {
 	_, err := wallet.UpdateAccount(tx, wallet.Change{Owner: p.owner(tender), Currency: p.Total.Currency(), Reference: p.ID, Cause: cause},
 		func(a wallet.Account) (wallet.Account, []wallet.Entry, error) {
 			a, hold, err := a.PlaceHold(wallet.HoldSpec{ID: p.holdID(tender), Placer: Placer, Amount: amount, Reference: p.ID,
 				ExpiresAt: p.ExpiresAt}, key, cause.At)
-			return a, []wallet.Entry{hold}, err
+			if err != nil {
+				return a, nil, err
+			}
+			entries := []wallet.Entry{hold}
+			for _, e := range effects {
+				if e.tender != tender {
+					continue
+				}
+				var more []wallet.Entry
+				if a, more, err = e.on(a, p, cause.At); err != nil {
+					return a, nil, err
+				}
+				entries = append(entries, more...)
+			}
+			return a, entries, nil
 		})
 	return err
 }
