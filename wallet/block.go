@@ -111,16 +111,22 @@ func (s *Service) blockCall(ctx context.Context, op, cardID, key string, block b
 	})
 }
 
-var blockOutcomes = idem.Outcomes[giftcard.Card]{Append: func(b []byte, c giftcard.Card) []byte {
+var blockOutcomes = idem.Outcomes[giftcard.Card]{Append: appendCardBlob, Read: readCardBlob, Errors: replayable}
+
+// appendCardBlob appends a card's binary form, head included, as a blob:
+// how outcomes that hold a card record it.
+func appendCardBlob(b []byte, c giftcard.Card) []byte {
 	card, _ := c.MarshalBinary()
 	return bin.Blob(b, card)
-}, Read: func(r *bin.Reader) giftcard.Card {
+}
+
+func readCardBlob(r *bin.Reader) giftcard.Card {
 	var c giftcard.Card
 	if err := c.UnmarshalBinary(r.Blob()); err != nil {
 		r.Fail()
 	}
 	return c
-}, Errors: replayable}
+}
 
 // blockedRefusal is how a blocked card is refused: as an unknown code.
 func blockedRefusal(op, masked string) error {

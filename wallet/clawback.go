@@ -53,8 +53,7 @@ func appendClawback(b []byte, c Clawback) []byte {
 	b = bin.String(b, c.Owner)
 	b = bin.Money(b, c.Recovered)
 	b = bin.Money(b, c.Shortfall)
-	card, _ := c.Card.MarshalBinary()
-	b = bin.Blob(b, card)
+	b = appendCardBlob(b, c.Card)
 	b = bin.Int(b, int64(len(c.From)))
 	for _, t := range c.From {
 		b = bin.String(b, t.Owner)
@@ -65,9 +64,7 @@ func appendClawback(b []byte, c Clawback) []byte {
 
 func readClawback(r *bin.Reader) Clawback {
 	c := Clawback{CardID: r.String(), Asked: r.Money(), Voided: r.Bool(), Owner: r.String(), Recovered: r.Money(), Shortfall: r.Money()}
-	if err := c.Card.UnmarshalBinary(r.Blob()); err != nil {
-		r.Fail()
-	}
+	c.Card = readCardBlob(r)
 	n := r.Int()
 	if n < 0 || n > 1<<16 {
 		r.Fail()
