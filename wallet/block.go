@@ -26,11 +26,18 @@ const PlacerBlock = "giftkit/block"
 // BlockHoldID is the ID of that hold.
 const BlockHoldID = "block"
 
-// block places the block hold on all that is available, or, when nothing
-// is, the empty mark.
+// block places the block hold on all that is available and unexpired at
+// now (expired value is the next sweep's, and no hold can reserve it), or,
+// when nothing is, the empty mark.
 func (a Account) block(key string, now time.Time) (Account, Entry, error) {
-	if a.Available().IsPositive() {
-		return a.PlaceHold(HoldSpec{ID: BlockHoldID, Placer: PlacerBlock, Amount: a.Available(), Reference: BlockHoldID}, key, now)
+	var free int64
+	for _, l := range a.lots {
+		if !l.expired(now) {
+			free += l.remaining - l.reserved
+		}
+	}
+	if free > 0 {
+		return a.PlaceHold(HoldSpec{ID: BlockHoldID, Placer: PlacerBlock, Amount: a.money(free), Reference: BlockHoldID}, key, now)
 	}
 	a = a.clone()
 	a.holds = append(a.holds, hold{id: BlockHoldID, reference: BlockHoldID, placer: PlacerBlock, createdAt: now})

@@ -212,7 +212,8 @@ func GuestOr(owner, client string) string {
 // CardFunds returns what the card with the given ID holds, for operators
 // and the host's own pages (no limiter: the caller knows the card). It
 // fails with giftcard.ErrNotFound for an unknown card and the refusals of
-// [Spendable].
+// [Spendable]; a blocked card (see [Service.BlockCard]) is refused as by
+// CheckBalance, giftcard.ErrNotRedeemable.
 func (s *Service) CardFunds(ctx context.Context, cardID string) (_ CardBalance, err error) {
 	ctx, span := s.obs.Begin(ctx, "wallet.card_funds")
 	defer span.End(&err)

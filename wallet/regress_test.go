@@ -128,3 +128,32 @@ func TestClawbackFollowsMovedValue(t *testing.T) {
 		t.Errorf("replayed clawback %+v, %v", again.From, err)
 	}
 }
+
+// A clawback of a blocked card whose value expired under the block lifts
+// it, takes what it may, and blocks what is left without asking a hold of
+// the expired value.
+func TestClawbackBlockedExpired(t *testing.T) {
+	ctx := context.Background()
+	ops := giftkit.WithReason(giftkit.WithActor(ctx, giftkit.Operator("ops")), "chargeback")
+	p := giftcard.Programme{Name: "r", Reloadable: true}
+	cards, w, clock := cardServices(t, &p, nil)
+	out, err := cards.Issue(ctx, giftcard.IssueRequest{Value: euros("10.00"), ExpiresAt: clock.Now().Add(time.Hour)}, "i")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out.Cards[0].Card.ID
+	if _, err := w.Reload(ctx, id, euros("5.00"), "till", "r"); err != nil { // opens it; all of it expires in an hour
+		t.Fatal(err)
+	}
+	if _, err := w.BlockCard(ops, id, "b"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Hour)
+	c, err := w.Clawback(ops, id, giftkit.Money{}, "c")
+	if err != nil || !c.Recovered.IsZero() || c.Shortfall != euros("10.00") {
+		t.Fatalf("clawback of an expired blocked card: %+v, %v; want nothing recovered, 10.00 short", c, err)
+	}
+	if _, err := w.UnblockCard(ops, id, "u"); err != nil {
+		t.Errorf("the card lost its block: %v", err)
+	}
+}
