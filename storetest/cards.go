@@ -118,13 +118,13 @@ func cardParts(p checkout.Payment) string {
 // skipped) and a bank card, which may be declined or missing, for the
 // rest, maybe under a fault. The first code in the order given that names
 // no usable card must be refused with giftcard's uniform kinds
-// (ErrNotRedeemable for an unknown, pending, blocked or voided card,
-// ErrAlreadyRedeemed, ErrExpired, ErrNoBalance), without naming the card,
-// and count as one failed guess; nothing else counts. Otherwise the order
-// is planned as the model's spendingOrder says, the cards it spends (and
-// only those) are opened, and applyPay and Check check the rest. A
-// payment interrupted, or whose accounts the model cannot tell, is left
-// uncertain.
+// (ErrNotRedeemable for an unknown, pending, blocked (opened or not) or
+// voided card, ErrAlreadyRedeemed, ErrExpired, ErrNoBalance), without
+// naming the card, and count as one failed guess; nothing else counts.
+// Otherwise the order is planned as the model's spendingOrder says, the
+// cards it spends (and only those) are opened, and applyPay and Check
+// check the rest. A payment interrupted, or whose accounts the model
+// cannot tell, is left uncertain.
 func (m *system[T]) PayWithCards(t *rapid.T) {
 	first := m.pickSpendable(t, nil)
 	cur := first.value.Currency()
@@ -163,8 +163,8 @@ func (m *system[T]) PayWithCards(t *rapid.T) {
 	var funds []mFund
 	for _, c := range given {
 		switch {
-		case c == nil:
-			refusal = giftcard.ErrNotRedeemable
+		case c == nil, c.opened() && c.blocked:
+			refusal = giftcard.ErrNotRedeemable // a blocked card is refused as an unknown code is
 		case c.opened():
 			uncertain = uncertain || m.uncertainAccounts[c.key()]
 			a := m.touch(c.key())

@@ -9,6 +9,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/giftcard"
@@ -22,7 +23,8 @@ import (
 // Check runs after every step (rapid's "" action). It checks invariants 1
 // to 4 and 8 and 9 of [System], the processor-key half of 7, and the
 // orphan-hold half of 6: every account, a shopper's or a card's own,
-// holds just what its open payments hold. settle checks the rest of 6 at
+// holds just what its open payments hold, and a blocked opened card's
+// account what its block holds besides. settle checks the rest of 6 at
 // the end of the run; the actions check 5 (Retry) and the error half of 7
 // (record, noLeak) as each call returns.
 func (m *system[T]) Check(t *rapid.T) {
@@ -48,6 +50,7 @@ func (m *system[T]) check(t *rapid.T, settled bool) {
 	m.checkConservation(t, flows, balances, unredeemed, voided)
 	m.checkLedger(t, balances)
 	authsSeen, openHolds := m.checkPayments(t)
+	m.addBlockHolds(openHolds)
 	m.checkHolds(t, held, openHolds)
 	m.checkOutbox(t, m.live)
 	if settled {
@@ -130,7 +133,7 @@ func (m *system[T]) checkAccounts(t *rapid.T) (flows map[giftkit.Currency]map[wa
 		if !card.Opened() {
 			continue // it has no account
 		}
-		f, err := m.env.Wallet.CardFunds(ctx, c.id)
+		f, err := m.cardFunds(ctx, card)
 		if err != nil {
 			t.Fatalf("CardFunds(%s): %v", c.id, err)
 		}
@@ -144,6 +147,27 @@ func (m *system[T]) checkAccounts(t *rapid.T) (flows map[giftkit.Currency]map[wa
 			})
 	}
 	return flows, balances, held
+}
+
+// cardFunds is what opened card holds, as wallet.Service.CardFunds
+// says, which refuses a blocked card as a balance check does: that one's
+// account is read from the store, swept as CardFunds would.
+func (m *system[T]) cardFunds(ctx context.Context, card giftcard.Card) (wallet.CardBalance, error) {
+	f, refused := m.env.Wallet.CardFunds(ctx, card.ID)
+	if !errors.Is(refused, giftcard.ErrNotRedeemable) {
+		return f, refused
+	}
+	var a wallet.Account
+	err := m.faults.Update(ctx, func(tx T) (err error) {
+		a, err = wallet.UpdateAccount(tx, wallet.Change{Owner: giftcard.AccountOwner(card.ID), Currency: card.Value.Currency(),
+			Cause: activity.Sweep(m.env.Clock.Now())}, nil)
+		return err
+	})
+	if err == nil && !wallet.Blocked(a) {
+		return f, fmt.Errorf("refused, and not blocked: %w", refused)
+	}
+	return wallet.CardBalance{CardID: card.ID, Currency: a.Currency(), Balance: a.Balance(), Held: a.Held(), Available: a.Available(),
+		Opened: true}, err
 }
 
 // journal reads the whole journal of owner in cur, page by page, adds each
@@ -316,6 +340,21 @@ func (m *system[T]) checkHolds(t *rapid.T, held, openHolds map[sysKey]int64) {
 	for k, h := range held {
 		if h != openHolds[k] && !m.uncertainAccounts[k] {
 			t.Fatalf("%v: %d held, but open payments hold %d: an orphan hold", k, h, openHolds[k])
+		}
+	}
+}
+
+// addBlockHolds adds to openHolds what the block of each blocked opened
+// card holds on its account (wallet.BlockHoldID): all that was available
+// when it was blocked (or put back by a clawback), or nothing, a mark.
+// It is no orphan: it lasts until the card is unblocked.
+func (m *system[T]) addBlockHolds(openHolds map[sysKey]int64) {
+	for _, c := range m.cards {
+		if !c.opened() || !c.blocked {
+			continue
+		}
+		if h := m.account(c.key()).holds[blockHold]; h != nil {
+			openHolds[c.key()] += h.amount
 		}
 	}
 }

@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"pgregory.net/rapid"
@@ -100,10 +102,21 @@ func (m *system[T]) Adjust(t *rapid.T) {
 	}
 }
 
-// AdjustCard has an operator change a card's value before it is redeemed.
+// AdjustCard has an operator correct a card's value, through
+// giftcard.Service.Adjust (a card not opened only) or
+// wallet.Service.AdjustCard (either kind). A card not opened changes its
+// value (it must stay positive; a redeemed or voided card is refused with
+// giftcard.ErrInvalidTransition); an opened card's account is credited
+// (adjustment value that never expires) or taken from, its available
+// balance only (wallet.ErrInsufficientFunds otherwise). An opened card
+// whose account the model cannot tell is left alone.
 func (m *system[T]) AdjustCard(t *rapid.T) {
 	c := m.pickCard(t)
-	if m.busy(c) {
+	if m.busy(c) || (c.opened() && m.uncertainAccounts[c.key()]) {
+		return
+	}
+	if c.opened() || rapid.Bool().Draw(t, "through the wallet") {
+		m.adjustCardFunds(t, c)
 		return
 	}
 	delta := rapid.Int64Range(-c.value.Minor(), 5000).Draw(t, "delta")
@@ -131,6 +144,155 @@ func (m *system[T]) AdjustCard(t *rapid.T) {
 		}
 		c.value = giftkit.FromMinor(c.value.Minor()+delta, c.value.Currency())
 		m.issued[c.value.Currency()] += delta
+	}
+}
+
+// adjustCardFunds is AdjustCard through wallet.Service.AdjustCard.
+func (m *system[T]) adjustCardFunds(t *rapid.T, c *mCard) {
+	cur := c.value.Currency()
+	now := m.env.Clock.Now()
+	var a *mAccount
+	low := -c.value.Minor()
+	if c.opened() {
+		a = m.touch(c.key())
+		low = -a.available(now) - 100
+	}
+	delta := rapid.Int64Range(low, 5000).Draw(t, "delta")
+	ctx, valid := m.operator(t)
+	key := m.key("adjust-card-funds")
+	run := func() (string, error) {
+		b, err := m.env.Wallet.AdjustCard(ctx, c.id, giftkit.FromMinor(delta, cur), "ref", key)
+		return fmt.Sprintf("%s %v %v %v %v %v", b.CardID, b.Balance, b.Held, b.Available, b.Opened, b.Masked), err
+	}
+	digest, err := retryFaults(m, t, run)
+	m.record(t, "adjust card "+c.id, run, digest, err)
+	var want error
+	switch {
+	case !valid:
+		want = activity.ErrInvalidActor
+	case delta == 0:
+		want = wallet.ErrInvalidAmount
+	case c.opened() && -delta > a.available(now):
+		want = wallet.ErrInsufficientFunds
+	case c.opened():
+	case c.state == giftcard.StateRedeemed || c.state == giftcard.StateVoided:
+		want = giftcard.ErrInvalidTransition
+	case c.value.Minor()+delta <= 0:
+		want = giftcard.ErrInvalidRequest
+	}
+	if !errors.Is(err, want) || (want == nil) != (err == nil) {
+		t.Fatalf("AdjustCard of %s (%v, opened %v, value %v) by %d: %v; want %v", c.id, c.state, c.opened(), c.value, delta, err, want)
+	}
+	if err != nil {
+		return
+	}
+	if !c.opened() {
+		c.value = giftkit.FromMinor(c.value.Minor()+delta, cur)
+		m.issued[cur] += delta
+		return
+	}
+	if delta > 0 {
+		a.credit(delta, time.Time{}, giftkit.ClassAdjustment)
+	} else {
+		a.take(-delta, 0, now)
+	}
+}
+
+// BlockCard has an operator block or unblock a card through
+// wallet.Service.BlockCard and UnblockCard, retrying at once through
+// faults. A card not opened moves between active and blocked by its state;
+// an opened card's account gets (or loses) the block hold on all it has
+// available, or an empty one when nothing is. Blocking a blocked card,
+// unblocking one that is not, and blocking a pending, voided or redeemed
+// (into a shopper's account) card fail with giftcard.ErrInvalidTransition.
+// A blocked card is then refused as an unknown code is by the other
+// actions (the model's spendable and redeemOutcome), and a clawback still
+// takes from it.
+func (m *system[T]) BlockCard(t *rapid.T) {
+	c := m.pickCard(t)
+	if m.busy(c) {
+		return
+	}
+	block := rapid.Bool().Draw(t, "block")
+	op, call := "unblock", m.env.Wallet.UnblockCard
+	if block {
+		op, call = "block", m.env.Wallet.BlockCard
+	}
+	ctx := m.actor(t)
+	key := m.key(op + "-card")
+	run := func() (string, error) {
+		got, err := call(ctx, c.id, key)
+		return fmt.Sprintf("%s %v %v", got.ID, got.State, got.Value), err
+	}
+	digest, err := retryFaults(m, t, run)
+	m.record(t, op+" card "+c.id, run, digest, err)
+	if c.opened() {
+		if c.blocked == block {
+			if !errors.Is(err, giftcard.ErrInvalidTransition) {
+				t.Fatalf("%s of opened card %s (blocked %v): %v; want ErrInvalidTransition", op, c.id, c.blocked, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s of opened card %s: %v", op, c.id, err)
+		}
+		a := m.touch(c.key())
+		if block {
+			a.hold(blockHold, a.available(m.env.Clock.Now()), time.Time{}, m.env.Clock.Now())
+		} else {
+			a.release(blockHold)
+		}
+		c.blocked = block
+		return
+	}
+	from, to := giftcard.StateActive, giftcard.StateBlocked
+	if !block {
+		from, to = to, from
+	}
+	if c.state != from {
+		if !errors.Is(err, giftcard.ErrInvalidTransition) {
+			t.Fatalf("%s of %s (%v): %v; want ErrInvalidTransition", op, c.id, c.state, err)
+		}
+		return
+	}
+	if err != nil || !strings.Contains(digest, to.String()) {
+		t.Fatalf("%s of %s (%v) = %s, %v; want %v", op, c.id, c.state, digest, err, to)
+	}
+	c.state = to
+}
+
+// CancelCard has the issuer take a card back through
+// giftcard.Service.Cancel, retrying at once through faults: a pending or
+// active card not opened is voided within 24 hours of its issue
+// (giftcard.ErrCancelWindow after); any other card is refused with
+// giftcard.ErrInvalidTransition.
+func (m *system[T]) CancelCard(t *rapid.T) {
+	c := m.pickCard(t)
+	if m.busy(c) {
+		return
+	}
+	key := m.key("cancel-card")
+	ctx := m.actor(t)
+	run := func() (string, error) {
+		got, err := m.env.Cards.Cancel(ctx, c.id, key)
+		return fmt.Sprintf("%s %v %v", got.ID, got.State, got.Value), err
+	}
+	now := m.env.Clock.Now()
+	digest, err := retryFaults(m, t, run)
+	m.record(t, "cancel card "+c.id, run, digest, err)
+	switch {
+	case c.state != giftcard.StatePending && c.state != giftcard.StateActive:
+		if !errors.Is(err, giftcard.ErrInvalidTransition) {
+			t.Fatalf("cancel of %s (%v, opened %v): %v; want ErrInvalidTransition", c.id, c.state, c.opened(), err)
+		}
+	case !now.Before(c.issuedAt.Add(24 * time.Hour)):
+		if !errors.Is(err, giftcard.ErrCancelWindow) {
+			t.Fatalf("cancel of %s issued at %v, at %v: %v; want ErrCancelWindow", c.id, c.issuedAt, now, err)
+		}
+	case err != nil:
+		t.Fatalf("cancel of %s (%v) issued at %v, at %v: %v", c.id, c.state, c.issuedAt, now, err)
+	default:
+		c.state = giftcard.StateVoided
 	}
 }
 
@@ -170,9 +332,8 @@ func (m *system[T]) Clawback(t *rapid.T) {
 	ctx, valid := m.operator(t)
 	key := m.key("clawback")
 	now := m.env.Clock.Now()
-	var a *mAccount
 	if c.state == giftcard.StateRedeemed {
-		a = m.touch(k)
+		m.touch(k)
 	}
 	got, err := retryFaults(m, t, func() (wallet.Clawback, error) { return m.env.Wallet.Clawback(ctx, c.id, amount, key) })
 	switch {
@@ -197,13 +358,15 @@ func (m *system[T]) Clawback(t *rapid.T) {
 	recovered := asked
 	switch {
 	case c.state == giftcard.StateRedeemed:
-		recovered = a.take(asked, c.class, now)
+		// A blocked account (an opened card's) shelters nothing: the block
+		// is lifted, the value taken, and the block put back.
+		recovered = m.takeBlocked(k, asked, c.class, now)
 		if c.opened() { // a card spent directly: follow its value one step
 			for _, mv := range m.moves[k] {
 				if recovered == asked {
 					break
 				}
-				recovered += m.touch(mv.to).take(min(asked-recovered, mv.amount), c.class, now)
+				recovered += m.takeBlocked(mv.to, min(asked-recovered, mv.amount), c.class, now)
 			}
 		}
 		c.clawed += asked

@@ -12,6 +12,7 @@ import (
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/wallet"
 )
 
 // The model. It follows the rules of the domain in the plainest way: lots
@@ -67,6 +68,11 @@ type mCard struct {
 	redeemer string // the account it was redeemed into: a shopper's, or its own once opened
 	class    giftkit.ValueClass
 	clawed   int64 // asked back by clawbacks after redemption
+	issuedAt time.Time
+	// blocked: an opened card blocked by wallet.Service.BlockCard, whose
+	// account holds the block hold (blockHold) until UnblockCard. A card
+	// not yet opened is blocked by its state (giftcard.StateBlocked).
+	blocked bool
 	// unsure: an interrupted call (a payment given its code) may have
 	// opened the card; Check learns which from the system once no such
 	// call is open (resync), and until then the card is left alone.
@@ -371,10 +377,18 @@ func (a *mAccount) nextLapse(now time.Time) time.Time {
 	return time.Time{}
 }
 
+// blockHold is the model's ID of the hold that blocks an opened card
+// (wallet.BlockHoldID): it never lapses, and nothing but an unblock (or a
+// clawback, which puts it back on what is left) releases it.
+const blockHold = "block/" + wallet.BlockHoldID
+
 // spendable is what the model expects of spending or checking card c now
-// (see wallet.Spendable): nil for an opened card, whatever its own expiry.
+// (see wallet.Spendable): nil for an opened card, whatever its own expiry,
+// unless it is blocked, which is refused as an unknown code is.
 func (m *system[T]) spendable(c *mCard) error {
 	switch {
+	case c.opened() && c.blocked:
+		return giftcard.ErrNotRedeemable
 	case c.opened():
 		return nil
 	case c.state == giftcard.StateRedeemed:
@@ -418,6 +432,9 @@ func (m *system[T]) openCard(c *mCard) {
 // redeemOutcome is what the model expects of redeeming c for owner now:
 // an opened card gives what it has available, or giftcard.ErrNoBalance.
 func (m *system[T]) redeemOutcome(c *mCard, owner string) error {
+	if c.opened() && c.blocked {
+		return giftcard.ErrNotRedeemable
+	}
 	if c.opened() {
 		if m.touch(c.key()).available(m.env.Clock.Now()) == 0 {
 			return giftcard.ErrNoBalance
@@ -453,6 +470,21 @@ func (m *system[T]) move(from, to sysKey, amount int64) int64 {
 		m.recordMove(from, to, moved)
 	}
 	return moved
+}
+
+// takeBlocked removes up to amount from the account k as take does (the
+// lots of class first), and returns what it took; on an account blocked
+// by the block hold, the hold is lifted first and put back on what is
+// available after, as a clawback does (wallet.Service.Clawback).
+func (m *system[T]) takeBlocked(k sysKey, amount int64, class giftkit.ValueClass, now time.Time) int64 {
+	a := m.touch(k)
+	if a.holds[blockHold] == nil {
+		return a.take(amount, class, now)
+	}
+	a.release(blockHold)
+	took := a.take(amount, class, now)
+	a.hold(blockHold, a.available(now), time.Time{}, now)
+	return took
 }
 
 // An mMove is value moved off a card's account to another account.

@@ -56,7 +56,8 @@ var (
 //     (the error's type, message and JSON form), refusals included;
 //  6. once every interrupted call has been retried and open payments swept,
 //     nothing is half-done: no orphan hold on any account, a shopper's or a
-//     card's own, and no authorisation without a payment;
+//     card's own (a blocked card's block hold is none), and no
+//     authorisation without a payment;
 //  7. no two processor calls are given one idempotency key, and no error
 //     holds a whole activation code or names a card that is not the
 //     caller's;
@@ -72,17 +73,22 @@ var (
 //     its account.loaded events sum to the journals' loads and its
 //     account.transferred events to zero.
 //
-// The actions issue, administer, adjust and claw back cards; redeem them
-// (alone, racing, mistyped); pay from the balance and a bank card, or with
-// one or two gift cards given by code (PayWithCards: by a shopper or a
-// guest, with the balance and a bank card for the rest, codes of cards in
-// any state or of no card, which are refused with giftcard's uniform
-// kinds and count as guesses); capture, cancel, refund (to the cards the
-// money came from) and sweep payments; reload a card, load a shopper's
-// account, transfer part of a card's value to another card or merge all
-// of it, redeem a card spent as a tender (RedeemOpened: the shopper gets
-// what is left), and check a card's balance by its code; retry any call
-// with its key; advance the clock; and prune the outbox.
+// The actions issue, administer, adjust (through giftcard, or the wallet
+// for either kind: an opened card's account is credited or taken from),
+// block and unblock (through the wallet, either kind: an opened card's
+// account gets the block hold, and a blocked card is refused as an unknown
+// code by payments, balance checks, redemptions, reloads and transfers),
+// cancel (within 24 hours of issue) and claw back cards (a blocked one
+// too); redeem them (alone, racing, mistyped); pay from the balance and a
+// bank card, or with one or two gift cards given by code (PayWithCards: by
+// a shopper or a guest, with the balance and a bank card for the rest,
+// codes of cards in any state or of no card, which are refused with
+// giftcard's uniform kinds and count as guesses); capture, cancel, refund
+// (to the cards the money came from) and sweep payments; reload a card,
+// load a shopper's account, transfer part of a card's value to another
+// card or merge all of it, redeem a card spent as a tender (RedeemOpened:
+// the shopper gets what is left), and check a card's balance by its code;
+// retry any call with its key; advance the clock; and prune the outbox.
 //
 // It plays the careless and the hostile caller too. Owners, payment IDs and
 // keys are drawn from hostile text (separators, the library's own key
