@@ -189,9 +189,7 @@ func (s *Service) Redeem(ctx context.Context, owner, code, key string) (_ Redeem
 	if !ok {
 		return s.lockedOut(ctx, call, owner, wait)
 	}
-	res, err := idem.Do(ctx, s.store, call, redeemOutcomes, func(tx Tx) (Redeemed, error) {
-		return s.redeem(tx, owner, ref, cause)
-	})
+	res, err := idem.DoWith(ctx, s.store, call, redeemOutcomes, redeemCall{s: s, owner: owner, ref: ref, cause: cause}, runRedeem)
 	s.settle(ctx, attempt, res.Replayed, err)
 	if err != nil {
 		return Redeemed{}, wrapConflict("redeem", owner, err)
@@ -221,9 +219,28 @@ func (s *Service) lockedOut(ctx context.Context, call idem.Call, owner string, w
 	return out, nil
 }
 
+// redeemCall is the state of one redemption, allocated once, with the
+// idempotency layer's (idem.DoWith): the request, and room for what its
+// unit of work hands the store (the card's activity record, and the
+// account's records and journal entry), which would otherwise be
+// allocated one by one.
+type redeemCall struct {
+	s       *Service
+	owner   string
+	ref     giftcard.CodeRef
+	cause   activity.Cause
+	card    [1]activity.Record
+	acct    [2]activity.Record
+	entries [1]Entry
+}
+
+// runRedeem is a redemption's unit of work, for idem.DoWith.
+func runRedeem(tx Tx, c *redeemCall) (Redeemed, error) { return c.s.redeem(tx, c) }
+
 // redeem is the unit of work of a redemption: the card moves to redeemed
 // and its value is credited to owner's account, or nothing happens.
-func (s *Service) redeem(tx Tx, owner string, ref giftcard.CodeRef, cause activity.Cause) (Redeemed, error) {
+func (s *Service) redeem(tx Tx, c *redeemCall) (Redeemed, error) {
+	owner, ref, cause := c.owner, c.ref, c.cause
 	now := cause.At
 	card, found, err := tx.CardByHash(ref.Hash)
 	if err != nil {
@@ -248,21 +265,22 @@ func (s *Service) redeem(tx Tx, owner string, ref giftcard.CodeRef, cause activi
 	credit := CreditSpec{Kind: EntryCredit, Class: red.Class, Amount: red.Amount, ExpiresAt: s.cfg.Programme.FundsExpiry(red.ExpiresAt, now),
 		Source: card.ID, Reference: card.ID}
 	acct, err := UpdateAccount(tx, Change{Owner: owner, Currency: red.Amount.Currency(), Kind: activity.KindCredit,
-		Reference: card.ID, Cause: cause}, func(a Account) (Account, []Entry, error) {
+		Reference: card.ID, Cause: cause, records: &c.acct}, func(a Account) (Account, []Entry, error) {
 		a, entry, err = a.Credit(credit, cause.Key, now)
 		if err == nil {
 			err = s.ruleError("redeem", owner, s.cfg.Programme.CheckAccountBalance(a.Balance()))
 		}
-		return a, []Entry{entry}, err
+		c.entries[0] = entry
+		return a, c.entries[:], err
 	})
 	if err != nil {
 		return Redeemed{}, err
 	}
-	card, rec := giftcard.RecordChange(activity.KindRedeem, card, redeemed, owner, cause)
+	card, c.card[0] = giftcard.RecordChange(activity.KindRedeem, card, redeemed, owner, cause)
 	if err := tx.PutCard(card); err != nil {
 		return Redeemed{}, err
 	}
-	if err := tx.AppendActivity([]activity.Record{rec}); err != nil {
+	if err := tx.AppendActivity(c.card[:]); err != nil {
 		return Redeemed{}, err
 	}
 	return Redeemed{CardID: card.ID, Amount: red.Amount, Balance: balanceOf(acct), Entry: entry}, nil
@@ -397,6 +415,11 @@ type Change struct {
 	// Cause.At is the instant the change happens, and the passage of time
 	// is applied up to it.
 	Cause activity.Cause
+
+	// records, if set, is where UpdateAccount puts the change's activity
+	// records instead of allocating room for them: a hot path's per-call
+	// state has room for them.
+	records *[2]activity.Record
 }
 
 // UpdateAccount is the one way every use case, this package's and
@@ -418,7 +441,10 @@ func UpdateAccount(tx Tx, ch Change, apply func(Account) (Account, []Entry, erro
 		acct = NewAccount(ch.Owner, ch.Currency)
 	}
 	now := ch.Cause.At
-	var records [2]activity.Record
+	records := ch.records
+	if records == nil {
+		records = new([2]activity.Record)
+	}
 	n := 0
 	before := acct
 	acct, entries := acct.Sweep(now)

@@ -322,7 +322,19 @@ func Replay[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call,
 // result, or the recorded outcome of the first completed call. A different
 // request under the same key fails with giftkit.ErrIdempotencyConflict.
 func Do[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, o Outcomes[R], op func(tx T) (R, error)) (Result[R], error) {
-	d := &doing[T, R]{call: call, o: o, op: op} // one allocation for the whole call's state
+	return DoWith(ctx, store, call, o, op, runOp[T, R])
+}
+
+// runOp is Do's operation for DoWith: the closure it was given.
+func runOp[T Tx, R any](tx T, op *func(T) (R, error)) (R, error) { return (*op)(tx) }
+
+// DoWith is [Do] for an operation that is a plain function of the unit of
+// work and an argument: arg is copied into the call's own state, and op is
+// given a pointer to that copy, which lives as long as anything op hands
+// out refers to it. A hot path keeps its per-call state, scratch space
+// included, in arg, and so allocates it together with the call's, once.
+func DoWith[T Tx, R, A any](ctx context.Context, store giftkit.Store[T], call Call, o Outcomes[R], arg A, op func(tx T, arg *A) (R, error)) (Result[R], error) {
+	d := &doing[T, R, A]{call: call, o: o, op: op, arg: arg} // one allocation for the whole call's state
 	err := store.Update(ctx, d.first)
 	be, failed := asBusiness(err)
 	if !failed {
@@ -340,10 +352,11 @@ func Do[T Tx, R any](ctx context.Context, store giftkit.Store[T], call Call, o O
 }
 
 // doing is the state of one Do.
-type doing[T Tx, R any] struct {
+type doing[T Tx, R, A any] struct {
 	call    Call
 	o       Outcomes[R]
-	op      func(T) (R, error)
+	op      func(T, *A) (R, error)
+	arg     A
 	res     Result[R]
 	resErr  error
 	failure error
@@ -351,7 +364,7 @@ type doing[T Tx, R any] struct {
 
 // first is Do's first unit of work: replay the record, or run the
 // operation and record its success.
-func (d *doing[T, R]) first(tx T) error {
+func (d *doing[T, R, A]) first(tx T) error {
 	d.call.ReadAhead(tx)
 	var found bool
 	var err error
@@ -359,7 +372,7 @@ func (d *doing[T, R]) first(tx T) error {
 	if err != nil || found {
 		return err
 	}
-	v, err := d.op(tx)
+	v, err := d.op(tx, &d.arg)
 	if err != nil {
 		if d.o.Errors.recordable(err) {
 			return businessError{err}
@@ -372,7 +385,7 @@ func (d *doing[T, R]) first(tx T) error {
 
 // recordFailure records the failure of the operation, unless a concurrent
 // call with the same key finished first.
-func (d *doing[T, R]) recordFailure(tx T) error {
+func (d *doing[T, R, A]) recordFailure(tx T) error {
 	var found bool
 	var err error
 	if d.res, d.resErr, found, err = Lookup(tx, d.call, d.o); err != nil || found {
