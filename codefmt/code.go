@@ -132,10 +132,22 @@ func Generate(r io.Reader) (Code, error) {
 	if r == nil {
 		r = rand.Reader
 	}
-	var buf [9]byte // 72 bits, of which 65 are used
+	var buf [RandomLen]byte
 	if _, err := io.ReadFull(r, buf[:]); err != nil {
 		return Code{}, fmt.Errorf("codefmt: generate: read random source: %w", err)
 	}
+	return FromRandom(buf), nil
+}
+
+// RandomLen is the number of random bytes a code is made of: 72 bits, of
+// which 65 are used.
+const RandomLen = 9
+
+// FromRandom returns the code that [Generate] makes of the random bytes b.
+// A caller that makes many codes reads their randomness at once and calls
+// it for each, which allocates nothing (Generate's read through an
+// io.Reader does).
+func FromRandom(buf [RandomLen]byte) Code {
 	var bits uint64
 	for i := 0; i < 8; i++ {
 		bits |= uint64(buf[i]) << (8 * i)
@@ -146,7 +158,7 @@ func Generate(r io.Reader) (Code, error) {
 	}
 	v[12] = byte(bits>>60) | (buf[8]&1)<<4
 	v[13], v[14] = checkSymbols(&v)
-	return fromValues(&v), nil
+	return fromValues(&v)
 }
 
 // DefaultDenylist returns a small list of words that a shopper should not
@@ -197,9 +209,10 @@ func NewDenylist(words []string) Denylist {
 	return d
 }
 
-// denies reports whether a group of c spells one of d's words. A group is
-// compared word by word only if a pair of its characters begins one.
-func (d Denylist) denies(c Code) bool {
+// Denies reports whether a group of c spells one of d's words, as
+// [Denylist.Generate] checks each code it draws. A group is compared word
+// by word only if a pair of its characters begins one.
+func (d Denylist) Denies(c Code) bool {
 	if d.starts == nil {
 		return c.containsAny(d.words)
 	}
@@ -226,7 +239,7 @@ func (d Denylist) Generate(r io.Reader) (Code, error) {
 		if err != nil {
 			return Code{}, err
 		}
-		if !d.denies(c) {
+		if !d.Denies(c) {
 			return c, nil
 		}
 	}

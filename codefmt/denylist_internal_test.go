@@ -19,7 +19,7 @@ func TestDenylistFilter(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := c.containsAny(d.words)
-			if got := d.denies(c); got != want {
+			if got := d.Denies(c); got != want {
 				t.Fatalf("words %q, code %v: denies = %v; want %v", words, c, got, want)
 			}
 			if want {

@@ -347,6 +347,15 @@ const snapshotSize = 192
 // with its Head moved past the record. It is the one place a card's records
 // are made; the caller stores both in the same unit of work.
 func RecordChange(kind activity.Kind, before, after Card, reference string, cause activity.Cause) (Card, activity.Record) {
+	return RecordChangeIn(make([]byte, 0, snapshotSize), kind, before, after, reference, cause)
+}
+
+// RecordChangeIn is [RecordChange] with the record's snapshot written in
+// room (room[:0]) when it fits, so that a caller with room to spare, such
+// as a batch or a hot path's per-call state, spares an allocation. The
+// snapshot is room's own memory then: the caller does not reuse that part
+// of room while the record lives.
+func RecordChangeIn(room []byte, kind activity.Kind, before, after Card, reference string, cause activity.Cause) (Card, activity.Record) {
 	r := activity.Record{Subject: activity.Card(after.ID), Kind: kind, Reference: reference,
 		Before: giftkit.Zero(after.Value.Currency()), After: after.Outstanding()}
 	if before.State != 0 {
@@ -354,7 +363,8 @@ func RecordChange(kind activity.Kind, before, after Card, reference string, caus
 	}
 	r.Amount, _ = r.After.Sub(r.Before) // one currency: a card's never changes
 	r.Held = giftkit.Zero(after.Value.Currency())
-	r.Snapshot = after.AppendSnapshot(make([]byte, 0, snapshotSize))
+	snap := after.AppendSnapshot(room[:0])
+	r.Snapshot = snap[:len(snap):len(snap)]
 	r, after.Head = cause.Seal(before.Head, r)
 	return after, r
 }

@@ -1,7 +1,6 @@
 package giftcard
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -50,7 +49,9 @@ type Tx interface {
 type CardInserter interface {
 	// InsertCards inserts cards, none of which exists yet. If any card's
 	// code hash is taken (by a stored card or another of cards), it
-	// inserts nothing and reports taken; err is the store's failure.
+	// inserts nothing and reports taken; err is the store's failure. The
+	// store may keep cards itself (the caller does not use the slice
+	// again), as an in-memory store does to spare a copy.
 	InsertCards(cards []Card) (taken bool, err error)
 }
 
@@ -240,9 +241,13 @@ func (s *Service) IssueWith(ctx context.Context, req IssueRequest, key string, a
 			return Issued{}, err
 		}
 		records := make([]activity.Record, len(batch.Cards))
+		room := make([]byte, len(batch.Cards)*snapshotSize) // the batch's snapshots, one after another
 		for i := range batch.Cards {
 			card := &batch.Cards[i].Card
-			*card, records[i] = RecordChange(activity.KindIssue, Card{}, *card, card.BatchID, cause)
+			*card, records[i] = RecordChangeIn(room, activity.KindIssue, Card{}, *card, card.BatchID, cause)
+			if n := len(records[i].Snapshot); n <= cap(room) {
+				room = room[n:]
+			}
 		}
 		res, err := idem.Do(ctx, s.store, call, issueOutcomes, func(tx Tx) (Issued, error) {
 			if err := insertCards(tx, batch.Cards); err != nil {
@@ -358,7 +363,7 @@ func (s *Service) checkIssue(req IssueRequest, now time.Time, key string) error 
 // consumed in the same order as card by card: the same source gives the
 // same cards.
 func (s *Service) newBatch(req IssueRequest, now time.Time) (Issued, error) {
-	const perCard = 9 + idBytes // a code's random bytes, then its ID's
+	const perCard = codefmt.RandomLen + idBytes // a code's random bytes, then its ID's
 	batchID := req.BatchID
 	if batchID == "" {
 		id, err := s.newID("batch_")
@@ -375,21 +380,20 @@ func (s *Service) newBatch(req IssueRequest, now time.Time) (Issued, error) {
 	if _, err := io.ReadFull(s.cfg.Rand, random); err != nil {
 		return Issued{}, fmt.Errorf("giftcard: issue: read random source: %w", err)
 	}
-	// A code the denylist refuses draws again, past the bytes read ahead.
-	src := io.MultiReader(bytes.NewReader(random), s.cfg.Rand)
 	ids := make([]byte, 0, req.Count*len("card_")+req.Count*2*idBytes)
 	suffixes := make([]byte, 0, req.Count*4)
 	codes := make([]codefmt.Code, req.Count)
-	idRandom := make([]byte, idBytes)
 	var text [codefmt.Len + 2]byte
 	for i := range codes {
-		code, err := s.denylist.Generate(src)
-		if err != nil {
-			return Issued{}, fmt.Errorf("giftcard: issue: %w", err)
+		drawn := random[i*perCard : (i+1)*perCard]
+		code := codefmt.FromRandom([codefmt.RandomLen]byte(drawn))
+		if s.denylist.Denies(code) { // rare: draw again, past the bytes read ahead
+			var err error
+			if code, err = s.denylist.Generate(s.cfg.Rand); err != nil {
+				return Issued{}, fmt.Errorf("giftcard: issue: %w", err)
+			}
 		}
-		if _, err := io.ReadFull(src, idRandom); err != nil {
-			return Issued{}, fmt.Errorf("giftcard: new ID: %w", err)
-		}
+		idRandom := drawn[codefmt.RandomLen:]
 		codes[i] = code
 		ids = hex.AppendEncode(append(ids, "card_"...), idRandom)
 		canonical, _ := code.AppendText(text[:0])

@@ -38,13 +38,6 @@ func (l *activityLog) add(r activity.Record) int32 {
 	return int32(l.n - 1)
 }
 
-func (l *activityLog) count(s activity.Subject) int64 {
-	if p, ok := l.last[s]; ok {
-		return l.at(p).Seq
-	}
-	return 0
-}
-
 // chain returns the positions of subject s's records, in order of Seq.
 func (l *activityLog) chain(s activity.Subject) []int32 {
 	p, ok := l.last[s]
@@ -122,19 +115,32 @@ func (l *activityLog) query(q activity.Query, limit int) []activity.Record {
 	return out
 }
 
-func (s *Store) commitActivity(pending []activity.Record) {
+func (s *Store) commitActivity(pending []activity.Record, prevs []int32) {
 	l := &s.activity
 	if l.last == nil {
 		l.last = make(map[activity.Subject]int32)
 	}
-	for _, r := range pending {
-		prev, ok := l.last[r.Subject]
-		if !ok {
-			prev = -1
+	for i, r := range pending {
+		prev := prevs[i]
+		if prev == prevInUnit {
+			prev = l.last[r.Subject] // committed a moment ago, in this loop
 		}
 		l.last[r.Subject] = l.add(r)
 		l.prev = append(l.prev, prev)
 	}
+}
+
+// prevInUnit marks a pending record whose subject's previous record is an
+// earlier one of the same unit, whose position is known only at commit.
+const prevInUnit = -2
+
+// lastOf returns the position and Seq of subject s's last committed record,
+// or -1 and 0.
+func (l *activityLog) lastOf(s activity.Subject) (int32, int64) {
+	if p, ok := l.last[s]; ok {
+		return p, l.at(p).Seq
+	}
+	return -1, 0
 }
 
 // AppendActivity implements activity.Tx. It fails with [ErrConflict] if a
@@ -143,11 +149,14 @@ func (tx *Tx) AppendActivity(records []activity.Record) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
-	for _, r := range records { // check them all before writing any
+	prevs := tx.w.activityPrev
+	for i, r := range records { // check them all before writing any
 		next, ok := tx.w.lastSeq.get(r.Subject)
-		if !ok {
-			next = tx.s.activity.count(r.Subject)
+		prev := int32(prevInUnit)
+		if !ok { // the subject's first record in the unit: its previous, if any, is committed
+			prev, next = tx.s.activity.lastOf(r.Subject)
 		}
+		prevs = append(prevs, prev) // kept only if every record passes
 		if r.Seq != next+1 {
 			tx.w.lastSeq.reset() // forget the checks: only what was appended counts
 			for _, done := range tx.w.activity {
@@ -156,15 +165,20 @@ func (tx *Tx) AppendActivity(records []activity.Record) error {
 			return fmt.Errorf("%w: activity record %d of %s out of sequence (next is %d)", ErrConflict, r.Seq, r.Subject, next+1)
 		}
 		if len(records) > 1 {
+			if i == 0 {
+				tx.w.lastSeq.grow(len(records))
+			}
 			tx.w.lastSeq.put(r.Subject, r.Seq) // so that the next of the same subject is checked against it
 		}
 	}
-	tx.w.lastSeq.grow(len(records))
+	if len(records) == 1 { // more were put as they were checked
+		tx.w.lastSeq.put(records[0].Subject, records[0].Seq)
+	}
+	tx.w.activityPrev = prevs // where each record's subject's previous record is, for commit
 	for _, r := range records {
 		r.Snapshot = tx.s.keep(r.Snapshot)
 		tx.w.activity = append(tx.w.activity, r)
 		tx.w.events = append(tx.w.events, pendingEvent{rec: int32(len(tx.w.activity) - 1)}) // its event, built when read
-		tx.w.lastSeq.put(r.Subject, r.Seq)
 	}
 	return nil
 }

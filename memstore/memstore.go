@@ -53,7 +53,45 @@ type idemKey struct{ scope, key string }
 
 type accountSlot struct {
 	account wallet.Account
-	journal []wallet.Entry // entry i has Seq i+1
+	journal journal
+}
+
+// journal is an account's entries, entry i with Seq i+1. A long journal is
+// kept in chunks of journalChunk entries, so that it grows without copying
+// (and making the collector scan again) what it holds; a short one is one
+// slice that grows as slices do.
+type journal struct {
+	chunks [][]wallet.Entry // every chunk but the last holds journalChunk entries
+	n      int
+}
+
+const journalChunk = 256
+
+func (j journal) len() int { return j.n }
+
+func (j *journal) append(e wallet.Entry) {
+	last := len(j.chunks) - 1
+	switch {
+	case last < 0:
+		j.chunks = append(j.chunks, make([]wallet.Entry, 0, 4))
+		last = 0
+	case len(j.chunks[last]) == journalChunk:
+		j.chunks = append(j.chunks, make([]wallet.Entry, 0, journalChunk))
+		last++
+	}
+	j.chunks[last] = append(j.chunks[last], e)
+	j.n++
+}
+
+// appendRange appends entries from (inclusive) to to (exclusive) to out.
+func (j journal) appendRange(out []wallet.Entry, from, to int) []wallet.Entry {
+	for from < to {
+		c := j.chunks[from/journalChunk]
+		end := min(len(c), from%journalChunk+(to-from))
+		out = append(out, c[from%journalChunk:end]...)
+		from += end - from%journalChunk
+	}
+	return out
 }
 
 // The cards and accounts are kept in slots that both of their maps (by ID
@@ -132,17 +170,27 @@ type Tx struct {
 
 // writeSet is what one unit of work wrote, applied to the store at commit.
 type writeSet struct {
-	cards      writes[string, giftcard.Card]
-	byHash     writes[giftcard.Hash, string]
-	accounts   writes[accountKey, accountWrite]
-	idem       writes[idemKey, giftkit.IdempotencyRecord]
-	payments   writes[string, checkout.Payment]
-	attempts   writes[string, *wallet.AttemptLog] // nil: deleted
-	journal    []journalWrite                     // every account's new entries, in order
-	activity   []activity.Record                  // the unit's activity records, in order
-	events     []pendingEvent                     // the unit's events, in order
-	deliveries writes[string, egift.Delivery]
-	lastSeq    writes[activity.Subject, int64] // the number of each subject's last record in the unit
+	cards        writes[string, giftcard.Card]
+	byHash       writes[giftcard.Hash, string]
+	accounts     writes[accountKey, accountWrite]
+	idem         writes[idemKey, giftkit.IdempotencyRecord]
+	payments     writes[string, checkout.Payment]
+	attempts     writes[string, *wallet.AttemptLog] // nil: deleted
+	journal      []journalWrite                     // every account's new entries, in order
+	activity     []activity.Record                  // the unit's activity records, in order
+	activityPrev []int32                            // for each, its subject's last committed record's position (-1: none), or prevInUnit
+	events       []pendingEvent                     // the unit's events, in order
+	deliveries   writes[string, egift.Delivery]
+	lastSeq      writes[activity.Subject, int64] // the number of each subject's last record in the unit
+
+	// inserted holds InsertCards' batches as they were given: at commit
+	// they become the cards' slots, so that a batch of thousands of cards
+	// is neither copied into the write set nor copied again at commit.
+	// insertedID and insertedHash index them, built only if the unit looks
+	// a card up after inserting some (an issuance does not).
+	inserted     [][]giftcard.Card
+	insertedID   map[string]*giftcard.Card
+	insertedHash map[giftcard.Hash]*giftcard.Card
 
 	// What the unit found in the store's maps, kept so that the writes that
 	// follow (a redemption reads a card, an account and a record, then
@@ -176,16 +224,23 @@ func (w *writeSet) reset() {
 	clear(w.journal)
 	w.journal = w.journal[:0]
 	clear(w.activity)
-	w.activity = w.activity[:0]
+	w.activity, w.activityPrev = w.activity[:0], w.activityPrev[:0]
 	clear(w.events)
 	w.events = w.events[:0]
 	w.deliveries.reset()
 	w.lastSeq.reset()
+	w.inserted, w.insertedID, w.insertedHash = nil, nil, nil // the store keeps the batches: never reused
 	w.card, w.acctSlot, w.readAcct, w.didMiss = nil, nil, false, false
 }
 
 func (s *Store) commit() {
 	w := s.writes
+	for _, batch := range w.inserted { // first, so that a card the unit inserted, then changed, ends changed
+		for i := range batch {
+			slot := &batch[i]
+			s.cards[slot.ID], s.byHash[slot.Hash] = slot, slot
+		}
+	}
 	var slab []giftcard.Card // the new cards' slots, allocated together
 	for i, id := range w.cards.keys {
 		if w.card != nil && w.card.ID == id { // the card the unit read: its slot is known
@@ -221,13 +276,13 @@ func (s *Store) commit() {
 	}
 	for _, j := range w.journal {
 		a := find(j.account)
-		a.journal = append(a.journal, j.entry)
+		a.journal.append(j.entry)
 	}
 	for i, k := range w.idem.keys {
 		s.idem[k] = w.idem.vals[i]
 	}
 	base := int32(s.activity.n)
-	s.commitActivity(w.activity)
+	s.commitActivity(w.activity, w.activityPrev)
 	s.commitEvents(w.events, base)
 	for i, id := range w.deliveries.keys {
 		s.deliveries[id] = w.deliveries.vals[i]
@@ -272,11 +327,11 @@ func (s *Store) account(k accountKey) *accountSlot {
 }
 
 // journal returns the committed journal of account k.
-func (s *Store) journal(k accountKey) []wallet.Entry {
+func (s *Store) journal(k accountKey) journal {
 	if slot, ok := s.accounts[k]; ok {
 		return slot.journal
 	}
-	return nil
+	return journal{}
 }
 
 func (tx *Tx) usable() error {
@@ -294,6 +349,9 @@ func (tx *Tx) CardByID(id string) (giftcard.Card, bool, error) {
 	if c, ok := tx.w.cards.get(id); ok {
 		return c, true, nil
 	}
+	if c := tx.w.insertedByID(id); c != nil {
+		return *c, true, nil
+	}
 	if c, ok := tx.s.cards[id]; ok {
 		tx.w.card = c
 		return *c, true, nil
@@ -309,6 +367,9 @@ func (tx *Tx) CardByHash(h giftcard.Hash) (giftcard.Card, bool, error) {
 	if id, ok := tx.w.byHash.get(h); ok {
 		c, _ := tx.w.cards.get(id)
 		return c, true, nil
+	}
+	if c := tx.w.insertedByHash(h); c != nil {
+		return *c, true, nil
 	}
 	if c, ok := tx.s.byHash[h]; ok { // a card this unit rewrote is in tx.w.byHash: its hash cannot change
 		tx.w.card = c
@@ -368,10 +429,10 @@ func (tx *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 	var committed int
 	if tx.w.readAcct && tx.w.acct == k { // read in this unit: its slot is known
 		if tx.w.acctSlot != nil {
-			committed = len(tx.w.acctSlot.journal)
+			committed = tx.w.acctSlot.journal.len()
 		}
 	} else {
-		committed = len(tx.s.journal(k))
+		committed = tx.s.journal(k).len()
 	}
 	next := int64(committed+aw.entries) + 1
 	for i, e := range entries {
@@ -400,8 +461,8 @@ func (tx *Tx) Entries(owner string, c giftkit.Currency, afterSeq int64, limit in
 	}
 	k := accountKey{owner, c}
 	var out []wallet.Entry
-	if committed := tx.s.journal(k); afterSeq < int64(len(committed)) {
-		out = append(out, committed[afterSeq:min(int64(len(committed)), afterSeq+int64(limit))]...)
+	if committed := tx.s.journal(k); afterSeq < int64(committed.len()) {
+		out = committed.appendRange(out, int(afterSeq), int(min(int64(committed.len()), afterSeq+int64(limit))))
 	}
 	for _, j := range tx.w.journal { // this unit's entries follow the committed ones
 		if len(out) == limit {
@@ -536,8 +597,9 @@ func (tx *Tx) PutAttemptLog(l wallet.AttemptLog) error {
 var _ giftcard.CardInserter = (*Tx)(nil)
 
 // InsertCards implements giftcard.CardInserter: one lookup per card for a
-// taken hash, then the cards written at once. A card whose ID exists fails
-// with [ErrConflict].
+// taken hash and one for its ID, and then nothing per card until commit,
+// where the batch itself becomes the cards' slots (the store keeps cards,
+// as CardInserter allows). A card whose ID exists fails with [ErrConflict].
 func (tx *Tx) InsertCards(cards []giftcard.Card) (bool, error) {
 	if err := tx.usable(); err != nil {
 		return false, err
@@ -548,19 +610,57 @@ func (tx *Tx) InsertCards(cards []giftcard.Card) (bool, error) {
 		_, stored := tx.s.byHash[h]
 		_, written := tx.w.byHash.get(h)
 		_, twice := seen[h]
-		if stored || written || twice {
+		if stored || written || twice || tx.w.insertedByHash(h) != nil {
 			return true, nil
 		}
 		seen[h] = struct{}{}
-		if _, ok := tx.s.cards[cards[i].ID]; ok {
+		if _, ok := tx.s.cards[cards[i].ID]; ok || tx.w.insertedByID(cards[i].ID) != nil {
+			return false, fmt.Errorf("%w: card %s exists", ErrConflict, cards[i].ID)
+		}
+		if _, ok := tx.w.cards.get(cards[i].ID); ok {
 			return false, fmt.Errorf("%w: card %s exists", ErrConflict, cards[i].ID)
 		}
 	}
-	tx.w.cards.grow(len(cards))
-	tx.w.byHash.grow(len(cards))
-	for _, c := range cards {
-		tx.w.cards.put(c.ID, c)
-		tx.w.byHash.put(c.Hash, c.ID)
+	tx.w.inserted = append(tx.w.inserted, cards)
+	if tx.w.insertedID != nil { // indexed already: keep the index whole
+		tx.w.index(cards)
 	}
 	return false, nil
+}
+
+// insertedByID returns the card with the given ID among the unit's
+// inserted batches, or nil.
+func (w *writeSet) insertedByID(id string) *giftcard.Card {
+	if len(w.inserted) == 0 {
+		return nil
+	}
+	w.indexInserted()
+	return w.insertedID[id]
+}
+
+// insertedByHash returns the card with the given code hash among the
+// unit's inserted batches, or nil.
+func (w *writeSet) insertedByHash(h giftcard.Hash) *giftcard.Card {
+	if len(w.inserted) == 0 {
+		return nil
+	}
+	w.indexInserted()
+	return w.insertedHash[h]
+}
+
+// indexInserted builds the index of the inserted batches, once per unit.
+func (w *writeSet) indexInserted() {
+	if w.insertedID != nil {
+		return
+	}
+	w.insertedID, w.insertedHash = make(map[string]*giftcard.Card), make(map[giftcard.Hash]*giftcard.Card)
+	for _, batch := range w.inserted {
+		w.index(batch)
+	}
+}
+
+func (w *writeSet) index(batch []giftcard.Card) {
+	for i := range batch {
+		w.insertedID[batch[i].ID], w.insertedHash[batch[i].Hash] = &batch[i], &batch[i]
+	}
 }

@@ -225,13 +225,14 @@ func (s *Service) lockedOut(ctx context.Context, call idem.Call, owner string, w
 // account's records and journal entry), which would otherwise be
 // allocated one by one.
 type redeemCall struct {
-	s       *Service
-	owner   string
-	ref     giftcard.CodeRef
-	cause   activity.Cause
-	card    [1]activity.Record
-	acct    [2]activity.Record
-	entries [1]Entry
+	s        *Service
+	owner    string
+	ref      giftcard.CodeRef
+	cause    activity.Cause
+	card     [1]activity.Record
+	cardSnap [192]byte // the card's snapshot
+	acct     changeRoom
+	entries  [1]Entry
 }
 
 // runRedeem is a redemption's unit of work, for idem.DoWith.
@@ -265,7 +266,7 @@ func (s *Service) redeem(tx Tx, c *redeemCall) (Redeemed, error) {
 	credit := CreditSpec{Kind: EntryCredit, Class: red.Class, Amount: red.Amount, ExpiresAt: s.cfg.Programme.FundsExpiry(red.ExpiresAt, now),
 		Source: card.ID, Reference: card.ID}
 	acct, err := UpdateAccount(tx, Change{Owner: owner, Currency: red.Amount.Currency(), Kind: activity.KindCredit,
-		Reference: card.ID, Cause: cause, records: &c.acct}, func(a Account) (Account, []Entry, error) {
+		Reference: card.ID, Cause: cause, room: &c.acct}, func(a Account) (Account, []Entry, error) {
 		a, entry, err = a.Credit(credit, cause.Key, now)
 		if err == nil {
 			err = s.ruleError("redeem", owner, s.cfg.Programme.CheckAccountBalance(a.Balance()))
@@ -276,7 +277,7 @@ func (s *Service) redeem(tx Tx, c *redeemCall) (Redeemed, error) {
 	if err != nil {
 		return Redeemed{}, err
 	}
-	card, c.card[0] = giftcard.RecordChange(activity.KindRedeem, card, redeemed, owner, cause)
+	card, c.card[0] = giftcard.RecordChangeIn(c.cardSnap[:], activity.KindRedeem, card, redeemed, owner, cause)
 	if err := tx.PutCard(card); err != nil {
 		return Redeemed{}, err
 	}
@@ -416,10 +417,26 @@ type Change struct {
 	// is applied up to it.
 	Cause activity.Cause
 
-	// records, if set, is where UpdateAccount puts the change's activity
-	// records instead of allocating room for them: a hot path's per-call
-	// state has room for them.
-	records *[2]activity.Record
+	// room, if set, is where UpdateAccount puts the change's activity
+	// records and their snapshots instead of allocating room for them: a
+	// hot path's per-call state has room for them.
+	room *changeRoom
+}
+
+// changeRoom is room for what UpdateAccount hands the store: the activity
+// records of a sweep and a change, and their snapshots when they fit.
+type changeRoom struct {
+	records   [2]activity.Record
+	snapshots [2][256]byte
+}
+
+// snapshot returns the room for the snapshot of record i; none without a
+// changeRoom.
+func (r *changeRoom) snapshot(i int) []byte {
+	if r == nil {
+		return nil
+	}
+	return r.snapshots[i][:0]
 }
 
 // UpdateAccount is the one way every use case, this package's and
@@ -441,15 +458,17 @@ func UpdateAccount(tx Tx, ch Change, apply func(Account) (Account, []Entry, erro
 		acct = NewAccount(ch.Owner, ch.Currency)
 	}
 	now := ch.Cause.At
-	records := ch.records
-	if records == nil {
+	var records *[2]activity.Record
+	if ch.room != nil {
+		records = &ch.room.records
+	} else {
 		records = new([2]activity.Record)
 	}
 	n := 0
 	before := acct
 	acct, entries := acct.Sweep(now)
 	if len(entries) > 0 {
-		acct, records[n] = recordChange(activity.KindExpiry, before, acct, entries, "", activity.Sweep(now))
+		acct, records[n] = recordChange(ch.room.snapshot(n), activity.KindExpiry, before, acct, entries, "", activity.Sweep(now))
 		n++
 	}
 	if apply != nil {
@@ -459,7 +478,7 @@ func UpdateAccount(tx Tx, ch Change, apply func(Account) (Account, []Entry, erro
 			return Account{}, err
 		}
 		if len(more) > 0 {
-			acct, records[n] = recordChange(ch.Kind, before, acct, more, ch.Reference, ch.Cause)
+			acct, records[n] = recordChange(ch.room.snapshot(n), ch.Kind, before, acct, more, ch.Reference, ch.Cause)
 			n++
 		}
 		if len(entries) == 0 {
@@ -494,8 +513,9 @@ func KindOf(entries []Entry) activity.Kind {
 }
 
 // recordChange returns the activity record of the change from before to
-// after that entries journal, and after with its Head moved past it.
-func recordChange(kind activity.Kind, before, after Account, entries []Entry, ref string, cause activity.Cause) (Account, activity.Record) {
+// after that entries journal, and after with its Head moved past it. The
+// record's snapshot is written in room when it fits.
+func recordChange(room []byte, kind activity.Kind, before, after Account, entries []Entry, ref string, cause activity.Cause) (Account, activity.Record) {
 	if kind == 0 {
 		kind = KindOf(entries)
 	}
@@ -505,7 +525,12 @@ func recordChange(kind activity.Kind, before, after Account, entries []Entry, re
 	}
 	r := activity.Record{Subject: activity.Account(after.owner, after.currency), Kind: kind, Reference: ref,
 		Amount: after.money(amount), Held: after.money(held), Before: before.Balance(), After: after.Balance(),
-		Snapshot: after.AppendSnapshot(make([]byte, 0, after.snapshotSize()))}
+	}
+	if size := after.snapshotSize(); cap(room) < size {
+		room = make([]byte, 0, size)
+	}
+	snap := after.AppendSnapshot(room[:0])
+	r.Snapshot = snap[:len(snap):len(snap)]
 	r, after.head = cause.Seal(before.head, r)
 	return after, r
 }
