@@ -181,8 +181,12 @@ func lookupCurrency(code string, hint Currency) (Currency, error) {
 	return Currency{}, err
 }
 
-// isoMinorUnits is the ISO 4217 table of active currencies and the decimal
-// places of their minor units. It is read-only.
+// isoMinorUnits is the ISO 4217 table: its currencies and funds with the
+// decimal places of their minor units (codes that have none, such as XAU
+// and XTS, are left out), and ANG, which XCG replaced in 2025, kept while
+// the list has it so that amounts stored in it still read. TestISO4217
+// checks it against testdata/iso4217.tsv, a dated copy of the list that
+// scripts/refresh-iso4217 renews. It is read-only.
 var isoMinorUnits = func() map[string]uint8 {
 	m := make(map[string]uint8, 180)
 	for _, code := range []string{
@@ -197,6 +201,12 @@ var isoMinorUnits = func() map[string]uint8 {
 	for _, code := range []string{"CLF", "UYW"} {
 		m[code] = 4
 	}
+	// Funds and units of account (UYI, CLF and UYW above too): codes in the
+	// ISO 4217 table, so that each has its ISO minor units wherever it is
+	// used, although no gift card is likely to be sold in one.
+	for _, code := range []string{"BOV", "CHE", "CHW", "COU", "MXV", "USN"} {
+		m[code] = 2
+	}
 	for _, code := range []string{
 		"AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN",
 		"BAM", "BBD", "BDT", "BGN", "BMD", "BND", "BOB", "BRL", "BSD", "BTN",
@@ -210,8 +220,8 @@ var isoMinorUnits = func() map[string]uint8 {
 		"PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD",
 		"SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN",
 		"SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD",
-		"TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD", "YER", "ZAR",
-		"ZMW", "ZWG",
+		"TZS", "UAH", "USD", "UYU", "UZS", "VED", "VES", "WST", "XCD", "XCG",
+		"YER", "ZAR", "ZMW", "ZWG",
 	} {
 		m[code] = 2
 	}
