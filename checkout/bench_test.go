@@ -10,6 +10,7 @@ import (
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/internal/benchcpu"
 	"github.com/giftkit/giftkit/memstore"
 	"github.com/giftkit/giftkit/storetest"
 )
@@ -50,6 +51,7 @@ func BenchmarkCheckout(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			defer benchcpu.Start(b)()
 			b.RunParallel(func(pb *testing.PB) {
 				owner := fmt.Sprint("shopper-", worker.Add(1))
 				if hot {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/internal/benchcpu"
 	"github.com/giftkit/giftkit/memstore"
 	"github.com/giftkit/giftkit/storetest"
 )
@@ -49,6 +50,7 @@ func BenchmarkRedeem(b *testing.B) {
 			var next, worker atomic.Int64
 			b.ReportAllocs()
 			b.ResetTimer()
+			defer benchcpu.Start(b)()
 			b.RunParallel(func(pb *testing.PB) {
 				owner := fmt.Sprint("shopper-", worker.Add(1))
 				if hot {
@@ -183,6 +185,7 @@ func BenchmarkRedeemFloor(b *testing.B) {
 	now := time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC)
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer benchcpu.Start(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		owner := fmt.Sprint("shopper-", worker.Add(1))
 		var buf [64]byte
