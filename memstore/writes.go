@@ -11,6 +11,7 @@ type writes[K comparable, V any] struct {
 	keys  []K
 	vals  []V
 	index map[K]int // nil while len(keys) <= indexFrom
+	spare map[K]int // the last unit's index, cleared, for the next that needs one
 }
 
 const indexFrom = 16
@@ -18,7 +19,22 @@ const indexFrom = 16
 func (w *writes[K, V]) reset() {
 	clear(w.keys) // drop references to the last unit's values
 	clear(w.vals)
+	if w.index != nil {
+		clear(w.index)
+		w.spare = w.index
+	}
 	w.keys, w.vals, w.index = w.keys[:0], w.vals[:0], nil
+}
+
+// newIndex returns an empty index with room for n keys: the spare one if
+// there is one, so that unit after unit of a large batch does not make a
+// map anew and grow it.
+func (w *writes[K, V]) newIndex(n int) map[K]int {
+	if m := w.spare; m != nil {
+		w.spare = nil
+		return m
+	}
+	return make(map[K]int, n)
 }
 
 func (w *writes[K, V]) find(k K) int {
@@ -57,7 +73,7 @@ func (w *writes[K, V]) slot(k K) *V {
 	case w.index != nil:
 		w.index[k] = n - 1
 	case n > indexFrom:
-		w.index = make(map[K]int, 2*n)
+		w.index = w.newIndex(2 * n)
 		for i, key := range w.keys {
 			w.index[key] = i
 		}
@@ -73,7 +89,7 @@ func (w *writes[K, V]) grow(n int) {
 	total := len(w.keys) + n
 	w.keys, w.vals = slices.Grow(w.keys, n), slices.Grow(w.vals, n)
 	if total > indexFrom && w.index == nil {
-		w.index = make(map[K]int, total)
+		w.index = w.newIndex(total)
 		for i, key := range w.keys {
 			w.index[key] = i
 		}
