@@ -18,7 +18,7 @@ type activityLog struct {
 	chunks [][]activity.Record
 	n      int                        // how many records
 	prev   []int32                    // prev[i]: the position of the record before record i of its subject; -1 for none
-	last   map[activity.Subject]int32 // the position of each subject's last record
+	last   lastIndex                  // the position of each subject's last record
 	sorted [2][]int32                 // positions in each activity.Order
 }
 
@@ -38,9 +38,38 @@ func (l *activityLog) add(r activity.Record) int32 {
 	return int32(l.n - 1)
 }
 
+// lastIndex maps each subject to the position of its last record. Cards,
+// by far the most subjects, are keyed by their ID alone: a string key takes
+// the map's fast path, where a struct holding a string is hashed field by
+// field.
+type lastIndex struct {
+	cards  map[string]int32
+	others map[activity.Subject]int32
+}
+
+func (x *lastIndex) get(s activity.Subject) (int32, bool) {
+	if s.Kind == activity.SubjectCard {
+		p, ok := x.cards[s.ID]
+		return p, ok
+	}
+	p, ok := x.others[s]
+	return p, ok
+}
+
+func (x *lastIndex) set(s activity.Subject, p int32) {
+	if x.cards == nil {
+		x.cards, x.others = make(map[string]int32), make(map[activity.Subject]int32)
+	}
+	if s.Kind == activity.SubjectCard {
+		x.cards[s.ID] = p
+	} else {
+		x.others[s] = p
+	}
+}
+
 // chain returns the positions of subject s's records, in order of Seq.
 func (l *activityLog) chain(s activity.Subject) []int32 {
-	p, ok := l.last[s]
+	p, ok := l.last.get(s)
 	if !ok {
 		return nil
 	}
@@ -117,15 +146,12 @@ func (l *activityLog) query(q activity.Query, limit int) []activity.Record {
 
 func (s *Store) commitActivity(pending []activity.Record, prevs []int32) {
 	l := &s.activity
-	if l.last == nil {
-		l.last = make(map[activity.Subject]int32)
-	}
 	for i, r := range pending {
 		prev := prevs[i]
 		if prev == prevInUnit {
-			prev = l.last[r.Subject] // committed a moment ago, in this loop
+			prev, _ = l.last.get(r.Subject) // committed a moment ago, in this loop
 		}
-		l.last[r.Subject] = l.add(r)
+		l.last.set(r.Subject, l.add(r))
 		l.prev = append(l.prev, prev)
 	}
 }
@@ -137,7 +163,7 @@ const prevInUnit = -2
 // lastOf returns the position and Seq of subject s's last committed record,
 // or -1 and 0.
 func (l *activityLog) lastOf(s activity.Subject) (int32, int64) {
-	if p, ok := l.last[s]; ok {
+	if p, ok := l.last.get(s); ok {
 		return p, l.at(p).Seq
 	}
 	return -1, 0
