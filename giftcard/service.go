@@ -1,6 +1,7 @@
 package giftcard
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -49,9 +50,7 @@ type Tx interface {
 type CardInserter interface {
 	// InsertCards inserts cards, none of which exists yet. If any card's
 	// code hash is taken (by a stored card or another of cards), it
-	// inserts nothing and reports taken; err is the store's failure. The
-	// store may keep cards itself (the caller does not use the slice
-	// again), as an in-memory store does to spare a copy.
+	// inserts nothing and reports taken; err is the store's failure.
 	InsertCards(cards []Card) (taken bool, err error)
 }
 
@@ -359,9 +358,8 @@ func (s *Service) checkIssue(req IssueRequest, now time.Time, key string) error 
 //
 // It reads the randomness a batch needs in one read, and builds the cards'
 // IDs and suffixes as parts of two strings, so that a batch of any size
-// costs a handful of allocations beyond its cards. The random stream is
-// consumed in the same order as card by card: the same source gives the
-// same cards.
+// costs a handful of allocations. The random stream is consumed in the
+// same order as card by card: the same source gives the same cards.
 func (s *Service) newBatch(req IssueRequest, now time.Time) (Issued, error) {
 	const perCard = codefmt.RandomLen + idBytes // a code's random bytes, then its ID's
 	batchID := req.BatchID
@@ -384,16 +382,33 @@ func (s *Service) newBatch(req IssueRequest, now time.Time) (Issued, error) {
 	suffixes := make([]byte, 0, req.Count*4)
 	codes := make([]codefmt.Code, req.Count)
 	var text [codefmt.Len + 2]byte
+	// Each card takes its code's bytes and its ID's from the bytes read
+	// ahead, in turn. A code the denylist refuses (about one in 700 with
+	// the default list) draws again from the bytes that follow it, and from
+	// then on the batch reads the stream in order, card by card, past the
+	// bytes read ahead: so the stream is consumed as drawing card by card
+	// would, and the same source gives the same cards.
+	var stream io.Reader // nil until a code is refused
+	var idRandom []byte
 	for i := range codes {
-		drawn := random[i*perCard : (i+1)*perCard]
-		code := codefmt.FromRandom([codefmt.RandomLen]byte(drawn))
-		if s.denylist.Denies(code) { // rare: draw again, past the bytes read ahead
-			var err error
-			if code, err = s.denylist.Generate(s.cfg.Rand); err != nil {
-				return Issued{}, fmt.Errorf("giftcard: issue: %w", err)
+		var code codefmt.Code
+		if stream == nil {
+			drawn := random[i*perCard : (i+1)*perCard]
+			code, idRandom = codefmt.FromRandom([codefmt.RandomLen]byte(drawn)), drawn[codefmt.RandomLen:]
+			if s.denylist.Denies(code) {
+				stream = io.MultiReader(bytes.NewReader(random[i*perCard+codefmt.RandomLen:]), s.cfg.Rand)
+				idRandom = make([]byte, idBytes)
 			}
 		}
-		idRandom := drawn[codefmt.RandomLen:]
+		if stream != nil {
+			var err error
+			if code, err = s.denylist.Generate(stream); err != nil {
+				return Issued{}, fmt.Errorf("giftcard: issue: %w", err)
+			}
+			if _, err := io.ReadFull(stream, idRandom); err != nil {
+				return Issued{}, fmt.Errorf("giftcard: new ID: %w", err)
+			}
+		}
 		codes[i] = code
 		ids = hex.AppendEncode(append(ids, "card_"...), idRandom)
 		canonical, _ := code.AppendText(text[:0])

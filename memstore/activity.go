@@ -39,7 +39,8 @@ func (l *activityLog) add(r activity.Record) int32 {
 }
 
 // lastIndex maps each subject to the position of its last record. Cards,
-// by far the most subjects, are keyed by their ID alone: a string key takes
+// by far the most subjects, are keyed by their ID alone (a card's subject
+// has no currency; any other subject is keyed whole): a string key takes
 // the map's fast path, where a struct holding a string is hashed field by
 // field.
 type lastIndex struct {
@@ -47,8 +48,10 @@ type lastIndex struct {
 	others map[activity.Subject]int32
 }
 
+func isCard(s activity.Subject) bool { return s == activity.Card(s.ID) }
+
 func (x *lastIndex) get(s activity.Subject) (int32, bool) {
-	if s.Kind == activity.SubjectCard {
+	if isCard(s) {
 		p, ok := x.cards[s.ID]
 		return p, ok
 	}
@@ -60,7 +63,7 @@ func (x *lastIndex) set(s activity.Subject, p int32) {
 	if x.cards == nil {
 		x.cards, x.others = make(map[string]int32), make(map[activity.Subject]int32)
 	}
-	if s.Kind == activity.SubjectCard {
+	if isCard(s) {
 		x.cards[s.ID] = p
 	} else {
 		x.others[s] = p

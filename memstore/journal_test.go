@@ -3,6 +3,8 @@ package memstore
 import (
 	"testing"
 
+	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/wallet"
 )
 
@@ -27,5 +29,24 @@ func TestJournalChunks(t *testing.T) {
 				t.Fatalf("range %v: entry %d has Seq %d", r, i, e.Seq)
 			}
 		}
+	}
+}
+
+// TestLastIndexSubjects: a card's subject is keyed by its ID alone, and a
+// subject of the card kind with a currency (which no service makes) is
+// another subject, not the card's (found by a review).
+func TestLastIndexSubjects(t *testing.T) {
+	var x lastIndex
+	odd := activity.Subject{Kind: activity.SubjectCard, ID: "x", Currency: giftkit.EUR}
+	x.set(odd, 1)
+	if _, ok := x.get(activity.Card("x")); ok {
+		t.Error("card x found under a subject with a currency")
+	}
+	x.set(activity.Card("x"), 2)
+	if p, ok := x.get(odd); !ok || p != 1 {
+		t.Errorf("get(%v) = %d, %v; want 1", odd, p, ok)
+	}
+	if p, ok := x.get(activity.Card("x")); !ok || p != 2 {
+		t.Errorf("get(card x) = %d, %v; want 2", p, ok)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -183,9 +184,9 @@ type writeSet struct {
 	deliveries   writes[string, egift.Delivery]
 	lastSeq      writes[activity.Subject, int64] // the number of each subject's last record in the unit
 
-	// inserted holds InsertCards' batches as they were given: at commit
-	// they become the cards' slots, so that a batch of thousands of cards
-	// is neither copied into the write set nor copied again at commit.
+	// inserted holds copies of InsertCards' batches: at commit they become
+	// the cards' slots, so that a batch of thousands of cards is copied
+	// once, not put in the write set's maps and copied again at commit.
 	// insertedID and insertedHash index them, built only if the unit looks
 	// a card up after inserting some (an issuance does not).
 	inserted     [][]giftcard.Card
@@ -597,16 +598,17 @@ func (tx *Tx) PutAttemptLog(l wallet.AttemptLog) error {
 var _ giftcard.CardInserter = (*Tx)(nil)
 
 // InsertCards implements giftcard.CardInserter: one lookup per card for a
-// taken hash and one for its ID, and then nothing per card until commit,
-// where the batch itself becomes the cards' slots (the store keeps cards,
-// as CardInserter allows). A card whose ID exists fails with [ErrConflict].
+// taken hash and one for its ID, one copy of the batch, and then nothing
+// per card until commit, where the copy becomes the cards' slots. A card
+// whose ID exists, or two with one ID, fail with [ErrConflict].
 func (tx *Tx) InsertCards(cards []giftcard.Card) (bool, error) {
 	if err := tx.usable(); err != nil {
 		return false, err
 	}
 	seen := make(map[giftcard.Hash]struct{}, len(cards))
+	ids := make(map[string]struct{}, len(cards))
 	for i := range cards {
-		h := cards[i].Hash
+		h, id := cards[i].Hash, cards[i].ID
 		_, stored := tx.s.byHash[h]
 		_, written := tx.w.byHash.get(h)
 		_, twice := seen[h]
@@ -614,14 +616,18 @@ func (tx *Tx) InsertCards(cards []giftcard.Card) (bool, error) {
 			return true, nil
 		}
 		seen[h] = struct{}{}
-		if _, ok := tx.s.cards[cards[i].ID]; ok || tx.w.insertedByID(cards[i].ID) != nil {
-			return false, fmt.Errorf("%w: card %s exists", ErrConflict, cards[i].ID)
+		_, stored = tx.s.cards[id]
+		_, written = tx.w.cards.get(id)
+		_, twice = ids[id]
+		if stored || written || twice || tx.w.insertedByID(id) != nil {
+			return false, fmt.Errorf("%w: card %s exists", ErrConflict, id)
 		}
-		if _, ok := tx.w.cards.get(cards[i].ID); ok {
-			return false, fmt.Errorf("%w: card %s exists", ErrConflict, cards[i].ID)
-		}
+		ids[id] = struct{}{}
 	}
-	tx.w.inserted = append(tx.w.inserted, cards)
+	// A copy, as every value that goes into the store: the caller may
+	// reuse its slice. The copy is the cards' slots from commit on.
+	tx.w.inserted = append(tx.w.inserted, slices.Clone(cards))
+	cards = tx.w.inserted[len(tx.w.inserted)-1]
 	if tx.w.insertedID != nil { // indexed already: keep the index whole
 		tx.w.index(cards)
 	}

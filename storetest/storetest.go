@@ -985,4 +985,39 @@ func testInsertCards[T checkout.Tx](t *testing.T, s giftkit.Store[T]) {
 		}
 		return nil
 	})
+
+	// Two cards with one ID: refused, nothing inserted.
+	if taken, err := insert(sampleCard("card-f", 6), sampleCard("card-f", 7)); taken || err == nil {
+		t.Errorf("InsertCards of one ID twice = %v, %v; want an error", taken, err)
+	}
+	update(t, s, func(tx T) error {
+		if _, ok, _ := tx.CardByHash(sampleCard("card-f", 6).Hash); ok {
+			t.Error("a refused batch with one ID twice inserted a card")
+		}
+		return nil
+	})
+
+	// Values go in as copies: the caller may reuse its slice (found by a
+	// review: memstore kept the slice as the cards' slots).
+	batch := []giftcard.Card{sampleCard("card-g", 8)}
+	want := batch[0]
+	err := s.Update(context.Background(), func(tx T) error {
+		_, err := any(tx).(giftcard.CardInserter).InsertCards(batch)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch[0] = sampleCard("card-h", 9)
+	batch[0].State = giftcard.StateVoided
+	update(t, s, func(tx T) error {
+		got, ok, err := tx.CardByID("card-g")
+		if err != nil || !ok {
+			t.Fatalf("CardByID(card-g) = %v, %v", ok, err)
+		}
+		if diff := cmp.Diff(want, got, cmpOpts); diff != "" {
+			t.Errorf("a card inserted in bulk changed with the caller's slice (-want +got):\n%s", diff)
+		}
+		return nil
+	})
 }
