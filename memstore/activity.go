@@ -16,10 +16,10 @@ type activityLog struct {
 	// chunks hold the records, chunkLen to a chunk, so that the log grows
 	// without copying what it holds: record i is chunks[i/chunkLen][i%chunkLen].
 	chunks [][]activity.Record
-	n      int                        // how many records
-	prev   []int32                    // prev[i]: the position of the record before record i of its subject; -1 for none
-	last   lastIndex                  // the position of each subject's last record
-	sorted [2][]int32                 // positions in each activity.Order
+	n      int        // how many records
+	prev   []int32    // prev[i]: the position of the record before record i of its subject; -1 for none
+	last   lastIndex  // the position of each subject's last record
+	sorted [2][]int32 // positions in each activity.Order
 }
 
 const chunkLen = 1024
