@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -232,6 +233,15 @@ func (tb *tab) js(expr string) bool {
 	return value(tb, chromedp.Evaluate[bool](expr))
 }
 
+// wantFocus checks that the element with the ID id has the focus: a
+// message a page loads with takes it, so that a screen reader reads it.
+func (tb *tab) wantFocus(id string) {
+	tb.t.Helper()
+	if got := value(tb, chromedp.Evaluate[string](`document.activeElement.id`)); got != id {
+		tb.t.Errorf("the focus is on #%s; want it on #%s", got, id)
+	}
+}
+
 // wantText checks the visible text of the element with the ID id.
 func (tb *tab) wantText(id, want string) {
 	tb.t.Helper()
@@ -284,6 +294,7 @@ func TestBrowserRedeem(t *testing.T) {
 	tb.waitHint("ok")
 	tb.load(chromedp.Click(chromedp.ID("redeem")))
 	tb.wantText("flash", "25,00\u00a0€ ajoutés à votre solde, qui est maintenant de 25,00\u00a0€.")
+	tb.wantFocus("flash")
 	tb.wantText("balance", "25,00\u00a0€")
 	if html := tb.html(); strings.Contains(html, code.String()) || strings.Contains(strings.ToLower(html), strings.ToLower(strings.ReplaceAll(code.String(), "-", ""))) {
 		t.Error("the page after redemption shows the code")
@@ -335,6 +346,7 @@ func TestBrowserTypoHint(t *testing.T) {
 	tb.do(chromedp.SetValue(chromedp.ID("code"), string(typo)))
 	tb.load(chromedp.Click(chromedp.ID("redeem")))
 	tb.wantText("code-error", want)
+	tb.wantFocus("code-error")
 	if !tb.js(`document.getElementById("code-error").getAttribute("role") === "alert"`) {
 		t.Error("the refusal is not announced (role=alert)")
 	}
@@ -422,7 +434,7 @@ func TestBrowserCheckout(t *testing.T) {
 			tb.wantText("order-title", "Merci, votre commande est payée")
 			tb.wantText("paid-balance", tc.fromBal)
 			tb.wantText("paid-card", tc.byCard)
-			tb.wantText("balance-left", "Il vous reste "+tc.left+" sur votre solde.")
+			tb.wantText("balance-now", "Votre solde de cartes cadeaux est maintenant de "+tc.left+".")
 		})
 	}
 }
@@ -536,22 +548,101 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	press("#to-checkout")
 	press("#pay")
 	tb.wantText("paid-balance", "12,50\u00a0€")
-	tb.wantText("balance-left", "Il vous reste 12,50\u00a0€ sur votre solde.")
+	tb.wantText("balance-now", "Votre solde de cartes cadeaux est maintenant de 12,50\u00a0€.")
 }
 
 // tabTo presses Tab until the element selector matches has the focus, and
-// checks that the focus is visible on it.
+// checks that the focus is visible on it: a ring in a colour of a
+// contrast of 3:1 or more with the background around it (WCAG 2.2,
+// 1.4.11), which is the nearest ancestor's that has one.
 func (tb *tab) tabTo(selector string) {
 	tb.t.Helper()
 	at := fmt.Sprintf(`document.activeElement.matches(%q)`, selector)
 	for range 60 {
 		tb.do(chromedp.KeyEvent(kb.Tab))
-		if tb.js(at) {
-			if !tb.js(`getComputedStyle(document.activeElement).outlineStyle !== "none"`) {
-				tb.t.Errorf("%s has the focus, and shows no focus ring", selector)
-			}
+		if !tb.js(at) {
+			continue
+		}
+		if !tb.js(`getComputedStyle(document.activeElement).outlineStyle !== "none"`) {
+			tb.t.Errorf("%s has the focus, and shows no focus ring", selector)
 			return
 		}
+		colours := value(tb, chromedp.Evaluate[[]string](`(() => {
+			const el = document.activeElement;
+			let bg = "rgb(255, 255, 255)"; // the canvas
+			for (let e = el.parentElement; e; e = e.parentElement) {
+				const c = getComputedStyle(e).backgroundColor;
+				if (c !== "transparent" && !c.startsWith("rgba(0, 0, 0, 0")) {
+					bg = c;
+					break;
+				}
+			}
+			return [getComputedStyle(el).outlineColor, bg];
+		})()`))
+		ratio, err := contrast(colours[0], colours[1])
+		if err != nil {
+			tb.t.Fatal(err)
+		}
+		if ratio < 3 {
+			tb.t.Errorf("%s: the focus ring, %s on %s, has a contrast of %.2f:1; want 3:1 or more", selector, colours[0], colours[1], ratio)
+		}
+		return
 	}
 	tb.t.Fatalf("Tab never reaches %s", selector)
+}
+
+// contrast returns the contrast ratio of two opaque colours, as computed
+// styles write them ("rgb(179, 92, 0)"), by WCAG 2's definition: (L1 +
+// 0.05) / (L2 + 0.05) of their relative luminances, the lighter's first.
+func contrast(a, b string) (float64, error) {
+	la, err := luminance(a)
+	if err != nil {
+		return 0, err
+	}
+	lb, err := luminance(b)
+	if err != nil {
+		return 0, err
+	}
+	return (max(la, lb) + 0.05) / (min(la, lb) + 0.05), nil
+}
+
+// luminance returns the relative luminance of a colour written
+// "rgb(r, g, b)" or "rgba(r, g, b, 1)".
+func luminance(colour string) (float64, error) {
+	var r, g, b float64
+	if _, err := fmt.Sscanf(strings.Replace(colour, "rgba(", "rgb(", 1), "rgb(%g, %g, %g", &r, &g, &b); err != nil {
+		return 0, fmt.Errorf("colour %q: %v", colour, err)
+	}
+	linear := func(c float64) float64 {
+		c /= 255
+		if c <= 0.04045 {
+			return c / 12.92
+		}
+		return math.Pow((c+0.055)/1.055, 2.4)
+	}
+	return 0.2126*linear(r) + 0.7152*linear(g) + 0.0722*linear(b), nil
+}
+
+// TestContrast checks the contrast ratios tabTo computes, with WCAG's
+// own figures: black on white is 21:1, and the orange ring the shop had
+// (#e38b00) is under 3:1 on white.
+func TestContrast(t *testing.T) {
+	for _, tc := range []struct {
+		a, b     string
+		min, max float64
+	}{
+		{"rgb(0, 0, 0)", "rgb(255, 255, 255)", 20.99, 21.01},
+		{"rgb(255, 255, 255)", "rgba(255, 255, 255, 1)", 1, 1},
+		{"rgb(227, 139, 0)", "rgb(255, 255, 255)", 2.5, 2.7}, // #e38b00
+		{"rgb(179, 92, 0)", "rgb(255, 255, 255)", 4.6, 4.8},  // #b35c00
+		{"rgb(11, 92, 173)", "rgb(255, 255, 255)", 6.6, 6.8}, // #0b5cad
+	} {
+		got, err := contrast(tc.a, tc.b)
+		if err != nil || got < tc.min || got > tc.max {
+			t.Errorf("contrast(%s, %s) = %.2f, %v; want %.2f to %.2f", tc.a, tc.b, got, err, tc.min, tc.max)
+		}
+	}
+	if _, err := contrast("#fff", "rgb(0, 0, 0)"); err == nil {
+		t.Error("contrast of a colour it cannot read: no error")
+	}
 }

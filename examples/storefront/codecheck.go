@@ -42,8 +42,8 @@ func checkTyped(l locale, typed string) codeCheck {
 	switch {
 	case errors.Is(err, codefmt.ErrEmpty):
 		return codeCheck{State: "empty"}
-	case errors.Is(err, codefmt.ErrLength) && pe.Length < codefmt.Len:
-		return codeCheck{State: "partial", Message: l.Tf("code.partial", pe.Length, codefmt.Len)}
+	case errors.Is(err, codefmt.ErrLength) && short(pe):
+		return codeCheck{State: "partial", Message: l.Nf("code.partial", pe.Length, codefmt.Len)}
 	}
 	return codeCheck{State: "invalid", Message: problem(l, pe), Suggestion: suggestion(pe)}
 }
@@ -54,8 +54,10 @@ func problem(l locale, pe *codefmt.ParseError) string {
 	switch {
 	case errors.Is(pe, codefmt.ErrEmpty):
 		return l.T("code.empty")
-	case errors.Is(pe, codefmt.ErrLength) && pe.Length < codefmt.Len:
-		return l.Tf("code.short", pe.Length, codefmt.Len)
+	case errors.Is(pe, codefmt.ErrLength) && short(pe):
+		return l.Nf("code.short", pe.Length, codefmt.Len)
+	case errors.Is(pe, codefmt.ErrLength) && pe.Length < 0: // longer than codefmt.MaxInputLen: not counted
+		return l.Tf("code.toolong", codefmt.Len)
 	case errors.Is(pe, codefmt.ErrLength):
 		return l.Tf("code.long", pe.Length, codefmt.Len)
 	case errors.Is(pe, codefmt.ErrInvalidChar) && pe.Index >= 0 && pe.Hint != 0:
@@ -69,6 +71,11 @@ func problem(l locale, pe *codefmt.ParseError) string {
 	}
 	return l.T("code.checksum")
 }
+
+// short reports whether a code with a length error has too few
+// characters. Its Length is negative when the input is too long for Parse
+// to count them (codefmt.MaxInputLen).
+func short(pe *codefmt.ParseError) bool { return pe.Length >= 0 && pe.Length < codefmt.Len }
 
 // suggestion is the one code the shopper probably meant, or "" if there is
 // none or more than one.

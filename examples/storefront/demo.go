@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"slices"
 	"sync"
 
@@ -81,32 +82,49 @@ type demoCard struct {
 	Value giftkit.Money
 }
 
+// maxDemoCards is the most demo cards waiting to be redeemed: a visitor
+// who asks for more is told to redeem one first, so that a script that
+// keeps asking cannot fill the store with cards.
+const maxDemoCards = 10
+
+// errEnoughDemoCards is the refusal to issue a demo card when maxDemoCards
+// are waiting to be redeemed.
+var errEnoughDemoCards = errors.New("storefront: enough demo cards are waiting to be redeemed")
+
 // demoCards are the cards issued for this run, shown on the gift-card page
 // until they are redeemed. Codes are never stored (the store keeps a keyed
 // hash), so they exist only here, in memory, and a restart issues new ones.
 // It is safe for concurrent use.
 type demoCards struct {
-	mu    sync.Mutex
-	cards []demoCard
-	next  int // the index in demoValues of the next card's value
+	mu      sync.Mutex
+	cards   []demoCard
+	issuing int // cards being issued, not in cards yet
+	next    int // the index in demoValues of the next card's value
 }
 
-// issue issues one demo card, of the next value in turn, and shows it. Its
-// idempotency key is random: this run's cards are new cards, whatever an
-// earlier run issued.
+// issue issues one demo card, of the next value in turn, and shows it, or
+// fails with errEnoughDemoCards if maxDemoCards are shown or being issued.
+// Its idempotency key is random: this run's cards are new cards, whatever
+// an earlier run issued.
 func (d *demoCards) issue(ctx context.Context, cards *giftcard.Service) error {
 	d.mu.Lock()
+	if len(d.cards)+d.issuing >= maxDemoCards {
+		d.mu.Unlock()
+		return errEnoughDemoCards
+	}
+	d.issuing++
 	value := demoValues[d.next%len(demoValues)]
 	d.next++
 	d.mu.Unlock()
 	ctx = giftkit.WithActor(ctx, giftkit.System("storefront-demo"))
 	batch, err := cards.Issue(ctx, giftcard.IssueRequest{Value: value, Tags: []string{"demo"}}, "demo-"+rand.Text())
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.issuing--
 	if err != nil {
 		return err
 	}
 	c := batch.Cards[0]
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.cards = append(d.cards, demoCard{ID: c.Card.ID, Code: c.Code, Value: c.Card.Value})
 	return nil
 }

@@ -64,6 +64,16 @@ func (l locale) T(key string) string {
 // Tf formats the message key, a fmt format, with args.
 func (l locale) Tf(key string, args ...any) string { return fmt.Sprintf(l.T(key), args...) }
 
+// Nf formats the message key, a fmt format, with the count n and args,
+// in the singular (the message key+".one") if n calls for it in the
+// locale's language: 0 and 1 in French ("1 caractère"), 1 in English.
+func (l locale) Nf(key string, n int, args ...any) string {
+	if n == 1 || n == 0 && l.Lang == langFR {
+		key += ".one"
+	}
+	return l.Tf(key, append([]any{n}, args...)...)
+}
+
 // OtherLang is the language the switch offers, "en" or "fr".
 func (l locale) OtherLang() string {
 	if l.Lang == langEN {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,14 +84,38 @@ func TestCheckTyped(t *testing.T) {
 		{"5N!4", codeCheck{State: "invalid", Message: "Character 3, “!”, cannot be part of a code."}},
 		{"5NP4-CC1DC9-XPZW33", codeCheck{State: "invalid", Message: "Too many characters: 16, and a code has 15."}},
 		{"5NP4-CC1XC9-XPZW3", codeCheck{State: "invalid", Message: "Character 8, “X”, looks wrong: it is probably “D”.", Suggestion: code.String()}},
+		{"5", codeCheck{State: "partial", Message: "1 of 15 characters."}},
+		// Longer than codefmt.MaxInputLen: too long for Parse to count.
+		{strings.Repeat("5NP4", 100), codeCheck{State: "invalid", Message: "Too many characters: a code has 15."}},
 	} {
 		got := checkTyped(en, tc.typed)
 		if got != tc.want {
 			t.Errorf("checkTyped(%q) = %+v; want %+v", tc.typed, got, tc.want)
 		}
 	}
-	fr := checkTyped(locale{Lang: langFR}, "5NP4-CC1XC9-XPZW3")
-	if want := "Le caractère 8, «\u00a0X\u00a0», semble erroné\u00a0: c'est sans doute «\u00a0D\u00a0»."; fr.Message != want {
-		t.Errorf("in French: %q; want %q", fr.Message, want)
+	fr := locale{Lang: langFR}
+	for typed, want := range map[string]string{
+		"5NP4-CC1XC9-XPZW3":         "Le caractère 8, «\u00a0X\u00a0», semble erroné\u00a0: c'est sans doute «\u00a0D\u00a0».",
+		"5":                         "1 caractère sur 15.",
+		"5N":                        "2 caractères sur 15.",
+		strings.Repeat("5NP4", 100): "Trop de caractères\u00a0: un code en a 15.",
+	} {
+		if got := checkTyped(fr, typed).Message; got != want {
+			t.Errorf("in French, checkTyped(%.20q) = %q; want %q", typed, got, want)
+		}
+	}
+	// The redeem form's messages, for a code sent as it is.
+	for typed, want := range map[string]string{
+		"5":                         "Le code est incomplet\u00a0: 1 caractère sur 15.",
+		"5N":                        "Le code est incomplet\u00a0: 2 caractères sur 15.",
+		strings.Repeat("5NP4", 100): "Trop de caractères\u00a0: un code en a 15.",
+	} {
+		var pe *codefmt.ParseError
+		if _, err := codefmt.Parse(typed); !errors.As(err, &pe) {
+			t.Fatalf("Parse(%.20q): %v; want a *ParseError", typed, err)
+		}
+		if got := problem(fr, pe); got != want {
+			t.Errorf("in French, problem(%.20q) = %q; want %q", typed, got, want)
+		}
 	}
 }

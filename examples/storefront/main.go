@@ -19,7 +19,21 @@
 //	GET  /cart              the cart
 //	GET  /checkout          the order, the balance applied to it, the opt-out, the bank card's part
 //	POST /checkout/pay      pay; then GET /orders/{id}, the confirmation with the split
+//	POST /checkout/cancel   cancel an order whose payment has not finished
+//	GET  /orders            the shopper's orders: paid, and those whose payment has not finished
 //	POST /lang              the language switch (French, English)
+//
+// # Payments that do not finish
+//
+// A payment whose processor does not answer stays open (checkout's
+// ErrProcessorUnavailable), holding the balance, and the sweep completes
+// or unwinds it later. Until it has finished, it is the shopper's open
+// order, in every session of theirs: checkout shows it as the payment
+// stands (the split it holds, the bank card it started with), to try
+// again, which resumes it, or to cancel it; the cart and the choice of
+// balance wait, and no other order starts. Once it has finished, the
+// shopper is shown the outcome, and the orders page lists it. So no
+// payment completes that the shopper is not shown.
 //
 // # The code field
 //
@@ -233,8 +247,11 @@ func build[T checkout.Tx](ctx context.Context, store giftkit.Store[T], key []byt
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cards: cards, wallet: accounts, checkout: pay, sessions: newSessions(time.Now), demo: &demoCards{},
-		pages: pages, log: log, zone: cfg.Zone, historyPage: cfg.HistoryPage}
+	s := &server{cards: cards, wallet: accounts, checkout: pay, sessions: newSessions(time.Now, maxSessions),
+		orders: newOrderBook(), demo: &demoCards{}, pages: pages, log: log, zone: cfg.Zone, historyPage: cfg.HistoryPage}
+	if err := recoverOpenOrders(ctx, store, s.orders); err != nil {
+		return nil, err
+	}
 	if s.zone == nil {
 		s.zone = time.UTC
 	}

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
-	"github.com/giftkit/giftkit/checkout"
-	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
 	"github.com/giftkit/giftkit/wallet"
@@ -30,7 +28,9 @@ func (s *server) signInPage(w http.ResponseWriter, r *http.Request, sess session
 
 // signIn signs the browser in as a demo shopper, under a new session ID
 // and CSRF token (an ID or token learnt before sign-in is then worth
-// nothing), keeping the cart.
+// nothing), keeping the cart, and, if the shopper was signed in already,
+// their checkout. (A shopper's orders are theirs, not the session's: see
+// orderBook.)
 func (s *server) signIn(w http.ResponseWriter, r *http.Request, sess session) {
 	id := r.PostFormValue("shopper")
 	if !slices.ContainsFunc(shoppers, func(d demoShopper) bool { return d.ID == id }) {
@@ -38,7 +38,12 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, sess session) {
 		return
 	}
 	next := s.sessions.create(sess)
-	s.sessions.update(next.id, func(n *session) { n.shopper = id })
+	s.sessions.update(next.id, func(n *session) {
+		n.shopper = id
+		if sess.shopper == id {
+			n.order, n.keep, n.paid = sess.order, sess.keep, sess.paid
+		}
+	})
 	s.sessions.drop(sess.id)
 	setCookie(w, r, sessionCookie, next.id, 0)
 	http.Redirect(w, r, localPath(r.PostFormValue("next")), http.StatusSeeOther)
@@ -98,7 +103,7 @@ func (s *server) redeem(w http.ResponseWriter, r *http.Request, sess session) {
 	if err == nil {
 		s.demo.redeemed(got.CardID)
 		s.sessions.update(sess.id, func(n *session) {
-			n.flash = flash{Key: "redeem.ok", Amounts: []giftkit.Money{got.Amount, got.Balance.Available}}
+			n.flash = flash{Key: "redeem.ok", Args: []any{got.Amount, got.Balance.Available}}
 		})
 		http.Redirect(w, r, "/giftcards", http.StatusSeeOther)
 		return
@@ -166,13 +171,18 @@ func isBase32(s string) bool {
 }
 
 // issueDemoCard issues one more demo card, for a visitor who has redeemed
-// the ones shown.
+// the ones shown, unless maxDemoCards are waiting to be redeemed.
 func (s *server) issueDemoCard(w http.ResponseWriter, r *http.Request, sess session) {
-	if err := s.demo.issue(r.Context(), s.cards); err != nil {
+	err := s.demo.issue(r.Context(), s.cards)
+	switch {
+	case errors.Is(err, errEnoughDemoCards):
+		s.sessions.setFlash(sess.id, flash{Key: "demo.enough", Args: []any{maxDemoCards}, Alert: true})
+	case err != nil:
 		s.failed(w, r, sess, err)
 		return
+	default:
+		s.sessions.setFlash(sess.id, flash{Key: "demo.issued"})
 	}
-	s.sessions.update(sess.id, func(n *session) { n.flash = flash{Key: "demo.issued"} })
 	http.Redirect(w, r, "/giftcards", http.StatusSeeOther)
 }
 
@@ -295,8 +305,18 @@ func cartLines(cart map[string]int) ([]cartLine, giftkit.Money, error) {
 	return lines, total, nil
 }
 
-// cartPage shows the cart.
+// cartPage shows the cart, once the shopper is told of an order of
+// theirs whose payment ended since they last looked (its cart may be this
+// one: paid, it is emptied).
 func (s *server) cartPage(w http.ResponseWriter, r *http.Request, sess session) {
+	_, ended, err := s.reconcile(r.Context(), &sess)
+	if err != nil {
+		s.failed(w, r, sess, err)
+		return
+	}
+	if s.tellEnded(w, r, sess, ended) {
+		return
+	}
 	lines, total, err := cartLines(sess.cart)
 	if err != nil {
 		s.failed(w, r, sess, err)
@@ -309,11 +329,15 @@ func (s *server) cartPage(w http.ResponseWriter, r *http.Request, sess session) 
 }
 
 // addToCart puts one more of a product in the cart. A change to the cart
-// starts a new order at checkout.
+// starts a new order at checkout; while an order of the shopper's has a
+// payment that has not finished, the cart waits (see ordersFirst).
 func (s *server) addToCart(w http.ResponseWriter, r *http.Request, sess session) {
 	p, ok := productByID(r.PostFormValue("product"))
 	if !ok {
 		s.notFound(w, r, sess)
+		return
+	}
+	if s.ordersFirst(w, r, sess) {
 		return
 	}
 	s.sessions.update(sess.id, func(n *session) {
@@ -322,176 +346,20 @@ func (s *server) addToCart(w http.ResponseWriter, r *http.Request, sess session)
 		}
 		n.cart[p.ID] = min(n.cart[p.ID]+1, maxQuantity)
 		n.order = ""
-		n.flash = flash{Key: "cart.added", Amounts: []giftkit.Money{p.Price}}
+		n.flash = flash{Key: "cart.added", Args: []any{p.Price}}
 	})
 	http.Redirect(w, r, "/cart", http.StatusSeeOther)
 }
 
-// removeFromCart takes a product out of the cart.
+// removeFromCart takes a product out of the cart, as addToCart puts one
+// in.
 func (s *server) removeFromCart(w http.ResponseWriter, r *http.Request, sess session) {
+	if s.ordersFirst(w, r, sess) {
+		return
+	}
 	s.sessions.update(sess.id, func(n *session) {
 		delete(n.cart, r.PostFormValue("product"))
 		n.order = ""
 	})
 	http.Redirect(w, r, "/cart", http.StatusSeeOther)
-}
-
-// An instrument is a bank card the shopper can pay with: a token of the
-// fake processor (checkout/processortest), which declines "tok_declined"
-// and approves any other. A real shop gets a token from its processor's
-// payment form.
-type instrument struct {
-	Token string
-	Label string // a catalogue key
-}
-
-var instruments = []instrument{{"tok_visa", "card.visa"}, {processortest.DeclinedInstrument, "card.declined"}}
-
-// checkoutView is the data of the checkout page.
-type checkoutView struct {
-	Lines       []cartLine
-	Total       giftkit.Money
-	Available   giftkit.Money  // the shopper's balance
-	Split       checkout.Split // what the balance and the bank card would pay
-	Left        giftkit.Money  // the balance after the order
-	Keep        bool           // the shopper opted out of using the balance
-	Order       string
-	Instruments []instrument
-}
-
-// checkoutPage shows the order with the balance applied to it
-// automatically (checkout.Plan: the balance pays what it can, the bank
-// card the rest), the choice to keep the balance instead, and the bank
-// card's part.
-func (s *server) checkoutPage(w http.ResponseWriter, r *http.Request, sess session) {
-	lines, total, err := cartLines(sess.cart)
-	if err != nil {
-		s.failed(w, r, sess, err)
-		return
-	}
-	if len(lines) == 0 {
-		http.Redirect(w, r, "/cart", http.StatusSeeOther)
-		return
-	}
-	b, err := s.wallet.Balance(r.Context(), sess.shopper, giftkit.EUR)
-	if err != nil {
-		s.failed(w, r, sess, err)
-		return
-	}
-	split, err := checkout.Plan(total, b.Available, checkout.PlanOptions{SkipBalance: sess.keep})
-	if err != nil {
-		s.failed(w, r, sess, err)
-		return
-	}
-	left, err := b.Available.Sub(split.Balance)
-	if err != nil {
-		s.failed(w, r, sess, err)
-		return
-	}
-	order := sess.order
-	if order == "" {
-		order = newOrderID()
-		s.sessions.update(sess.id, func(n *session) { n.order = order })
-	}
-	s.render(w, r, sess, http.StatusOK, "checkout", checkoutView{
-		Lines: lines, Total: total, Available: b.Available, Split: split, Left: left,
-		Keep: sess.keep, Order: order, Instruments: instruments,
-	})
-}
-
-// newOrderID returns a new order ID, such as "SF-7KQ2M9XA4TBC": random, so
-// that no two orders share a payment, and short enough to read out.
-func newOrderID() string { return "SF-" + rand.Text()[:12] }
-
-// chooseBalance records whether the shopper uses their balance for this
-// order or keeps it.
-func (s *server) chooseBalance(w http.ResponseWriter, r *http.Request, sess session) {
-	keep := r.PostFormValue("use") == "no"
-	s.sessions.update(sess.id, func(n *session) {
-		if n.keep != keep {
-			n.keep, n.order = keep, ""
-		}
-	})
-	http.Redirect(w, r, "/checkout", http.StatusSeeOther)
-}
-
-// pay pays the order: the balance first (unless the shopper keeps it),
-// the bank card the rest. The amounts come from the cart, never from the
-// form. The payment's ID is the order's, and its idempotency key is made
-// of it: a form sent twice pays once, and a payment the processor left
-// unanswered completes when the shopper tries again. A refused payment
-// starts a new order, so that the next try is a new payment.
-func (s *server) pay(w http.ResponseWriter, r *http.Request, sess session) {
-	order := r.PostFormValue("order")
-	lines, total, err := cartLines(sess.cart)
-	if err != nil {
-		s.failed(w, r, sess, err)
-		return
-	}
-	if len(lines) == 0 || order == "" || order != sess.order {
-		// The cart changed since this page was shown (in another tab, say).
-		s.sessions.update(sess.id, func(n *session) { n.flash = flash{Key: "pay.changed", Alert: true} })
-		http.Redirect(w, r, "/checkout", http.StatusSeeOther)
-		return
-	}
-	// A payment runs to its end even if the shopper closes the tab: a
-	// payment abandoned between two steps waits for the sweep.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(shopperCtx(r, sess)), 30*time.Second)
-	defer cancel()
-	p, err := s.checkout.Pay(ctx, checkout.PayRequest{
-		PaymentID: order, Owner: sess.shopper, Total: total,
-		Instrument: r.PostFormValue("instrument"), SkipBalance: sess.keep,
-	}, "pay-"+order)
-	if err == nil {
-		s.sessions.update(sess.id, func(n *session) { n.cart, n.order, n.keep = nil, "", false })
-		http.Redirect(w, r, "/orders/"+p.ID, http.StatusSeeOther)
-		return
-	}
-	f := flash{Alert: true}
-	switch {
-	case errors.Is(err, checkout.ErrDeclined) && p.Card.Planned.IsPositive():
-		f.Key, f.Amounts = "pay.declined", []giftkit.Money{p.Card.Planned}
-	case errors.Is(err, checkout.ErrDeclined):
-		f.Key = "pay.declined.plain"
-	case errors.Is(err, checkout.ErrProcessorUnavailable):
-		f.Key = "pay.unavailable"
-	case errors.Is(err, checkout.ErrInstrumentRequired):
-		f.Key = "pay.instrument"
-	default:
-		s.failed(w, r, sess, err)
-		return
-	}
-	s.log.Info("payment refused", "order", order, "err", codefmt.Redact(err.Error()))
-	s.sessions.update(sess.id, func(n *session) {
-		n.flash = f
-		if !errors.Is(err, checkout.ErrProcessorUnavailable) {
-			n.order = "" // the next try is a new payment
-		}
-	})
-	http.Redirect(w, r, "/checkout", http.StatusSeeOther)
-}
-
-// order shows a paid order: the total and how it was split between the
-// balance and the bank card, and the balance left. Only the shopper who
-// paid it sees it; to anyone else it does not exist, nor does an order
-// that was not paid (declined, say).
-func (s *server) order(w http.ResponseWriter, r *http.Request, sess session) {
-	p, err := s.checkout.Payment(r.Context(), r.PathValue("id"))
-	if errors.Is(err, checkout.ErrPaymentNotFound) || err == nil && (p.Owner != sess.shopper || p.State != checkout.StateCaptured) {
-		s.notFound(w, r, sess)
-		return
-	}
-	if err != nil {
-		s.failed(w, r, sess, err)
-		return
-	}
-	b, err := s.wallet.Balance(r.Context(), sess.shopper, giftkit.EUR)
-	if err != nil {
-		s.failed(w, r, sess, err)
-		return
-	}
-	s.render(w, r, sess, http.StatusOK, "order", struct {
-		Payment checkout.Payment
-		Left    giftkit.Money
-	}{p, b.Available})
 }

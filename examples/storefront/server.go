@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/checkout"
@@ -43,6 +44,7 @@ type server struct {
 	wallet   *wallet.Service
 	checkout *checkout.Service
 	sessions *sessions
+	orders   *orderBook
 	demo     *demoCards
 	pages    map[string]*template.Template // by page name: the layout with the page's "content"
 	log      *slog.Logger
@@ -102,6 +104,8 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /checkout", s.page(s.signedIn(s.checkoutPage)))
 	mux.HandleFunc("POST /checkout/balance", s.form(s.signedIn(s.chooseBalance)))
 	mux.HandleFunc("POST /checkout/pay", s.form(s.signedIn(s.pay)))
+	mux.HandleFunc("POST /checkout/cancel", s.form(s.signedIn(s.cancelOrder)))
+	mux.HandleFunc("GET /orders", s.page(s.signedIn(s.ordersPage)))
 	mux.HandleFunc("GET /orders/{id}", s.page(s.signedIn(s.order)))
 	mux.HandleFunc("/", s.page(s.notFound))
 	return securityHeaders(s.logRequests(http.NewCrossOriginProtection().Handler(mux)))
@@ -213,13 +217,18 @@ func (s *server) signedIn(h handler) handler {
 	}
 }
 
-// sessionOf returns the session the request's cookie names, if it is live.
+// sessionOf returns the session the request's cookie names, if it is
+// live, its checkout brought up to date with its order (syncOrder).
 func (s *server) sessionOf(r *http.Request) (session, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return session{}, false
 	}
-	return s.sessions.get(c.Value)
+	sess, ok := s.sessions.get(c.Value)
+	if ok {
+		sess = s.syncOrder(sess)
+	}
+	return sess, ok
 }
 
 // view is what every page's template gets: the locale, the session's
@@ -255,9 +264,12 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, sess session, st
 		v.CartCount += n
 	}
 	if f := s.sessions.takeFlash(sess.id); f.Key != "" {
-		args := make([]any, len(f.Amounts))
-		for i, m := range f.Amounts {
-			args[i] = l.Money(m)
+		args := make([]any, len(f.Args))
+		for i, a := range f.Args {
+			if m, ok := a.(giftkit.Money); ok {
+				a = l.Money(m)
+			}
+			args[i] = a
 		}
 		v.Flash, v.Alert = l.Tf(f.Key, args...), f.Alert
 	}
@@ -308,12 +320,26 @@ func clientAddr(r *http.Request) string {
 	return r.RemoteAddr
 }
 
-// localPath returns p if it is a path on this site ("/balance"), and "/"
-// otherwise: a "next" or "back" parameter must never send the reader to
-// another site ("//evil.example", "https://...").
+// localPath returns p, written anew, if it is a path on this site
+// ("/balance", "/balance?after=12"), and "/" otherwise: a "next" or "back"
+// parameter must never send the reader to another site. p must parse as a
+// URL with no scheme and no host, and its path, as sent and decoded, must
+// start with a single "/" and hold no backslash and no control character:
+// browsers read "//evil.example" and "/\evil.example" as another host, and
+// drop tabs and line feeds from an address, so that "/\t/evil.example" is
+// "//evil.example" to them. Only the path and the query are kept.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!safePath(p) || !safePath(u.Path) {
 		return "/"
 	}
-	return p
+	return (&url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}).String()
+}
+
+// safePath reports whether p starts with a single "/" and holds no
+// backslash and no control character.
+func safePath(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") &&
+		!strings.ContainsFunc(p, func(r rune) bool { return r == '\\' || unicode.IsControl(r) })
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/giftkit/giftkit"
+	"github.com/giftkit/giftkit/checkout"
+	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/codefmt"
 	"github.com/giftkit/giftkit/giftcard"
 )
@@ -37,13 +40,21 @@ type shop struct {
 // lines a page of history shows (0 for the default).
 func newShop(t *testing.T, historyPage int) *shop {
 	t.Helper()
+	return startShop(t, config{HistoryPage: historyPage})
+}
+
+// startShop starts a shop in memory for t, configured by cfg, with the
+// tests' clock and the Paris time zone.
+func startShop(t *testing.T, cfg config) *shop {
+	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	paris, err := time.LoadLocation("Europe/Paris")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, release, err := newServer(context.Background(), config{Zone: paris, Now: func() time.Time { return testNow }, HistoryPage: historyPage}, log)
+	cfg.Zone, cfg.Now = paris, func() time.Time { return testNow }
+	s, release, err := newServer(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +136,7 @@ func TestCSRF(t *testing.T) {
 		"/cart/remove":      {"product": {"mug"}},
 		"/checkout/balance": {"use": {"no"}},
 		"/checkout/pay":     {"order": {"SF-X"}, "instrument": {"tok_visa"}},
+		"/checkout/cancel":  {"order": {"SF-X"}},
 	}
 	for path, form := range forms {
 		for name, token := range map[string]string{"no token": "", "another session's token": other.csrf} {
@@ -397,7 +409,13 @@ func TestLanguage(t *testing.T) {
 	if _, err := b.get("/"); err != nil {
 		t.Fatal(err)
 	}
-	for back, want := range map[string]string{"/cart": "/cart", "//evil.example/": "/", "https://evil.example/": "/", `/\evil.example`: "/"} {
+	for back, want := range map[string]string{
+		"/cart": "/cart", "//evil.example/": "/", "https://evil.example/": "/", `/\evil.example`: "/",
+		// Browsers drop tabs and line feeds from an address: each of these
+		// is //evil.example/ to them.
+		"/\t/evil.example/": "/", "/\n/evil.example/": "/", "/\r/evil.example/": "/", "/\r\n/evil.example/": "/",
+		"/%09/evil.example/": "/", "/%0A/evil.example/": "/", "/%2F/evil.example/": "/", "/%5Cevil.example/": "/",
+	} {
 		page, err := b.post("/lang", url.Values{"lang": {"en"}, "back": {back}})
 		if err != nil {
 			t.Fatal(err)
@@ -415,9 +433,93 @@ func TestLanguage(t *testing.T) {
 	}
 }
 
+// TestLocalPath checks what a "next" or "back" parameter may send the
+// reader to: a path on this site, written anew, and nothing else, however
+// it is written.
+func TestLocalPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/":                       "/",
+		"/cart":                   "/cart",
+		"/balance?after=12":       "/balance?after=12",
+		"/orders/SF-1#top":        "/orders/SF-1",
+		"/caf%C3%A9":              "/caf%C3%A9",
+		"/a?next=//evil.example/": "/a?next=//evil.example/",
+		"/.//evil.example/":       "/.//evil.example/", // a path of this site: Redirect makes it /evil.example/
+		"":                        "/",
+		"cart":                    "/",
+		"https://evil.example/":   "/",
+		"javascript:alert(1)":     "/",
+		"//evil.example/":         "/",
+		"///evil.example/":        "/",
+		`/\evil.example/`:         "/",
+		`\\evil.example/`:         "/",
+		`/a\b`:                    "/",
+		"/\t/evil.example/":       "/",
+		"/\n/evil.example/":       "/",
+		"/\r/evil.example/":       "/",
+		"\t//evil.example/":       "/",
+		" //evil.example/":        "/",
+		"/\x00/evil.example/":     "/",
+		"/\x7f/evil.example/":     "/",
+		"/\u0085/evil.example/":   "/",
+		"/%09/evil.example/":      "/",
+		"/%0d%0a/evil.example/":   "/",
+		"/%00/evil.example/":      "/",
+		"/%2F/evil.example/":      "/",
+		"/%2f%2fevil.example/":    "/",
+		"/%5Cevil.example/":       "/",
+		"/%5c%5cevil.example/":    "/",
+		"/%zz":                    "/",
+	} {
+		if got := localPath(in); got != want {
+			t.Errorf("localPath(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+// TestRedirectsStayOnSite sends the sign-in's "next" and the language
+// switch's "back" places on other sites, written every way that browsers
+// read as one: each answer sends the reader to the shop's home page, and
+// the sign-in page does not carry them in its form.
+func TestRedirectsStayOnSite(t *testing.T) {
+	s := newShop(t, 0)
+	evil := []string{
+		"//evil.example/", `/\evil.example/`, "https://evil.example/",
+		"/\t/evil.example/", "/\n/evil.example/", "/\r/evil.example/", "\t//evil.example/",
+		"/%09/evil.example/", "/%0D%0A/evil.example/", "/%2F/evil.example/", "/%5Cevil.example/",
+	}
+	for _, place := range evil {
+		b, err := newBrowser(s.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := b.get("/signin?next=" + url.QueryEscape(place))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := regexp.MustCompile(`name="next" value="([^"]*)"`).FindStringSubmatch(page); m == nil || m[1] != "/" {
+			t.Errorf("GET /signin?next=%q: the form's next is %q; want \"/\"", place, m)
+		}
+		b.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		for _, f := range []struct{ path, field string }{{"/lang", "back"}, {"/signin", "next"}} { // signing in ends the session
+			path, field := f.path, f.field
+			form := url.Values{"csrf": {b.csrf}, field: {place}, "lang": {"en"}, "shopper": {"ana"}}
+			res, err := b.http.PostForm(s.URL+path, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != "/" {
+				t.Errorf("POST %s with %s=%q: %s to %q; want 303 to \"/\"", path, field, place, res.Status, loc)
+			}
+		}
+	}
+}
+
 // TestDeclinedCard pays with the card the fake processor declines: the
 // shopper sees which part was declined and that nothing was charged, her
-// balance is whole, and the next try, a new payment, is paid.
+// balance is whole, and the next try, a new payment, is paid. The form
+// sent again after that shows the order paid, and pays nothing more.
 func TestDeclinedCard(t *testing.T) {
 	s := newShop(t, 0)
 	s.credit(t, "ana", "25.00")
@@ -425,15 +527,8 @@ func TestDeclinedCard(t *testing.T) {
 	if _, err := ana.post("/cart/add", url.Values{"product": {"lamp"}}); err != nil {
 		t.Fatal(err)
 	}
-	order := func() string {
-		page, err := ana.get("/checkout")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return regexp.MustCompile(`name="order" value="([^"]+)"`).FindStringSubmatch(page)[1]
-	}
-	first := order()
-	page, err := ana.post("/checkout/pay", url.Values{"order": {first}, "instrument": {"tok_declined"}})
+	first := checkoutForm(t, ana, "tok_declined")
+	page, err := ana.post("/checkout/pay", first)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,26 +538,29 @@ func TestDeclinedCard(t *testing.T) {
 	if b, _ := s.wallet.Balance(context.Background(), "ana", giftkit.EUR); b.Available.Amount() != "25.00" {
 		t.Errorf("after a declined card, the balance is %s; want 25.00 EUR", b.Available)
 	}
-	if _, err := ana.get("/orders/" + first); err == nil || !strings.Contains(err.Error(), "404") {
+	if _, err := ana.get("/orders/" + first.Get("order")); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("the declined order's page: %v; want 404", err)
 	}
-	second := order()
-	if second == first {
+	second := checkoutForm(t, ana, "tok_visa")
+	if second.Get("order") == first.Get("order") {
 		t.Fatal("the try after a declined card reuses the order")
 	}
-	page, err = ana.post("/checkout/pay", url.Values{"order": {second}, "instrument": {"tok_visa"}})
+	order := "/orders/" + second.Get("order")
+	page, err = ana.post("/checkout/pay", second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ana.last != "/orders/"+second || !strings.Contains(page, `id="paid-card">39,90`) {
-		t.Errorf("the second try ended at %s; want the confirmation of %s", ana.last, second)
+	if ana.last != order || !strings.Contains(page, `id="paid-card">39,90`) {
+		t.Errorf("the second try ended at %s; want the confirmation at %s", ana.last, order)
 	}
-	// The form sent again after paying pays nothing more.
-	if _, err := ana.post("/checkout/pay", url.Values{"order": {second}, "instrument": {"tok_visa"}}); err != nil {
+	// The form sent again after paying (a second click, the back button)
+	// shows the order paid, with no message, and pays nothing more.
+	page, err = ana.post("/checkout/pay", second)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if ana.last != "/checkout" && ana.last != "/cart" {
-		t.Errorf("a form sent again after paying went to %s; want back to the (now empty) checkout", ana.last)
+	if ana.last != order || flashOf(page) != "" || !strings.Contains(page, `id="paid-card">39,90`) {
+		t.Errorf("the form sent again after paying: at %s, message %q; want the confirmation at %s, no message", ana.last, flashOf(page), order)
 	}
 	if b, _ := s.wallet.Balance(context.Background(), "ana", giftkit.EUR); !b.Available.IsZero() {
 		t.Errorf("after paying, the balance is %s; want 0.00 EUR", b.Available)
@@ -477,12 +575,9 @@ func TestOrderIsTheShoppers(t *testing.T) {
 	if _, err := ana.post("/cart/add", url.Values{"product": {"mug"}}); err != nil {
 		t.Fatal(err)
 	}
-	page, err := ana.get("/checkout")
-	if err != nil {
-		t.Fatal(err)
-	}
-	order := regexp.MustCompile(`name="order" value="([^"]+)"`).FindStringSubmatch(page)[1]
-	if _, err := ana.post("/checkout/pay", url.Values{"order": {order}, "instrument": {"tok_visa"}}); err != nil {
+	form := checkoutForm(t, ana, "tok_visa")
+	order := form.Get("order")
+	if _, err := ana.post("/checkout/pay", form); err != nil {
 		t.Fatal(err)
 	}
 	ben := signedIn(t, s, "ben")
@@ -505,7 +600,8 @@ func TestMessages(t *testing.T) {
 	files, _ := filepath.Glob("templates/*.html")
 	goFiles, _ := filepath.Glob("*.go")
 	files = append(files, goFiles...)
-	use := regexp.MustCompile(`\.Tf? "([a-z.]+)"|l\.Tf?\("([a-z.]+)"|Key(?:, f\.Amounts)? = "([a-z.]+)"|Key: "([a-z.]+)"|Message: "([a-z.]+)"|, "(card\.[a-z]+)"\}`)
+	use := regexp.MustCompile(`\.Tf? "([a-z.]+)"|l\.[TN]f?\("([a-z.]+)"|Key(?:, f\.Args)? = "([a-z.]+)"|Key: "([a-z.]+)"|Message: "([a-z.]+)"|, "(card\.[a-z]+)"\}|return "(card\.[a-z]+)"`)
+	plural := regexp.MustCompile(`l\.Nf\("([a-z.]+)"`)
 	used := 0
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
@@ -524,6 +620,11 @@ func TestMessages(t *testing.T) {
 				if _, ok := messages[key]; !ok {
 					t.Errorf("%s uses the message %q, which is not in the catalogue", name, key)
 				}
+			}
+		}
+		for _, m := range plural.FindAllStringSubmatch(string(src), -1) {
+			if _, ok := messages[m[1]+".one"]; !ok {
+				t.Errorf("%s counts with the message %q, whose singular %q is not in the catalogue", name, m[1], m[1]+".one")
 			}
 		}
 	}
@@ -572,5 +673,115 @@ func TestSQLiteRestart(t *testing.T) {
 	}
 	if info, err := os.Stat(db + ".key"); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("the hash key file: %v, %v; want it readable by its owner alone", info, err)
+	}
+}
+
+// TestSQLiteRestartOpenOrder stops the shop while an order's payment is
+// open (the processor did not answer): after the restart, the order is
+// the shopper's open order again, so that the sweep's outcome is shown to
+// them.
+func TestSQLiteRestartOpenOrder(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "storefront.db")
+	log := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	proc := processortest.New()
+	s, release, err := newServer(ctx, config{DB: db, Processor: proc}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc.Queue(processortest.OpAuthorize, processortest.Fail)
+	_, err = s.checkout.Pay(ctx, checkout.PayRequest{PaymentID: "SF-OPEN", Owner: "ana", Total: eur("18.00"), Instrument: "tok_visa"}, "pay-SF-OPEN")
+	if !errors.Is(err, checkout.ErrProcessorUnavailable) {
+		t.Fatalf("paying while the processor does not answer: %v", err)
+	}
+	release()
+
+	s, release, err = newServer(ctx, config{DB: db, Processor: proc}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if got := s.orders.charging("ana"); len(got) != 1 || got[0] != "SF-OPEN" {
+		t.Errorf("after a restart, Ana's open orders are %q; want [SF-OPEN]", got)
+	}
+}
+
+// TestSessionsBounded checks that sessions are bounded: beyond the bound,
+// the one used least recently ends, and one idle too long ends when the
+// next starts.
+func TestSessionsBounded(t *testing.T) {
+	now := testNow
+	ss := newSessions(func() time.Time { return now }, 3)
+	a, b, c := ss.create(session{}), ss.create(session{}), ss.create(session{})
+	now = now.Add(time.Second)
+	if _, ok := ss.get(a.id); !ok { // a is used: b is now the least recently used
+		t.Fatal("a new session is gone")
+	}
+	d := ss.create(session{})
+	for _, s := range []struct {
+		name string
+		id   string
+		live bool
+	}{{"a", a.id, true}, {"b", b.id, false}, {"c", c.id, true}, {"d", d.id, true}} {
+		if _, ok := ss.get(s.id); ok != s.live {
+			t.Errorf("session %s live: %v; want %v", s.name, ok, s.live)
+		}
+	}
+	if n := ss.len(); n != 3 {
+		t.Errorf("%d sessions kept; want 3", n)
+	}
+	now = now.Add(sessionIdle + time.Second)
+	e := ss.create(session{})
+	if n := ss.len(); n != 1 {
+		t.Errorf("after the others were idle too long, %d sessions kept; want 1", n)
+	}
+	if _, ok := ss.get(e.id); !ok {
+		t.Error("the new session is gone")
+	}
+
+	// Over HTTP: visitors without a cookie, each given a session, never
+	// take more than the bound, and a shopper who keeps using the shop
+	// stays signed in among them.
+	shop := newShop(t, 0)
+	shop.sessions.max = 5
+	ana := signedIn(t, shop, "ana")
+	for i := range 40 {
+		res, err := http.Get(shop.URL + "/nowhere")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if n := shop.sessions.len(); n > 5 {
+			t.Fatalf("%d sessions after %d visits; want at most 5", n, i+1)
+		}
+		if i%3 == 0 {
+			if page := mustGet(t, ana, "/"); !strings.Contains(page, "Bonjour, Ana") {
+				t.Fatalf("after %d visits, Ana was signed out", i+1)
+			}
+		}
+	}
+}
+
+// TestDemoCardsBounded asks for demo card after demo card: no more than
+// maxDemoCards wait to be redeemed, the shopper is told why, and
+// redeeming one makes room for another.
+func TestDemoCardsBounded(t *testing.T) {
+	s := newShop(t, 0)
+	ana := signedIn(t, s, "ana")
+	var page string
+	for range maxDemoCards {
+		page = mustPost(t, ana, "/demo/cards", url.Values{})
+	}
+	codes := codefmt.Extract(page)
+	if len(codes) != maxDemoCards {
+		t.Fatalf("after asking for %d more, %d demo cards are shown; want %d", maxDemoCards, len(codes), maxDemoCards)
+	}
+	if got, want := flashOf(page), "10 cartes de démonstration attendent déjà d'être utilisées\u00a0: utilisez-en une avant d'en émettre une autre."; got != want {
+		t.Errorf("asking for one too many: %q; want %q", got, want)
+	}
+	mustPost(t, ana, "/giftcards/redeem", url.Values{"code": {codes[0].String()}})
+	page = mustPost(t, ana, "/demo/cards", url.Values{})
+	if got := len(codefmt.Extract(page)); got != maxDemoCards || flashOf(page) != "Une nouvelle carte de démonstration a été émise." {
+		t.Errorf("after redeeming one: %d demo cards shown, %q; want %d, a new one issued", got, flashOf(page), maxDemoCards)
 	}
 }

@@ -103,20 +103,43 @@ func smokeSession(w io.Writer, base string) error {
 	if err != nil {
 		return err
 	}
-	order := regexp.MustCompile(`name="order" value="([^"]+)"`).FindStringSubmatch(page)
-	if order == nil {
+	form := hiddenFields(page, "pay-form")
+	order := form.Get("order")
+	if order == "" {
 		return errors.New("the checkout page has no order")
 	}
-	page, err = b.post("/checkout/pay", url.Values{"order": {order[1]}})
+	page, err = b.post("/checkout/pay", form)
 	if err != nil {
 		return err
 	}
 	paid := regexp.MustCompile(`id="paid-balance">([^<]+)<`).FindStringSubmatch(page)
-	if paid == nil || !strings.HasSuffix(b.last, "/orders/"+order[1]) {
+	if paid == nil || !strings.HasSuffix(b.last, "/orders/"+order) {
 		return errors.New("no confirmation after paying")
 	}
-	step("paid order %s: %s from the balance", order[1], html.UnescapeString(paid[1]))
+	step("paid order %s: %s from the balance", order, html.UnescapeString(paid[1]))
 	return nil
+}
+
+var (
+	formTag     = regexp.MustCompile(`(?s)<form [^>]*id="([^"]+)"[^>]*>(.*?)</form>`)
+	hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+)
+
+// hiddenFields returns the hidden fields of the page's form whose ID is
+// id, as a browser sends them (the CSRF token aside, which post adds).
+func hiddenFields(page, id string) url.Values {
+	v := url.Values{}
+	for _, f := range formTag.FindAllStringSubmatch(page, -1) {
+		if f[1] != id {
+			continue
+		}
+		for _, in := range hiddenInput.FindAllStringSubmatch(f[2], -1) {
+			if in[1] != "csrf" {
+				v.Add(in[1], html.UnescapeString(in[2]))
+			}
+		}
+	}
+	return v
 }
 
 // A browser is an HTTP client with cookies that sends forms with the CSRF

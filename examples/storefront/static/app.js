@@ -1,12 +1,26 @@
-// The code field's live check. As the shopper types, what is typed so far
-// is posted (never put in a URL) to /giftcards/check with the form's CSRF
-// token; the answer says which character looks wrong and what it probably
-// is, in a region screen readers announce, and offers the code meant when
-// one character is wrong. Nothing else on the site needs a script, and
-// without this one the form works the same: the server checks the code
-// when it is sent.
+// The shop's one script, which nothing needs: without it every page and
+// form works the same.
+//
+// First, the message a page loads with (a form's refusal, #code-error, or
+// the news a redirect left, #flash) gets the focus, so that a screen
+// reader reads it out: a live region or role="alert" already in the page
+// as it loads is not always announced. Both have tabindex="-1", so that
+// they take the focus without being in the Tab order, and Tab goes on
+// from there.
+//
+// Then the code field's live check. As the shopper types, what is typed so
+// far is posted (never put in a URL) to /giftcards/check with the form's
+// CSRF token; the answer says which character looks wrong and what it
+// probably is, in a region screen readers announce, and offers the code
+// meant when one character is wrong. Without it the server checks the
+// code when it is sent.
 (() => {
   "use strict";
+  const message = document.getElementById("code-error") || document.getElementById("flash");
+  if (message) {
+    message.focus();
+  }
+
   const input = document.getElementById("code");
   if (!input) {
     return;
