@@ -1,7 +1,6 @@
 package giftcard
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -382,32 +381,40 @@ func (s *Service) newBatch(req IssueRequest, now time.Time) (Issued, error) {
 	suffixes := make([]byte, 0, req.Count*4)
 	codes := make([]codefmt.Code, req.Count)
 	var text [codefmt.Len + 2]byte
-	// Each card takes its code's bytes and its ID's from the bytes read
+	// Each card takes its code's bytes, then its ID's, from the bytes read
 	// ahead, in turn. A code the denylist refuses (about one in 700 with
-	// the default list) draws again from the bytes that follow it, and from
-	// then on the batch reads the stream in order, card by card, past the
-	// bytes read ahead: so the stream is consumed as drawing card by card
-	// would, and the same source gives the same cards.
-	var stream io.Reader // nil until a code is refused
-	var idRandom []byte
+	// the default list) draws again from the bytes that follow, and so on
+	// past the bytes read ahead: the stream is consumed as drawing card by
+	// card would, so the same source gives the same cards.
+	pos := 0 // the next unread byte of random
+	take := func(n int) ([]byte, error) {
+		if pos+n > len(random) { // past the bytes read ahead: read on
+			more := make([]byte, pos+n-len(random))
+			if _, err := io.ReadFull(s.cfg.Rand, more); err != nil {
+				return nil, fmt.Errorf("giftcard: issue: read random source: %w", err)
+			}
+			random, pos = append(random[pos:len(random):len(random)], more...), 0
+		}
+		pos += n
+		return random[pos-n : pos], nil
+	}
 	for i := range codes {
 		var code codefmt.Code
-		if stream == nil {
-			drawn := random[i*perCard : (i+1)*perCard]
-			code, idRandom = codefmt.FromRandom([codefmt.RandomLen]byte(drawn)), drawn[codefmt.RandomLen:]
-			if s.denylist.Denies(code) {
-				stream = io.MultiReader(bytes.NewReader(random[i*perCard+codefmt.RandomLen:]), s.cfg.Rand)
-				idRandom = make([]byte, idBytes)
+		for attempt := 0; ; attempt++ {
+			drawn, err := take(codefmt.RandomLen)
+			if err != nil {
+				return Issued{}, err
+			}
+			if code = codefmt.FromRandom([codefmt.RandomLen]byte(drawn)); !s.denylist.Denies(code) {
+				break
+			}
+			if attempt == maxDenied {
+				return Issued{}, fmt.Errorf("giftcard: issue: %w", codefmt.ErrDenylist)
 			}
 		}
-		if stream != nil {
-			var err error
-			if code, err = s.denylist.Generate(stream); err != nil {
-				return Issued{}, fmt.Errorf("giftcard: issue: %w", err)
-			}
-			if _, err := io.ReadFull(stream, idRandom); err != nil {
-				return Issued{}, fmt.Errorf("giftcard: new ID: %w", err)
-			}
+		idRandom, err := take(idBytes)
+		if err != nil {
+			return Issued{}, err
 		}
 		codes[i] = code
 		ids = hex.AppendEncode(append(ids, "card_"...), idRandom)
@@ -427,6 +434,10 @@ func (s *Service) newBatch(req IssueRequest, now time.Time) (Issued, error) {
 	}
 	return out, nil
 }
+
+// maxDenied is how many codes in a row the denylist may refuse before
+// issuance blames the list, as codefmt's Denylist.Generate does.
+const maxDenied = 63
 
 // idBytes is the randomness in a card or batch ID: 80 bits.
 const idBytes = 10
