@@ -429,6 +429,17 @@ func TestFinalCard(t *testing.T) {
 		if !errors.Is(err, pgstore.ErrConflict) {
 			t.Errorf("PutCard of the redeemed card %s: %v; want ErrConflict", name, err)
 		}
+		// Read first, as the services do: the store then updates what
+		// changed, which the database refuses just the same.
+		err = s.Update(ctx, func(tx *pgstore.Tx) error {
+			if _, _, err := tx.CardByID(c.ID); err != nil {
+				return err
+			}
+			return tx.PutCard(c)
+		})
+		if !errors.Is(err, pgstore.ErrConflict) {
+			t.Errorf("PutCard of the redeemed card %s, read first: %v; want ErrConflict", name, err)
+		}
 	}
 	// Behind the store's back: refused as well, but for what a clawback
 	// changes.

@@ -91,7 +91,7 @@ func (t *Tx) PutDelivery(d egift.Delivery) error {
 	updated, updNs := splitTime(d.UpdatedAt)
 	sentAt, sentNs := splitNull(d.SentAt)
 	sealed := append([]byte{}, d.Sealed...) // sent later, and the caller may reuse d.Sealed; never NULL
-	return t.write(op, nil, `INSERT INTO giftkit_deliveries (`+deliveryColumns+`)
+	return t.write(op, rowKey('d', d.ID), nil, `INSERT INTO giftkit_deliveries (`+deliveryColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (id) DO UPDATE SET card_id = excluded.card_id, recipient = excluded.recipient,
 			sender = excluded.sender, message = excluded.message, send_at = excluded.send_at,

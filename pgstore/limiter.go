@@ -84,7 +84,7 @@ func (t *Tx) PutAttemptLog(l wallet.AttemptLog) error {
 		if read && !found {
 			return nil // there was none; one added since is another unit's
 		}
-		if err := t.write(op, nil, `DELETE FROM giftkit_attempt_logs WHERE subject = $1`, subject); err != nil {
+		if err := t.write(op, rowKey('l', l.Subject), nil, `DELETE FROM giftkit_attempt_logs WHERE subject = $1`, subject); err != nil {
 			return err
 		}
 		t.readLog(l.Subject, false)
@@ -118,7 +118,7 @@ func (t *Tx) PutAttemptLog(l wallet.AttemptLog) error {
 			ON CONFLICT (subject) DO UPDATE SET attempts_ns = excluded.attempts_ns,
 				locked_until_ns = excluded.locked_until_ns, updated_at = now()`
 	}
-	err := t.write(op, func(tag pgconn.CommandTag) error {
+	err := t.write(op, rowKey('l', l.Subject), func(tag pgconn.CommandTag) error {
 		if tag.RowsAffected() != 1 { // cannot happen: the unit holds the row's lock
 			return &Error{Op: op, Err: ErrConflict, cause: "the attempt log vanished while locked"}
 		}

@@ -137,11 +137,12 @@ func eventArgs(args []any, rows []eventRow) []any {
 	return append(args, ids, types, versions, aggKinds, aggIDs, codes, minors, seqs, actorKinds, actors, ats, payloads)
 }
 
-// logSQL[a][e] appends a activity records and e events in one statement
-// (a data-modifying WITH when there are both); a == activityValuesMax+1
-// and e == eventValuesMax+1 stand for any number above the maximum, sent
-// over arrays.
-var logSQL = func() (sql [activityValuesMax + 2][eventValuesMax + 2]string) {
+// logSQL[a][e] appends a activity records and e events: the records'
+// INSERT, then the events' (whose parameters follow the records'), each
+// if there are any; a == activityValuesMax+1 and e == eventValuesMax+1
+// stand for any number above the maximum, sent over arrays. With both,
+// the write's two statements go as parts of one (see fold).
+var logSQL = func() (sql [activityValuesMax + 2][eventValuesMax + 2][2]string) {
 	for a := range activityValuesMax + 2 {
 		activityParams := 8 * a
 		if a > activityValuesMax {
@@ -151,45 +152,47 @@ var logSQL = func() (sql [activityValuesMax + 2][eventValuesMax + 2]string) {
 			switch {
 			case a == 0 && e == 0:
 			case e == 0:
-				sql[a][e] = activityInsertSQL(a, 1)
+				sql[a][e][0] = activityInsertSQL(a, 1)
 			case a == 0:
-				sql[a][e] = eventsInsertSQL(e, 1)
+				sql[a][e][0] = eventsInsertSQL(e, 1)
 			default:
-				sql[a][e] = "WITH activity AS (" + activityInsertSQL(a, 1) + ") " + eventsInsertSQL(e, 1+activityParams)
+				sql[a][e] = [2]string{activityInsertSQL(a, 1), eventsInsertSQL(e, 1+activityParams)}
 			}
 		}
 	}
 	return sql
 }()
 
-// queuedLog is the unit's statement that appends activity records and
-// outbox events, queued with its writes and not sent yet: records and
-// events appended until it is sent join it, the events in the order of
-// the calls. Its SQL and arguments are set when it is sent (see Tx.send).
+// queuedLog is the unit's write that appends activity records and outbox
+// events, queued with its writes and not sent yet: records and events
+// appended until it is sent join it, the events in the order of the calls.
+// Its statements and arguments are set when it is sent (see Tx.send).
 type queuedLog struct {
-	q      *pgx.QueuedQuery
+	at     int // its index in the unit's pending writes
 	acts   []activityRow
 	events []eventRow
 }
 
-// queuedLog returns the unit's queued statement that appends records and
+// queuedLog returns the unit's queued write that appends records and
 // events, queueing it if there is none.
 func (t *Tx) queuedLog(op string) (*queuedLog, error) {
 	if t.appendLog == nil {
-		if err := t.write(op, nil, ""); err != nil { // its SQL is set when sent
+		if err := t.write(op, "", nil, ""); err != nil { // its statements are set when sent
 			return nil, err
 		}
-		t.appendLog = &queuedLog{q: t.writes.QueuedQueries[len(t.writes.QueuedQueries)-1]}
+		t.appendLog = &queuedLog{at: len(t.pending) - 1}
 	}
 	return t.appendLog, nil
 }
 
-// seal sets the statement's SQL and arguments for its rows.
-func (l *queuedLog) seal() {
+// seal sets the write's statements and arguments for its rows: the
+// records' INSERT, then the events', each if there are any.
+func (l *queuedLog) seal(t *Tx) {
 	a, e := min(len(l.acts), activityValuesMax+1), min(len(l.events), eventValuesMax+1)
 	args := make([]any, 0, 8*min(len(l.acts), activityValuesMax+1)+12*min(len(l.events), eventValuesMax+1))
 	args = activityArgs(args, l.acts)
-	l.q.SQL, l.q.Arguments = logSQL[a][e], eventArgs(args, l.events)
+	w := &t.pending[l.at]
+	w.sql, w.more, w.args = logSQL[a][e][0], logSQL[a][e][1], eventArgs(args, l.events)
 }
 
 // AppendEvents implements outbox.Tx. The events are queued with the
@@ -222,12 +225,24 @@ func (t *Tx) AppendEvents(events []outbox.Event) error {
 }
 
 // copyEvents sends events by COPY, after every write the unit queued (an
-// issuance's, with the records sent by COPY before them).
+// issuance's, with the records sent by COPY before them), in their order.
 func (t *Tx) copyEvents(op string, events []eventRow) error {
 	t.wroteEvents = true
-	_, err := t.conn.CopyFrom(t.ctx, pgx.Identifier{"giftkit_outbox"}, eventColumns,
-		pgx.CopyFromSlice(len(events), func(i int) ([]any, error) { return events[i].values(), nil }))
-	return translate(op, err)
+	return t.copyRows(op, "giftkit_outbox", eventColumns, len(events), func(b []byte, i int) []byte {
+		r := &events[i]
+		b = copyText(b, r.id)
+		b = copyText(b, r.typ)
+		b = copyInt32(b, r.version)
+		b = copyInt16(b, r.aggKind)
+		b = copyText(b, r.aggID)
+		b = copyText(b, r.code)
+		b = copyInt16(b, r.minor)
+		b = copyInt64(b, r.seq)
+		b = copyInt16(b, r.actorKind)
+		b = copyText(b, r.actor)
+		b = copyInt64(b, r.at)
+		return copyText(b, r.payload)
+	})
 }
 
 // withConn runs fn on a connection from the pool, and again on another at

@@ -241,7 +241,7 @@ func (t *Tx) PutPayment(p checkout.Payment) error {
 	if a := t.ahead; a != nil && a.want.Payment == p.ID {
 		a.hasPay = false // a later read must see this write
 	}
-	return t.write("put payment", nil, `INSERT INTO giftkit_payments (id, owner, currency, total, state, needs_work, data, updated_at)
+	return t.write("put payment", rowKey('p', p.ID), nil, `INSERT INTO giftkit_payments (id, owner, currency, total, state, needs_work, data, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (id) DO UPDATE SET state = excluded.state, needs_work = excluded.needs_work,
 			data = excluded.data, updated_at = excluded.updated_at`,

@@ -19,6 +19,7 @@ import (
 	"github.com/giftkit/giftkit"
 	"github.com/giftkit/giftkit/activity"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/outbox"
 	"github.com/giftkit/giftkit/pgstore"
 	"github.com/giftkit/giftkit/storetest"
 	"github.com/giftkit/giftkit/wallet"
@@ -137,6 +138,21 @@ func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
 	}
 	if err := s.Migrate(ctx); err != nil {
 		t.Errorf("Migrate again: %v", err)
+	}
+
+	// Version 8: outcomes compressed with lz4, where the server has it.
+	conn := rawConn(t, schema)
+	var lz4 bool
+	var compression string
+	if err := conn.QueryRow(ctx, `SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'`).Scan(&lz4); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT attcompression::text FROM pg_attribute
+		WHERE attrelid = 'giftkit_idempotency'::regclass AND attname = 'outcome'`).Scan(&compression); err != nil {
+		t.Fatal(err)
+	}
+	if lz4 && compression != "l" {
+		t.Errorf("outcome compression %q; want lz4 (l)", compression)
 	}
 }
 
@@ -300,4 +316,75 @@ func TestFailedWriteCommitsNothing(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestFoldedWrites: writes queued together go as one statement, but for
+// a second write of one row, which goes in a statement after the first,
+// so that it sees it: a card written twice in a unit, blind or read
+// first, ends as the second write left it. A refused write names itself.
+func TestFoldedWrites(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	card := giftcard.Card{ID: "c1", Suffix: "ABCD", Value: giftkit.FromMinor(500, giftkit.EUR), State: giftcard.StatePending,
+		BatchID: "b", IssuedAt: time.Unix(0, 0), UpdatedAt: time.Unix(0, 0)}
+	card.Hash[0] = 1
+	active := card
+	active.State, active.ActivatedAt, active.UpdatedAt = giftcard.StateActive, time.Unix(1, 0), time.Unix(1, 0)
+	tagged := active
+	tagged.Tags, tagged.UpdatedAt = "t", time.Unix(2, 0)
+	read := func() giftcard.Card {
+		var c giftcard.Card
+		if err := s.Update(ctx, func(tx *pgstore.Tx) (err error) {
+			c, _, err = tx.CardByID(card.ID)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if err := s.Update(ctx, func(tx *pgstore.Tx) error {
+		for _, c := range []giftcard.Card{card, active} {
+			if err := tx.PutCard(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got.State != giftcard.StateActive || !got.UpdatedAt.Equal(active.UpdatedAt) {
+		t.Errorf("a card written twice, blind: %+v; want the second write", got)
+	}
+	if err := s.Update(ctx, func(tx *pgstore.Tx) error {
+		if _, _, err := tx.CardByID(card.ID); err != nil {
+			return err
+		}
+		for _, c := range []giftcard.Card{tagged, active} {
+			if err := tx.PutCard(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got.Tags != "" || !got.UpdatedAt.Equal(active.UpdatedAt) {
+		t.Errorf("a card read, then written twice: %+v; want the second write", got)
+	}
+
+	// An event the schema refuses, in the statement that writes the card.
+	bad := paymentEvent("refused", 1)
+	bad.Aggregate.Kind = 0
+	err := s.Update(ctx, func(tx *pgstore.Tx) error {
+		if err := tx.PutCard(tagged); err != nil {
+			return err
+		}
+		return tx.AppendEvents([]outbox.Event{bad})
+	})
+	if !errors.Is(err, pgstore.ErrConflict) || !strings.Contains(err.Error(), "append events") {
+		t.Errorf("a refused event: %v; want ErrConflict from append events", err)
+	}
+	if got := read(); got.Tags != "" {
+		t.Errorf("the card written in the refused unit: %+v; want it as before", got)
+	}
 }

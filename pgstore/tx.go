@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,11 +29,15 @@ type Tx struct {
 	begun     bool            // BEGIN was sent
 	unsent    bool            // the unit\'s first round trip failed before reaching the server
 	done      bool            // the unit ended
-	writes    pgx.Batch       // writes not yet sent (see unit.go)
-	pending   []pendingWrite  // one per queued write
+	pending   []pendingWrite  // the writes not yet sent (see unit.go)
 	ahead     *ahead          // rows read ahead, if the unit asked
 	appendLog *queuedLog      // the queued write that appends activity records and events, if not sent yet
 	logs      map[string]bool // subjects whose attempt log the unit read: true if it found (and locked) one
+	// cards are the cards the unit read, and so locked, as stored: their
+	// rows as read, or as the unit's writes since left them.
+	cards map[string]giftcard.Card
+	// accounts are the accounts the unit read, and so locked, by rowKey.
+	accounts map[string]bool
 
 	wroteEvents bool // the unit appended outbox events: its commit wakes the outbox's waiters
 }
@@ -92,8 +98,23 @@ func (t *Tx) card(op, where string, arg any) (giftcard.Card, bool, error) {
 	if err != nil {
 		return giftcard.Card{}, false, err
 	}
-	c, found, err := scanCard(op, br.QueryRow())
-	return c, found, closeResults(op, br, err)
+	c, found, err := scanCard(op, br)
+	if err = closeResults(op, br, err); err != nil {
+		return giftcard.Card{}, false, err
+	}
+	if found {
+		t.locked(c)
+	}
+	return c, found, nil
+}
+
+// locked notes that the unit read c, and holds its row's lock: PutCard
+// then updates what changed.
+func (t *Tx) locked(c giftcard.Card) {
+	if t.cards == nil {
+		t.cards = make(map[string]giftcard.Card, 1)
+	}
+	t.cards[c.ID] = c
 }
 
 // closeResults closes a batch's results, keeping the first error.
@@ -104,7 +125,20 @@ func closeResults(op string, br pgx.BatchResults, err error) error {
 	return err
 }
 
-func scanCard(op string, row pgx.Row) (giftcard.Card, bool, error) {
+// scanCard reads a card, if the statement (cardSQL) found one.
+func scanCard(op string, br pgx.BatchResults) (c giftcard.Card, found bool, err error) {
+	found, err = queryRow(br, func(rows pgx.Rows) error {
+		c, err = cardFromRow(op, rows)
+		return err
+	})
+	if err != nil {
+		return giftcard.Card{}, false, decodeError(op, err)
+	}
+	return c, found, nil
+}
+
+// cardFromRow decodes the current row of cardSQL.
+func cardFromRow(op string, rows pgx.Rows) (giftcard.Card, error) {
 	var (
 		c           giftcard.Card
 		hash        []byte
@@ -118,23 +152,28 @@ func scanCard(op string, row pgx.Row) (giftcard.Card, bool, error) {
 		times       [5]*time.Time // issued, activated, expires, redeemed, updated
 		ns          [5]int16
 	)
-	err := row.Scan(&c.ID, &hash, &c.Suffix, &code, &minor, &value, &state, &c.BatchID, &times[0],
-		&times[1], &times[2], &redeemedBy, &times[3], &times[4], &class, &clawedBack, &c.Head.Seq, &headDigest,
-		&ns[0], &ns[1], &ns[2], &ns[3], &ns[4], &c.Imported, &c.Tags)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return giftcard.Card{}, false, nil
-	}
-	if err != nil {
-		return giftcard.Card{}, false, translate(op, err)
+	r := newRowValues(rows)
+	c.ID, hash, c.Suffix, code, minor, value = r.text(0), r.bytes(1), r.text(2), r.text(3), r.int16(4), r.int64(5)
+	state, c.BatchID, times[0], times[1], times[2] = r.text(6), r.text(7), r.time(8), r.time(9), r.time(10)
+	redeemedBy, times[3], times[4], class, clawedBack = r.nullText(11), r.time(12), r.time(13), r.int16(14), r.nullInt64(15)
+	c.Head.Seq, headDigest, ns[0], ns[1], ns[2] = r.int64(16), r.bytes(17), r.int16(18), r.int16(19), r.int16(20)
+	ns[3], ns[4], c.Imported, c.Tags = r.int16(21), r.int16(22), r.bool(23), r.text(24)
+	if !r.ok {
+		c = giftcard.Card{}
+		if err := rows.Scan(&c.ID, &hash, &c.Suffix, &code, &minor, &value, &state, &c.BatchID, &times[0],
+			&times[1], &times[2], &redeemedBy, &times[3], &times[4], &class, &clawedBack, &c.Head.Seq, &headDigest,
+			&ns[0], &ns[1], &ns[2], &ns[3], &ns[4], &c.Imported, &c.Tags); err != nil {
+			return giftcard.Card{}, err
+		}
 	}
 	cur, err := currency(code, minor)
 	if err != nil {
-		return giftcard.Card{}, false, err
+		return giftcard.Card{}, err
 	}
 	copy(c.Hash[:], hash)
 	c.Value = giftkit.FromMinor(value, cur)
 	if err := c.State.UnmarshalText([]byte(state)); err != nil {
-		return giftcard.Card{}, false, &Error{Op: op, Err: ErrConflict, cause: err.Error()}
+		return giftcard.Card{}, &Error{Op: op, Err: ErrConflict, cause: err.Error()}
 	}
 	c.IssuedAt, c.ActivatedAt, c.ExpiresAt = joinTime(times[0], ns[0]), joinTime(times[1], ns[1]), joinTime(times[2], ns[2])
 	c.RedeemedAt, c.UpdatedAt = joinTime(times[3], ns[3]), joinTime(times[4], ns[4])
@@ -146,7 +185,7 @@ func scanCard(op string, row pgx.Row) (giftcard.Card, bool, error) {
 		c.ClawedBack = giftkit.FromMinor(*clawedBack, cur)
 	}
 	copy(c.Head.Digest[:], headDigest)
-	return c, true, nil
+	return c, nil
 }
 
 // CardByID implements giftcard.Tx.
@@ -174,7 +213,10 @@ func (t *Tx) CardByHash(h giftcard.Hash) (giftcard.Card, bool, error) {
 // PutCard implements giftcard.Tx. A new card whose hash another card has
 // fails with ErrConflict; so does changing a card's hash, and changing a
 // redeemed or voided card in any way but what a clawback records (its
-// ClawedBack, UpdatedAt and Head).
+// ClawedBack, UpdatedAt and Head). A card the unit read (and so locked) is
+// written by an UPDATE of the columns that changed, and not at all if none
+// did; any other by an upsert. Either way a stored card keeps its suffix,
+// currency, batch and issue time.
 func (t *Tx) PutCard(c giftcard.Card) error {
 	if err := t.usable("put card"); err != nil {
 		return err
@@ -194,7 +236,19 @@ func (t *Tx) PutCard(c giftcard.Card) error {
 	// any change of a redeemed or voided card but its clawed_back,
 	// updated_at and head (0001, 0005: every other column, imported and
 	// tags of 0007 among them), as errors that fail the unit whole.
-	return t.write("put card", nil, `INSERT INTO giftkit_cards (`+cardColumns+`)
+	row := rowKey('c', c.ID)
+	if prev, ok := t.cards[c.ID]; ok {
+		// The unit read the card, and holds its lock since: the row is
+		// prev, and an UPDATE of what changed (among the columns the
+		// upsert below would set) does what the upsert would.
+		t.cards[c.ID] = c
+		fields := changedCardFields(&prev, &c)
+		if fields == 0 {
+			return nil
+		}
+		return t.write("put card", row, nil, cardUpdateSQL(fields), cardUpdateArgs(fields, &c, string(state), redeemedBy)...)
+	}
+	return t.write("put card", row, nil, `INSERT INTO giftkit_cards (`+cardColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
 			$24, $25)
 		ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, value = excluded.value, state = excluded.state,
@@ -207,14 +261,142 @@ func (t *Tx) PutCard(c giftcard.Card) error {
 		cardValues(&c, string(state), redeemedBy)...)
 }
 
+// The columns of a card that PutCard sets on a stored card, in groups
+// that change together: cardUpdateSQL(fields) updates those of the groups
+// whose bits fields has.
+const (
+	cardHash = 1 << iota
+	cardValue
+	cardState
+	cardActivated
+	cardExpires
+	cardRedeemedBy
+	cardRedeemed
+	cardUpdated
+	cardClass
+	cardClawedBack
+	cardHead
+	cardImported
+	cardTags
+	cardFieldCount = iota
+)
+
+var cardFieldColumns = [cardFieldCount][]string{{"hash"}, {"value"}, {"state"}, {"activated_at", "activated_at_ns"},
+	{"expires_at", "expires_at_ns"}, {"redeemed_by"}, {"redeemed_at", "redeemed_at_ns"}, {"updated_at", "updated_at_ns"},
+	{"class"}, {"clawed_back"}, {"head_seq", "head_digest"}, {"imported"}, {"tags"}}
+
+// changedCardFields returns the groups of columns in which c differs from
+// prev, as stored.
+func changedCardFields(prev, c *giftcard.Card) int {
+	var f int
+	set := func(bit int, changed bool) {
+		if changed {
+			f |= bit
+		}
+	}
+	set(cardHash, c.Hash != prev.Hash)
+	set(cardValue, c.Value.Minor() != prev.Value.Minor())
+	set(cardState, c.State != prev.State)
+	set(cardActivated, !c.ActivatedAt.Equal(prev.ActivatedAt))
+	set(cardExpires, !c.ExpiresAt.Equal(prev.ExpiresAt))
+	set(cardRedeemedBy, c.RedeemedBy != prev.RedeemedBy)
+	set(cardRedeemed, !c.RedeemedAt.Equal(prev.RedeemedAt))
+	set(cardUpdated, !c.UpdatedAt.Equal(prev.UpdatedAt))
+	set(cardClass, c.Class != prev.Class)
+	set(cardClawedBack, c.ClawedBack != prev.ClawedBack)
+	set(cardHead, c.Head != prev.Head)
+	set(cardImported, c.Imported != prev.Imported)
+	set(cardTags, c.Tags != prev.Tags)
+	return f
+}
+
+// cardUpdates keeps the statements of cardUpdateSQL, by fields.
+var cardUpdates sync.Map
+
+// cardUpdateSQL returns the UPDATE of a card's columns in fields, by its
+// ID ($1), their values following in cardFieldColumns' order.
+func cardUpdateSQL(fields int) string {
+	if sql, ok := cardUpdates.Load(fields); ok {
+		return sql.(string)
+	}
+	var b strings.Builder
+	b.WriteString("UPDATE giftkit_cards SET ")
+	n := 1
+	for i, columns := range cardFieldColumns {
+		if fields&(1<<i) == 0 {
+			continue
+		}
+		for _, col := range columns {
+			if n > 1 {
+				b.WriteString(", ")
+			}
+			n++
+			b.WriteString(col + " = $" + strconv.Itoa(n))
+		}
+	}
+	b.WriteString(" WHERE id = $1")
+	sql, _ := cardUpdates.LoadOrStore(fields, b.String())
+	return sql.(string)
+}
+
+// cardUpdateArgs returns the parameters of cardUpdateSQL(fields) for c.
+func cardUpdateArgs(fields int, c *giftcard.Card, state string, redeemedBy *string) []any {
+	args := make([]any, 1, 16)
+	args[0] = c.ID
+	for i := range cardFieldCount {
+		bit := 1 << i
+		if fields&bit == 0 {
+			continue
+		}
+		switch bit {
+		case cardHash:
+			args = append(args, c.Hash[:])
+		case cardValue:
+			args = append(args, c.Value.Minor())
+		case cardState:
+			args = append(args, state)
+		case cardActivated:
+			at, ns := splitNull(c.ActivatedAt)
+			args = append(args, at, ns)
+		case cardExpires:
+			at, ns := splitNull(c.ExpiresAt)
+			args = append(args, at, ns)
+		case cardRedeemedBy:
+			args = append(args, redeemedBy)
+		case cardRedeemed:
+			at, ns := splitNull(c.RedeemedAt)
+			args = append(args, at, ns)
+		case cardUpdated:
+			at, ns := splitTime(c.UpdatedAt)
+			args = append(args, at, ns)
+		case cardClass:
+			args = append(args, int16(c.Class))
+		case cardClawedBack:
+			args = append(args, clawedBack(c))
+		case cardHead:
+			args = append(args, c.Head.Seq, c.Head.Digest[:])
+		case cardImported:
+			args = append(args, c.Imported)
+		case cardTags:
+			args = append(args, c.Tags)
+		}
+	}
+	return args
+}
+
+// clawedBack returns what clawbacks took of c as its column has it: NULL
+// for giftkit.Money{}, no clawback yet.
+func clawedBack(c *giftcard.Card) *int64 {
+	if c.ClawedBack == (giftkit.Money{}) {
+		return nil
+	}
+	n := c.ClawedBack.Minor()
+	return &n
+}
+
 // cardValues returns the values of cardColumns for c, whose state and
 // redeemer are encoded.
 func cardValues(c *giftcard.Card, state string, redeemedBy *string) []any {
-	var clawedBack *int64 // NULL: giftkit.Money{}, no clawback yet
-	if c.ClawedBack != (giftkit.Money{}) {
-		n := c.ClawedBack.Minor()
-		clawedBack = &n
-	}
 	issued, issuedNs := splitTime(c.IssuedAt)
 	activated, activatedNs := splitNull(c.ActivatedAt)
 	expires, expiresNs := splitNull(c.ExpiresAt)
@@ -222,7 +404,7 @@ func cardValues(c *giftcard.Card, state string, redeemedBy *string) []any {
 	updated, updatedNs := splitTime(c.UpdatedAt)
 	return []any{c.ID, c.Hash[:], c.Suffix, c.Value.Currency().Code(), int16(c.Value.Currency().MinorUnits()), c.Value.Minor(),
 		state, c.BatchID, issued, activated, expires, redeemedBy, redeemed, updated,
-		int16(c.Class), clawedBack, c.Head.Seq, c.Head.Digest[:], issuedNs, activatedNs, expiresNs, redeemedNs, updatedNs,
+		int16(c.Class), clawedBack(c), c.Head.Seq, c.Head.Digest[:], issuedNs, activatedNs, expiresNs, redeemedNs, updatedNs,
 		c.Imported, c.Tags}
 }
 
@@ -284,7 +466,19 @@ func (t *Tx) Account(owner string, c giftkit.Currency) (wallet.Account, bool, er
 		return wallet.Account{}, false, err
 	}
 	acct, ok := accounts[c]
+	if ok {
+		t.lockedAccount(owner, c)
+	}
 	return acct, ok, nil
+}
+
+// lockedAccount notes that the unit read the owner's account in c, and
+// holds its row's lock: SaveAccount then updates it.
+func (t *Tx) lockedAccount(owner string, c giftkit.Currency) {
+	if t.accounts == nil {
+		t.accounts = make(map[string]bool, 1)
+	}
+	t.accounts[rowKey('a', owner, c.Code())] = true
 }
 
 // scanAccounts reads the rows of ownerAccountsSQL.
@@ -305,8 +499,14 @@ func scanAccounts(br pgx.BatchResults, owner string) (map[giftkit.Currency]walle
 			updatedNs           int16
 			headDigest          []byte
 		)
-		if err := rows.Scan(&code, &minor, &st.NextSeq, &lotsJSON, &holdsJSON, &updated, &updatedNs, &st.Head.Seq, &headDigest); err != nil {
-			return nil, translate("account", err)
+		r := newRowValues(rows)
+		code, minor, st.NextSeq, lotsJSON, holdsJSON = r.text(0), r.int16(1), r.int64(2), r.json(3), r.json(4)
+		updated, updatedNs, st.Head.Seq, headDigest = r.time(5), r.int16(6), r.int64(7), r.bytes(8)
+		if !r.ok {
+			st = wallet.AccountState{Owner: owner}
+			if err := rows.Scan(&code, &minor, &st.NextSeq, &lotsJSON, &holdsJSON, &updated, &updatedNs, &st.Head.Seq, &headDigest); err != nil {
+				return nil, translate("account", err)
+			}
 		}
 		c, err := currency(code, minor)
 		if err != nil {
@@ -326,12 +526,12 @@ func scanAccounts(br pgx.BatchResults, owner string) (map[giftkit.Currency]walle
 // restoreAccount rebuilds an account from its row.
 func restoreAccount(st wallet.AccountState, lotsJSON, holdsJSON []byte) (wallet.Account, error) {
 	c := st.Currency
-	var lots []lotRow
-	var holds []holdRow
-	if err := json.Unmarshal(lotsJSON, &lots); err != nil {
+	lots, err := decodeLots(lotsJSON)
+	if err != nil {
 		return wallet.Account{}, &Error{Op: "account", Err: ErrConflict, cause: "lots: " + err.Error()}
 	}
-	if err := json.Unmarshal(holdsJSON, &holds); err != nil {
+	holds, err := decodeHolds(holdsJSON)
+	if err != nil {
 		return wallet.Account{}, &Error{Op: "account", Err: ErrConflict, cause: "holds: " + err.Error()}
 	}
 	for _, l := range lots {
@@ -357,10 +557,11 @@ func restoreAccount(st wallet.AccountState, lotsJSON, holdsJSON []byte) (wallet.
 	return a, nil
 }
 
-// SaveAccount implements wallet.Tx, in one round trip: the account row and
-// its new entries. The schema refuses a negative balance, more held than
-// the balance, and an entry whose (owner, currency, seq) exists, with
-// ErrConflict.
+// SaveAccount implements wallet.Tx: the account row (an UPDATE if the unit
+// read it, and so locked it; an upsert otherwise) and its new entries,
+// queued with the unit's other writes. The schema refuses a negative
+// balance, more held than the balance, and an entry whose (owner,
+// currency, seq) exists, with ErrConflict.
 func (t *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 	if err := t.usable("save account"); err != nil {
 		return err
@@ -374,23 +575,7 @@ func (t *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 	if len(entries) == 0 {
 		return &Error{Op: "save account", Err: ErrConflict, cause: "an account is saved with the entries that changed it"}
 	}
-	lots := make([]lotRow, len(st.Lots))
-	for i, l := range st.Lots {
-		lots[i] = lotRow{l.ID, l.Source, uint8(l.Class), l.Remaining.Minor(), l.Reserved.Minor(), l.ExpiresAt, l.CreatedAt}
-	}
-	holds := make([]holdRow, len(st.Holds))
-	for i, h := range st.Holds {
-		parts := make([]partRow, len(h.Parts))
-		for j, p := range h.Parts {
-			parts[j] = partRow{p.LotID, p.Amount.Minor()}
-		}
-		holds[i] = holdRow{h.ID, h.Amount.Minor(), h.Reference, h.Placer, parts, h.ExpiresAt, h.CreatedAt}
-	}
-	lotsJSON, err := json.Marshal(lots)
-	if err != nil {
-		return err
-	}
-	holdsJSON, err := json.Marshal(holds)
+	lotsJSON, holdsJSON, err := accountJSON(st)
 	if err != nil {
 		return err
 	}
@@ -403,14 +588,23 @@ func (t *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 			return &Error{Op: "save account", Err: ErrConflict, cause: err.Error()}
 		}
 	}
-	if err := t.write("save account", nil, `INSERT INTO giftkit_accounts
+	row := rowKey('a', st.Owner, st.Currency.Code())
+	sql := `INSERT INTO giftkit_accounts
 		(owner, currency, minor_units, balance, held, next_seq, lots, holds, updated_at, updated_at_ns, head_seq, head_digest)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (owner, currency) DO UPDATE SET balance = excluded.balance, held = excluded.held,
 			next_seq = excluded.next_seq, lots = excluded.lots, holds = excluded.holds, updated_at = excluded.updated_at,
-			updated_at_ns = excluded.updated_at_ns, head_seq = excluded.head_seq, head_digest = excluded.head_digest`,
-		st.Owner, st.Currency.Code(), int16(st.Currency.MinorUnits()), a.Balance().Minor(), a.Held().Minor(),
-		st.NextSeq, lotsJSON, holdsJSON, updated, updatedNs, st.Head.Seq, st.Head.Digest[:]); err != nil {
+			updated_at_ns = excluded.updated_at_ns, head_seq = excluded.head_seq, head_digest = excluded.head_digest`
+	args := []any{st.Owner, st.Currency.Code(), int16(st.Currency.MinorUnits()), a.Balance().Minor(), a.Held().Minor(),
+		st.NextSeq, lotsJSON, holdsJSON, updated, updatedNs, st.Head.Seq, st.Head.Digest[:]}
+	if t.accounts[row] {
+		// The unit read the account, and holds its lock since: an UPDATE of
+		// the columns the upsert would set does what it would.
+		sql = `UPDATE giftkit_accounts SET balance = $3, held = $4, next_seq = $5, lots = $6, holds = $7, updated_at = $8,
+			updated_at_ns = $9, head_seq = $10, head_digest = $11 WHERE owner = $1 AND currency = $2`
+		args = append(args[:2], args[3:]...)
+	}
+	if err := t.write("save account", row, nil, sql, args...); err != nil {
 		return err
 	}
 	for len(entries) > 0 {
@@ -421,7 +615,7 @@ func (t *Tx) SaveAccount(a wallet.Account, entries []wallet.Entry) error {
 			args = append(args, e.Owner, e.Currency.Code(), e.Seq, string(kind), e.Amount.Minor(), e.Held.Minor(),
 				e.BalanceAfter.Minor(), e.AvailableAfter.Minor(), e.Reference, e.Key, e.At)
 		}
-		if err := t.write("save account", nil, insertEntriesSQL[n], args...); err != nil {
+		if err := t.write("save account", "", nil, insertEntriesSQL[n], args...); err != nil {
 			return err
 		}
 		entries = entries[n:]
@@ -458,6 +652,34 @@ var insertEntriesSQL = func() (sql [entriesValuesMax + 1]string) {
 	}
 	return sql
 }()
+
+// accountJSON returns the JSON of the account's lots and holds, and
+// encoding/json's error if a time cannot be written.
+func accountJSON(st wallet.AccountState) (lotsJSON, holdsJSON []byte, err error) {
+	lotsJSON, okLots := appendLotsJSON(make([]byte, 0, 192*len(st.Lots)+2), st.Lots)
+	holdsJSON, okHolds := appendHoldsJSON(make([]byte, 0, 256*len(st.Holds)+2), st.Holds)
+	if okLots && okHolds {
+		return lotsJSON, holdsJSON, nil
+	}
+	// A time encoding/json cannot write: its error.
+	lots := make([]lotRow, len(st.Lots))
+	for i, l := range st.Lots {
+		lots[i] = lotRow{l.ID, l.Source, uint8(l.Class), l.Remaining.Minor(), l.Reserved.Minor(), l.ExpiresAt, l.CreatedAt}
+	}
+	holds := make([]holdRow, len(st.Holds))
+	for i, h := range st.Holds {
+		parts := make([]partRow, len(h.Parts))
+		for j, p := range h.Parts {
+			parts[j] = partRow{p.LotID, p.Amount.Minor()}
+		}
+		holds[i] = holdRow{h.ID, h.Amount.Minor(), h.Reference, h.Placer, parts, h.ExpiresAt, h.CreatedAt}
+	}
+	if lotsJSON, err = json.Marshal(lots); err != nil {
+		return nil, nil, err
+	}
+	holdsJSON, err = json.Marshal(holds)
+	return lotsJSON, holdsJSON, err
+}
 
 // Entries implements wallet.Tx. It takes no lock: entries never change.
 func (t *Tx) Entries(owner string, c giftkit.Currency, afterSeq int64, limit int) ([]wallet.Entry, error) {
@@ -545,50 +767,102 @@ func (t *Tx) PutIdempotency(r giftkit.IdempotencyRecord) error {
 		a.hasRecord = false // a later read must see this write
 	}
 	outcome := append([]byte{}, r.Outcome...) // sent later; the caller reuses r.Outcome
-	return t.write("put idempotency", nil, `INSERT INTO giftkit_idempotency (scope, key, fingerprint, outcome, created_at)
+	return t.write("put idempotency", "", nil, `INSERT INTO giftkit_idempotency (scope, key, fingerprint, outcome, created_at)
 		VALUES ($1, $2, $3, $4, $5)`, r.Scope, r.Key, r.Fingerprint, outcome, r.CreatedAt)
 }
 
 var _ giftcard.CardInserter = (*Tx)(nil)
 
 // InsertCards implements giftcard.CardInserter in two round trips whatever
-// the number of cards: one query for taken hashes, one COPY.
+// the number of cards: a savepoint (with the unit's pending writes), then
+// one COPY in PostgreSQL's binary format (see copyRows). A card whose hash
+// a stored card has is found by the COPY itself, which the unique index on
+// hashes refuses, rather than by a query before it: the unit then rolls
+// back to the savepoint (with its next statement), so that nothing of the
+// batch stays and the unit may go on; otherwise the savepoint is released
+// (likewise).
 func (t *Tx) InsertCards(cards []giftcard.Card) (bool, error) {
-	if err := t.usable("insert cards"); err != nil {
+	const op = "insert cards"
+	if err := t.usable(op); err != nil {
 		return false, err
 	}
-	hashes := make([][]byte, len(cards))
+	// The cards go in the order of their IDs: the primary key's index then
+	// takes them from left to right, page after page, rather than at
+	// random.
+	order := make([]int, len(cards))
+	states := make([]string, len(cards))
 	seen := make(map[giftcard.Hash]struct{}, len(cards))
 	for i := range cards {
 		if _, dup := seen[cards[i].Hash]; dup {
 			return true, nil
 		}
 		seen[cards[i].Hash] = struct{}{}
-		hashes[i] = cards[i].Hash[:]
+		state, err := cards[i].State.MarshalText()
+		if err != nil {
+			return false, &Error{Op: op, Err: ErrConflict, cause: err.Error()}
+		}
+		order[i], states[i] = i, string(state)
 	}
-	br, err := t.send("insert cards", func(b *pgx.Batch) {
-		b.Queue(`SELECT EXISTS (SELECT 1 FROM giftkit_cards WHERE hash = ANY($1))`, hashes)
-	})
-	if err != nil {
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(cards[a].ID, cards[b].ID) })
+	if err := t.statement(op, "SAVEPOINT giftkit_insert_cards"); err != nil {
 		return false, err
 	}
-	var taken bool
-	if err := closeResults("insert cards", br, translate("insert cards", br.QueryRow().Scan(&taken))); err != nil || taken {
-		return taken, err
-	}
-	columns := strings.Split(strings.Join(strings.Fields(cardColumns), ""), ",")
-	rows := pgx.CopyFromSlice(len(cards), func(i int) ([]any, error) {
-		c := &cards[i]
-		state, err := c.State.MarshalText()
-		if err != nil {
-			return nil, &Error{Op: "insert cards", Err: ErrConflict, cause: err.Error()}
-		}
-		var redeemedBy *string
-		if c.RedeemedBy != "" {
-			redeemedBy = &c.RedeemedBy
-		}
-		return cardValues(c, string(state), redeemedBy), nil
+	err := t.copyRows(op, "giftkit_cards", cardColumnList, len(order), func(b []byte, i int) []byte {
+		return appendCardRow(b, &cards[order[i]], states[order[i]])
 	})
-	_, err = t.conn.CopyFrom(t.ctx, pgx.Identifier{"giftkit_cards"}, columns, rows)
-	return false, translate("insert cards", err)
+	var e *Error
+	switch {
+	case err == nil:
+		return false, t.statement(op, "RELEASE SAVEPOINT giftkit_insert_cards")
+	case errors.As(err, &e) && e.constraint == "giftkit_cards_hash_key":
+		return true, t.statement(op, "ROLLBACK TO SAVEPOINT giftkit_insert_cards")
+	}
+	return false, err
+}
+
+// cardColumnList is cardColumns, one name each.
+var cardColumnList = strings.Split(strings.Join(strings.Fields(cardColumns), ""), ",")
+
+// appendCardRow appends c's fields in the order of cardColumns, in COPY's
+// binary format (see copyRows), as cardValues gives them to a statement.
+func appendCardRow(b []byte, c *giftcard.Card, state string) []byte {
+	issued, issuedNs := splitTime(c.IssuedAt)
+	activated, activatedNs := splitNull(c.ActivatedAt)
+	expires, expiresNs := splitNull(c.ExpiresAt)
+	redeemed, redeemedNs := splitNull(c.RedeemedAt)
+	updated, updatedNs := splitTime(c.UpdatedAt)
+	cur := c.Value.Currency()
+	b = copyText(b, c.ID)
+	b = copyText(b, c.Hash[:])
+	b = copyText(b, c.Suffix)
+	b = copyText(b, cur.Code())
+	b = copyInt16(b, int16(cur.MinorUnits()))
+	b = copyInt64(b, c.Value.Minor())
+	b = copyText(b, state)
+	b = copyText(b, c.BatchID)
+	b = copyTime(b, issued)
+	b = copyNullTime(b, activated)
+	b = copyNullTime(b, expires)
+	if c.RedeemedBy != "" {
+		b = copyText(b, c.RedeemedBy)
+	} else {
+		b = copyNull(b)
+	}
+	b = copyNullTime(b, redeemed)
+	b = copyTime(b, updated)
+	b = copyInt16(b, int16(c.Class))
+	if c.ClawedBack != (giftkit.Money{}) {
+		b = copyInt64(b, c.ClawedBack.Minor())
+	} else {
+		b = copyNull(b)
+	}
+	b = copyInt64(b, c.Head.Seq)
+	b = copyText(b, c.Head.Digest[:])
+	b = copyInt16(b, issuedNs)
+	b = copyInt16(b, activatedNs)
+	b = copyInt16(b, expiresNs)
+	b = copyInt16(b, redeemedNs)
+	b = copyInt16(b, updatedNs)
+	b = copyBool(b, c.Imported)
+	return copyText(b, c.Tags)
 }
