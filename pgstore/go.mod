@@ -5,7 +5,7 @@ go 1.25.0
 require (
 	github.com/giftkit/giftkit v0.1.0
 	github.com/google/go-cmp v0.7.0
-	github.com/jackc/pgx/v5 v5.12.0
+	github.com/jackc/pgx/v5 v5.13.0
 	pgregory.net/rapid v1.3.0
 )
 

@@ -8,7 +8,7 @@ require (
 	github.com/giftkit/giftkit/pgstore v0.1.0
 	github.com/giftkit/giftkit/sqlitestore v0.1.0
 	github.com/google/go-cmp v0.7.0
-	github.com/jackc/pgx/v5 v5.12.0
+	github.com/jackc/pgx/v5 v5.13.0
 )
 
 require (
