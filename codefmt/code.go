@@ -143,7 +143,7 @@ func Generate(r io.Reader) (Code, error) {
 // which 65 are used.
 const RandomLen = 9
 
-// FromRandom returns the code that [Generate] makes of the random bytes b.
+// FromRandom returns the code that [Generate] makes of the random bytes buf.
 // A caller that makes many codes reads their randomness at once and calls
 // it for each, which allocates nothing (Generate's read through an
 // io.Reader does).
