@@ -11,6 +11,7 @@ import (
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/codefmt"
+	"github.com/giftkit/giftkit/wallet"
 )
 
 // An instrument is a bank card the shopper can pay with: a token of the
@@ -92,12 +93,7 @@ func (s *server) checkoutPage(w http.ResponseWriter, r *http.Request, sess sessi
 		http.Redirect(w, r, "/cart", http.StatusSeeOther)
 		return
 	}
-	b, err := s.wallet.Balance(r.Context(), sess.shopper, giftkit.EUR)
-	if err != nil {
-		s.failed(w, r, sess, err)
-		return
-	}
-	split, err := checkout.Plan(total, b.Available, checkout.PlanOptions{SkipBalance: sess.keep})
+	b, split, err := s.plan(r.Context(), sess, total)
 	if err != nil {
 		s.failed(w, r, sess, err)
 		return
@@ -190,12 +186,7 @@ func (s *server) pay(w http.ResponseWriter, r *http.Request, sess session) {
 		s.changed(w, r, sess) // the cart changed since this page was shown (in another tab, say)
 		return
 	}
-	b, err := s.wallet.Balance(ctx, sess.shopper, giftkit.EUR)
-	if err != nil {
-		s.failed(w, r, sess, err)
-		return
-	}
-	split, err := checkout.Plan(total, b.Available, checkout.PlanOptions{SkipBalance: sess.keep})
+	_, split, err := s.plan(ctx, sess, total)
 	if err != nil {
 		s.failed(w, r, sess, err)
 		return
@@ -232,6 +223,18 @@ func (s *server) pay(w http.ResponseWriter, r *http.Request, sess session) {
 		}
 	}
 	s.payOutcome(w, r, sess, p, err)
+}
+
+// plan returns the shopper's balance and how an order of total splits
+// between it and the bank card now, as the checkout page shows it and as
+// Pay will charge it (the balance first, unless the shopper keeps it).
+func (s *server) plan(ctx context.Context, sess session, total giftkit.Money) (wallet.Balance, checkout.Split, error) {
+	b, err := s.wallet.Balance(ctx, sess.shopper, giftkit.EUR)
+	if err != nil {
+		return wallet.Balance{}, checkout.Split{}, err
+	}
+	split, err := checkout.Plan(total, b.Available, checkout.PlanOptions{SkipBalance: sess.keep})
+	return b, split, err
 }
 
 // formShows reports whether the pay form says its page showed split: the
