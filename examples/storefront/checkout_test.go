@@ -82,6 +82,19 @@ func wantOpenOrder(t *testing.T, b *browser, page, id string) {
 	}
 }
 
+// lampOrder starts a shop with a fake processor, credits Ana 25.00 and
+// puts the lamp (64.90) in her cart: it returns the shop, its processor,
+// Ana's browser and her checkout form, to be paid by Visa.
+func lampOrder(t *testing.T) (*shop, *processortest.Processor, *browser, url.Values) {
+	t.Helper()
+	proc := processortest.New()
+	s := startShop(t, config{Processor: proc})
+	s.credit(t, "ana", "25.00")
+	ana := signedIn(t, s, "ana")
+	mustPost(t, ana, "/cart/add", url.Values{"product": {"lamp"}})
+	return s, proc, ana, checkoutForm(t, ana, "tok_visa")
+}
+
 // TestOpenOrderWaits pays while the processor does not answer: the
 // payment stays open, holding the balance. Until it is finished, the
 // shopper's cart and choice of balance wait, in this session or another,
@@ -90,12 +103,7 @@ func wantOpenOrder(t *testing.T, b *browser, page, id string) {
 // shown it paid, and the cart it was made of is emptied: no order is paid
 // that the shopper is not shown.
 func TestOpenOrderWaits(t *testing.T) {
-	proc := processortest.New()
-	s := startShop(t, config{Processor: proc})
-	s.credit(t, "ana", "25.00")
-	ana := signedIn(t, s, "ana")
-	mustPost(t, ana, "/cart/add", url.Values{"product": {"lamp"}})
-	form := checkoutForm(t, ana, "tok_visa")
+	s, proc, ana, form := lampOrder(t)
 	id := form.Get("order")
 	proc.Queue(processortest.OpAuthorize, processortest.Fail)
 	page := mustPost(t, ana, "/checkout/pay", form)
@@ -166,12 +174,7 @@ func TestOpenOrderWaits(t *testing.T) {
 // nothing is charged, the order is not listed, and the cart is the
 // shopper's again, for a new order. The sweep voids the authorisation.
 func TestCancelOpenOrder(t *testing.T) {
-	proc := processortest.New()
-	s := startShop(t, config{Processor: proc})
-	s.credit(t, "ana", "25.00")
-	ana := signedIn(t, s, "ana")
-	mustPost(t, ana, "/cart/add", url.Values{"product": {"lamp"}})
-	form := checkoutForm(t, ana, "tok_visa")
+	s, proc, ana, form := lampOrder(t)
 	id := form.Get("order")
 	proc.Queue(processortest.OpAuthorize, processortest.Fail, processortest.Fail) // the payment's, and the cancel's
 	page := mustPost(t, ana, "/checkout/pay", form)
@@ -222,12 +225,7 @@ func TestCancelOpenOrder(t *testing.T) {
 // stands, the split it holds and the card it started with; then from that
 // page, which resumes the payment and pays it.
 func TestRetryOpenOrder(t *testing.T) {
-	proc := processortest.New()
-	s := startShop(t, config{Processor: proc})
-	s.credit(t, "ana", "25.00")
-	ana := signedIn(t, s, "ana")
-	mustPost(t, ana, "/cart/add", url.Values{"product": {"lamp"}})
-	form := checkoutForm(t, ana, "tok_visa")
+	_, proc, ana, form := lampOrder(t)
 	id := form.Get("order")
 	proc.Queue(processortest.OpAuthorize, processortest.Fail)
 	mustPost(t, ana, "/checkout/pay", form)
