@@ -17,6 +17,7 @@ import (
 	"github.com/giftkit/giftkit/checkout"
 	"github.com/giftkit/giftkit/checkout/processortest"
 	"github.com/giftkit/giftkit/giftcard"
+	"github.com/giftkit/giftkit/internal/benchcpu"
 	"github.com/giftkit/giftkit/ledger"
 	"github.com/giftkit/giftkit/pgstore"
 	"github.com/giftkit/giftkit/wallet"
@@ -193,6 +194,15 @@ func benchBytes(n int) []byte {
 // card's and the account's activity records, each the next of its chain
 // (the primary key and the foreign key to the record before check it, as
 // for the library), and their events; and the idempotency record.
+// clientCPU returns the CPU time this process has used, every thread's
+// (the collector's included); -1 if it cannot be read.
+func clientCPU() time.Duration {
+	if t, ok := benchcpu.ProcessTime(); ok {
+		return t
+	}
+	return -1
+}
+
 // rawVariants names the minimal SQL's two shapes: raw, one statement in
 // autocommit; rawlocked, the library's shape (BEGIN and the locking reads,
 // then the write and COMMIT), with no library code.

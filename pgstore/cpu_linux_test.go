@@ -8,22 +8,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
-
-// clientCPU returns the CPU time this process has used, user and system,
-// every thread's (the collector's included); -1 if it cannot be read.
-func clientCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return -1
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // serverCPU returns a function that reports the CPU time used so far by
 // the test server's processes (the postmaster's children, and those that

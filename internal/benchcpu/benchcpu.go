@@ -12,9 +12,9 @@ import "testing"
 // ends, and it reports the metric "cpu-ns/op". Where the process's CPU time
 // cannot be read, it reports nothing.
 func Start(b *testing.B) (stop func()) {
-	start, ok := processTime()
+	start, ok := ProcessTime()
 	return func() {
-		end, ok2 := processTime()
+		end, ok2 := ProcessTime()
 		if ok && ok2 && b.N > 0 {
 			b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
 		}

@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// processTime returns the CPU time, user and system, of every thread of
-// the process so far.
-func processTime() (time.Duration, bool) {
+// ProcessTime returns the CPU time, user and system, of every thread of
+// the process so far (the collector's included); false where it cannot be
+// read.
+func ProcessTime() (time.Duration, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, false
