@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/giftkit/giftkit"
@@ -156,7 +157,7 @@ func ExampleService_CheckBalance() {
 	fmt.Println(b.Available, err)
 
 	typo := []byte(first.Code.String())
-	typo[0] ^= 1 // one character changed: caught by the check characters: no lookup, no guess counted
+	typo[0] = codefmt.Alphabet[(strings.IndexByte(codefmt.Alphabet, typo[0])+1)%len(codefmt.Alphabet)] // one character changed for another of the alphabet: caught by the check characters: no lookup, no guess counted
 	_, err = accounts.CheckBalance(ctx, "", string(typo))
 	var pe *codefmt.ParseError
 	fmt.Println(errors.As(err, &pe))
